@@ -1,0 +1,108 @@
+#pragma once
+// The table of API methods that both gateways (gRPC and REST) serve. A handler is registered
+// once, by full method name ("svc.v1.Node/Info"); every method declared in the protos that has
+// no handler answers UNIMPLEMENTED with its name. This keeps gRPC and REST from drifting apart:
+// there is no second implementation to forget.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include "common/result.hpp"
+
+namespace svc::api {
+
+// What a handler knows about the call it serves.
+struct CallContext {
+  enum class Transport { kUnix, kTcp, kInProcess };
+  Transport transport = Transport::kInProcess;
+  std::string principal;  // "unix" for the socket, the token's name for TCP
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // True once the client went away or the server is shutting down: long handlers poll it.
+  std::function<bool()> cancelled = [] { return false; };
+};
+
+// Where a server-streaming handler writes its messages; write() is false once the peer is gone.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual bool write(const google::protobuf::Message& message) = 0;
+};
+
+template <class T>
+class TypedSink {
+ public:
+  explicit TypedSink(StreamSink& sink) : sink_(sink) {}
+  bool write(const T& message) { return sink_.write(message); }
+
+ private:
+  StreamSink& sink_;
+};
+
+class Dispatcher {
+ public:
+  using Message = google::protobuf::Message;
+  using UnaryFn = std::function<Result<>(const Message&, Message&, CallContext&)>;
+  using StreamFn = std::function<Result<>(const Message&, StreamSink&, CallContext&)>;
+
+  struct Method {
+    std::string full_name;  // "svc.v1.Node/Info"
+    const google::protobuf::MethodDescriptor* descriptor = nullptr;
+    const Message* request_prototype = nullptr;
+    const Message* response_prototype = nullptr;
+    bool server_streaming = false;
+    UnaryFn unary;
+    StreamFn stream;
+  };
+
+  // Loads every method of every service in svc/v1.
+  Dispatcher();
+
+  template <class Req, class Resp>
+  void unary(std::string_view full_name,
+             std::function<Result<>(const Req&, Resp&, CallContext&)> fn) {
+    set_unary(full_name, [fn = std::move(fn)](const Message& req, Message& resp, CallContext& ctx) {
+      return fn(static_cast<const Req&>(req), static_cast<Resp&>(resp), ctx);
+    });
+  }
+
+  template <class Req, class Resp>
+  void server_stream(std::string_view full_name,
+                     std::function<Result<>(const Req&, TypedSink<Resp>&, CallContext&)> fn) {
+    set_stream(full_name, [fn = std::move(fn)](const Message& req, StreamSink& sink,
+                                               CallContext& ctx) {
+      TypedSink<Resp> typed(sink);
+      return fn(static_cast<const Req&>(req), typed, ctx);
+    });
+  }
+
+  // By "svc.v1.Node/Info" or the gRPC path "/svc.v1.Node/Info".
+  const Method* find(std::string_view name) const;
+  const std::vector<std::string>& method_names() const { return names_; }
+
+  std::unique_ptr<Message> new_request(const Method& m) const;
+  std::unique_ptr<Message> new_response(const Method& m) const;
+
+  // Runs a unary method (UNIMPLEMENTED when it has no handler). Exceptions from handlers become
+  // INTERNAL errors, so one bad handler cannot take the daemon down.
+  Result<> call_unary(const Method& m, const Message& req, Message& resp, CallContext& ctx) const;
+  Result<> call_stream(const Method& m, const Message& req, StreamSink& sink,
+                       CallContext& ctx) const;
+
+ private:
+  void set_unary(std::string_view full_name, UnaryFn fn);
+  void set_stream(std::string_view full_name, StreamFn fn);
+  Method& must_find(std::string_view full_name, bool streaming);
+
+  std::map<std::string, Method, std::less<>> methods_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace svc::api

@@ -1,0 +1,243 @@
+#include "api/server/grpc_gateway.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+#include <spdlog/spdlog.h>
+
+#include "api/server/status.hpp"
+
+namespace svc::api {
+
+namespace {
+
+constexpr int kMaxMessageBytes = 32 * 1024 * 1024;
+
+std::string flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+grpc::ByteBuffer to_buffer(const google::protobuf::Message& m) {
+  std::string bytes = m.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::chrono::steady_clock::time_point to_steady(std::chrono::system_clock::time_point deadline) {
+  auto now = std::chrono::system_clock::now();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365))
+    return std::chrono::steady_clock::time_point::max();
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - now);
+}
+
+// One call. Reads the single request message, runs the handler on its own thread (handlers may
+// block: Wait, Logs with follow), writes the answer(s), finishes. Deletes itself in OnDone,
+// after joining the worker thread.
+class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSink {
+ public:
+  CallReactor(grpc::GenericCallbackServerContext* ctx, const Dispatcher& dispatcher,
+              const Authenticator* authenticator)
+      : ctx_(ctx), dispatcher_(dispatcher) {
+    method_ = dispatcher_.find(ctx_->method());
+    if (!method_) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          fmt::format("unknown method {}", ctx_->method())));
+      return;
+    }
+    principal_ = "unix";
+    if (authenticator) {
+      auto it = ctx_->client_metadata().find("authorization");
+      std::string header;
+      if (it != ctx_->client_metadata().end()) header.assign(it->second.data(), it->second.size());
+      if (!header.starts_with("Bearer ")) {
+        Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                            "this address needs a token: pass --token or set SVC_TOKEN "
+                            "(create one with `svctl token create` on the node)"));
+        return;
+      }
+      auto who = (*authenticator)(std::string_view(header).substr(7));
+      if (!who) {
+        Finish(to_grpc_status(who.error()));
+        return;
+      }
+      principal_ = *who;
+      transport_ = CallContext::Transport::kTcp;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
+      return;
+    }
+    worker_ = std::thread([this] { run(); });
+  }
+
+  bool write(const google::protobuf::Message& message) override {
+    std::unique_lock lock(mu_);
+    if (broken_) return false;
+    out_ = to_buffer(message);
+    writing_ = true;
+    StartWrite(&out_);
+    cv_.wait(lock, [&] { return !writing_; });
+    return !broken_;
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+    cv_.notify_all();
+  }
+
+  void OnCancel() override { cancelled_ = true; }
+
+  void OnDone() override {
+    if (worker_.joinable()) {
+      if (worker_.get_id() == std::this_thread::get_id())
+        worker_.detach();
+      else
+        worker_.join();
+    }
+    delete this;
+  }
+
+ private:
+  void run() {
+    auto request = dispatcher_.new_request(*method_);
+    if (!request->ParseFromString(flatten(in_))) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          fmt::format("{}: the request is not a valid {}", method_->full_name,
+                                      request->GetDescriptor()->full_name())));
+      return;
+    }
+    CallContext cc;
+    cc.transport = transport_;
+    cc.principal = principal_;
+    cc.deadline = to_steady(ctx_->deadline());
+    cc.cancelled = [this] { return cancelled_.load() || ctx_->IsCancelled(); };
+    if (!method_->server_streaming) {
+      auto response = dispatcher_.new_response(*method_);
+      auto r = dispatcher_.call_unary(*method_, *request, *response, cc);
+      if (!r) {
+        Finish(to_grpc_status(r.error()));
+        return;
+      }
+      out_ = to_buffer(*response);
+      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+      return;
+    }
+    auto r = dispatcher_.call_stream(*method_, *request, *this, cc);
+    Finish(r ? grpc::Status::OK : to_grpc_status(r.error()));
+  }
+
+  grpc::GenericCallbackServerContext* ctx_;
+  const Dispatcher& dispatcher_;
+  const Dispatcher::Method* method_ = nullptr;
+  CallContext::Transport transport_ = CallContext::Transport::kUnix;
+  std::string principal_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writing_ = false;
+  bool broken_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace
+
+class GrpcGateway::Service final : public grpc::CallbackGenericService {
+ public:
+  Service(const Dispatcher& dispatcher, const Authenticator* authenticator)
+      : dispatcher_(dispatcher), authenticator_(authenticator) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    return new CallReactor(ctx, dispatcher_, authenticator_);
+  }
+
+ private:
+  const Dispatcher& dispatcher_;
+  const Authenticator* authenticator_;
+};
+
+GrpcGateway::GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticator)
+    : trusted_service_(std::make_unique<Service>(dispatcher, nullptr)) {
+  auth_ = std::move(authenticator);
+  token_service_ = std::make_unique<Service>(dispatcher, &auth_);
+}
+
+GrpcGateway::~GrpcGateway() { shutdown(std::chrono::milliseconds(0)); }
+
+Result<> GrpcGateway::start() {
+  for (int i = 0; i < 2; ++i) {
+    grpc::ServerBuilder builder;
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    builder.RegisterCallbackGenericService(i == 0 ? trusted_service_.get() : token_service_.get());
+    // A server that only has callback services registers no pollset, and connections added by
+    // fd (AddInsecureChannelFromFd) are then never read. A completion queue, drained by a
+    // thread of ours, provides the pollset that drives them.
+    auto cq = builder.AddCompletionQueue();
+    auto server = builder.BuildAndStart();
+    if (!server) return fail(Code::kInternal, "start the gRPC server");
+    grpc::ServerCompletionQueue* raw = cq.get();
+    pollers_.emplace_back([raw] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (raw->Next(&tag, &ok)) {
+      }
+    });
+    cqs_.push_back(std::move(cq));
+    (i == 0 ? trusted_ : token_) = std::move(server);
+  }
+  return {};
+}
+
+void GrpcGateway::adopt(int fd, bool trusted) {
+  grpc::Server* server = trusted ? trusted_.get() : token_.get();
+  if (!server) {
+    ::close(fd);
+    return;
+  }
+  // gRPC reads the fd from its pollers and needs it non-blocking: a blocking read would stall
+  // a poller thread until the peer closed.
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    ::close(fd);
+    return;
+  }
+  grpc::AddInsecureChannelFromFd(server, fd);
+}
+
+void GrpcGateway::shutdown(std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::system_clock::now() + grace;
+  if (trusted_) trusted_->Shutdown(deadline);
+  if (token_) token_->Shutdown(deadline);
+  if (trusted_) trusted_->Wait();
+  if (token_) token_->Wait();
+  // The completion queues shut down after their servers (gRPC's order).
+  for (auto& cq : cqs_) cq->Shutdown();
+  for (auto& t : pollers_)
+    if (t.joinable()) t.join();
+  pollers_.clear();
+  cqs_.clear();
+  trusted_.reset();
+  token_.reset();
+}
+
+}  // namespace svc::api

@@ -1,0 +1,72 @@
+#pragma once
+// ApiServer: the daemon's API endpoints. One unix socket (<run_dir>/svcd.sock, mode 0660, group
+// "svc" when it exists; whoever can open it is trusted) and, when configured, one TCP address
+// whose calls need a bearer token. Each accepted connection is sniffed: the HTTP/2 preface goes
+// to gRPC, anything else is HTTP/1.1 REST. So `svctl` (gRPC) and `curl --unix-socket` (REST)
+// share one socket.
+//
+// Owns the listening sockets, one accept thread per socket and one thread per REST connection;
+// stop() closes them all and joins every thread.
+#include <atomic>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "api/server/dispatcher.hpp"
+#include "api/server/grpc_gateway.hpp"
+#include "api/server/rest_gateway.hpp"
+#include "common/address.hpp"
+#include "common/fd.hpp"
+
+namespace svc::api {
+
+class ApiServer {
+ public:
+  struct Options {
+    std::filesystem::path unix_socket;
+    std::optional<Address> tcp;
+    std::string socket_group = "svc";
+  };
+
+  ApiServer(const Dispatcher& dispatcher, Authenticator authenticator, MetricsFn metrics);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds every endpoint or none. A socket path held by a live svcd is refused; a stale one is
+  // replaced; a path that is not a socket is refused (never deleted).
+  Result<> start(const Options& options);
+  // The bound TCP port (useful with port 0).
+  std::optional<std::uint16_t> tcp_port() const { return tcp_port_; }
+  void stop(std::chrono::milliseconds grace);
+
+ private:
+  struct Connection {
+    int fd = -1;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void accept_loop(int listen_fd, bool trusted);
+  void handle(Connection* conn, bool trusted);
+  void reap_locked();
+
+  const Dispatcher& dispatcher_;
+  GrpcGateway grpc_;
+  RestGateway rest_;
+  std::filesystem::path socket_path_;
+  UniqueFd unix_fd_;
+  UniqueFd tcp_fd_;
+  UniqueFd wake_fd_;  // eventfd that wakes the accept loops at stop()
+  std::optional<std::uint16_t> tcp_port_;
+  std::vector<std::thread> acceptors_;
+  std::mutex mu_;
+  std::list<Connection> connections_;
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+};
+
+}  // namespace svc::api

@@ -1,0 +1,82 @@
+#include "api/server/services/node_service.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/version.hpp"
+#include "svc/v1/node.pb.h"
+
+namespace svc::api {
+
+namespace {
+
+void set_feature(v1::Feature* out, const isolation::FeatureProbe& in) {
+  out->set_usable(in.usable);
+  out->set_detail(in.detail);
+}
+
+v1::CgroupInfo::Mode to_proto(isolation::CgroupMode mode) {
+  switch (mode) {
+    case isolation::CgroupMode::kV1: return v1::CgroupInfo::V1;
+    case isolation::CgroupMode::kV2: return v1::CgroupInfo::V2;
+    case isolation::CgroupMode::kHybrid: return v1::CgroupInfo::HYBRID;
+    default: return v1::CgroupInfo::MODE_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
+                           std::function<NodeStatus()> status) {
+  using google::protobuf::util::TimeUtil;
+  dispatcher.unary<v1::NodeInfoRequest, v1::NodeInfo>(
+      "svc.v1.Node/Info",
+      [host = std::move(host), status = std::move(status)](
+          const v1::NodeInfoRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
+        NodeStatus s = status();
+        out.set_version(std::string(svc::version()));
+        out.set_git_commit(std::string(svc::git_commit()));
+        out.set_node_id(s.node_id);
+        out.set_hostname(host.hostname);
+        out.set_os(host.os);
+        out.set_kernel(host.kernel);
+        out.set_architecture(host.architecture);
+        auto* cg = out.mutable_cgroup();
+        cg->set_mode(to_proto(host.cgroup.mode));
+        cg->set_root(host.cgroup.root.string());
+        cg->set_driver(host.cgroup.driver);
+        for (const auto& c : host.cgroup.controllers) {
+          auto* pc = cg->add_controllers();
+          pc->set_name(c.name);
+          pc->set_version(c.version);
+          pc->set_usable(c.usable);
+        }
+        set_feature(out.mutable_user_namespaces(), host.user_namespaces);
+        set_feature(out.mutable_overlayfs(), host.overlayfs);
+        set_feature(out.mutable_seccomp(), host.seccomp);
+        set_feature(out.mutable_idmapped_mounts(), host.idmapped_mounts);
+        auto* kvm = out.mutable_kvm();
+        kvm->set_device_present(host.kvm.device_present);
+        kvm->set_flavour(host.kvm.flavour);
+        kvm->set_usable_for_vms(host.kvm.usable_for_vms);
+        kvm->set_detail(host.kvm.detail);
+        out.set_cpus(host.cpus);
+        out.set_memory_bytes(static_cast<std::int64_t>(host.memory_bytes));
+        out.set_allocatable_cpu_millis(s.allocatable_cpu_millis);
+        out.set_allocatable_memory_bytes(static_cast<std::int64_t>(s.allocatable_memory_bytes));
+        out.set_state_dir(s.state_dir);
+        out.set_run_dir(s.run_dir);
+        auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              s.started_at.time_since_epoch())
+                              .count();
+        *out.mutable_started_at() = TimeUtil::MillisecondsToTimestamp(started_ms);
+        auto up_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now() - s.started_at)
+                         .count();
+        *out.mutable_uptime() = TimeUtil::MillisecondsToDuration(up_ms);
+        out.set_running_tasks(s.running_tasks);
+        out.set_running_instances(s.running_instances);
+        return {};
+      });
+}
+
+}  // namespace svc::api

@@ -1,0 +1,81 @@
+#include <iostream>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "cli/context.hpp"
+#include "common/units.hpp"
+
+namespace svc::cli {
+
+namespace {
+
+std::string feature(const v1::Feature& f) {
+  return fmt::format("{} ({})", f.usable() ? "yes" : "no", f.detail());
+}
+
+std::string mode_name(v1::CgroupInfo::Mode m) {
+  switch (m) {
+    case v1::CgroupInfo::V1: return "v1";
+    case v1::CgroupInfo::V2: return "v2";
+    case v1::CgroupInfo::HYBRID: return "hybrid (v1 controllers beside a cgroup2 mount)";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+void add_node_commands(CLI::App& app, Context& ctx) {
+  auto* node = app.add_subcommand("node", "about this node");
+  node->require_subcommand(1);
+  auto* info_cmd = node->add_subcommand("info", "what the node is and what its kernel allows");
+  set_runner(info_cmd, [&ctx]() -> int {
+    v1::NodeInfo info;
+    auto call = ctx.client().context(std::chrono::seconds(10));
+    auto status = ctx.client().node().Info(call.get(), v1::NodeInfoRequest(), &info);
+    if (!status.ok()) return ctx.report(status);
+    if (ctx.json()) {
+      print_json(std::cout, info);
+      return kExitOk;
+    }
+    using google::protobuf::util::TimeUtil;
+    Fields f;
+    f.add("Node", info.node_id());
+    f.add("Hostname", info.hostname());
+    f.add("svcd", fmt::format("{} ({})", info.version(), info.git_commit()));
+    f.add("OS", info.os());
+    f.add("Kernel", info.kernel());
+    f.add("Architecture", info.architecture());
+    f.add("CPUs", fmt::format("{} (allocatable {})", info.cpus(),
+                              format_cpu_millis(info.allocatable_cpu_millis())));
+    f.add("Memory", fmt::format("{} (allocatable {})",
+                                format_size_human(static_cast<std::uint64_t>(info.memory_bytes())),
+                                format_size_human(static_cast<std::uint64_t>(info.allocatable_memory_bytes()))));
+    f.add("Cgroups", fmt::format("{}, driver {}", mode_name(info.cgroup().mode()),
+                                 info.cgroup().driver().empty() ? "none" : info.cgroup().driver()));
+    std::string controllers;
+    for (const auto& c : info.cgroup().controllers())
+      controllers += fmt::format("{}{} ({}{})", controllers.empty() ? "" : ", ", c.name(),
+                                 c.version(), c.usable() ? "" : ", unusable");
+    f.add("Controllers", controllers);
+    f.add("User namespaces", feature(info.user_namespaces()));
+    f.add("Overlayfs", feature(info.overlayfs()));
+    f.add("Seccomp", feature(info.seccomp()));
+    f.add("Idmapped mounts", feature(info.idmapped_mounts()));
+    const auto& kvm = info.kvm();
+    f.add("KVM", !kvm.device_present()
+                     ? std::string("no (/dev/kvm does not exist)")
+                     : fmt::format("{} ({})", kvm.usable_for_vms() ? "usable" : "not usable for VMs",
+                                   kvm.detail()));
+    f.add("State dir", info.state_dir());
+    f.add("Run dir", info.run_dir());
+    f.add("Started", TimeUtil::ToString(info.started_at()));
+    f.add("Uptime", format_duration(std::chrono::milliseconds(
+                        TimeUtil::DurationToMilliseconds(info.uptime()) / 1000 * 1000)));
+    f.add("Running tasks", std::to_string(info.running_tasks()));
+    f.add("Running instances", std::to_string(info.running_instances()));
+    f.print(std::cout);
+    return kExitOk;
+  });
+}
+
+}  // namespace svc::cli

@@ -1,0 +1,371 @@
+#include "daemon/config.hpp"
+
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "common/address.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "common/units.hpp"
+
+namespace svc::daemon {
+
+namespace {
+
+std::string where(std::string_view source, const toml::source_region& region) {
+  if (region.begin.line == 0) return std::string(source);
+  return fmt::format("{}:{}:{}", source, region.begin.line, region.begin.column);
+}
+
+std::string_view type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+// Walks one table: every key must be consumed by a handler, else it is unknown.
+class TableReader {
+ public:
+  TableReader(std::string_view source, std::string prefix, const toml::table& table)
+      : source_(source), prefix_(std::move(prefix)), table_(table) {}
+
+  template <class Fn>
+  Result<> on(std::string_view key, Fn&& fn) {
+    known_.emplace_back(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    return fn(*node);
+  }
+
+  Result<> string(std::string_view key, std::string& out) {
+    return on(key, [&](const toml::node& node) -> Result<> {
+      auto v = node.value<std::string>();
+      if (!node.is_string() || !v) return type_error(key, node, "a string");
+      out = *v;
+      return {};
+    });
+  }
+
+  Result<> string_list(std::string_view key, std::vector<std::string>& out) {
+    return on(key, [&](const toml::node& node) -> Result<> {
+      const toml::array* arr = node.as_array();
+      if (!arr) return type_error(key, node, "an array of strings");
+      out.clear();
+      for (const toml::node& item : *arr) {
+        if (!item.is_string()) return type_error(key, item, "an array of strings");
+        out.push_back(*item.value<std::string>());
+      }
+      return {};
+    });
+  }
+
+  Result<> number(std::string_view key, double& out) {
+    return on(key, [&](const toml::node& node) -> Result<> {
+      if (node.is_integer()) {
+        out = static_cast<double>(*node.value<std::int64_t>());
+      } else if (node.is_floating_point()) {
+        out = *node.value<double>();
+      } else {
+        return type_error(key, node, "a number");
+      }
+      if (out < 0) return value_error(key, node, "must not be negative");
+      return {};
+    });
+  }
+
+  Result<> unknown_keys() const {
+    for (auto&& [k, v] : table_) {
+      bool ok = false;
+      for (const auto& known : known_) ok = ok || known == k.str();
+      if (!ok) {
+        std::string known_list;
+        for (const auto& known : known_) known_list += (known_list.empty() ? "" : ", ") + known;
+        return fail(Code::kInvalidArgument, "{}: unknown key \"{}\" in [{}] (known keys: {})",
+                    where(source_, k.source()), full(k.str()), prefix_, known_list);
+      }
+    }
+    return {};
+  }
+
+  std::string full(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : fmt::format("{}.{}", prefix_, key);
+  }
+
+  tl::unexpected<Error> type_error(std::string_view key, const toml::node& node,
+                                   std::string_view expected) const {
+    return fail(Code::kInvalidArgument, "{}: {} must be {}, not {}", where(source_, node.source()),
+                full(key), expected, type_name(node));
+  }
+  tl::unexpected<Error> value_error(std::string_view key, const toml::node& node,
+                                    std::string_view problem) const {
+    return fail(Code::kInvalidArgument, "{}: {}: {}", where(source_, node.source()), full(key),
+                problem);
+  }
+  std::string_view source() const { return source_; }
+
+ private:
+  std::string_view source_;
+  std::string prefix_;
+  const toml::table& table_;
+  std::vector<std::string> known_;
+};
+
+Result<> read_daemon(TableReader& r, Config::Daemon& d) {
+  SVC_TRY(r.string("state_dir", d.state_dir));
+  SVC_TRY(r.string("run_dir", d.run_dir));
+  SVC_TRY(r.on("log_level", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("log_level", node, "a string");
+    std::string level = *node.value<std::string>();
+    if (auto ok = validate_log_level(level); !ok)
+      return r.value_error("log_level", node, ok.error().message());
+    d.log_level = level;
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+Result<> read_api(TableReader& r, Config::Api& a) {
+  SVC_TRY(r.on("tcp", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("tcp", node, "a string");
+    std::string v = *node.value<std::string>();
+    if (!v.empty()) {
+      if (auto ok = parse_host_port(v, "address"); !ok)
+        return r.value_error("tcp", node, ok.error().message());
+    }
+    a.tcp = v;
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+Result<> read_ingress(TableReader& r, Config::Ingress& i) {
+  SVC_TRY(r.on("listen", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("listen", node, "a string");
+    std::string v = *node.value<std::string>();
+    if (auto ok = parse_host_port(v, "address"); !ok)
+      return r.value_error("listen", node, ok.error().message());
+    i.listen = v;
+    return {};
+  }));
+  SVC_TRY(r.on("domain", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("domain", node, "a string");
+    std::string v = *node.value<std::string>();
+    if (v.empty() || v.find_first_of(" /:") != std::string::npos)
+      return r.value_error("domain", node, "must be a DNS name such as \"localhost\"");
+    i.domain = v;
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+Result<> read_registries(TableReader& r, const toml::table& table, Config::Registries& g) {
+  SVC_TRY(r.string("default", g.default_registry));
+  if (g.default_registry.empty() || g.default_registry.find('/') != std::string::npos)
+    return fail(Code::kInvalidArgument,
+                "{}: registries.default must be a registry host such as \"docker.io\"",
+                r.source());
+  SVC_TRY(r.string_list("insecure", g.insecure));
+  SVC_TRY(r.string("auth_file", g.auth_file));
+  SVC_TRY(r.on("mirrors", [&](const toml::node& node) -> Result<> {
+    const toml::table* mirrors = node.as_table();
+    if (!mirrors) return r.type_error("mirrors", node, "a table of arrays");
+    g.mirrors.clear();
+    for (auto&& [host, list] : *mirrors) {
+      const toml::array* arr = list.as_array();
+      if (!arr)
+        return r.type_error(fmt::format("mirrors.\"{}\"", host.str()), list,
+                            "an array of mirror URLs");
+      std::vector<std::string> urls;
+      for (const toml::node& item : *arr) {
+        if (!item.is_string())
+          return r.type_error(fmt::format("mirrors.\"{}\"", host.str()), item,
+                              "an array of mirror URLs");
+        std::string url(item.value<std::string>().value_or(std::string()));
+        if (!url.starts_with("https://") && !url.starts_with("http://"))
+          return r.value_error(fmt::format("mirrors.\"{}\"", host.str()), item,
+                               fmt::format("\"{}\" must start with https:// or http://", url));
+        urls.push_back(url);
+      }
+      g.mirrors[std::string(host.str())] = std::move(urls);
+    }
+    return {};
+  }));
+  (void)table;
+  return r.unknown_keys();
+}
+
+Result<> read_node(TableReader& r, Config::Node& n) {
+  SVC_TRY(r.on("cpus", [&](const toml::node& node) -> Result<> {
+    if (node.is_integer() || node.is_floating_point()) {
+      double v = node.is_integer() ? static_cast<double>(*node.value<std::int64_t>())
+                                   : *node.value<double>();
+      if (v < 0) return r.value_error("cpus", node, "must not be negative (0 = all CPUs)");
+      auto millis = parse_cpu_millis(fmt::format("{}", v), true);
+      if (!millis) return r.value_error("cpus", node, millis.error().message());
+      n.cpu_millis = *millis;
+      return {};
+    }
+    if (node.is_string()) {
+      auto millis = parse_cpu_millis(*node.value<std::string>(), true);
+      if (!millis) return r.value_error("cpus", node, millis.error().message());
+      n.cpu_millis = *millis;
+      return {};
+    }
+    return r.type_error("cpus", node, "a number of CPUs (0 = all) or a string such as \"1500m\"");
+  }));
+  SVC_TRY(r.on("memory", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string())
+      return r.type_error("memory", node, "a size string such as \"16Gi\" (\"\" = 90 % of RAM)");
+    std::string v = *node.value<std::string>();
+    if (v.empty()) {
+      n.memory_bytes = 0;
+      return {};
+    }
+    auto bytes = parse_size(v);
+    if (!bytes) return r.value_error("memory", node, bytes.error().message());
+    n.memory_bytes = *bytes;
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+Result<> read_billing(TableReader& r, Config::Billing& b) {
+  SVC_TRY(r.number("price_vcpu_second", b.price_vcpu_second));
+  SVC_TRY(r.number("price_gib_second", b.price_gib_second));
+  SVC_TRY(r.on("task_minimum", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("task_minimum", node, "a duration such as \"60s\"");
+    auto d = parse_duration(*node.value<std::string>());
+    if (!d) return r.value_error("task_minimum", node, d.error().message());
+    b.task_minimum = *d;
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+template <class Fn>
+Result<> section(TableReader& top, const toml::table& root, std::string_view name, Fn&& fn) {
+  return top.on(name, [&](const toml::node& node) -> Result<> {
+    const toml::table* t = node.as_table();
+    if (!t) return top.type_error(name, node, "a table");
+    TableReader r(top.source(), std::string(name), *t);
+    return fn(r, *t);
+  });
+  (void)root;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return fail(Code::kInvalidArgument, "{}: {}", where(source_name, e.source()),
+                std::string(e.description()));
+  }
+  Config c;
+  TableReader top(source_name, "", root);
+  SVC_TRY(section(top, root, "daemon", [&](TableReader& r, const toml::table&) {
+    return read_daemon(r, c.daemon);
+  }));
+  SVC_TRY(section(top, root, "api", [&](TableReader& r, const toml::table&) {
+    return read_api(r, c.api);
+  }));
+  SVC_TRY(section(top, root, "ingress", [&](TableReader& r, const toml::table&) {
+    return read_ingress(r, c.ingress);
+  }));
+  SVC_TRY(section(top, root, "registries", [&](TableReader& r, const toml::table& t) {
+    return read_registries(r, t, c.registries);
+  }));
+  SVC_TRY(section(top, root, "node", [&](TableReader& r, const toml::table&) {
+    return read_node(r, c.node);
+  }));
+  SVC_TRY(section(top, root, "billing", [&](TableReader& r, const toml::table&) {
+    return read_billing(r, c.billing);
+  }));
+  for (auto&& [k, v] : root) {
+    static constexpr std::string_view kSections[] = {"daemon", "api", "ingress",
+                                                     "registries", "node", "billing"};
+    bool ok = false;
+    for (auto s : kSections) ok = ok || s == k.str();
+    if (!ok)
+      return fail(Code::kInvalidArgument,
+                  "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, node, "
+                  "billing)",
+                  where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::optional<std::filesystem::path>& explicit_path) {
+  std::filesystem::path path = explicit_path.value_or(kDefaultConfigPath);
+  std::error_code ec;
+  if (!explicit_path && !std::filesystem::exists(path, ec)) return Config{};
+  auto text = read_file(path, 4 * 1024 * 1024);
+  if (!text)
+    return tl::unexpected(std::move(text).error().context(
+        fmt::format("read config {}", path.string())));
+  return parse_config(*text, path.string());
+}
+
+std::string to_toml(const Config& c) {
+  auto strings = [](const std::vector<std::string>& v) {
+    toml::array a;
+    for (const auto& s : v) a.push_back(s);
+    return a;
+  };
+  toml::table mirrors;
+  for (const auto& [host, urls] : c.registries.mirrors) mirrors.insert(host, strings(urls));
+  toml::table root{
+      {"daemon", toml::table{{"state_dir", c.daemon.state_dir},
+                             {"run_dir", c.daemon.run_dir},
+                             {"log_level", c.daemon.log_level}}},
+      {"api", toml::table{{"tcp", c.api.tcp}}},
+      {"ingress", toml::table{{"listen", c.ingress.listen}, {"domain", c.ingress.domain}}},
+      {"registries", toml::table{{"default", c.registries.default_registry},
+                                 {"insecure", strings(c.registries.insecure)},
+                                 {"auth_file", c.registries.auth_file},
+                                 {"mirrors", std::move(mirrors)}}},
+      {"node", toml::table{{"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes)
+                                                          : std::string()}}},
+      {"billing", toml::table{{"price_vcpu_second", c.billing.price_vcpu_second},
+                              {"price_gib_second", c.billing.price_gib_second},
+                              {"task_minimum", format_duration(c.billing.task_minimum)}}},
+  };
+  toml::table* node = root["node"].as_table();
+  if (c.node.cpu_millis % 1000 == 0)
+    node->insert("cpus", c.node.cpu_millis / 1000);
+  else
+    node->insert("cpus", static_cast<double>(c.node.cpu_millis) / 1000.0);
+  std::ostringstream out;
+  out << "# svcd effective configuration (embedded defaults, then the file, then flags)\n";
+  out << root << "\n";
+  return out.str();
+}
+
+Result<> validate(const Config& c) {
+  if (c.daemon.state_dir.empty() || c.daemon.state_dir.front() != '/')
+    return fail(Code::kInvalidArgument, "daemon.state_dir \"{}\" must be an absolute path",
+                c.daemon.state_dir);
+  if (c.daemon.run_dir.empty() || c.daemon.run_dir.front() != '/')
+    return fail(Code::kInvalidArgument, "daemon.run_dir \"{}\" must be an absolute path",
+                c.daemon.run_dir);
+  if (c.socket_path().string().size() >= 108)
+    return fail(Code::kInvalidArgument,
+                "daemon.run_dir \"{}\" is too long: the socket path must stay under 108 bytes",
+                c.daemon.run_dir);
+  SVC_TRY(validate_log_level(c.daemon.log_level));
+  return {};
+}
+
+}  // namespace svc::daemon

@@ -1,0 +1,71 @@
+#pragma once
+// svcd's configuration: embedded defaults, overridden by /etc/svcd/svcd.toml (or --config), then
+// by command-line flags. Every key is documented in DESIGN.md "Configuration".
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace svc::daemon {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/svcd/svcd.toml";
+
+struct Config {
+  struct Daemon {
+    std::string state_dir = "/var/lib/svcd";
+    std::string run_dir = "/run/svcd";
+    std::string log_level = "info";
+  } daemon;
+
+  struct Api {
+    std::string tcp;  // "" = off; "127.0.0.1:7070"
+  } api;
+
+  struct Ingress {
+    std::string listen = "127.0.0.1:8080";
+    std::string domain = "localhost";
+  } ingress;
+
+  struct Registries {
+    std::string default_registry = "docker.io";
+    std::vector<std::string> insecure;
+    std::string auth_file;
+    std::map<std::string, std::vector<std::string>> mirrors;
+  } registries;
+
+  struct Node {
+    std::int64_t cpu_millis = 0;    // 0 = all online CPUs
+    std::uint64_t memory_bytes = 0; // 0 = 90 % of RAM
+  } node;
+
+  struct Billing {
+    double price_vcpu_second = 0.0000113;
+    double price_gib_second = 0.0000012;
+    std::chrono::milliseconds task_minimum{60'000};
+  } billing;
+
+  std::filesystem::path socket_path() const {
+    return std::filesystem::path(daemon.run_dir) / "svcd.sock";
+  }
+};
+
+// Parses TOML text over the embedded defaults. source_name appears in errors ("svcd.toml:3:1:").
+// Unknown keys and values of the wrong type or form are errors naming the key and line.
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+
+// Loads path when it exists; a missing file at the default path means "defaults only", a missing
+// file that was asked for explicitly is an error.
+Result<Config> load_config(const std::optional<std::filesystem::path>& explicit_path);
+
+// The effective configuration as TOML that parse_config accepts back.
+std::string to_toml(const Config& config);
+
+// Checks cross-key constraints (absolute dirs, valid addresses).
+Result<> validate(const Config& config);
+
+}  // namespace svc::daemon

@@ -1,0 +1,48 @@
+#pragma once
+// The composition root: builds every module from the config and wires them together. The only
+// place that knows all of them.
+//
+// Owns (in start order, released in reverse): the state-dir lock, the store, the dispatcher and
+// the API server.
+#include <chrono>
+#include <memory>
+
+#include "common/clock.hpp"
+#include "common/fd.hpp"
+#include "daemon/config.hpp"
+
+namespace svc::api {
+class ApiServer;
+class Dispatcher;
+}  // namespace svc::api
+
+namespace svc::daemon {
+
+class Store;
+class TokenManager;
+
+class Daemon {
+ public:
+  static Result<std::unique_ptr<Daemon>> start(const Config& config);
+  ~Daemon();
+
+  // Closes the listeners, lets in-flight calls finish for up to grace, closes the store.
+  void stop(std::chrono::milliseconds grace);
+
+ private:
+  Daemon() = default;
+  Config config_;
+  SystemClock clock_;
+  std::chrono::system_clock::time_point started_at_;
+  UniqueFd lock_fd_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TokenManager> tokens_;
+  std::unique_ptr<api::Dispatcher> dispatcher_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::string node_id_;
+};
+
+// Takes the state dir's lock file, or says which svcd holds it.
+Result<UniqueFd> lock_state_dir(const std::filesystem::path& state_dir);
+
+}  // namespace svc::daemon

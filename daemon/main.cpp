@@ -1,0 +1,112 @@
+// svcd: the svc node daemon.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/log.hpp"
+#include "common/version.hpp"
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+
+using namespace svc;
+
+int main(int argc, char** argv) {
+  CLI::App app{"svcd: the svc node daemon (serverless containers on machines you own)"};
+  std::string config_path, state_dir, run_dir, log_level;
+  bool print_config = false, show_version = false;
+  app.add_option("--config", config_path, "config file (default /etc/svcd/svcd.toml if present)");
+  app.add_option("--state-dir", state_dir, "state directory (overrides daemon.state_dir)");
+  app.add_option("--run-dir", run_dir, "runtime directory for the API socket (daemon.run_dir)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (daemon.log_level)");
+  app.add_flag("--print-config", print_config, "print the effective configuration and exit");
+  app.add_flag("--version", show_version, "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (show_version) {
+    std::cout << "svcd " << version() << " (" << git_commit() << ")\n";
+    return 0;
+  }
+
+  std::optional<std::filesystem::path> explicit_config;
+  if (!config_path.empty()) explicit_config = config_path;
+  auto config = daemon::load_config(explicit_config);
+  if (!config) {
+    std::cerr << "svcd: " << config.error().message() << "\n";
+    return 2;
+  }
+  if (!state_dir.empty()) config->daemon.state_dir = state_dir;
+  if (!run_dir.empty()) config->daemon.run_dir = run_dir;
+  if (!log_level.empty()) config->daemon.log_level = log_level;
+  if (auto ok = daemon::validate(*config); !ok) {
+    std::cerr << "svcd: " << ok.error().message() << "\n";
+    return 2;
+  }
+  if (print_config) {
+    std::cout << daemon::to_toml(*config);
+    return 0;
+  }
+  if (auto ok = setup_logging(config->daemon.log_level); !ok) {
+    std::cerr << "svcd: " << ok.error().message() << "\n";
+    return 2;
+  }
+
+  // Signals are taken synchronously by this thread; every thread started later inherits the
+  // mask. SIGPIPE is ignored: a client that hangs up is an error on a write, not our death.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto d = daemon::Daemon::start(*config);
+  if (!d) {
+    spdlog::critical("svcd: {}", d.error().message());
+    return 1;
+  }
+  sd_notify(0, "READY=1");
+
+  int sig = 0;
+  for (;;) {
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("svcd: SIGHUP ignored (restart svcd to apply a new config)");
+      continue;
+    }
+    break;
+  }
+  spdlog::info("svcd: {} received, shutting down (send it again to force)", strsignal(sig));
+  sd_notify(0, "STOPPING=1");
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    (*d)->stop(std::chrono::milliseconds(500));
+    d->reset();
+    done = true;
+    // Wake the sigwait below.
+    kill(getpid(), SIGHUP);
+  });
+  while (!done.load()) {
+    if (sigwait(&set, &sig) != 0) continue;
+    if (done.load()) break;
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::warn("svcd: second {}: exiting now", strsignal(sig));
+      spdlog::default_logger()->flush();
+      _exit(1);
+    }
+  }
+  stopper.join();
+  spdlog::info("svcd: stopped");
+  return 0;
+}

@@ -1,0 +1,54 @@
+#pragma once
+// Starts a real svcd on a temp state dir and run dir and stops it at the end of the test; runs
+// svctl against it. Binaries come from the build tree (SVC_SVCD / SVC_SVCTL, set by CMake).
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/fs.hpp"
+#include "tests/support/process.hpp"
+
+namespace svc::test {
+
+std::string svcd_path();
+std::string svctl_path();
+
+class DaemonFixture {
+ public:
+  struct Options {
+    std::string extra_config;  // TOML appended to the generated config
+    std::vector<std::string> extra_args;
+  };
+  DaemonFixture() : DaemonFixture(Options{}) {}
+  explicit DaemonFixture(const Options& options);
+  ~DaemonFixture();
+
+  // Starts svcd and waits for its socket to answer; throws with the daemon's log on failure.
+  void start();
+  // SIGTERM and wait; returns svcd's exit code, or nullopt if it did not stop in time.
+  std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void kill9();
+
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path state_dir() const { return dir_.path() / "state"; }
+  std::filesystem::path run_dir() const { return dir_.path() / "run"; }
+  std::filesystem::path socket() const { return run_dir() / "svcd.sock"; }
+  std::filesystem::path config_path() const { return dir_.path() / "svcd.toml"; }
+  std::string host() const { return "unix://" + socket().string(); }
+  std::string log() const;
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+
+  RunResult svctl(const std::vector<std::string>& args,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+  // curl over the unix socket: returns body in out; the HTTP status as exit_code.
+  RunResult curl(const std::string& method, const std::string& path,
+                 const std::string& body = "") const;
+
+ private:
+  TempDir dir_;
+  Options options_;
+  std::unique_ptr<Background> proc_;
+};
+
+}  // namespace svc::test

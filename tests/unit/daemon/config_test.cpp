@@ -1,0 +1,147 @@
+#include <catch2/catch.hpp>
+
+#include "common/fs.hpp"
+#include "daemon/config.hpp"
+
+using namespace svc;
+using namespace svc::daemon;
+
+TEST_CASE("no config at all gives the documented defaults", "[config]") {
+  auto c = parse_config("", "svcd.toml").value();
+  CHECK(c.daemon.state_dir == "/var/lib/svcd");
+  CHECK(c.daemon.run_dir == "/run/svcd");
+  CHECK(c.daemon.log_level == "info");
+  CHECK(c.api.tcp.empty());
+  CHECK(c.ingress.listen == "127.0.0.1:8080");
+  CHECK(c.ingress.domain == "localhost");
+  CHECK(c.registries.default_registry == "docker.io");
+  CHECK(c.node.cpu_millis == 0);
+  CHECK(c.node.memory_bytes == 0);
+  CHECK(c.billing.price_vcpu_second == Approx(0.0000113));
+  CHECK(c.billing.task_minimum == std::chrono::seconds(60));
+  CHECK(c.socket_path() == "/run/svcd/svcd.sock");
+  CHECK(validate(c));
+}
+
+TEST_CASE("every documented key is read", "[config]") {
+  auto c = parse_config(R"(
+[daemon]
+state_dir = "/srv/svcd"
+run_dir = "/run/x"
+log_level = "debug"
+[api]
+tcp = "127.0.0.1:7070"
+[ingress]
+listen = "127.0.0.1:9090"
+domain = "apps.local"
+[registries]
+default = "registry.local:5000"
+insecure = ["127.0.0.1:5000"]
+auth_file = "/etc/svcd/auth.json"
+[registries.mirrors]
+"docker.io" = ["https://mirror.example"]
+[node]
+cpus = 1.5
+memory = "16Gi"
+[billing]
+price_vcpu_second = 0.00002
+price_gib_second = 0
+task_minimum = "1m"
+)", "svcd.toml").value();
+  CHECK(c.daemon.state_dir == "/srv/svcd");
+  CHECK(c.daemon.log_level == "debug");
+  CHECK(c.api.tcp == "127.0.0.1:7070");
+  CHECK(c.ingress.domain == "apps.local");
+  CHECK(c.registries.default_registry == "registry.local:5000");
+  CHECK(c.registries.insecure == std::vector<std::string>{"127.0.0.1:5000"});
+  CHECK(c.registries.mirrors.at("docker.io") == std::vector<std::string>{"https://mirror.example"});
+  CHECK(c.node.cpu_millis == 1500);
+  CHECK(c.node.memory_bytes == 16ULL << 30);
+  CHECK(c.billing.price_gib_second == 0);
+  CHECK(c.billing.task_minimum == std::chrono::minutes(1));
+  CHECK(parse_config("[node]\ncpus = \"500m\"\n", "f").value().node.cpu_millis == 500);
+  CHECK(parse_config("[node]\ncpus = 2\n", "f").value().node.cpu_millis == 2000);
+}
+
+TEST_CASE("unknown keys are errors naming the key and line", "[config]") {
+  auto r = parse_config("[daemon]\nstate_dir = \"/x\"\nstatedir = \"/y\"\n", "svcd.toml");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("svcd.toml:3:1") != std::string::npos);
+  CHECK(r.error().message().find("daemon.statedir") != std::string::npos);
+  auto t = parse_config("[deamon]\n", "svcd.toml");
+  REQUIRE_FALSE(t);
+  CHECK(t.error().message().find("svcd.toml:1") != std::string::npos);
+  CHECK(t.error().message().find("\"deamon\"") != std::string::npos);
+  CHECK_FALSE(parse_config("top = 1\n", "f"));
+}
+
+TEST_CASE("bad values are errors naming the key and line", "[config]") {
+  struct Case {
+    const char* text;
+    const char* needle;
+  };
+  for (auto [text, needle] : std::initializer_list<Case>{
+           {"[daemon]\nlog_level = \"loud\"\n", "daemon.log_level"},
+           {"[daemon]\nstate_dir = 5\n", "daemon.state_dir must be a string, not an integer"},
+           {"[api]\ntcp = \"nohost\"\n", "api.tcp"},
+           {"[ingress]\nlisten = \"127.0.0.1:99999\"\n", "ingress.listen"},
+           {"[node]\nmemory = \"lots\"\n", "node.memory"},
+           {"[node]\ncpus = -1\n", "node.cpus"},
+           {"[node]\ncpus = true\n", "node.cpus"},
+           {"[billing]\ntask_minimum = \"60\"\n", "billing.task_minimum"},
+           {"[billing]\nprice_vcpu_second = \"cheap\"\n", "billing.price_vcpu_second"},
+           {"[billing]\nprice_gib_second = -1\n", "billing.price_gib_second"},
+           {"[registries]\ninsecure = \"x\"\n", "registries.insecure"},
+           {"[registries.mirrors]\n\"docker.io\" = [\"ftp://x\"]\n", "mirrors"},
+           {"daemon = 1\n", "daemon must be a table"},
+       }) {
+    auto r = parse_config(text, "svcd.toml");
+    INFO(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find(needle) != std::string::npos);
+    CHECK(r.error().message().find("svcd.toml:") != std::string::npos);
+  }
+}
+
+TEST_CASE("TOML syntax errors name the line", "[config]") {
+  auto r = parse_config("[daemon\n", "svcd.toml");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("svcd.toml:1") != std::string::npos);
+}
+
+TEST_CASE("the printed config parses back to the same config", "[config]") {
+  Config c;
+  c.daemon.state_dir = "/srv/x";
+  c.node.cpu_millis = 1500;
+  c.node.memory_bytes = 3ULL << 30;
+  c.registries.insecure = {"127.0.0.1:5000"};
+  c.registries.mirrors["docker.io"] = {"https://m.example"};
+  c.billing.task_minimum = std::chrono::seconds(90);
+  std::string text = to_toml(c);
+  auto back = parse_config(text, "printed").value();
+  CHECK(back.daemon.state_dir == "/srv/x");
+  CHECK(back.node.cpu_millis == 1500);
+  CHECK(back.node.memory_bytes == 3ULL << 30);
+  CHECK(back.registries.insecure == c.registries.insecure);
+  CHECK(back.registries.mirrors == c.registries.mirrors);
+  CHECK(back.billing.task_minimum == std::chrono::seconds(90));
+  CHECK(to_toml(back) == text);
+}
+
+TEST_CASE("load_config: missing default file is fine, missing explicit file is not", "[config]") {
+  TempDir dir;
+  auto missing = load_config(dir.path() / "nope.toml");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message().find("nope.toml") != std::string::npos);
+  REQUIRE(write_file_atomic(dir.path() / "svcd.toml", "[daemon]\nlog_level = \"warn\"\n"));
+  CHECK(load_config(dir.path() / "svcd.toml").value().daemon.log_level == "warn");
+}
+
+TEST_CASE("validate refuses relative dirs", "[config]") {
+  Config c;
+  c.daemon.state_dir = "relative";
+  CHECK(validate(c).error().message().find("absolute") != std::string::npos);
+  c.daemon.state_dir = "/ok";
+  c.daemon.run_dir = "/" + std::string(120, 'r');
+  CHECK(validate(c).error().message().find("too long") != std::string::npos);
+}

@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include "common/fs.hpp"
+#include "daemon/store/store.hpp"
+
+using namespace svc;
+using namespace svc::daemon;
+
+namespace {
+int user_version(Store& s) {
+  return s.read([](Store& st) {
+    auto stmt = st.prepare("PRAGMA user_version").value();
+    (void)stmt.step();
+    return static_cast<int>(stmt.int64(0));
+  });
+}
+std::string pragma(Store& s, const char* name) {
+  return s.read([&](Store& st) {
+    auto stmt = st.prepare(std::string("PRAGMA ") + name).value();
+    (void)stmt.step();
+    return stmt.text(0);
+  });
+}
+}  // namespace
+
+TEST_CASE("a fresh store is migrated to the latest schema, in WAL mode", "[store]") {
+  TempDir dir;
+  auto store = Store::open(dir.path() / "svcd.db").value();
+  int latest = builtin_migrations().back().version;
+  CHECK(store->schema_version() == latest);
+  CHECK(user_version(*store) == latest);
+  CHECK(pragma(*store, "journal_mode") == "wal");
+  CHECK(pragma(*store, "foreign_keys") == "1");
+  REQUIRE(store->put_meta("node_id", "abc"));
+  CHECK(store->get_meta("node_id").value().value() == "abc");
+  CHECK_FALSE(store->get_meta("missing").value().has_value());
+}
+
+TEST_CASE("reopening keeps data and applies nothing twice", "[store]") {
+  TempDir dir;
+  {
+    auto store = Store::open(dir.path() / "svcd.db").value();
+    REQUIRE(store->put_meta("k", "v"));
+  }
+  auto again = Store::open(dir.path() / "svcd.db").value();
+  CHECK(again->get_meta("k").value().value() == "v");
+  CHECK(user_version(*again) == builtin_migrations().back().version);
+}
+
+TEST_CASE("migrations apply in order, only the missing ones", "[store]") {
+  TempDir dir;
+  std::vector<Migration> v1 = {{1, "one", "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                                          "CREATE TABLE a(x INTEGER);"}};
+  {
+    auto s = Store::open(dir.path() / "db", v1).value();
+    CHECK(s->schema_version() == 1);
+    REQUIRE(s->exec("INSERT INTO a VALUES (41)"));
+  }
+  std::vector<Migration> v2 = v1;
+  v2.push_back({2, "two", "ALTER TABLE a ADD COLUMN y INTEGER DEFAULT 1; UPDATE a SET x = x + 1;"});
+  auto s = Store::open(dir.path() / "db", v2).value();
+  CHECK(s->schema_version() == 2);
+  int x = s->read([](Store& st) {
+    auto stmt = st.prepare("SELECT x, y FROM a").value();
+    (void)stmt.step();
+    return static_cast<int>(stmt.int64(0) * 10 + stmt.int64(1));
+  });
+  CHECK(x == 421);
+}
+
+TEST_CASE("a failing migration leaves the schema where it was", "[store]") {
+  TempDir dir;
+  std::vector<Migration> good = {{1, "one", "CREATE TABLE a(x INTEGER);"}};
+  { REQUIRE(Store::open(dir.path() / "db", good)); }
+  std::vector<Migration> bad = good;
+  bad.push_back({2, "broken", "CREATE TABLE b(x INTEGER); THIS IS NOT SQL;"});
+  auto r = Store::open(dir.path() / "db", bad);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("schema version 2 (broken)") != std::string::npos);
+  auto s = Store::open(dir.path() / "db", good).value();
+  CHECK(user_version(*s) == 1);
+  // Table b was rolled back with the rest of migration 2.
+  CHECK_FALSE(s->exec("SELECT * FROM b"));
+}
+
+TEST_CASE("a database from a newer svcd is refused with a clear message", "[store]") {
+  TempDir dir;
+  {
+    std::vector<Migration> future = builtin_migrations();
+    future.push_back({future.back().version + 1, "future", "CREATE TABLE future(x);"});
+    REQUIRE(Store::open(dir.path() / "svcd.db", future));
+  }
+  auto r = Store::open(dir.path() / "svcd.db");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == Code::kFailedPrecondition);
+  CHECK(r.error().message().find("newer than this svcd knows") != std::string::npos);
+}
+
+TEST_CASE("transactions roll back unless committed", "[store]") {
+  TempDir dir;
+  auto s = Store::open(dir.path() / "svcd.db").value();
+  {
+    auto tx = s->begin().value();
+    REQUIRE(tx.exec("INSERT INTO meta(key, value) VALUES ('a', '1')"));
+  }  // dropped: rolled back
+  CHECK_FALSE(s->get_meta("a").value().has_value());
+  {
+    auto tx = s->begin().value();
+    REQUIRE(tx.exec("INSERT INTO meta(key, value) VALUES ('a', '1')"));
+    REQUIRE(tx.commit());
+  }
+  CHECK(s->get_meta("a").value().value() == "1");
+}

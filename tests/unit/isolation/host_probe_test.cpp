@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include "common/fs.hpp"
+#include "isolation/host_probe.hpp"
+
+using namespace svc;
+using namespace svc::isolation;
+namespace fs = std::filesystem;
+
+namespace {
+void put(const fs::path& p, std::string_view text) {
+  REQUIRE(make_dirs(p.parent_path()));
+  REQUIRE(write_file_atomic(p, text));
+}
+
+constexpr std::string_view kCgroups =
+    "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+    "cpuset\t3\t1\t1\ncpu\t1\t1\t1\ncpuacct\t2\t1\t1\nblkio\t7\t1\t1\nmemory\t4\t5\t1\n"
+    "devices\t5\t1\t1\nfreezer\t6\t1\t1\npids\t8\t1\t1\nhugetlb\t0\t1\t1\n";
+}  // namespace
+
+TEST_CASE("a hybrid host (this machine's layout) is seen as hybrid with the v1 driver", "[probe]") {
+  TempDir root;
+  ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  put(r.proc / "self/mountinfo",
+      "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+      "31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+      "32 30 0:28 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+      "35 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "39 30 0:35 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+      "40 30 0:36 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"
+      "41 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+  put(r.proc / "cgroups", kCgroups);
+  put(root.path() / "sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
+  auto layout = probe_cgroups(r);
+  CHECK(layout.mode == CgroupMode::kHybrid);
+  CHECK(layout.driver == "v1");
+  CHECK(layout.unified == "/sys/fs/cgroup/unified");
+  // name=systemd is a named hierarchy, not a controller.
+  for (const auto& c : layout.controllers) CHECK(c.name != "name=systemd");
+  CHECK(layout.controllers.size() == 5);
+}
+
+TEST_CASE("a pure v2 host is seen as v2 with the v2 driver", "[probe]") {
+  TempDir root;
+  ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  put(r.proc / "self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+  put(r.proc / "cgroups", kCgroups);
+  // The fake tree is read at the mount point mountinfo names, relative to nothing: point the
+  // unified path into the temp tree by making mountinfo name it.
+  put(root.path() / "cg/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+  put(r.proc / "self/mountinfo",
+      fmt::format("30 25 0:26 / {} rw - cgroup2 cgroup2 rw,nsdelegate\n", (root.path() / "cg").string()));
+  auto layout = probe_cgroups(r);
+  CHECK(layout.mode == CgroupMode::kV2);
+  CHECK(layout.driver == "v2");
+  CHECK(layout.controllers.size() == 8);
+}
+
+TEST_CASE("kvm flavour: pvm is present but not usable for VMs", "[probe]") {
+  TempDir root;
+  ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  CHECK_FALSE(probe_kvm(r).device_present);
+  put(r.dev / "kvm", "");
+  REQUIRE(make_dirs(r.sys / "module/kvm_pvm"));
+  auto k = probe_kvm(r);
+  CHECK(k.device_present);
+  CHECK(k.flavour == "kvm_pvm");
+  CHECK_FALSE(k.usable_for_vms);
+  CHECK(k.detail.find("guest kernels") != std::string::npos);
+}
+
+TEST_CASE("architecture names follow OCI", "[probe]") {
+  CHECK(oci_architecture("x86_64") == "amd64");
+  CHECK(oci_architecture("aarch64") == "arm64");
+  CHECK(oci_architecture("armv7l") == "arm");
+}
+
+TEST_CASE("MemTotal is read in bytes", "[probe]") {
+  TempDir root;
+  ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  put(r.proc / "meminfo", "MemTotal:       24684092 kB\nMemFree:  1 kB\n");
+  CHECK(read_mem_total(r) == 24684092ULL * 1024);
+}
