@@ -483,6 +483,8 @@ Result<ExitRecord> Runtime::wait(std::string_view id, std::optional<milliseconds
     if (line.error().code() == Code::kDeadlineExceeded)
       return fail(Code::kDeadlineExceeded, "wait for sandbox {}: still running after {} ms", id,
                   timeout ? timeout->count() : 0);
+    // A connection the exiting shim never accepted is reset; the record is on disk by then.
+    if (auto e = read_exit(info.dir)) return *e;
     return tl::unexpected(std::move(line).error().context(fmt::format("wait for sandbox {}", id)));
   }
   if (line->starts_with("exit ")) {

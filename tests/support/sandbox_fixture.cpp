@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -41,6 +42,14 @@ bool make_busybox_rootfs(const fs::path& dir, std::string* why) {
   std::string applet;
   while (in >> applet)
     if (applet != "busybox") fs::create_symlink("busybox", dir / "bin" / applet, ec);
+  // The probe the isolation tests run inside (tests/integration/isolation/probe_main.cpp), and a
+  // setuid-root copy of it.
+  if (::access(SVC_PROBE, X_OK) == 0) {
+    fs::copy_file(SVC_PROBE, dir / "bin/probe", fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(SVC_PROBE, dir / "bin/probe-suid", fs::copy_options::overwrite_existing, ec);
+    ::chown((dir / "bin/probe-suid").c_str(), 0, 0);
+    ::chmod((dir / "bin/probe-suid").c_str(), 04755);
+  }
   std::ofstream(dir / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
                                        "nobody:x:65534:65534:nobody:/:/bin/false\n";
   std::ofstream(dir / "etc/group") << "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n";
@@ -127,7 +136,10 @@ SandboxSpec SandboxFixture::spec(std::vector<std::string> args) const {
 }
 
 std::string SandboxFixture::next_id(const std::string& prefix) {
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter_);
+  // Unique across fixtures of this process too: a cgroup left by a failed test cannot clash.
+  static std::atomic<int> counter{0};
+  (void)counter_;
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
 ExitRecord SandboxFixture::run(const std::string& id, const SandboxSpec& spec,
