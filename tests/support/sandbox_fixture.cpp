@@ -96,12 +96,16 @@ SandboxFixture::SandboxFixture() {
   po.base = 1'100'000'000u + static_cast<std::uint32_t>(::getpid() % 2000) * 65536u * 8u;
   po.count = 8;
   pool_ = std::make_unique<UidPool>(po);
+  runtime_ = make_runtime();
+  usable_ = true;
+}
+
+std::unique_ptr<Runtime> SandboxFixture::make_runtime() const {
   RuntimeOptions ro;
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
-  runtime_ = std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
-  usable_ = true;
+  return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 
 SandboxFixture::~SandboxFixture() {

@@ -36,12 +36,14 @@ class SandboxFixture {
   bool usable() const { return usable_; }
 
   isolation::Runtime& runtime() { return *runtime_; }
+  // Another runtime on the same state dir, cgroups and pool: what a restarted daemon builds.
+  std::unique_ptr<isolation::Runtime> make_runtime() const;
   isolation::CgroupDriver& cgroups() { return *driver_; }
   const std::filesystem::path& rootfs() const { return rootfs_; }
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }
   const std::string& cgroup_base() const { return cgroup_base_; }
   const std::string& shim_cgroup() const { return shim_cgroup_; }
-  const isolation::UidPool& pool() const { return *pool_; }
+  isolation::UidPool& pool() const { return *pool_; }
 
   // A spec running args in the busybox root (stdio to the log, default everything else).
   isolation::SandboxSpec spec(std::vector<std::string> args) const;
