@@ -76,6 +76,18 @@ Result<std::vector<LogLine>> read_log(const fs::path& dir, const LogQuery& query
 LogFollower::LogFollower(fs::path sandbox_dir, LogQuery initial)
     : dir_(std::move(sandbox_dir)), initial_(initial) {}
 
+namespace {
+constexpr std::size_t kHead = 64;
+
+std::string head_of(int fd) {
+  char buf[kHead];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+}  // namespace
+
+// Reads file from offset_ on. expect != 0: only if it is still the followed file (same inode,
+// same first bytes); switch_file: start following this file from its beginning.
 Result<> LogFollower::read_from(const fs::path& file, ino_t expect, std::vector<LogLine>& out,
                                 bool switch_file) {
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -85,10 +97,15 @@ Result<> LogFollower::read_from(const fs::path& file, ino_t expect, std::vector<
   }
   struct stat st {};
   ::fstat(fd.get(), &st);
-  if (expect != 0 && st.st_ino != expect) return {};  // not the file we were reading
+  if (expect != 0) {
+    if (st.st_ino != expect) return {};
+    std::string head = head_of(fd.get());
+    if (head.compare(0, head_.size(), head_) != 0) return {};  // a new file, same inode number
+  }
   if (switch_file) {
     ino_ = st.st_ino;
     offset_ = 0;
+    head_.clear();
   }
   char buf[65536];
   for (;;) {
@@ -100,6 +117,7 @@ Result<> LogFollower::read_from(const fs::path& file, ino_t expect, std::vector<
     pending_.append(buf, static_cast<std::size_t>(n));
     split_lines(pending_, out);
   }
+  if (head_.size() < kHead) head_ = head_of(fd.get());
   return {};
 }
 
@@ -119,19 +137,24 @@ Result<std::vector<LogLine>> LogFollower::poll() {
     apply_query(initial_, out);
     return out;
   }
-  struct stat st {};
-  if (::stat(current.c_str(), &st) != 0) {
-    if (errno == ENOENT) return out;
-    return fail_errno("stat " + current.string());
-  }
-  if (ino_ != 0 && st.st_ino != ino_) {
-    // Rotated: finish the file we were reading (now log.1), then start on the new one.
-    SVC_TRY(read_from(rotated, ino_, out, false));
-    pending_.clear();
+  if (ino_ == 0) {
     SVC_TRY(read_from(current, 0, out, true));
     return out;
   }
-  if (ino_ == 0) {
+  UniqueFd cur(::open(current.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!cur) {
+    if (errno == ENOENT) return out;
+    return fail_errno("open " + current.string());
+  }
+  struct stat st {};
+  ::fstat(cur.get(), &st);
+  std::string head = head_of(cur.get());
+  bool same = st.st_ino == ino_ && head.compare(0, head_.size(), head_) == 0;
+  if (!same) {
+    // Rotated: finish the file we were reading (now log.1, unless a second rotation already
+    // dropped it), then start on the new one.
+    SVC_TRY(read_from(rotated, ino_, out, false));
+    pending_.clear();
     SVC_TRY(read_from(current, 0, out, true));
     return out;
   }

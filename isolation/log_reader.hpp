@@ -53,7 +53,10 @@ class LogFollower {
   std::filesystem::path dir_;
   LogQuery initial_;
   bool started_ = false;
-  ino_t ino_ = 0;        // inode of the file being followed
+  // The file being followed: its inode and its first bytes (an inode number is reused as soon
+  // as a rotation frees it, so the number alone does not tell a new file from the old one).
+  ino_t ino_ = 0;
+  std::string head_;
   off_t offset_ = 0;     // bytes of it consumed
   std::string pending_;  // a line whose newline has not been written yet
 };
