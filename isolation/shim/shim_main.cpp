@@ -334,8 +334,9 @@ void json_escape(const char* in, char* out, std::size_t cap) {
   out[o] = 0;
 }
 
-// Writes exit.json atomically and durably; returns its text (in a static buffer).
-const char* write_exit(Shim& s, const siginfo_t& info) {
+// Writes exit.json atomically (temp + rename) and returns its text (in a static buffer);
+// *fd_out is the file, still open, for make_durable() once the waiters have their answer.
+const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
   static char json[2048];
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -360,12 +361,15 @@ const char* write_exit(Shim& s, const siginfo_t& info) {
            "\"cpu_seconds\":%.6f,\"memory_peak_bytes\":%llu,\"error\":\"%s\"}",
            code, sig, core ? "true" : "false", st.oom_kills > 0 ? "true" : "false",
            st.oom_kills, started, exited, st.cpu_seconds, st.memory_peak, err);
+  *fd_out = -1;
   int fd = ::openat(s.dirfd, "exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
     std::size_t len = std::strlen(json);
-    bool ok = ::write(fd, json, len) == static_cast<ssize_t>(len) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (ok && ::renameat(s.dirfd, "exit.json.tmp", s.dirfd, kExitFile) == 0) ::fsync(s.dirfd);
+    bool ok = ::write(fd, json, len) == static_cast<ssize_t>(len);
+    if (ok && ::renameat(s.dirfd, "exit.json.tmp", s.dirfd, kExitFile) == 0)
+      *fd_out = fd;
+    else
+      ::close(fd);
   }
   return json;
 }
@@ -400,8 +404,12 @@ void drain_streams(Shim& s) {
   }
   if (!s.exec_resolved && s.cfg.execerr_r >= 0) on_exec_error(s);
   if (s.log) drain_streams(s);
-  // Waiters are told after the record is on disk: whoever sees the socket close can read it.
-  const char* json = write_exit(s, info);
+  // Waiters are told once the record is in place (whoever sees the socket go can read it), and
+  // before it is flushed to disk: a waiter (the daemon) keeps it in its own store, and the
+  // flush — two fsyncs, milliseconds — would only delay every task's end. It is on disk before
+  // the shim exits, for a daemon that was down.
+  int exit_fd = -1;
+  const char* json = write_exit(s, info, &exit_fd);
   ::unlinkat(s.dirfd, kSocketName, 0);
   for (auto& c : s.clients) {
     if (c.fd < 0) continue;
@@ -411,6 +419,10 @@ void drain_streams(Shim& s) {
       send_all(c.fd, "\n", 1);
     }
     ::close(c.fd);
+  }
+  if (exit_fd >= 0) {
+    ::fdatasync(exit_fd);
+    ::fsync(s.dirfd);
   }
   ::_exit(0);
 }
@@ -481,7 +493,8 @@ int main(int argc, char** argv) {
   // Nothing in a sandbox may open this process's /proc files (its exe, its fds).
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-  s.dirfd = ::open(s.cfg.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // O_RDONLY, not O_PATH: the directory is fsync'ed after exit.json is renamed into it.
+  s.dirfd = ::open(s.cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   s.ep = epoll_create1(EPOLL_CLOEXEC);
   s.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   if (s.dirfd < 0 || s.ep < 0 || s.timer < 0) {
