@@ -22,7 +22,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <grp.h>
 
 namespace svc::isolation {
 
@@ -83,6 +82,17 @@ void send_message(int fd, std::uint32_t kind, int err, const char* what, const c
                       int err = errno) {
   send_message(c.sync, ChildMessage::kError, err, what, target);
   ::_exit(1);
+}
+
+// The raw credential syscalls. glibc's setresuid/setgroups change every thread of the process
+// (a signal broadcast under glibc's thread-list lock); this process is a clone of a
+// multi-threaded one whose copied thread list names threads that do not exist here, and whose
+// lock another thread may have held at the clone: the wrappers can hang forever. The kernel's
+// calls change only the calling thread, which here is the whole process.
+int sys_setresuid(uid_t u) { return static_cast<int>(::syscall(SYS_setresuid, u, u, u)); }
+int sys_setresgid(gid_t g) { return static_cast<int>(::syscall(SYS_setresgid, g, g, g)); }
+int sys_setgroups(std::size_t n, const gid_t* groups) {
+  return static_cast<int>(::syscall(SYS_setgroups, n, groups));
 }
 
 int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
@@ -346,11 +356,11 @@ void drop_privileges(const Child& c) {
         errno != EINVAL)
       die(c, "drop capability from the bounding set");
   static_assert(sizeof(gid_t) == sizeof(std::uint32_t));
-  if (::setgroups(p.groups.size(), reinterpret_cast<const gid_t*>(p.groups.data())) != 0)
+  if (sys_setgroups(p.groups.size(), reinterpret_cast<const gid_t*>(p.groups.data())) != 0)
     die(c, "setgroups");
-  if (::setresgid(p.gid, p.gid, p.gid) != 0) die(c, "setresgid");
+  if (sys_setresgid(p.gid) != 0) die(c, "setresgid");
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) die(c, "prctl(PR_SET_KEEPCAPS)");
-  if (::setresuid(p.uid, p.uid, p.uid) != 0) die(c, "setresuid");
+  if (sys_setresuid(p.uid) != 0) die(c, "setresuid");
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   std::memset(data, 0, sizeof data);
@@ -443,9 +453,9 @@ void drop_privileges(const Child& c) {
 
   // The runtime writes our uid/gid maps, then sends the root mount and the bind sources.
   receive_go(c);
-  if (::setgroups(0, nullptr) != 0) die(c, "setgroups");
-  if (::setresgid(0, 0, 0) != 0) die(c, "become root in the user namespace (setresgid)");
-  if (::setresuid(0, 0, 0) != 0) die(c, "become root in the user namespace (setresuid)");
+  if (sys_setgroups(0, nullptr) != 0) die(c, "setgroups");
+  if (sys_setresgid(0) != 0) die(c, "become root in the user namespace (setresgid)");
+  if (sys_setresuid(0) != 0) die(c, "become root in the user namespace (setresuid)");
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::umask(022);
 
