@@ -47,4 +47,8 @@ class Bridge {
   bool ready_ = false;
 };
 
+// Deletes the bridge and the NAT/forwarding rules ensure_bridge added (tests and uninstall;
+// the daemon keeps the bridge across sandboxes). net.ipv4.ip_forward is left as it is.
+Result<> remove_bridge(const BridgeOptions& options);
+
 }  // namespace svc::isolation

@@ -43,7 +43,7 @@ class LogWriter {
   unsigned long long max_ = 0;
   char pending_[2][kMaxLogLine];
   std::size_t pending_len_[2] = {0, 0};
-  char out_[64 * 1024];
+  char out_[kMaxLogLine + 4096];  // at least one whole record
   std::size_t out_len_ = 0;
 };
 

@@ -71,7 +71,7 @@ struct Shim {
 };
 
 LogWriter g_log;  // static storage: its buffers are touched only when the task logs
-char g_buf[64 * 1024];
+char g_buf[16 * 1024];  // one read from a stdio pipe
 
 // Tags in epoll's data to tell the sources apart; clients use their index.
 constexpr unsigned long long kTagPid = 1000, kTagCtl = 1001, kTagOut = 1002, kTagErr = 1003,

@@ -1,5 +1,6 @@
 #include "tests/support/sandbox_fixture.hpp"
 
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "isolation/bridge.hpp"
 #include "isolation/host_probe.hpp"
 #include "isolation/log_reader.hpp"
 #include "isolation/shim_cgroup.hpp"
@@ -86,6 +88,10 @@ SandboxFixture::SandboxFixture() {
   std::string pid = std::to_string(::getpid());
   cgroup_base_ = "svc-test-" + pid;
   shim_cgroup_ = "svc-shims-test-" + pid;
+  bridge_.name = "svcb" + std::to_string(::getpid() % 100000);
+  bridge_.subnet = "10.213." + std::to_string(::getpid() % 250) + ".0/24";
+  bridge_.ipam_file = tmp_.path() / "bridge-addresses";
+  if (auto f = read_file("/proc/sys/net/ipv4/ip_forward")) ip_forward_ = *f;
   auto drv = make_cgroup_driver(probe_cgroups(), cgroup_base_);
   REQUIRE(drv);
   driver_ = std::move(*drv);
@@ -105,6 +111,7 @@ std::unique_ptr<Runtime> SandboxFixture::make_runtime() const {
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
+  ro.bridge = bridge_;
   return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 
@@ -117,6 +124,16 @@ SandboxFixture::~SandboxFixture() {
     }
   }
   runtime_.reset();
+  if (::if_nametoindex(bridge_.name.c_str()) != 0) {
+    if (auto r = remove_bridge(bridge_); !r) WARN("cleanup: bridge: " << r.error().message());
+  }
+  if (!ip_forward_.empty()) {
+    auto now = read_file("/proc/sys/net/ipv4/ip_forward");
+    if (now && *now != ip_forward_) {
+      std::ofstream f("/proc/sys/net/ipv4/ip_forward");
+      f << ip_forward_;
+    }
+  }
   // The shims leave once their task is gone; then their cgroup and ours can go.
   auto mounts = cgroup_mounts();
   for (int i = 0; i < 500; ++i) {

@@ -43,6 +43,9 @@ class SandboxFixture {
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }
   const std::string& cgroup_base() const { return cgroup_base_; }
   const std::string& shim_cgroup() const { return shim_cgroup_; }
+  // The bridge of this fixture's runtime: a name and /24 private to the test process; removed,
+  // with its NAT rules, by the destructor (which also restores net.ipv4.ip_forward).
+  const isolation::BridgeOptions& bridge() const { return bridge_; }
   isolation::UidPool& pool() const { return *pool_; }
 
   // A spec running args in the busybox root (stdio to the log, default everything else).
@@ -62,6 +65,8 @@ class SandboxFixture {
   std::filesystem::path rootfs_;
   std::string cgroup_base_;
   std::string shim_cgroup_;
+  isolation::BridgeOptions bridge_;
+  std::string ip_forward_;
   std::unique_ptr<isolation::CgroupDriver> driver_;
   std::unique_ptr<isolation::seccomp::Compiler> compiler_;
   std::unique_ptr<isolation::UidPool> pool_;

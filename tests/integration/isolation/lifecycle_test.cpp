@@ -1,6 +1,7 @@
 // Sandboxes through their whole life against the real kernel (root): run, exit codes, signals,
 // stop with a grace period, logs, and removal that leaves no mount, cgroup or directory behind.
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -350,4 +351,68 @@ TEST_CASE("network none has not even loopback up", "[network]") {
   std::string id2 = fx.next_id();
   auto exit2 = fx.run(id2, fx.spec({"cat", "/sys/class/net/lo/flags"}));
   CHECK(fx.log_text(id2) == "0x9\n");
+}
+
+TEST_CASE("bridge mode: an address from the range, a route to the host, the veth removed",
+          "[network]") {
+  test::SandboxFixture fx;
+  if (!fx.usable()) return;
+  if (::access("/usr/sbin/iptables", X_OK) != 0 && ::access("/sbin/iptables", X_OK) != 0) {
+    WARN("skipped: iptables is not installed");
+    return;
+  }
+  std::string a = fx.next_id(), b = fx.next_id();
+  auto spec = fx.spec({"sh", "-c", "ip -4 addr show eth0; ip route; sleep 30"});
+  spec.network = NetworkMode::kBridge;
+  auto ia = fx.runtime().create(a, spec);
+  REQUIRE(ia);
+  REQUIRE(fx.runtime().start(a));
+  auto sa = fx.runtime().state(a);
+  REQUIRE(sa);
+  std::string prefix = fx.bridge().subnet.substr(0, fx.bridge().subnet.rfind('.') + 1);
+  CHECK(sa->address.starts_with(prefix));
+  std::string gateway = prefix + "1";
+  REQUIRE(test::wait_for([&] { return fx.log_text(a).find("default via") != std::string::npos; }, 5s));
+  std::string log = fx.log_text(a);
+  INFO(log);
+  CHECK(log.find(sa->address + "/24") != std::string::npos);
+  CHECK(log.find("default via " + gateway) != std::string::npos);
+  // The host answers on the bridge's address; a second sandbox reaches it through its veth.
+  int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  ::inet_pton(AF_INET, gateway.c_str(), &addr.sin_addr);
+  REQUIRE(::bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(srv, 4) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(srv, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread server([srv] {
+    int c = ::accept(srv, nullptr, nullptr);
+    if (c >= 0) {
+      ssize_t ignored = ::write(c, "hello sandbox\n", 14);
+      (void)ignored;
+      ::close(c);
+    }
+  });
+  auto spec_b = fx.spec({"nc", "-w", "5", gateway, std::to_string(ntohs(addr.sin_port))});
+  spec_b.network = NetworkMode::kBridge;
+  auto exit = fx.run(b, spec_b);
+  ::shutdown(srv, SHUT_RDWR);
+  server.join();
+  ::close(srv);
+  CHECK(fx.log_text(b) == "hello sandbox\n");
+  auto sb = fx.runtime().state(b);
+  REQUIRE(sb);
+  CHECK(sb->address != sa->address);
+  // The host ends go with the sandboxes.
+  std::string veth;
+  if (auto st = read_file(fx.runtime().sandbox_dir(a) / "state.json")) {
+    auto pos = st->find("\"host_veth\": \"");
+    if (pos != std::string::npos) veth = st->substr(pos + 14, 11);
+  }
+  REQUIRE_FALSE(veth.empty());
+  CHECK(::if_nametoindex(veth.c_str()) != 0);
+  REQUIRE(fx.runtime().remove(a, true));
+  REQUIRE(fx.runtime().remove(b));
+  CHECK(::if_nametoindex(veth.c_str()) == 0);
 }
