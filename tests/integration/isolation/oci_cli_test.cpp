@@ -47,6 +47,21 @@ struct Bundle {
     argv.insert(argv.end(), args.begin(), args.end());
     return test::run(argv, 30s, {{"SVC_SHIM", test::shim_path()}});
   }
+  // For verbs that leave a container running: the container inherits svc-runtime's stdio (as
+  // with runc), so it must not be our capture pipe, or run() would wait for the container.
+  test::RunResult rt_detached(const std::vector<std::string>& args) const {
+    std::string cmd = "exec " + test::svc_runtime_path() + " --root " + root().string() +
+                      " --cgroup-base svc-oci-" + tag + " --shim-cgroup svc-shims-oci-" + tag +
+                      " --id-base " +
+                      std::to_string(3'300'000'000u +
+                                     static_cast<std::uint32_t>(::getpid() % 1000) * 65536u * 4u);
+    for (const auto& a : args) cmd += " '" + a + "'";
+    fs::path err = dir.path() / "rt.err";
+    cmd += " </dev/null >/dev/null 2>" + err.string();
+    auto r = test::run({"sh", "-c", cmd}, 30s, {{"SVC_SHIM", test::shim_path()}});
+    if (auto e = read_file(err)) r.err = *e;
+    return r;
+  }
   // config.json from `svc-runtime spec`, with args and a small seccomp profile set.
   void configure(const std::vector<std::string>& args) const {
     auto text = read_file(dir.path() / "config.json");
@@ -103,7 +118,8 @@ TEST_CASE("svc-runtime follows the OCI lifecycle: create, state, start, kill, de
   b.configure({"sleep", "60"});
   std::string id = "oci-life-" + std::to_string(::getpid());
   fs::path pid_file = b.dir.path() / "pid";
-  auto created = b.rt({"create", "--bundle", b.dir.path().string(), "--pid-file", pid_file.string(), id});
+  auto created =
+      b.rt_detached({"create", "--bundle", b.dir.path().string(), "--pid-file", pid_file.string(), id});
   INFO(created.err);
   REQUIRE(created.exit_code == 0);
   json s = state_of(b, id);
