@@ -50,5 +50,8 @@ void set_runner(CLI::App* app, Runner runner);
 void add_version_command(CLI::App& app, Context& ctx);
 void add_node_commands(CLI::App& app, Context& ctx);
 void add_token_commands(CLI::App& app, Context& ctx);
+void add_run_command(CLI::App& app, Context& ctx);
+void add_task_commands(CLI::App& app, Context& ctx);
+void add_logs_command(CLI::App& app, Context& ctx);
 
 }  // namespace svc::cli

@@ -101,6 +101,30 @@ class TaskStore {
   virtual Result<std::vector<Task>> load_all() = 0;
 };
 
+// A task's output, as the sandbox's shim recorded it.
+struct LogLine {
+  TimePoint time{};
+  bool is_stderr = false;
+  std::string text;      // without the newline
+  bool partial = false;  // no newline yet, or cut at the size cap
+};
+
+struct LogQuery {
+  std::optional<TimePoint> since;
+  int tail = 0;          // the last N lines; 0 = all
+  bool follow = false;
+};
+
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+  // Emits the task's lines in order. With follow, keeps reading as lines arrive while
+  // keep_following() is true (checked whenever it reaches the end); emit returning false ends it.
+  virtual Result<> read(const std::string& task_id, const LogQuery& query,
+                        const std::function<bool(const LogLine&)>& emit,
+                        const std::function<bool()>& keep_following) = 0;
+};
+
 // Where the controller runs blocking work (pulls, launches) and timers. The real one is a
 // thread pool with a timer thread; the fake runs work when told to, on a fake clock.
 class Executor {
