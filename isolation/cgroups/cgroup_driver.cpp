@@ -44,7 +44,8 @@ Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver(const CgroupLayout& lay
   SVC_TRY(cgroups::check_relative(base, "cgroup base"));
   if (layout.driver == "v2") {
     if (layout.unified.empty())
-      return fail(Code::kFailedPrecondition, "cgroup layout names the v2 driver but no cgroup2 mount");
+      return fail(Code::kFailedPrecondition,
+                  "cgroup layout names the v2 driver but no cgroup2 mount");
     return make_cgroup_v2(layout.unified, std::move(base));
   }
   if (layout.driver == "v1") {
@@ -57,8 +58,8 @@ Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver(const CgroupLayout& lay
       fs::path m = find_v1_mount(layout.root, c.name);
       if (m.empty())
         return fail(Code::kFailedPrecondition,
-                    "cgroup v1 controller {} is mounted, but not as a directory below {}",
-                    c.name, layout.root.string());
+                    "cgroup v1 controller {} is mounted, but not as a directory below {}", c.name,
+                    layout.root.string());
       mounts[c.name] = m;
     }
     return make_cgroup_v1(std::move(mounts), std::move(base));

@@ -27,8 +27,8 @@ Result<> check_relative(std::string_view relative, std::string_view what) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-' || c == '/';
     if (!ok)
-      return fail(Code::kInvalidArgument,
-                  "{} \"{}\" has a character outside [A-Za-z0-9._-/]", what, relative);
+      return fail(Code::kInvalidArgument, "{} \"{}\" has a character outside [A-Za-z0-9._-/]", what,
+                  relative);
   }
   std::size_t start = 0;
   while (start <= relative.size()) {
@@ -36,8 +36,8 @@ Result<> check_relative(std::string_view relative, std::string_view what) {
     if (end == std::string_view::npos) end = relative.size();
     std::string_view part = relative.substr(start, end - start);
     if (part.empty() || part == "." || part == "..")
-      return fail(Code::kInvalidArgument,
-                  "{} \"{}\" has an empty, \".\" or \"..\" component", what, relative);
+      return fail(Code::kInvalidArgument, "{} \"{}\" has an empty, \".\" or \"..\" component", what,
+                  relative);
     start = end + 1;
   }
   return {};
@@ -179,7 +179,8 @@ Result<> make_dirs_below(const fs::path& from, const fs::path& to, const CgroupF
   for (const auto& part : rel) {
     cur /= part;
     int err = ops.make_dir(cur);
-    if (err != 0 && err != EEXIST) return fail_errno(err, fmt::format("create cgroup {}", cur.string()));
+    if (err != 0 && err != EEXIST)
+      return fail_errno(err, fmt::format("create cgroup {}", cur.string()));
   }
   return {};
 }

@@ -11,8 +11,8 @@ Result<> validate(const CgroupLimits& limits) {
   if (limits.cpu_millis > 0) {
     if (limits.cpu_period_us < kMinCfsPeriodUs || limits.cpu_period_us > kMaxCfsPeriodUs)
       return fail(Code::kInvalidArgument,
-                  "cpu period {} us is outside the kernel's range {}..{} us",
-                  limits.cpu_period_us, kMinCfsPeriodUs, kMaxCfsPeriodUs);
+                  "cpu period {} us is outside the kernel's range {}..{} us", limits.cpu_period_us,
+                  kMinCfsPeriodUs, kMaxCfsPeriodUs);
     std::uint64_t quota = *cpu_quota_us(limits);
     if (quota < kMinCfsQuotaUs)
       return fail(Code::kInvalidArgument,

@@ -92,7 +92,8 @@ class CgroupV1 final : public CgroupDriver {
 
   Result<> add_process(std::string_view relative, pid_t pid) override {
     SVC_TRY(check(relative));
-    if (pid <= 0) return fail(Code::kInvalidArgument, "add pid {} to cgroup {}: not a pid", pid, relative);
+    if (pid <= 0)
+      return fail(Code::kInvalidArgument, "add pid {} to cgroup {}: not a pid", pid, relative);
     for (const auto& h : hierarchies_)
       SVC_TRY(write_value(h / base_ / relative / "cgroup.procs", std::to_string(pid)));
     return {};
@@ -145,7 +146,8 @@ class CgroupV1 final : public CgroupDriver {
     } else {
       r = signal_until_empty(dir("pids", relative) / "cgroup.procs", sig);
     }
-    if (!r) return tl::unexpected(std::move(r.error()).context(fmt::format("kill cgroup {}", relative)));
+    if (!r)
+      return tl::unexpected(std::move(r.error()).context(fmt::format("kill cgroup {}", relative)));
     return {};
   }
 

@@ -91,8 +91,8 @@ Result<UniqueFd> open_oom_eventfd(const fs::path& memory_dir) {
   UniqueFd ofd(::open(control.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ofd) return fail_errno(fmt::format("open {}", control.string()));
   // The kernel keeps its own reference to both files; ofd may be closed afterwards.
-  SVC_TRY(write_value(memory_dir / "cgroup.event_control",
-                      fmt::format("{} {}", efd.get(), ofd.get())));
+  SVC_TRY(
+      write_value(memory_dir / "cgroup.event_control", fmt::format("{} {}", efd.get(), ofd.get())));
   return efd;
 }
 

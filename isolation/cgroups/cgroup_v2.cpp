@@ -73,7 +73,8 @@ class CgroupV2 final : public CgroupDriver {
 
   Result<> add_process(std::string_view relative, pid_t pid) override {
     SVC_TRY(check(relative));
-    if (pid <= 0) return fail(Code::kInvalidArgument, "add pid {} to cgroup {}: not a pid", pid, relative);
+    if (pid <= 0)
+      return fail(Code::kInvalidArgument, "add pid {} to cgroup {}: not a pid", pid, relative);
     return write_value(dir(relative) / "cgroup.procs", std::to_string(pid));
   }
 
@@ -124,7 +125,8 @@ class CgroupV2 final : public CgroupDriver {
                                  d / "cgroup.procs", sig);
       return signal_until_empty(d / "cgroup.procs", sig);
     }();
-    if (!r) return tl::unexpected(std::move(r.error()).context(fmt::format("kill cgroup {}", relative)));
+    if (!r)
+      return tl::unexpected(std::move(r.error()).context(fmt::format("kill cgroup {}", relative)));
     return {};
   }
 
@@ -155,7 +157,8 @@ class CgroupV2 final : public CgroupDriver {
   // limit whose controller is not is an error, never silently dropped.
   Result<> apply(std::string_view relative, const CgroupLimits& limits) {
     const fs::path d = dir(relative);
-    auto enabled = SVC_TRY_CTX(v2::read_controllers(d / "cgroup.controllers"), "cgroup {}", relative);
+    auto enabled =
+        SVC_TRY_CTX(v2::read_controllers(d / "cgroup.controllers"), "cgroup {}", relative);
     for (const auto& c : v2::needed_by(limits))
       if (!enabled.count(c))
         return fail(Code::kFailedPrecondition,

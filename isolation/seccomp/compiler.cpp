@@ -33,25 +33,38 @@ constexpr std::size_t kMaxInstructions = 4096;  // BPF_MAXINSNS (linux/bpf_commo
 
 std::uint32_t action_token(Action a, int err) {
   switch (a) {
-    case Action::kAllow: return SCMP_ACT_ALLOW;
-    case Action::kErrno: return SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err));
-    case Action::kKill: return SCMP_ACT_KILL_THREAD;
-    case Action::kKillProcess: return SCMP_ACT_KILL_PROCESS;
-    case Action::kTrap: return SCMP_ACT_TRAP;
-    case Action::kLog: return SCMP_ACT_LOG;
+    case Action::kAllow:
+      return SCMP_ACT_ALLOW;
+    case Action::kErrno:
+      return SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err));
+    case Action::kKill:
+      return SCMP_ACT_KILL_THREAD;
+    case Action::kKillProcess:
+      return SCMP_ACT_KILL_PROCESS;
+    case Action::kTrap:
+      return SCMP_ACT_TRAP;
+    case Action::kLog:
+      return SCMP_ACT_LOG;
   }
   return SCMP_ACT_KILL_PROCESS;
 }
 
 scmp_compare op_token(ArgCondition::Op op) {
   switch (op) {
-    case ArgCondition::Op::kEq: return SCMP_CMP_EQ;
-    case ArgCondition::Op::kNe: return SCMP_CMP_NE;
-    case ArgCondition::Op::kLt: return SCMP_CMP_LT;
-    case ArgCondition::Op::kLe: return SCMP_CMP_LE;
-    case ArgCondition::Op::kGt: return SCMP_CMP_GT;
-    case ArgCondition::Op::kGe: return SCMP_CMP_GE;
-    case ArgCondition::Op::kMaskedEq: return SCMP_CMP_MASKED_EQ;
+    case ArgCondition::Op::kEq:
+      return SCMP_CMP_EQ;
+    case ArgCondition::Op::kNe:
+      return SCMP_CMP_NE;
+    case ArgCondition::Op::kLt:
+      return SCMP_CMP_LT;
+    case ArgCondition::Op::kLe:
+      return SCMP_CMP_LE;
+    case ArgCondition::Op::kGt:
+      return SCMP_CMP_GT;
+    case ArgCondition::Op::kGe:
+      return SCMP_CMP_GE;
+    case ArgCondition::Op::kMaskedEq:
+      return SCMP_CMP_MASKED_EQ;
   }
   return SCMP_CMP_EQ;
 }
@@ -99,7 +112,8 @@ Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
       continue;  // seccomp_init added it
     }
     rc = seccomp_arch_add(ctx.get(), *token);
-    if (rc < 0 && rc != -EEXIST) return fail_errno(-rc, fmt::format("seccomp: add architecture {}", name));
+    if (rc < 0 && rc != -EEXIST)
+      return fail_errno(-rc, fmt::format("seccomp: add architecture {}", name));
   }
   if (!native_listed) {
     rc = seccomp_arch_remove(ctx.get(), SCMP_ARCH_NATIVE);
@@ -118,8 +132,9 @@ Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
       rc = seccomp_rule_add_array(ctx.get(), act, nr, static_cast<unsigned>(args.size()),
                                   args.data());
       if (rc < 0)
-        return fail_errno(-rc, fmt::format("seccomp: rule {} for {}{}", action_text(rule.action, rule.errno_value),
-                                           name, rule.why.empty() ? "" : " (" + rule.why + ")"));
+        return fail_errno(-rc, fmt::format("seccomp: rule {} for {}{}",
+                                           action_text(rule.action, rule.errno_value), name,
+                                           rule.why.empty() ? "" : " (" + rule.why + ")"));
     }
   }
 
@@ -172,7 +187,8 @@ std::optional<std::vector<sock_filter>> parse_disk_image(std::string_view data) 
 
 std::string profile_key(const Profile& p) {
   const scmp_version* v = seccomp_version();
-  std::string text = fmt::format("{}\nlibseccomp {}.{}.{}\n", kKeyVersion, v->major, v->minor, v->micro);
+  std::string text =
+      fmt::format("{}\nlibseccomp {}.{}.{}\n", kKeyVersion, v->major, v->minor, v->micro);
   for (const auto& a : effective_architectures(p)) text += fmt::format("arch {}\n", a);
   text += fmt::format("default {}\n", action_text(p.default_action, p.default_errno));
   for (const auto& r : p.rules) {
@@ -210,8 +226,7 @@ Result<std::shared_ptr<const Program>> Compiler::compile(const Profile& profile)
     ++impl_->stats.memory_hits;
     return it->second;
   }
-  const fs::path file =
-      impl_->cache_dir.empty() ? fs::path() : impl_->cache_dir / (key + ".bpf");
+  const fs::path file = impl_->cache_dir.empty() ? fs::path() : impl_->cache_dir / (key + ".bpf");
   if (!file.empty()) {
     auto data = read_file(file, 1 << 20);
     if (data) {
@@ -229,8 +244,9 @@ Result<std::shared_ptr<const Program>> Compiler::compile(const Profile& profile)
   if (!file.empty()) {
     // The disk cache saves a restarted daemon some milliseconds per profile; failing to write
     // it must not stop a sandbox from starting.
-    auto written = make_dirs(impl_->cache_dir, 0700).and_then(
-        [&] { return write_file_atomic(file, disk_image(filter), 0600); });
+    auto written = make_dirs(impl_->cache_dir, 0700).and_then([&] {
+      return write_file_atomic(file, disk_image(filter), 0600);
+    });
     if (!written) {
       ++impl_->stats.cache_write_errors;
       spdlog::warn("seccomp: cannot cache the compiled profile in {}: {}",

@@ -99,8 +99,8 @@ Result<bool> applies(const json& entry, const Host& h, const std::string& field)
     auto caps = SVC_TRY(strings(it->value("caps", json()), field + ".includes.caps"));
     for (const auto& c : caps)
       if (!h.caps.count(c)) return false;
-    if (auto k = it->find("minKernel"); k != it->end() && k->is_string() &&
-                                        !kernel_at_least(h, k->get<std::string>()))
+    if (auto k = it->find("minKernel");
+        k != it->end() && k->is_string() && !kernel_at_least(h, k->get<std::string>()))
       return false;
   }
   if (auto it = entry.find("excludes"); it != entry.end() && it->is_object()) {
@@ -109,8 +109,8 @@ Result<bool> applies(const json& entry, const Host& h, const std::string& field)
     auto caps = SVC_TRY(strings(it->value("caps", json()), field + ".excludes.caps"));
     for (const auto& c : caps)
       if (h.caps.count(c)) return false;
-    if (auto k = it->find("minKernel"); k != it->end() && k->is_string() &&
-                                        kernel_at_least(h, k->get<std::string>()))
+    if (auto k = it->find("minKernel");
+        k != it->end() && k->is_string() && kernel_at_least(h, k->get<std::string>()))
       return false;
   }
   return true;
@@ -121,14 +121,17 @@ Result<ArgCondition> arg(const json& j, const std::string& field) {
   ArgCondition a;
   if (!j.contains("index")) return bad(field + ".index", "missing");
   std::uint64_t index = SVC_TRY(unsigned_number(j["index"], field + ".index"));
-  if (index > 5) return bad(field + ".index", fmt::format("{} is not a syscall argument (0..5)", index));
+  if (index > 5)
+    return bad(field + ".index", fmt::format("{} is not a syscall argument (0..5)", index));
   a.index = static_cast<unsigned>(index);
   if (j.contains("value")) a.value = SVC_TRY(unsigned_number(j["value"], field + ".value"));
   if (j.contains("valueTwo"))
     a.value_two = SVC_TRY(unsigned_number(j["valueTwo"], field + ".valueTwo"));
-  if (!j.contains("op") || !j["op"].is_string()) return bad(field + ".op", "missing or not a string");
+  if (!j.contains("op") || !j["op"].is_string())
+    return bad(field + ".op", "missing or not a string");
   auto op = names::parse_op(j["op"].get<std::string>());
-  if (!op) return bad(field + ".op", fmt::format("unknown operator \"{}\"", j["op"].get<std::string>()));
+  if (!op)
+    return bad(field + ".op", fmt::format("unknown operator \"{}\"", j["op"].get<std::string>()));
   a.op = *op;
   return a;
 }

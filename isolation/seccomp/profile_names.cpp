@@ -13,9 +13,9 @@ struct ActionName {
   std::string_view name;
 };
 constexpr ActionName kActions[] = {
-    {Action::kAllow, "SCMP_ACT_ALLOW"},          {Action::kErrno, "SCMP_ACT_ERRNO"},
-    {Action::kKill, "SCMP_ACT_KILL"},            {Action::kKillProcess, "SCMP_ACT_KILL_PROCESS"},
-    {Action::kTrap, "SCMP_ACT_TRAP"},            {Action::kLog, "SCMP_ACT_LOG"},
+    {Action::kAllow, "SCMP_ACT_ALLOW"}, {Action::kErrno, "SCMP_ACT_ERRNO"},
+    {Action::kKill, "SCMP_ACT_KILL"},   {Action::kKillProcess, "SCMP_ACT_KILL_PROCESS"},
+    {Action::kTrap, "SCMP_ACT_TRAP"},   {Action::kLog, "SCMP_ACT_LOG"},
 };
 
 struct OpName {
@@ -23,19 +23,22 @@ struct OpName {
   std::string_view name;
 };
 constexpr OpName kOps[] = {
-    {ArgCondition::Op::kEq, "SCMP_CMP_EQ"},       {ArgCondition::Op::kNe, "SCMP_CMP_NE"},
-    {ArgCondition::Op::kLt, "SCMP_CMP_LT"},       {ArgCondition::Op::kLe, "SCMP_CMP_LE"},
-    {ArgCondition::Op::kGt, "SCMP_CMP_GT"},       {ArgCondition::Op::kGe, "SCMP_CMP_GE"},
+    {ArgCondition::Op::kEq, "SCMP_CMP_EQ"},
+    {ArgCondition::Op::kNe, "SCMP_CMP_NE"},
+    {ArgCondition::Op::kLt, "SCMP_CMP_LT"},
+    {ArgCondition::Op::kLe, "SCMP_CMP_LE"},
+    {ArgCondition::Op::kGt, "SCMP_CMP_GT"},
+    {ArgCondition::Op::kGe, "SCMP_CMP_GE"},
     {ArgCondition::Op::kMaskedEq, "SCMP_CMP_MASKED_EQ"},
 };
 
 // Every architecture libseccomp 2.5 knows, in OCI spelling.
 constexpr std::string_view kArches[] = {
-    "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",    "SCMP_ARCH_X32",      "SCMP_ARCH_ARM",
-    "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",      "SCMP_ARCH_MIPS64",   "SCMP_ARCH_MIPS64N32",
-    "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64",  "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
-    "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE",   "SCMP_ARCH_S390",     "SCMP_ARCH_S390X",
-    "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64",  "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",   "SCMP_ARCH_X32",         "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",     "SCMP_ARCH_MIPS64",      "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE",  "SCMP_ARCH_S390",        "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64",
 };
 
 }  // namespace

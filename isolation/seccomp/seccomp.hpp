@@ -50,11 +50,12 @@ struct Profile {
 // x86_64 -> {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32}; aarch64 -> {.._AARCH64, .._ARM}.
 std::vector<std::string> native_architectures();
 
-// svc's default (its architectures are native_architectures(), written out so the profile
-// means the same when exported to another runtime): an allow-list that refuses what hardened runtimes refuse (mount and the new
+// svc's default: an allow-list that refuses what hardened runtimes refuse (mount and the new
 // mount API, unshare/setns, clone with namespace flags, clone3 -> ENOSYS so libcs fall back to
 // clone, keyctl/add_key/request_key, bpf, perf_event_open, userfaultfd, io_uring, kexec, module
 // loading, open_by_handle_at, reboot, ...), on every ABI of the machine (x86_64, i386, x32).
+// Its architectures are native_architectures(), written out so that the profile means the same
+// when exported (to_oci_json) to another runtime.
 const Profile& default_profile();
 
 // The "linux.seccomp" object of an OCI runtime spec (config.json), or a Docker-style profile file

@@ -121,9 +121,10 @@ int main(int argc, char** argv) {
   });
   Summary loads = time_loads(n, **first);
 
-  std::printf("Default profile: %zu rules, %zu BPF instructions (x86_64 + i386 + x32); "
-              "%d iterations (%d for the memory hit).\n\n",
-              profile.rules.size(), instructions, n, n * 10);
+  std::printf(
+      "Default profile: %zu rules, %zu BPF instructions (x86_64 + i386 + x32); "
+      "%d iterations (%d for the memory hit).\n\n",
+      profile.rules.size(), instructions, n, n * 10);
   std::printf("| step | median | p95 |\n| --- | ---: | ---: |\n");
   auto row = [](const char* name, Summary s) {
     std::printf("| %s | %.1f us | %.1f us |\n", name, s.median_us, s.p95_us);
@@ -133,9 +134,10 @@ int main(int argc, char** argv) {
   row("compile() hit in the in-memory cache", memory_hit);
   row("compile() hit in the disk cache (new Compiler, as after a restart)", disk_hit);
   row("load(): seccomp(2) of the cached program, in a fresh child", loads);
-  std::printf("\nPer sandbox start svc pays memory hit + load = %.1f us median, against %.1f us "
-              "for compile + load: %.0fx less.\n",
-              memory_hit.median_us + loads.median_us, compile.median_us + loads.median_us,
-              (compile.median_us + loads.median_us) / (memory_hit.median_us + loads.median_us));
+  std::printf(
+      "\nPer sandbox start svc pays memory hit + load = %.1f us median, against %.1f us "
+      "for compile + load: %.0fx less.\n",
+      memory_hit.median_us + loads.median_us, compile.median_us + loads.median_us,
+      (compile.median_us + loads.median_us) / (memory_hit.median_us + loads.median_us));
   return 0;
 }

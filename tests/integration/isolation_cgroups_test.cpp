@@ -178,9 +178,10 @@ std::unique_ptr<TestCgroup> host_cgroup() {
 
 }  // namespace
 
-TEST_CASE("cgroups: a process placed through the procs files is in the cgroup, and remove() "
-          "leaves nothing",
-          "[cgroups][integration]") {
+TEST_CASE(
+    "cgroups: a process placed through the procs files is in the cgroup, and remove() "
+    "leaves nothing",
+    "[cgroups][integration]") {
   if (!need_root()) return;
   {
     auto t = host_cgroup();
@@ -246,7 +247,9 @@ TEST_CASE("cgroups: a memory hog is OOM-killed and counted as an OOM kill",
   CHECK(stats->oom_kills >= 1u);
   CHECK(stats->memory_peak_bytes <= limits.memory_bytes);
   CHECK(stats->memory_peak_bytes >= limits.memory_bytes / 2);
-  struct pollfd p {notifier->get(), POLLIN, 0};
+  struct pollfd p {
+    notifier->get(), POLLIN, 0
+  };
   CHECK(::poll(&p, 1, 1000) == 1);
   t.reset();
   CHECK(base_dirs(unique_base()).empty());

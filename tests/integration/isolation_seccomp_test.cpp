@@ -19,14 +19,14 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include "common/fs.hpp"
 #include "isolation/seccomp/seccomp.hpp"
@@ -38,8 +38,9 @@ namespace {
 
 bool need_root() {
   if (::geteuid() == 0) return true;
-  WARN("SKIPPED: seccomp integration tests need root (refused calls must be ones root could "
-       "otherwise make)");
+  WARN(
+      "SKIPPED: seccomp integration tests need root (refused calls must be ones root could "
+      "otherwise make)");
   return false;
 }
 
@@ -69,7 +70,8 @@ ChildResult in_filtered_child(const Program* program, Body body) {
     ::close(pipefd[0]);
     for (int sig : {SIGTERM, SIGINT, SIGSEGV, SIGABRT, SIGSYS}) ::signal(sig, SIG_DFL);
     std::string report;
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
       report += fmt::format("private mount namespace: {}\n", std::strerror(errno));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report += "prctl(NO_NEW_PRIVS) failed\n";
     if (program) {
@@ -88,7 +90,9 @@ ChildResult in_filtered_child(const Program* program, Body body) {
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     deadline - std::chrono::steady_clock::now())
                                     .count());
-    struct pollfd p {pipefd[0], POLLIN, 0};
+    struct pollfd p {
+      pipefd[0], POLLIN, 0
+    };
     if (left <= 0 || ::poll(&p, 1, left) == 0) {
       r.report += "the child did not finish within 30 s (killed)\n";
       ::kill(pid, SIGKILL);
@@ -111,11 +115,11 @@ void expect_errno(std::string& report, const char* what, long rc, int err, int w
   report += fmt::format("{}: returned {} errno {} ({}), expected {}\n", what, rc, err,
                         std::strerror(err), std::strerror(want));
 }
-#define EXPECT_ERRNO(report, expr, want)            \
-  do {                                              \
-    errno = 0;                                      \
-    long rc_ = (expr);                              \
-    expect_errno(report, #expr, rc_, errno, want);  \
+#define EXPECT_ERRNO(report, expr, want)           \
+  do {                                             \
+    errno = 0;                                     \
+    long rc_ = (expr);                             \
+    expect_errno(report, #expr, rc_, errno, want); \
   } while (0)
 
 // A clone-like call: a child that appeared must leave at once and not be counted as success.
@@ -159,8 +163,8 @@ TEST_CASE("seccomp default: namespace, mount, keyring, bpf and perf calls are re
     EXPECT_ERRNO(report, ::unshare(CLONE_NEWUSER), EPERM);
     EXPECT_ERRNO(report, ::unshare(CLONE_NEWNS), EPERM);
     EXPECT_ERRNO(report, ::setns(0, 0), EPERM);
-    EXPECT_ERRNO(report,
-                 ::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0), EPERM);
+    EXPECT_ERRNO(report, ::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0),
+                 EPERM);
     EXPECT_ERRNO(report, ::syscall(SYS_add_key, "user", "svc", "x", 1, KEY_SPEC_SESSION_KEYRING),
                  EPERM);
     union bpf_attr attr {};
@@ -237,8 +241,8 @@ TEST_CASE("seccomp default: ordinary programs still work", "[seccomp][integratio
       ::execv("/bin/true", argv);
       ::_exit(127);
     }
-    if (exec_child < 0 || ::waitpid(exec_child, &status, 0) != exec_child ||
-        !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (exec_child < 0 || ::waitpid(exec_child, &status, 0) != exec_child || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
       report += fmt::format("execve /bin/true: status {}\n", status);
     // A thread: glibc tries clone3, gets ENOSYS, falls back to clone.
     std::atomic<bool> ran{false};
@@ -251,8 +255,10 @@ TEST_CASE("seccomp default: ordinary programs still work", "[seccomp][integratio
     if (!ran) report += "thread did not run\n";
     if (::syscall(SYS_personality, 0xffffffff) < 0) report += "personality query\n";
     int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) report += fmt::format("socket(AF_INET): {}\n", std::strerror(errno));
-    else ::close(s);
+    if (s < 0)
+      report += fmt::format("socket(AF_INET): {}\n", std::strerror(errno));
+    else
+      ::close(s);
   });
   INFO(r.report);
   CHECK(r.report.empty());

@@ -18,8 +18,8 @@ TEST_CASE("cgroup names: sandbox ids and nested names pass, escapes and odd char
           "[cgroups]") {
   CHECK(check_relative("abc"));
   CHECK(check_relative("svc-test-123/0f3a.b_c"));
-  for (std::string_view bad : {"", "/abs", "a/../b", "..", "a//b", "./a", "a/.", "a b", "a\nb",
-                               "a/", "x;rm", "é"}) {
+  for (std::string_view bad :
+       {"", "/abs", "a/../b", "..", "a//b", "./a", "a/.", "a b", "a\nb", "a/", "x;rm", "é"}) {
     INFO(bad);
     auto r = check_relative(bad);
     REQUIRE_FALSE(r);

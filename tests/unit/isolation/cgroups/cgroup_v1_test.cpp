@@ -49,8 +49,7 @@ TEST_CASE("v1 cpu: quota and period from millicpus; no limit is quota -1", "[cgr
   CHECK(get(d.path() / "cpu.cfs_quota_us") == "-1");
 }
 
-TEST_CASE("v1 memory: memsw equal to the limit (no swap) when the kernel has it",
-          "[cgroups][v1]") {
+TEST_CASE("v1 memory: memsw equal to the limit (no swap) when the kernel has it", "[cgroups][v1]") {
   TempDir d;
   for (const char* f : {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"})
     FakeCgroupFs::put(d.path() / f, "9223372036854771712\n");
@@ -128,8 +127,7 @@ TEST_CASE("v1 driver: nested names make intermediate directories", "[cgroups][v1
   CHECK_FALSE(fs::exists(t.fs_.root() / "memory/svc/tenant/sb2"));
 }
 
-TEST_CASE("v1 driver: bad names and limits are refused before anything is made",
-          "[cgroups][v1]") {
+TEST_CASE("v1 driver: bad names and limits are refused before anything is made", "[cgroups][v1]") {
   V1Tree t;
   CHECK(t.driver->create("../escape", {}).error().code() == Code::kInvalidArgument);
   CgroupLimits tiny;
@@ -177,8 +175,7 @@ TEST_CASE("v1 driver: co-mounted cpu,cpuacct is one directory", "[cgroups][v1]")
   CHECK(driver->stats("sb1")->cpu_seconds == Approx(2.5));
 }
 
-TEST_CASE("v1 driver: add_process and open_procs_files reach every hierarchy",
-          "[cgroups][v1]") {
+TEST_CASE("v1 driver: add_process and open_procs_files reach every hierarchy", "[cgroups][v1]") {
   V1Tree t;
   REQUIRE(t.driver->create("sb1", {}));
   REQUIRE(t.driver->add_process("sb1", 4242));
@@ -213,8 +210,7 @@ TEST_CASE("v1 driver: stats read usage, peak, pids and OOM kills", "[cgroups][v1
   CHECK(t.driver->stats("nope").error().code() == Code::kNotFound);
 }
 
-TEST_CASE("v1 driver: kill_all freezes, signals the listed processes, and thaws",
-          "[cgroups][v1]") {
+TEST_CASE("v1 driver: kill_all freezes, signals the listed processes, and thaws", "[cgroups][v1]") {
   V1Tree t;
   REQUIRE(t.driver->create("sb1", {}));
   pid_t child = svc::test::spawn_pausing_child();
@@ -251,6 +247,8 @@ TEST_CASE("v1 driver: the OOM notifier is an eventfd registered on memory.oom_co
   // The registration line is "<eventfd> <oom_control fd>".
   std::string line = get(t.dir("memory") / "cgroup.event_control");
   CHECK(line.rfind(std::to_string(fd->get()) + " ", 0) == 0);
-  struct pollfd p {fd->get(), POLLIN, 0};
+  struct pollfd p {
+    fd->get(), POLLIN, 0
+  };
   CHECK(::poll(&p, 1, 0) == 0);  // nothing happened yet
 }

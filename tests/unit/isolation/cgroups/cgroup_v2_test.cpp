@@ -174,8 +174,7 @@ TEST_CASE("v2 driver: kill_all uses cgroup.kill for SIGKILL", "[cgroups][v2]") {
   CHECK(get(t.dir() / "cgroup.kill") == "1");
 }
 
-TEST_CASE("v2 driver: without cgroup.kill, kill_all freezes, signals and thaws",
-          "[cgroups][v2]") {
+TEST_CASE("v2 driver: without cgroup.kill, kill_all freezes, signals and thaws", "[cgroups][v2]") {
   FakeCgroupFs::Options o;
   o.v2_kill = false;
   V2Tree t(o);
@@ -214,7 +213,9 @@ TEST_CASE("v2 driver: the OOM notifier wakes when memory.events changes", "[cgro
   REQUIRE(t.driver->create("sb1", {}));
   auto fd = t.driver->open_oom_notifier("sb1");
   REQUIRE(fd);
-  struct pollfd p {fd->get(), POLLIN, 0};
+  struct pollfd p {
+    fd->get(), POLLIN, 0
+  };
   CHECK(::poll(&p, 1, 0) == 0);
   // write_file_atomic renames over the file; write in place as the kernel would.
   {

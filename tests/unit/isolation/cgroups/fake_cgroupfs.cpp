@@ -129,7 +129,7 @@ int FakeCgroupFs::remove(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return ENOENT;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_directory()) return EBUSY;  // child cgroups
+    if (e.is_directory()) return EBUSY;                  // child cgroups
   if (!get(dir / "cgroup.procs").empty()) return EBUSY;  // tasks left
   fs::remove_all(dir, ec);
   return ec ? ec.value() : 0;

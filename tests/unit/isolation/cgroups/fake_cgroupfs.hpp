@@ -11,20 +11,20 @@
 #include <string>
 #include <string_view>
 
+#include "../result_maker.hpp"
 #include "common/fs.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
-#include "../result_maker.hpp"
 
 namespace svc::test {
 
 class FakeCgroupFs {
  public:
   struct Options {
-    bool memsw = true;          // v1: the kernel has swap accounting
-    bool v2_swap = true;        // v2: memory.swap.max exists
-    bool v2_peak = true;        // v2: memory.peak exists (5.19+)
-    bool v2_kill = true;        // v2: cgroup.kill exists (5.14+)
-    bool v1_pids_max = true;    // v1: pids.max exists (false to make a limit fail)
+    bool memsw = true;        // v1: the kernel has swap accounting
+    bool v2_swap = true;      // v2: memory.swap.max exists
+    bool v2_peak = true;      // v2: memory.peak exists (5.19+)
+    bool v2_kill = true;      // v2: cgroup.kill exists (5.14+)
+    bool v1_pids_max = true;  // v1: pids.max exists (false to make a limit fail)
   };
 
   FakeCgroupFs() : FakeCgroupFs(Options{}) {}

@@ -127,7 +127,8 @@ TEST_CASE("compiler: unknown syscall names are skipped; bad rules are errors", "
 
   Profile bad_arg;
   bad_arg.default_action = Action::kErrno;
-  bad_arg.rules.push_back(Rule{{"getpid"}, Action::kAllow, 1, {{7, ArgCondition::Op::kEq, 0, 0}}, ""});
+  bad_arg.rules.push_back(
+      Rule{{"getpid"}, Action::kAllow, 1, {{7, ArgCondition::Op::kEq, 0, 0}}, ""});
   auto r = c.compile(bad_arg);
   REQUIRE_FALSE(r);
   CHECK_THAT(r.error().message(), Catch::Contains("getpid"));

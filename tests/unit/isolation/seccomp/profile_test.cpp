@@ -46,15 +46,54 @@ TEST_CASE("default profile: an allow-list that lets none of the dangerous calls 
   const Profile& p = default_profile();
   CHECK(p.default_action == Action::kErrno);
   CHECK(p.default_errno == EPERM);
-  for (const char* name :
-       {"mount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
-        "mount_setattr", "pivot_root", "unshare", "setns", "clone3", "keyctl", "add_key",
-        "request_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup",
-        "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load", "init_module",
-        "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at", "reboot",
-        "swapon", "swapoff", "acct", "lookup_dcookie", "ptrace", "settimeofday",
-        "clock_settime", "adjtimex", "iopl", "ioperm", "syslog", "quotactl", "nfsservctl",
-        "vhangup", "uselib", "ustat", "sysfs", "_sysctl"}) {
+  for (const char* name : {"mount",
+                           "umount2",
+                           "fsopen",
+                           "fsconfig",
+                           "fsmount",
+                           "fspick",
+                           "move_mount",
+                           "open_tree",
+                           "mount_setattr",
+                           "pivot_root",
+                           "unshare",
+                           "setns",
+                           "clone3",
+                           "keyctl",
+                           "add_key",
+                           "request_key",
+                           "bpf",
+                           "perf_event_open",
+                           "userfaultfd",
+                           "io_uring_setup",
+                           "io_uring_enter",
+                           "io_uring_register",
+                           "kexec_load",
+                           "kexec_file_load",
+                           "init_module",
+                           "finit_module",
+                           "delete_module",
+                           "open_by_handle_at",
+                           "name_to_handle_at",
+                           "reboot",
+                           "swapon",
+                           "swapoff",
+                           "acct",
+                           "lookup_dcookie",
+                           "ptrace",
+                           "settimeofday",
+                           "clock_settime",
+                           "adjtimex",
+                           "iopl",
+                           "ioperm",
+                           "syslog",
+                           "quotactl",
+                           "nfsservctl",
+                           "vhangup",
+                           "uselib",
+                           "ustat",
+                           "sysfs",
+                           "_sysctl"}) {
     INFO(name);
     CHECK(allowing(p, name).empty());
   }
@@ -66,8 +105,8 @@ TEST_CASE("default profile: an allow-list that lets none of the dangerous calls 
   CHECK(clone[0]->args[0].op == ArgCondition::Op::kMaskedEq);
   CHECK(clone[0]->args[0].value == 0x7E020000u);
   CHECK(clone[0]->args[0].value_two == 0u);
-  for (std::uint64_t flag : {CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-                             CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP})
+  for (std::uint64_t flag : {CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS,
+                             CLONE_NEWIPC, CLONE_NEWCGROUP})
     CHECK((clone[0]->args[0].value & flag) == flag);
   auto personality = allowing(p, "personality");
   CHECK(personality.size() == 5);
@@ -75,8 +114,8 @@ TEST_CASE("default profile: an allow-list that lets none of the dangerous calls 
     REQUIRE(r->args.size() == 1);
     CHECK(r->args[0].op == ArgCondition::Op::kEq);
     if (r->args[0].value == 0xffffffffu) continue;  // the query form: changes nothing
-    CHECK((r->args[0].value & 0x0400000u) == 0u);  // never READ_IMPLIES_EXEC
-    CHECK((r->args[0].value & 0x0040000u) == 0u);  // never ADDR_NO_RANDOMIZE
+    CHECK((r->args[0].value & 0x0400000u) == 0u);   // never READ_IMPLIES_EXEC
+    CHECK((r->args[0].value & 0x0040000u) == 0u);   // never ADDR_NO_RANDOMIZE
   }
   // clone3 is refused with ENOSYS (so libc falls back to clone), not EPERM.
   bool clone3_enosys = false;
@@ -163,22 +202,27 @@ TEST_CASE("OCI JSON: mistakes are INVALID_ARGUMENT naming the field", "[seccomp]
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]})",
             "architectures[0]"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
-               "action": "SCMP_ACT_FOO"}]})", "syscalls[0].action"},
+               "action": "SCMP_ACT_FOO"}]})",
+            "syscalls[0].action"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
-               "action": "SCMP_ACT_TRACE"}]})", "syscalls[0].action"},
+               "action": "SCMP_ACT_TRACE"}]})",
+            "syscalls[0].action"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]})",
             "syscalls[0].names"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{}, {"names": ["read"],
                "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1,
-               "op": "SCMP_CMP_ROUGHLY"}]}]})", "syscalls[0].names"},
+               "op": "SCMP_CMP_ROUGHLY"}]}]})",
+            "syscalls[0].names"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
                "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1,
-               "op": "SCMP_CMP_ROUGHLY"}]}]})", "syscalls[0].args[0].op"},
+               "op": "SCMP_CMP_ROUGHLY"}]}]})",
+            "syscalls[0].args[0].op"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"],
                "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]})",
             "syscalls[0].args[0].index"},
            {R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [1],
-               "action": "SCMP_ACT_ALLOW"}]})", "syscalls[0].names[0]"},
+               "action": "SCMP_ACT_ALLOW"}]})",
+            "syscalls[0].names[0]"},
        }) {
     INFO(c.json);
     auto r = parse_oci_profile(c.json);
