@@ -3,7 +3,10 @@
 // includes/excludes) so Docker's and Podman's profile files load as they do there.
 #include <sys/utsname.h>
 
-#include <cstdio>
+#include <charconv>
+#include <optional>
+#include <tuple>
+#include <utility>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -35,12 +38,21 @@ struct Host {
   std::set<std::string> caps;
 };
 
+// "6.18.44-fc" -> {6, 18}; "4.8" -> {4, 8}; nullopt when it does not start with a number.
+std::optional<std::pair<int, int>> major_minor(std::string_view v) {
+  int major = 0, minor = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), major);
+  if (ec != std::errc()) return std::nullopt;
+  if (p != v.data() + v.size() && *p == '.') std::from_chars(p + 1, v.data() + v.size(), minor);
+  return std::pair{major, minor};
+}
+
 Host this_host(const std::vector<std::string>& caps) {
   Host h;
   struct utsname u {};
   if (::uname(&u) == 0) {
     h.goarch = oci_architecture(u.machine);
-    std::sscanf(u.release, "%d.%d", &h.kernel_major, &h.kernel_minor);
+    if (auto v = major_minor(u.release)) std::tie(h.kernel_major, h.kernel_minor) = *v;
   }
   h.caps.insert(caps.begin(), caps.end());
   return h;
@@ -85,9 +97,9 @@ Result<Action> action(const json& j, const std::string& field) {
 }
 
 bool kernel_at_least(const Host& h, const std::string& version) {
-  int major = 0, minor = 0;
-  if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) < 1) return false;
-  return h.kernel_major > major || (h.kernel_major == major && h.kernel_minor >= minor);
+  auto v = major_minor(version);
+  if (!v) return false;
+  return std::pair{h.kernel_major, h.kernel_minor} >= *v;
 }
 
 // Docker's "includes" / "excludes": whether an entry applies to this host and capability set.

@@ -89,7 +89,7 @@ class TestCgroup {
     for (pid_t p : children_) ::kill(p, SIGKILL);
     reap_all(2s);
     for (const auto& d : base_dirs(base_))
-      if (::rmdir(d.c_str()) != 0) WARN("cleanup: rmdir " << d << ": " << std::strerror(errno));
+      if (::rmdir(d.c_str()) != 0) WARN("cleanup: rmdir " << d << ": " << std::generic_category().message(errno));
     ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   }
   TestCgroup(const TestCgroup&) = delete;
@@ -110,7 +110,7 @@ class TestCgroup {
   pid_t spawn(const std::string& leaf, Work work) {
     auto fds = driver_->open_procs_files(leaf);
     REQUIRE(fds);
-    return spawn_with(std::move(*fds), work);
+    return spawn_with(*fds, work);
   }
   // A child outside the cgroup (for add_process), ready when this returns.
   template <class Work>
@@ -119,7 +119,7 @@ class TestCgroup {
   }
 
   template <class Work>
-  pid_t spawn_with(std::vector<UniqueFd> fds, Work work) {
+  pid_t spawn_with(const std::vector<UniqueFd>& fds, Work work) {
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     pid_t pid = ::fork();

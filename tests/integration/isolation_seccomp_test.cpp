@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -35,6 +36,9 @@ using namespace svc;
 using namespace svc::isolation::seccomp;
 
 namespace {
+
+// strerror, but thread-safe.
+std::string err_text(int err) { return std::generic_category().message(err); }
 
 bool need_root() {
   if (::geteuid() == 0) return true;
@@ -72,11 +76,11 @@ ChildResult in_filtered_child(const Program* program, Body body) {
     std::string report;
     if (::unshare(CLONE_NEWNS) != 0 ||
         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-      report += fmt::format("private mount namespace: {}\n", std::strerror(errno));
+      report += fmt::format("private mount namespace: {}\n", err_text(errno));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report += "prctl(NO_NEW_PRIVS) failed\n";
     if (program) {
       int rc = load(*program);
-      if (rc != 0) report += fmt::format("load: {}\n", std::strerror(-rc));
+      if (rc != 0) report += fmt::format("load: {}\n", err_text(-rc));
     }
     if (report.empty()) body(report);
     (void)!::write(pipefd[1], report.data(), report.size());
@@ -113,7 +117,7 @@ ChildResult in_filtered_child(const Program* program, Body body) {
 void expect_errno(std::string& report, const char* what, long rc, int err, int want) {
   if (rc == -1 && err == want) return;
   report += fmt::format("{}: returned {} errno {} ({}), expected {}\n", what, rc, err,
-                        std::strerror(err), std::strerror(want));
+                        err_text(err), err_text(want));
 }
 #define EXPECT_ERRNO(report, expr, want)           \
   do {                                             \
@@ -225,7 +229,7 @@ TEST_CASE("seccomp default: ordinary programs still work", "[seccomp][integratio
     char buf[6] = {0};
     if (fd < 0 || ::write(fd, "hello", 5) != 5 || ::pread(fd, buf, 5, 0) != 5 ||
         std::string(buf) != "hello")
-      report += fmt::format("open/write/read: {}\n", std::strerror(errno));
+      report += fmt::format("open/write/read: {}\n", err_text(errno));
     if (fd >= 0) ::close(fd);
     // fork (clone without namespace flags)
     pid_t child = ::fork();
@@ -233,7 +237,7 @@ TEST_CASE("seccomp default: ordinary programs still work", "[seccomp][integratio
     int status = 0;
     if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 7)
-      report += fmt::format("fork: {}\n", std::strerror(errno));
+      report += fmt::format("fork: {}\n", err_text(errno));
     // execve of /bin/true
     pid_t exec_child = ::fork();
     if (exec_child == 0) {
@@ -256,7 +260,7 @@ TEST_CASE("seccomp default: ordinary programs still work", "[seccomp][integratio
     if (::syscall(SYS_personality, 0xffffffff) < 0) report += "personality query\n";
     int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
-      report += fmt::format("socket(AF_INET): {}\n", std::strerror(errno));
+      report += fmt::format("socket(AF_INET): {}\n", err_text(errno));
     else
       ::close(s);
   });
@@ -269,10 +273,10 @@ TEST_CASE("seccomp: without the filter the same calls succeed (the checks can fa
           "[seccomp][integration]") {
   if (!need_root()) return;
   auto r = in_filtered_child(nullptr, [](std::string& report) {
-    if (::unshare(CLONE_NEWNS) != 0) report += fmt::format("unshare: {}\n", std::strerror(errno));
+    if (::unshare(CLONE_NEWNS) != 0) report += fmt::format("unshare: {}\n", err_text(errno));
     errno = 0;
     if (::syscall(SYS_reboot, 0, 0, 0, nullptr) != -1 || errno != EINVAL)
-      report += fmt::format("reboot with bad magic: {}\n", std::strerror(errno));
+      report += fmt::format("reboot with bad magic: {}\n", err_text(errno));
   });
   INFO(r.report);
   CHECK(r.report.empty());
@@ -336,7 +340,7 @@ TEST_CASE("seccomp: TSYNC installs the filter in every thread", "[seccomp][integ
       thread_errno = errno;
     });
     int rc = load(*program, /*tsync=*/true);
-    if (rc != 0) report += fmt::format("load with TSYNC: {}\n", std::strerror(-rc));
+    if (rc != 0) report += fmt::format("load with TSYNC: {}\n", err_text(-rc));
     phase = 1;
     t.join();
     expect_errno(report, "unshare in the other thread", thread_rc, thread_errno, EPERM);
