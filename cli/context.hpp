@@ -50,5 +50,6 @@ void set_runner(CLI::App* app, Runner runner);
 void add_version_command(CLI::App& app, Context& ctx);
 void add_node_commands(CLI::App& app, Context& ctx);
 void add_token_commands(CLI::App& app, Context& ctx);
+void add_image_commands(CLI::App& app, Context& ctx);
 
 }  // namespace svc::cli

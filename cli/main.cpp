@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add_version_command(app, ctx);
   add_node_commands(app, ctx);
   add_token_commands(app, ctx);
+  add_image_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

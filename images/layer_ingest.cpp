@@ -1,0 +1,144 @@
+#include "images/layer_ingest.hpp"
+
+#include <thread>
+
+#include "images/unpack/byte_stream.hpp"
+#include "images/unpack/decompressor.hpp"
+
+namespace svc::images {
+
+namespace {
+
+// Unpacks a decompressed stream into tmp and checks the diff_id. Runs on the unpack thread.
+Result<std::int64_t> unpack_verified(unpack::ByteSource& compressed, const std::string& tmp,
+                                     const LayerJob& job, const unpack::UnpackOptions& options) {
+  unpack::Decompressor dec(compressed, options.limits.max_layer_bytes);
+  auto stats = SVC_TRY(unpack::unpack_tar(dec, tmp, options));
+  SVC_TRY(dec.drain());
+  Digest diff_id = dec.finish();
+  if (diff_id != job.diff_id)
+    return fail(Code::kDataLoss,
+                "layer {}: its uncompressed content hashes to {}, but the image config says {} "
+                "(the image is inconsistent or was tampered with): refused",
+                job.blob.digest.str(), diff_id.str(), job.diff_id.str());
+  return static_cast<std::int64_t>(stats.file_bytes);
+}
+
+// Owns a snapshot temp dir: removed at scope exit unless committed (keep).
+struct TempSnapshot {
+  TempSnapshot(Snapshotter& s, std::filesystem::path p) : snaps(s), path(std::move(p)) {}
+  TempSnapshot(const TempSnapshot&) = delete;
+  TempSnapshot& operator=(const TempSnapshot&) = delete;
+  Snapshotter& snaps;
+  std::filesystem::path path;
+  bool keep = false;
+  ~TempSnapshot() {
+    if (!keep && !path.empty()) snaps.discard(path);
+  }
+};
+
+}  // namespace
+
+Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, const LayerJob& job,
+                                  const BlobFetchFn& fetch, const unpack::UnpackOptions& options,
+                                  const LayerProgressFn& progress) {
+  const Digest& digest = job.blob.digest;
+  bool need_blob = !store.has(digest);
+  bool need_snap = !snapshots.has(job.chain_id);
+  LayerOutcome out;
+  if (!need_blob && !need_snap) {
+    progress(LayerPhase::kAlreadyExists, job.blob.size);
+    out.unpacked_size = disk_usage(snapshots.path(job.chain_id));
+    return out;
+  }
+  auto ctx = [&] { return fmt::format("layer {}", digest.short_str()); };
+
+  if (!need_blob) {
+    // The blob is here, the snapshot is not: unpack from the stored file.
+    progress(LayerPhase::kUnpacking, 0);
+    TempSnapshot tmp{snapshots, SVC_TRY(snapshots.prepare(job.chain_id))};
+    UniqueFd fd = SVC_TRY(store.open(digest));
+    unpack::FdSource src(fd.get());
+    out.unpacked_size = SVC_TRY_CTX(unpack_verified(src, tmp.path.string(), job, options), "{}", ctx());
+    SVC_TRY(snapshots.commit(tmp.path, job.chain_id));
+    tmp.keep = true;
+    out.unpacked = true;
+    progress(LayerPhase::kDone, job.blob.size);
+    return out;
+  }
+
+  auto writer = SVC_TRY(store.writer(digest, job.blob.size));
+  std::optional<TempSnapshot> tmp;
+  unpack::BytePipe pipe;
+  std::thread unpacker;
+  Result<std::int64_t> unpack_result = std::int64_t{0};
+  bool unpack_failed = false;  // set by the download thread once the pipe refused data
+  if (need_snap) {
+    tmp.emplace(snapshots, SVC_TRY(snapshots.prepare(job.chain_id)));
+    std::string dir = tmp->path.string();
+    unpacker = std::thread([&, dir] {
+      unpack_result = unpack_verified(pipe, dir, job, options);
+      // Wake a download blocked on a full pipe; harmless after a clean end.
+      pipe.abort(unpack_result ? Error(Code::kAborted, "unpack finished")
+                               : unpack_result.error());
+    });
+  }
+  struct Join {
+    std::thread& t;
+    unpack::BytePipe& p;
+    ~Join() {
+      if (t.joinable()) {
+        p.abort(Error(Code::kAborted, "download ended"));
+        t.join();
+      }
+    }
+  } join{unpacker, pipe};
+
+  progress(LayerPhase::kDownloading, 0);
+  std::int64_t got = 0;
+  auto fetched = fetch([&](const char* data, std::size_t len) -> Result<> {
+    SVC_TRY(writer->write(data, len));
+    got += static_cast<std::int64_t>(len);
+    if (need_snap && !unpack_failed) {
+      auto pushed = pipe.push(data, len);
+      if (!pushed) {
+        // The unpacker stopped. A corrupt stream is best explained by the blob's digest, so keep
+        // downloading to check it; any other failure (a limit, a hostile entry) ends the pull.
+        unpack_failed = true;
+        if (pushed.error().code() != Code::kDataLoss) return pushed;
+      }
+    }
+    progress(LayerPhase::kDownloading, got);
+    return {};
+  });
+  if (need_snap) {
+    if (fetched) pipe.close();
+    else pipe.abort(fetched.error());
+    progress(LayerPhase::kUnpacking, got);
+    unpacker.join();
+  }
+  if (!fetched) {
+    // An unpack error that stopped the download is the real cause.
+    if (need_snap && !unpack_result && fetched.error().code() != Code::kCancelled &&
+        unpack_result.error().code() != Code::kAborted)
+      return tl::unexpected(unpack_result.error().context(ctx()));
+    return tl::unexpected(fetched.error().context(ctx()));
+  }
+  progress(LayerPhase::kVerifying, got);
+  // The blob's own digest and size first: a mismatch there explains everything after it.
+  SVC_TRY_CTX(writer->commit(), "{}", ctx());
+  out.fetched = true;
+  if (need_snap) {
+    if (!unpack_result) return tl::unexpected(unpack_result.error().context(ctx()));
+    out.unpacked_size = *unpack_result;
+    SVC_TRY(snapshots.commit(tmp->path, job.chain_id));
+    tmp->keep = true;
+    out.unpacked = true;
+  } else {
+    out.unpacked_size = disk_usage(snapshots.path(job.chain_id));
+  }
+  progress(LayerPhase::kDone, got);
+  return out;
+}
+
+}  // namespace svc::images
