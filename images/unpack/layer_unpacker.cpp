@@ -36,6 +36,11 @@ la_ssize_t read_cb(struct archive*, void* opaque, const void** out) {
   return static_cast<la_ssize_t>(*n);
 }
 
+const char* archive_err(struct archive* a) {
+  const char* e = archive_error_string(a);
+  return e ? e : "unknown error";
+}
+
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
@@ -135,7 +140,7 @@ Result<> Applier::write_file(struct archive* a, struct archive_entry* e, int dir
     int rc = archive_read_data_block(a, &block, &len, &offset);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-      return fail(Code::kDataLoss, "read \"{}\" from the layer: {}", path, archive_error_string(a));
+      return fail(Code::kDataLoss, "read \"{}\" from the layer: {}", path, archive_err(a));
     if (offset + static_cast<std::int64_t>(len) > size)
       return fail(Code::kDataLoss, "layer file \"{}\" has more data than its header says", path);
     const char* p = static_cast<const char*>(block);
@@ -201,8 +206,12 @@ Result<> Applier::entry(struct archive* a, struct archive_entry* e, UnpackStats&
     if (target.empty()) return fail(Code::kDataLoss, "hard link \"{}\" to the layer root", path);
     auto [tparent, tname] = split_parent(target);
     // Resolve the target's directory first (its fd is our own copy), then the link's.
-    UniqueFd tdir = SVC_TRY_CTX(root_.open_path(tparent), "hard link \"{}\" -> \"{}\"", path,
-                                target);
+    auto tdir_r = root_.open_path(tparent);
+    if (!tdir_r && tdir_r.error().sys_errno() == ENOENT)
+      return fail(Code::kDataLoss,
+                  "layer hard link \"{}\" points at \"{}\", which is not in the layer", path,
+                  hardlink);
+    UniqueFd tdir = SVC_TRY_CTX(std::move(tdir_r), "hard link \"{}\" -> \"{}\"", path, target);
     int dirfd = SVC_TRY(root_.dir(parent, true));
     SVC_TRY(prepare_slot(dirfd, name, false));
     // linkat without AT_SYMLINK_FOLLOW never follows the target's last component; both names
@@ -312,7 +321,7 @@ Result<UnpackStats> unpack_tar(ByteSource& tar_stream, const std::string& root_d
   if (archive_read_open(a.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
     if (ctx.error) return tl::unexpected(*ctx.error);
     return fail(Code::kDataLoss, "the layer is not a tar archive: {}",
-                archive_error_string(a.get()));
+                archive_err(a.get()));
   }
   Applier applier(std::move(root), options);
   UnpackStats stats;
@@ -323,7 +332,7 @@ Result<UnpackStats> unpack_tar(ByteSource& tar_stream, const std::string& root_d
     if (ctx.error) return tl::unexpected(*ctx.error);
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
       return fail(Code::kDataLoss, "the layer's tar stream is corrupt after {} entries: {}",
-                  stats.entries, archive_error_string(a.get()));
+                  stats.entries, archive_err(a.get()));
     if (++stats.entries > options.limits.max_entries)
       return fail(Code::kResourceExhausted,
                   "the layer has more than {} entries (the limit for one layer): refused; raise "
