@@ -1,0 +1,174 @@
+// The registry as it really behaves, and misbehaves: token auth (anonymous and with
+// credentials from an auth file), and a fault-injecting proxy in front of the real registry
+// that corrupts, hangs, cuts, redirects or fails a blob. Each ends with a clear error or a
+// correct resume, and never leaves a partial blob or snapshot behind.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/daemon_fixture.hpp"
+#include "tests/support/fault_proxy.hpp"
+#include "tests/support/image_builder.hpp"
+#include "tests/support/registry_fixture.hpp"
+#include "tests/support/token_server.hpp"
+
+using namespace svc;
+using namespace svc::test;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+ImageBuilder busybox_image() {
+  ImageBuilder b;
+  b.layer(LayerBuilder().dir("bin").file_from("bin/busybox", "/bin/busybox", 0755).symlink("bin/sh", "busybox"));
+  b.layer(LayerBuilder().file("etc/hostname", "faulty\n"));
+  b.config().cmd = {"/bin/sh"};
+  return b;
+}
+
+std::unique_ptr<DaemonFixture> daemon_for(const std::vector<std::string>& insecure,
+                                          const std::string& extra = "") {
+  std::string list;
+  for (const auto& h : insecure) list += (list.empty() ? "\"" : ", \"") + h + "\"";
+  DaemonFixture::Options o;
+  o.extra_config = "[registries]\ninsecure = [" + list + "]\nstall_timeout = \"2s\"\nmax_attempts = 2\n" + extra;
+  auto d = std::make_unique<DaemonFixture>(o);
+  d->start();
+  return d;
+}
+
+// Nothing half-written: no temp blobs, no temp snapshots, and the named blob absent.
+void check_nothing_partial(const DaemonFixture& d, const std::string& digest = "") {
+  CHECK(fs::is_empty(d.state_dir() / "content/ingest"));
+  for (const auto& e : fs::directory_iterator(d.state_dir() / "snapshots"))
+    CHECK(!e.path().filename().string().starts_with(".tmp-"));
+  if (!digest.empty()) CHECK(!fs::exists(d.state_dir() / "content/blobs/sha256" / digest.substr(7)));
+}
+
+}  // namespace
+
+TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") {
+  RegistryFixture reg;
+  reg.start();
+  fs::path layout = reg.dir() / "bb";
+  WrittenImage w = busybox_image().write_layout(layout, "t");
+  reg.push_layout(layout, "t", "faults/bb:1");
+  FaultProxy proxy(reg.port());
+  proxy.start();
+  auto d = daemon_for({reg.host(), proxy.host()});
+  std::string via_proxy = proxy.host() + "/faults/bb:1";
+  const std::string big_layer = w.layer_digests[0];
+
+  SECTION("a corrupted blob: clear digest error, nothing stored") {
+    proxy.set_mode(FaultProxy::Mode::kCorruptBlob);
+    auto r = d->svctl({"pull", via_proxy});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("hash to") != std::string::npos);
+    CHECK(r.err.find(big_layer) != std::string::npos);
+    CHECK(proxy.faults() >= 1);
+    check_nothing_partial(*d, big_layer);
+    CHECK(d->svctl({"images", "-o", "json"}).out.find("faults/bb") == std::string::npos);
+  }
+  SECTION("a hung registry: the stall timeout ends the pull with a clear error") {
+    proxy.set_mode(FaultProxy::Mode::kHangBlob);
+    auto start = std::chrono::steady_clock::now();
+    auto r = d->svctl({"pull", via_proxy});
+    auto took = std::chrono::steady_clock::now() - start;
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("sent nothing for 2 s") != std::string::npos);
+    CHECK(r.err.find("gave up after 2 attempts") != std::string::npos);
+    CHECK(took < std::chrono::seconds(30));
+    check_nothing_partial(*d, big_layer);
+  }
+  SECTION("a blob cut half-way is resumed with a Range request") {
+    proxy.set_mode(FaultProxy::Mode::kCutBlobOnce);
+    auto r = d->svctl({"pull", via_proxy});
+    INFO(r.out << r.err << d->log());
+    REQUIRE(r.exit_code == 0);
+    CHECK(proxy.faults() == 1);
+    CHECK(proxy.range_requests() >= 1);
+    CHECK(d->log().find("connection cut") != std::string::npos);
+    auto im = json::parse(d->svctl({"image", "inspect", via_proxy, "-o", "json"}).out);
+    fs::path snap = d->state_dir() / "snapshots" / im["layers"][0]["chainId"].get<std::string>().substr(7);
+    std::ifstream a(snap / "bin/busybox", std::ios::binary), b("/bin/busybox", std::ios::binary);
+    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) == std::string(std::istreambuf_iterator<char>(b), {}));
+    check_nothing_partial(*d);
+  }
+  SECTION("a 503 is retried with back-off") {
+    proxy.set_mode(FaultProxy::Mode::k503Once);
+    auto r = d->svctl({"pull", via_proxy});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(proxy.faults() == 1);
+  }
+  SECTION("blob downloads redirected elsewhere are followed") {
+    proxy.set_mode(FaultProxy::Mode::kRedirectBlob);
+    auto r = d->svctl({"pull", via_proxy});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(proxy.faults() >= 2);
+  }
+  SECTION("concurrent pulls of one image share the downloads; a present blob is never fetched") {
+    auto p1 = std::async(std::launch::async, [&] { return d->svctl({"pull", via_proxy}); });
+    auto p2 = std::async(std::launch::async, [&] { return d->svctl({"pull", via_proxy}); });
+    auto r1 = p1.get(), r2 = p2.get();
+    INFO(r1.err << r2.err);
+    CHECK(r1.exit_code == 0);
+    CHECK(r2.exit_code == 0);
+    // Two layers fetched once each, plus each pull's own (small) config.
+    CHECK(proxy.blob_requests() <= 4);
+    int before = proxy.blob_requests();
+    CHECK(d->svctl({"pull", via_proxy}).exit_code == 0);
+    CHECK(proxy.blob_requests() == before + 1);  // the config only
+  }
+}
+
+TEST_CASE("a registry that demands a token", "[images][registry][auth]") {
+  RegistryFixture reg;
+  reg.start();
+  reg.push(busybox_image(), "private/bb:1");
+
+  SECTION("credentials from the auth file; none is a clear error") {
+    TokenServer tokens("alice", "s3cret");
+    tokens.start();
+    reg.start(tokens.registry_auth_yaml());  // same storage and port, now with token auth
+    std::string ref = reg.host() + "/private/bb:1";
+
+    auto anon = daemon_for({reg.host()});
+    auto r = anon->svctl({"pull", ref});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("refused an anonymous pull") != std::string::npos);
+    CHECK(r.err.find("auth_file") != std::string::npos);
+    anon.reset();
+
+    fs::path auth = reg.dir() / "config.json";
+    std::ofstream(auth) << R"({"auths":{")" << reg.host() << R"(":{"username":"alice","password":"s3cret"}}})";
+    auto d = daemon_for({reg.host()}, "auth_file = \"" + auth.string() + "\"\n");
+    auto ok = d->svctl({"pull", ref});
+    INFO(ok.out << ok.err << d->log());
+    CHECK(ok.exit_code == 0);
+    CHECK(tokens.tokens_issued() >= 1);
+
+    std::ofstream(auth) << R"({"auths":{")" << reg.host() << R"(":{"username":"alice","password":"wrong"}}})";
+    auto bad = daemon_for({reg.host()}, "auth_file = \"" + auth.string() + "\"\n");
+    auto refused = bad->svctl({"pull", ref});
+    CHECK(refused.exit_code == 4);
+    CHECK(refused.err.find("refused the credentials from the auth file") != std::string::npos);
+  }
+  SECTION("anonymous tokens") {
+    TokenServer tokens;
+    tokens.start();
+    reg.start(tokens.registry_auth_yaml());
+    auto d = daemon_for({reg.host()});
+    auto r = d->svctl({"pull", reg.host() + "/private/bb:1"});
+    INFO(r.out << r.err << d->log());
+    CHECK(r.exit_code == 0);
+    CHECK(tokens.tokens_issued() >= 1);
+  }
+}
