@@ -13,7 +13,7 @@ PACKAGES="
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libexpected-dev catch2
   clang-14 libclang-rt-14-dev
   curl jq procps psmisc util-linux iproute2 iptables kmod
-  docker-registry skopeo umoci busybox-static
+  docker-registry skopeo umoci busybox-static podman openssl tar
   crun runc hyperfine nginx wrk
 "
 

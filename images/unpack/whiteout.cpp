@@ -5,7 +5,8 @@
 namespace svc::images::unpack {
 
 EntryPlan plan_entry(std::string_view clean_path) {
-  auto [parent, name] = split_parent(clean_path);
+  auto split = split_parent(clean_path);
+  std::string_view parent = split.first, name = split.second;
   auto join = [&](std::string_view leaf) {
     return parent.empty() ? std::string(leaf) : std::string(parent) + "/" + std::string(leaf);
   };
