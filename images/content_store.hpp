@@ -80,6 +80,7 @@ class BlobWriter {
   UniqueFd fd_;
   Sha256 hash_;
   std::int64_t written_ = 0;
+  std::int64_t flushed_ = 0;  // bytes whose writeback was started
   bool committed_ = false;
   std::optional<Digest> final_;
 };

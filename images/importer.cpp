@@ -9,6 +9,7 @@
 #include "common/fs.hpp"
 #include "images/unpack/decompressor.hpp"
 #include "images/unpack/layer_unpacker.hpp"
+#include "images/unpack/safe_root.hpp"
 
 namespace svc::images {
 
@@ -100,11 +101,20 @@ Result<std::vector<Image>> Importer::import(const fs::path& path,
   if (S_ISDIR(st.st_mode)) return import_dir(path, name, platform, progress, cancelled);
   if (!S_ISREG(st.st_mode))
     return fail(Code::kInvalidArgument, "import {}: not a directory or a file", path.string());
-  // A tar: unpack its files (safely, as a layer) into a scratch dir beside the store, then
-  // import the directory. The scratch dir is removed whatever happens.
+  // A tar: unpack its files (safely, as a layer) into a scratch dir in the content store's
+  // ingest area (same file system, cleaned at start-up after a crash), then import the
+  // directory. The scratch dir is removed whatever happens.
   progress.message(fmt::format("reading {}", path.string()));
-  TempDir scratch_owner("svc-import-");
-  fs::path scratch = scratch_owner.path();
+  fs::path scratch = store_.dir() / "ingest" / ("import-" + random_hex(6));
+  if (::mkdir(scratch.c_str(), 0700) != 0)
+    return fail_errno(fmt::format("create scratch dir {}", scratch.string()));
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      UniqueFd parent(::open(p.parent_path().c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+      if (parent) (void)unpack::remove_at(parent.get(), p.filename().string());
+    }
+  } remove_scratch{scratch};
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return fail_errno(fmt::format("open {}", path.string()));
   unpack::FdSource src(fd.get());

@@ -1,6 +1,9 @@
 #include "images/layer_ingest.hpp"
 
+#include <chrono>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "images/unpack/byte_stream.hpp"
 #include "images/unpack/decompressor.hpp"
@@ -95,6 +98,11 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   } join{unpacker, pipe};
 
   progress(LayerPhase::kDownloading, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  auto ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+        .count();
+  };
   std::int64_t got = 0;
   auto fetched = fetch([&](const char* data, std::size_t len) -> Result<> {
     SVC_TRY(writer->write(data, len));
@@ -111,12 +119,14 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
     progress(LayerPhase::kDownloading, got);
     return {};
   });
+  auto t_fetched = ms();
   if (need_snap) {
     if (fetched) pipe.close();
     else pipe.abort(fetched.error());
     progress(LayerPhase::kUnpacking, got);
     unpacker.join();
   }
+  auto t_unpacked = ms();
   if (!fetched) {
     // An unpack error that stopped the download is the real cause.
     if (need_snap && !unpack_result && fetched.error().code() != Code::kCancelled &&
@@ -137,6 +147,8 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   } else {
     out.unpacked_size = disk_usage(snapshots.path(job.chain_id));
   }
+  spdlog::debug("layer {}: {} bytes fetched at {} ms, unpacked at {} ms, committed at {} ms",
+                digest.short_str(), got, t_fetched, t_unpacked, ms());
   progress(LayerPhase::kDone, got);
   return out;
 }

@@ -226,6 +226,27 @@ TEST_CASE("pull OCI, Docker schema 2 and zstd images through svcd; snapshots kee
     REQUIRE(rest.exit_code == 200);
     CHECK(json::parse(rest.out)["images"][0]["reference"] == oci);
   }
+  SECTION("REST pull streams progress as NDJSON and ends with the image") {
+    auto r = n.svcd->curl("POST", "/v1/images:pull", json{{"reference", v2}}.dump());
+    REQUIRE(r.exit_code == 200);
+    std::vector<json> lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) lines.push_back(json::parse(line));
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines.front()["message"].get<std::string>().find("resolving") != std::string::npos);
+    CHECK(lines.back()["image"]["reference"] == v2);
+    bool saw_layers = false;
+    for (const auto& l : lines) saw_layers = saw_layers || l.contains("layers");
+    CHECK(saw_layers);
+    auto missing = n.svcd->curl("GET", "/v1/images/nothing:here");
+    CHECK(missing.exit_code == 404);
+    auto got = n.svcd->curl("GET", "/v1/images/" + v2);
+    CHECK(got.exit_code == 200);
+    auto del = n.svcd->curl("DELETE", "/v1/images/" + v2);
+    CHECK(del.exit_code == 200);
+    CHECK(json::parse(del.out)["untagged"][0] == v2);
+  }
 }
 
 TEST_CASE("a multi-platform index: the node's platform is picked, another on request",

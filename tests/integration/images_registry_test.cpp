@@ -2,6 +2,12 @@
 // credentials from an auth file), and a fault-injecting proxy in front of the real registry
 // that corrupts, hangs, cuts, redirects or fails a blob. Each ends with a clear error or a
 // correct resume, and never leaves a partial blob or snapshot behind.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -47,6 +53,68 @@ void check_nothing_partial(const DaemonFixture& d, const std::string& digest = "
     CHECK(!e.path().filename().string().starts_with(".tmp-"));
   if (!digest.empty()) CHECK(!fs::exists(d.state_dir() / "content/blobs/sha256" / digest.substr(7)));
 }
+
+// nginx with auth_basic in front of the registry: a registry that wants Basic credentials.
+// Owns the nginx process (stopped at destruction) and its temp dir.
+class BasicAuthFront {
+ public:
+  BasicAuthFront(int registry_port, const std::string& user, const std::string& password)
+      : dir_("svc-nginx-") {
+    auto hash = run({"openssl", "passwd", "-apr1", password});
+    REQUIRE(hash.exit_code == 0);
+    std::ofstream(dir_.path() / "htpasswd") << user << ":" << hash.out;
+    port_ = free_port();
+    std::string d = dir_.path().string();
+    for (const char* sub : {"body", "proxy", "fcgi", "uwsgi", "scgi"}) fs::create_directories(dir_.path() / sub);
+    std::ofstream(dir_.path() / "nginx.conf")
+        // The workers run as root so that they can read the 0700 temp dir (a test-only nginx).
+        << "user root;\nworker_processes 1;\ndaemon off;\npid " << d << "/nginx.pid;\nerror_log " << d
+        << "/error.log;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
+        << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
+        << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
+        << "  scgi_temp_path " << d << "/scgi;\n"
+        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    client_max_body_size 0;\n"
+        << "    location /v2/ {\n      auth_basic \"svc test registry\";\n      auth_basic_user_file "
+        << d << "/htpasswd;\n      proxy_pass http://127.0.0.1:" << registry_port << ";\n"
+        << "      proxy_set_header Host $http_host;\n      proxy_buffering off;\n    }\n  }\n}\n";
+    proc_ = std::make_unique<Background>(
+        std::vector<std::string>{"nginx", "-e", d + "/error.log", "-p", d, "-c", d + "/nginx.conf"},
+        d + "/out.log");
+    bool up = wait_for([&] { return connectable(port_) || !proc_->running(); }, std::chrono::seconds(10));
+    REQUIRE(up);
+    REQUIRE(proc_->running());
+  }
+  ~BasicAuthFront() {
+    if (proc_) proc_->stop(SIGTERM, std::chrono::seconds(5));
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+  static bool connectable(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  }
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Background> proc_;
+};
 
 }  // namespace
 
@@ -171,4 +239,27 @@ TEST_CASE("a registry that demands a token", "[images][registry][auth]") {
     CHECK(r.exit_code == 0);
     CHECK(tokens.tokens_issued() >= 1);
   }
+}
+
+TEST_CASE("a registry behind Basic auth (nginx)", "[images][registry][auth]") {
+  RegistryFixture reg;
+  reg.start();
+  reg.push(busybox_image(), "basic/bb:1");
+  BasicAuthFront front(reg.port(), "bob", "hunter2");
+  std::string ref = front.host() + "/basic/bb:1";
+
+  auto anon = daemon_for({front.host()});
+  auto r = anon->svctl({"pull", ref});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("asks for a user name and password") != std::string::npos);
+  anon.reset();
+
+  fs::path auth = reg.dir() / "basic-config.json";
+  std::ofstream(auth) << R"({"auths":{"http://)" << front.host() << R"(/":{"auth":")"
+                      << "Ym9iOmh1bnRlcjI=" /* base64("bob:hunter2") */ << R"("}}})";
+  auto d = daemon_for({front.host()}, "auth_file = \"" + auth.string() + "\"\n");
+  auto ok = d->svctl({"pull", ref});
+  INFO(ok.out << ok.err << d->log());
+  CHECK(ok.exit_code == 0);
 }
