@@ -7,24 +7,61 @@
 
 #include "images/unpack/byte_stream.hpp"
 #include "images/unpack/decompressor.hpp"
+#include "images/unpack/layer_unpacker.hpp"
 
 namespace svc::images {
 
 namespace {
 
-// Unpacks a decompressed stream into tmp and checks the diff_id. Runs on the unpack thread.
+// Unpacks a layer's blob bytes into tmp and checks the diff_id, on two threads: a decoder
+// (decompress + SHA-256 of the tar stream) feeding the caller's thread (tar parsing + file
+// writes) through a bounded pipe, so one big layer uses both cores. abort_input wakes whoever
+// feeds `compressed` when the unpack fails.
 Result<std::int64_t> unpack_verified(unpack::ByteSource& compressed, const std::string& tmp,
-                                     const LayerJob& job, const unpack::UnpackOptions& options) {
+                                     const LayerJob& job, const unpack::UnpackOptions& options,
+                                     const std::function<void(const Error&)>& abort_input) {
   unpack::Decompressor dec(compressed, options.limits.max_layer_bytes);
-  auto stats = SVC_TRY(unpack::unpack_tar(dec, tmp, options));
-  SVC_TRY(dec.drain());
-  Digest diff_id = dec.finish();
-  if (diff_id != job.diff_id)
+  unpack::BytePipe tar(4 << 20);
+  Result<Digest> diff_id = fail(Code::kInternal, "decoder did not run");
+  std::thread decoder([&] {
+    std::string buf(256 * 1024, '\0');
+    for (;;) {
+      auto n = dec.read(buf.data(), buf.size());
+      if (!n) {
+        tar.abort(n.error());
+        diff_id = tl::unexpected(n.error());
+        return;
+      }
+      if (*n == 0) break;
+      if (auto pushed = tar.push(buf.data(), *n); !pushed) {
+        diff_id = tl::unexpected(pushed.error());
+        return;
+      }
+    }
+    tar.close();
+    diff_id = dec.finish();
+  });
+  auto stats = unpack::unpack_tar(tar, tmp, options);
+  if (stats) {
+    // The tar's end-of-archive padding (and anything after it) is part of the diff_id.
+    char sink[64 * 1024];
+    for (;;) {
+      auto n = tar.read(sink, sizeof sink);
+      if (!n || *n == 0) break;
+    }
+  } else {
+    tar.abort(stats.error());
+    abort_input(stats.error());
+  }
+  decoder.join();
+  if (!diff_id) return tl::unexpected(diff_id.error());  // the decoder's error is the root cause
+  if (!stats) return tl::unexpected(stats.error());
+  if (*diff_id != job.diff_id)
     return fail(Code::kDataLoss,
                 "layer {}: its uncompressed content hashes to {}, but the image config says {} "
                 "(the image is inconsistent or was tampered with): refused",
-                job.blob.digest.str(), diff_id.str(), job.diff_id.str());
-  return static_cast<std::int64_t>(stats.file_bytes);
+                job.blob.digest.str(), diff_id->str(), job.diff_id.str());
+  return static_cast<std::int64_t>(stats->file_bytes);
 }
 
 // Owns a snapshot temp dir: removed at scope exit unless committed (keep).
@@ -62,7 +99,8 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
     TempSnapshot tmp{snapshots, SVC_TRY(snapshots.prepare(job.chain_id))};
     UniqueFd fd = SVC_TRY(store.open(digest));
     unpack::FdSource src(fd.get());
-    out.unpacked_size = SVC_TRY_CTX(unpack_verified(src, tmp.path.string(), job, options), "{}", ctx());
+    out.unpacked_size = SVC_TRY_CTX(
+        unpack_verified(src, tmp.path.string(), job, options, [](const Error&) {}), "{}", ctx());
     SVC_TRY(snapshots.commit(tmp.path, job.chain_id));
     tmp.keep = true;
     out.unpacked = true;
@@ -80,7 +118,8 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
     tmp.emplace(snapshots, SVC_TRY(snapshots.prepare(job.chain_id)));
     std::string dir = tmp->path.string();
     unpacker = std::thread([&, dir] {
-      unpack_result = unpack_verified(pipe, dir, job, options);
+      unpack_result = unpack_verified(pipe, dir, job, options,
+                                      [&](const Error& e) { pipe.abort(e); });
       // Wake a download blocked on a full pipe; harmless after a clean end.
       pipe.abort(unpack_result ? Error(Code::kAborted, "unpack finished")
                                : unpack_result.error());
