@@ -58,7 +58,9 @@ Result<Image> ImageService::pull(std::string_view reference, const std::optional
   std::shared_lock lock(gc_mu_);
   ProgressTracker tracker(progress);
   Puller puller(*registry_, *runner_, *store_, *images_, clock_);
-  return puller.pull(ref, platform.value_or(this->platform()), tracker, cancelled);
+  auto r = puller.pull(ref, platform.value_or(this->platform()), tracker, cancelled);
+  if (!r) spdlog::warn("{}", r.error().message());
+  return r;
 }
 
 Result<std::optional<Image>> ImageService::find(std::string_view text) const {

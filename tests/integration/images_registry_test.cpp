@@ -153,6 +153,26 @@ TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") 
     CHECK(took < std::chrono::seconds(30));
     check_nothing_partial(*d, big_layer);
   }
+  SECTION("a pull whose client goes away is cancelled at once and leaves nothing") {
+    proxy.set_mode(FaultProxy::Mode::kHangBlob);
+    DaemonFixture::Options o;
+    o.extra_config = "[registries]\ninsecure = [\"" + proxy.host() + "\"]\nstall_timeout = \"60s\"\n";
+    DaemonFixture patient(o);
+    patient.start();
+    Background client({svctl_path(), "--host", patient.host(), "pull", via_proxy},
+                      (reg.dir() / "client.log").string());
+    REQUIRE(wait_for([&] { return proxy.faults() >= 1; }, std::chrono::seconds(20)));
+    client.stop(SIGKILL, std::chrono::seconds(5));
+    auto t = std::chrono::steady_clock::now();
+    bool ended = wait_for([&] { return patient.log().find("cancelled") != std::string::npos; },
+                          std::chrono::seconds(10));
+    INFO(patient.log());
+    CHECK(ended);
+    CHECK(std::chrono::steady_clock::now() - t < std::chrono::seconds(10));
+    CHECK(wait_for([&] { return fs::is_empty(patient.state_dir() / "content/ingest"); },
+                   std::chrono::seconds(5)));
+    check_nothing_partial(patient, big_layer);
+  }
   SECTION("a blob cut half-way is resumed with a Range request") {
     proxy.set_mode(FaultProxy::Mode::kCutBlobOnce);
     auto r = d->svctl({"pull", via_proxy});
@@ -180,6 +200,20 @@ TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") 
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(proxy.faults() >= 2);
+  }
+  SECTION("mirrors are tried first; a dead mirror falls back to the next endpoint") {
+    // "mirror.invalid" is never reachable (RFC 6761): everything comes through its mirrors.
+    DaemonFixture::Options o;
+    o.extra_config = "[registries]\nstall_timeout = \"2s\"\nmax_attempts = 1\n"
+                     "[registries.mirrors]\n\"mirror.invalid\" = [\"http://127.0.0.1:1\", \"http://" +
+                     reg.host() + "\"]\n";
+    DaemonFixture m(o);
+    m.start();
+    auto r = m.svctl({"pull", "mirror.invalid/faults/bb:1", "-o", "json"});
+    INFO(r.out << r.err << m.log());
+    REQUIRE(r.exit_code == 0);
+    CHECK(json::parse(r.out)["reference"] == "mirror.invalid/faults/bb:1");
+    CHECK(m.log().find("mirror http://127.0.0.1:1 failed") != std::string::npos);
   }
   SECTION("concurrent pulls of one image share the downloads; a present blob is never fetched") {
     auto p1 = std::async(std::launch::async, [&] { return d->svctl({"pull", via_proxy}); });
