@@ -168,7 +168,9 @@ TEST_CASE("TCP API: off by default, token required when on", "[daemon]") {
   o.extra_config = "[api]\ntcp = \"127.0.0.1:0\"\n";
   DaemonFixture d(o);
   d.start();
-  // Find the bound port from the log.
+  // Find the bound port from the log (the line may land just after the socket answers).
+  REQUIRE(wait_for([&] { return d.log().find("tcp port ") != std::string::npos; },
+                   std::chrono::seconds(10)));
   std::string log = d.log();
   auto at = log.find("tcp port ");
   REQUIRE(at != std::string::npos);
