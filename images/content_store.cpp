@@ -60,7 +60,8 @@ Result<std::string> ContentStore::read(const Digest& d, std::size_t max_bytes) c
 Result<UniqueFd> ContentStore::open(const Digest& d) const {
   UniqueFd fd(::open(blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ENOENT) return fail(Code::kNotFound, "blob {} is not in the content store", d.str());
+    if (errno == ENOENT)
+      return fail(Code::kNotFound, "blob {} is not in the content store", d.str());
     return fail_errno(fmt::format("open blob {}", d.str()));
   }
   return fd;

@@ -33,9 +33,8 @@ bool image_leased(const Image& image, const std::vector<Lease>& leases) {
     if (std::find(lease.images.begin(), lease.images.end(), image.digest) != lease.images.end())
       return true;
     // The top snapshot's chain id names the whole stack below it.
-    if (!image.layers.empty() &&
-        std::find(lease.chain_ids.begin(), lease.chain_ids.end(), image.layers.back().chain_id) !=
-            lease.chain_ids.end())
+    if (!image.layers.empty() && std::find(lease.chain_ids.begin(), lease.chain_ids.end(),
+                                           image.layers.back().chain_id) != lease.chain_ids.end())
       return true;
   }
   return false;

@@ -26,9 +26,10 @@ std::string image_to_json(const Image& im) {
                           {"unpacked_size", l.unpacked_size},
                           {"media_type", l.media_type}});
   const auto& c = im.config;
-  json config{{"entrypoint", c.entrypoint}, {"cmd", c.cmd},       {"env", c.env},
-              {"workdir", c.workdir},       {"user", c.user},     {"exposed_ports", c.exposed_ports},
-              {"stop_signal", c.stop_signal}, {"labels", c.labels}};
+  json config{
+      {"entrypoint", c.entrypoint},   {"cmd", c.cmd},      {"env", c.env},
+      {"workdir", c.workdir},         {"user", c.user},    {"exposed_ports", c.exposed_ports},
+      {"stop_signal", c.stop_signal}, {"labels", c.labels}};
   json j{{"version", 1},
          {"references", im.references},
          {"digest", im.digest.str()},
@@ -80,7 +81,8 @@ Result<Image> image_from_json(std::string_view text) {
     im.config.labels = c.value("labels", std::map<std::string, std::string>{});
     im.size = j.value("size", std::int64_t{0});
     im.unpacked_size = j.value("unpacked_size", std::int64_t{0});
-    if (auto ms = j.value("created_ms", std::int64_t{-1}); ms >= 0) im.created = from_unix_millis(ms);
+    if (auto ms = j.value("created_ms", std::int64_t{-1}); ms >= 0)
+      im.created = from_unix_millis(ms);
     im.pulled_at = from_unix_millis(j.value("pulled_at_ms", std::int64_t{0}));
     return im;
   } catch (const json::exception& e) {

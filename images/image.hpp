@@ -15,9 +15,9 @@
 namespace svc::images {
 
 struct LayerInfo {
-  Digest digest;   // the blob as stored (compressed)
-  Digest diff_id;  // the uncompressed tar, verified while unpacking
-  Digest chain_id; // snapshots/<chain_id hex>/
+  Digest digest;                   // the blob as stored (compressed)
+  Digest diff_id;                  // the uncompressed tar, verified while unpacking
+  Digest chain_id;                 // snapshots/<chain_id hex>/
   std::int64_t size = 0;           // compressed bytes
   std::int64_t unpacked_size = 0;  // bytes of file data in the snapshot
   std::string media_type;

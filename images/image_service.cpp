@@ -40,8 +40,8 @@ Result<std::unique_ptr<ImageService>> ImageService::create(ImageServiceOptions o
   unpack::UnpackOptions uo;
   uo.limits = s->options_.limits;
   uo.preserve_owners = s->options_.preserve_owners.value_or(::geteuid() == 0);
-  s->runner_ = std::make_unique<LayerRunner>(*s->store_, *s->snapshots_,
-                                             s->options_.parallel_layers, uo);
+  s->runner_ =
+      std::make_unique<LayerRunner>(*s->store_, *s->snapshots_, s->options_.parallel_layers, uo);
   s->registry_ = SVC_TRY(registry::RegistryClient::create(s->options_.registries));
   return s;
 }
@@ -52,7 +52,8 @@ Result<Reference> ImageService::parse_reference(std::string_view text) const {
   return images::parse_reference(text, options_.registries.default_registry);
 }
 
-Result<Image> ImageService::pull(std::string_view reference, const std::optional<Platform>& platform,
+Result<Image> ImageService::pull(std::string_view reference,
+                                 const std::optional<Platform>& platform,
                                  const ProgressFn& progress, const Cancelled& cancelled) {
   Reference ref = SVC_TRY(parse_reference(reference));
   std::shared_lock lock(gc_mu_);
@@ -98,13 +99,13 @@ Result<std::vector<Image>> ImageService::list() const { return images_->list(); 
 Result<RemoveResult> ImageService::remove(std::string_view reference, bool force) {
   std::unique_lock lock(gc_mu_);
   auto found = SVC_TRY(find(reference));
-  if (!found)
-    return fail(Code::kNotFound, "no image \"{}\" on this node", reference);
+  if (!found) return fail(Code::kNotFound, "no image \"{}\" on this node", reference);
   Image im = *found;
   // A name untags only that name; a digest (or prefix) means the whole image.
   std::vector<std::string> names;
   if (auto ref = parse_reference(reference);
-      ref && std::find(im.references.begin(), im.references.end(), ref->str()) != im.references.end())
+      ref &&
+      std::find(im.references.begin(), im.references.end(), ref->str()) != im.references.end())
     names.push_back(ref->str());
   else
     names = im.references;

@@ -33,12 +33,12 @@ class RegistryClient;
 }
 
 struct ImageServiceOptions {
-  std::filesystem::path root;               // svcd's state dir
-  registry::RegistryOptions registries;     // default registry, mirrors, insecure, auth file
-  int parallel_layers = 3;                  // layers fetched and unpacked at once per pull
-  unpack::UnpackLimits limits;              // per layer: entries, file size, uncompressed size
-  std::optional<bool> preserve_owners;      // unset: when running as root
-  std::optional<Platform> platform;         // unset: this node's (uname)
+  std::filesystem::path root;            // svcd's state dir
+  registry::RegistryOptions registries;  // default registry, mirrors, insecure, auth file
+  int parallel_layers = 3;               // layers fetched and unpacked at once per pull
+  unpack::UnpackLimits limits;           // per layer: entries, file size, uncompressed size
+  std::optional<bool> preserve_owners;   // unset: when running as root
+  std::optional<Platform> platform;      // unset: this node's (uname)
 };
 
 struct RemoveResult {

@@ -37,15 +37,19 @@ Result<> stream_file(const fs::path& path, const BlobSinkFn& sink, const Cancell
 
 Result<std::pair<Digest, std::int64_t>> hash_file(const fs::path& path) {
   Sha256 h;
-  SVC_TRY(stream_file(path, [&](const char* d, std::size_t n) -> Result<> {
-    h.update(d, n);
-    return {};
-  }, {}));
+  SVC_TRY(stream_file(path,
+                      [&](const char* d, std::size_t n) -> Result<> {
+                        h.update(d, n);
+                        return {};
+                      },
+                      {}));
   auto size = static_cast<std::int64_t>(h.bytes());
   return std::make_pair(h.finish(), size);
 }
 
-fs::path blob_file(const fs::path& dir, const Digest& d) { return dir / "blobs" / "sha256" / d.hex(); }
+fs::path blob_file(const fs::path& dir, const Digest& d) {
+  return dir / "blobs" / "sha256" / d.hex();
+}
 
 Result<std::string> read_blob(const fs::path& dir, const Descriptor& d) {
   auto text = SVC_TRY(read_file(blob_file(dir, d.digest), 16 << 20));
@@ -57,9 +61,9 @@ Result<std::string> read_blob(const fs::path& dir, const Descriptor& d) {
 
 }  // namespace
 
-Result<std::vector<std::string>> Importer::names_for(
-    const std::map<std::string, std::string>& ann, const std::optional<Reference>& name,
-    std::size_t count) {
+Result<std::vector<std::string>> Importer::names_for(const std::map<std::string, std::string>& ann,
+                                                     const std::optional<Reference>& name,
+                                                     std::size_t count) {
   std::vector<std::string> out;
   if (name && count == 1) {
     out.push_back(name->str());
@@ -96,8 +100,7 @@ Result<std::vector<Image>> Importer::import(const fs::path& path,
                                             const Platform& platform, ProgressTracker& progress,
                                             const Cancelled& cancelled) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return fail_errno(fmt::format("import {}", path.string()));
+  if (::stat(path.c_str(), &st) != 0) return fail_errno(fmt::format("import {}", path.string()));
   if (S_ISDIR(st.st_mode)) return import_dir(path, name, platform, progress, cancelled);
   if (!S_ISREG(st.st_mode))
     return fail(Code::kInvalidArgument, "import {}: not a directory or a file", path.string());
@@ -175,7 +178,8 @@ Result<std::vector<Image>> Importer::import_oci_layout(const fs::path& dir,
     r.names = SVC_TRY(names_for(entry.annotations, name, top.manifests.size()));
     auto fetch_for = [&](const Descriptor& d) -> BlobFetchFn {
       fs::path file = blob_file(dir, d.digest);
-      return [file, &cancelled](const BlobSinkFn& sink) { return stream_file(file, sink, cancelled); };
+      return
+          [file, &cancelled](const BlobSinkFn& sink) { return stream_file(file, sink, cancelled); };
     };
     out.push_back(SVC_TRY(commit_image(std::move(r), runner_, store_, images_, fetch_for, progress,
                                        cancelled, clock_)));
@@ -237,7 +241,8 @@ Result<std::vector<Image>> Importer::import_docker_save(const fs::path& dir,
     }
     auto fetch_for = [&](const Descriptor& d) -> BlobFetchFn {
       fs::path file = files.at(d.digest);
-      return [file, &cancelled](const BlobSinkFn& sink) { return stream_file(file, sink, cancelled); };
+      return
+          [file, &cancelled](const BlobSinkFn& sink) { return stream_file(file, sink, cancelled); };
     };
     out.push_back(SVC_TRY(commit_image(std::move(r), runner_, store_, images_, fetch_for, progress,
                                        cancelled, clock_)));

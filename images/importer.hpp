@@ -17,7 +17,10 @@ class Importer {
  public:
   Importer(LayerRunner& runner, ContentStore& store, ImageStore& images, const Clock& clock,
            std::string default_registry)
-      : runner_(runner), store_(store), images_(images), clock_(clock),
+      : runner_(runner),
+        store_(store),
+        images_(images),
+        clock_(clock),
         default_registry_(std::move(default_registry)) {}
 
   // name: given to an image that carries none (or to the only image of the archive).

@@ -118,11 +118,10 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
     tmp.emplace(snapshots, SVC_TRY(snapshots.prepare(job.chain_id)));
     std::string dir = tmp->path.string();
     unpacker = std::thread([&, dir] {
-      unpack_result = unpack_verified(pipe, dir, job, options,
-                                      [&](const Error& e) { pipe.abort(e); });
+      unpack_result =
+          unpack_verified(pipe, dir, job, options, [&](const Error& e) { pipe.abort(e); });
       // Wake a download blocked on a full pipe; harmless after a clean end.
-      pipe.abort(unpack_result ? Error(Code::kAborted, "unpack finished")
-                               : unpack_result.error());
+      pipe.abort(unpack_result ? Error(Code::kAborted, "unpack finished") : unpack_result.error());
     });
   }
   struct Join {
@@ -139,7 +138,8 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   progress(LayerPhase::kDownloading, 0);
   auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
         .count();
   };
   std::int64_t got = 0;
@@ -160,8 +160,10 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   });
   auto t_fetched = ms();
   if (need_snap) {
-    if (fetched) pipe.close();
-    else pipe.abort(fetched.error());
+    if (fetched)
+      pipe.close();
+    else
+      pipe.abort(fetched.error());
     progress(LayerPhase::kUnpacking, got);
     unpacker.join();
   }

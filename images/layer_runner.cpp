@@ -7,7 +7,9 @@ namespace svc::images {
 
 LayerRunner::LayerRunner(ContentStore& store, Snapshotter& snapshots, int parallel,
                          unpack::UnpackOptions options)
-    : store_(store), snapshots_(snapshots), parallel_(std::max(1, parallel)),
+    : store_(store),
+      snapshots_(snapshots),
+      parallel_(std::max(1, parallel)),
       options_(std::move(options)) {}
 
 Result<LayerOutcome> LayerRunner::run_one(const LayerJob& job, const BlobFetchFn& fetch,

@@ -18,8 +18,7 @@ namespace {
 
 Result<json> parse_json(std::string_view text, std::string_view what) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded())
-    return fail(Code::kInvalidArgument, "{} is not valid JSON", what);
+  if (j.is_discarded()) return fail(Code::kInvalidArgument, "{} is not valid JSON", what);
   if (!j.is_object()) return fail(Code::kInvalidArgument, "{} is not a JSON object", what);
   return j;
 }
@@ -27,7 +26,8 @@ Result<json> parse_json(std::string_view text, std::string_view what) {
 Result<std::string> opt_string(const json& j, const char* key, std::string_view what) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return fail(Code::kInvalidArgument, "{}: \"{}\" is not a string", what, key);
+  if (!it->is_string())
+    return fail(Code::kInvalidArgument, "{}: \"{}\" is not a string", what, key);
   return it->get<std::string>();
 }
 
@@ -154,7 +154,8 @@ Result<Index> parse_index(std::string_view text) {
     return fail(Code::kInvalidArgument, "image index has no \"manifests\" array");
   std::size_t i = 0;
   for (const auto& e : *m)
-    idx.manifests.push_back(SVC_TRY(parse_descriptor(e, fmt::format("image index manifests[{}]", i++))));
+    idx.manifests.push_back(
+        SVC_TRY(parse_descriptor(e, fmt::format("image index manifests[{}]", i++))));
   return idx;
 }
 
@@ -217,7 +218,8 @@ Result<Compression> layer_compression(std::string_view t) {
   if (t == media::kOciLayer || t == media::kDockerLayerTar ||
       t == "application/vnd.oci.image.layer.nondistributable.v1.tar")
     return Compression::kNone;
-  if (t == media::kOciLayerGzip || t == media::kDockerLayerGzip || t == media::kDockerForeignLayer ||
+  if (t == media::kOciLayerGzip || t == media::kDockerLayerGzip ||
+      t == media::kDockerForeignLayer ||
       t == "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
     return Compression::kGzip;
   if (t == media::kOciLayerZstd ||

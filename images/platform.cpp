@@ -97,8 +97,10 @@ std::optional<std::size_t> choose_platform(const Platform& want,
     if (!candidates[i] || !platform_matches(want, *candidates[i])) continue;
     Platform h = normalize(*candidates[i]);
     int score = 1;
-    if (h.variant == w.variant) score = 3;
-    else if (candidates[i]->variant.empty()) score = 2;
+    if (h.variant == w.variant)
+      score = 3;
+    else if (candidates[i]->variant.empty())
+      score = 2;
     if (score > best_score) {
       best = i;
       best_score = score;

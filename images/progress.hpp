@@ -33,7 +33,8 @@ using Cancelled = std::function<bool()>;
 // phase change or a new message, at most every `interval` for byte counts.
 class ProgressTracker {
  public:
-  ProgressTracker(ProgressFn fn, std::chrono::milliseconds interval = std::chrono::milliseconds(100))
+  ProgressTracker(ProgressFn fn,
+                  std::chrono::milliseconds interval = std::chrono::milliseconds(100))
       : fn_(std::move(fn)), interval_(interval) {}
 
   void message(std::string text) {
@@ -44,7 +45,8 @@ class ProgressTracker {
   void set_layers(const std::vector<std::pair<Digest, std::int64_t>>& layers) {
     std::lock_guard lock(mu_);
     state_.layers.clear();
-    for (const auto& [d, size] : layers) state_.layers.push_back({d, LayerPhase::kWaiting, 0, size});
+    for (const auto& [d, size] : layers)
+      state_.layers.push_back({d, LayerPhase::kWaiting, 0, size});
     emit_locked();
   }
   void update(std::size_t i, LayerPhase phase, std::int64_t current) {

@@ -19,8 +19,7 @@ Result<ResolvedImage> Puller::resolve(const Reference& ref, const Platform& plat
     if (!chosen) {
       std::string offered;
       for (const auto& p : platforms)
-        if (p && p->os != "unknown")
-          offered += (offered.empty() ? "" : ", ") + p->str();
+        if (p && p->os != "unknown") offered += (offered.empty() ? "" : ", ") + p->str();
       return fail(Code::kNotFound,
                   "{} has no image for this node's platform {} (it offers: {}); pick one with "
                   "--platform",
@@ -29,8 +28,8 @@ Result<ResolvedImage> Puller::resolve(const Reference& ref, const Platform& plat
     const Descriptor& d = idx.manifests[*chosen];
     progress.message(fmt::format("fetching manifest for {}", platform.str()));
     manifest = SVC_TRY(client_.get_manifest(ref, d.digest.str(), cancelled));
-    auto inner = SVC_TRY_CTX(classify_document(manifest.content_type, manifest.body), "{}",
-                             ref.str());
+    auto inner =
+        SVC_TRY_CTX(classify_document(manifest.content_type, manifest.body), "{}", ref.str());
     if (inner != DocumentKind::kManifest)
       return fail(Code::kFailedPrecondition, "{}: the index entry {} is not an image manifest",
                   ref.str(), d.digest.str());
@@ -38,10 +37,10 @@ Result<ResolvedImage> Puller::resolve(const Reference& ref, const Platform& plat
   }
   Manifest m = SVC_TRY_CTX(parse_manifest(manifest.body), "{}", ref.str());
   progress.message("fetching image config");
-  std::string config = SVC_TRY_CTX(client_.get_blob(ref, m.config, cancelled), "{}: image config",
-                                   ref.str());
-  ResolvedImage r = SVC_TRY_CTX(resolve_documents(std::move(manifest.body), std::move(config)),
-                                "{}", ref.str());
+  std::string config =
+      SVC_TRY_CTX(client_.get_blob(ref, m.config, cancelled), "{}: image config", ref.str());
+  ResolvedImage r =
+      SVC_TRY_CTX(resolve_documents(std::move(manifest.body), std::move(config)), "{}", ref.str());
   if (!index && !r.config.platform.architecture.empty() &&
       !platform_matches(platform, r.config.platform))
     return fail(Code::kFailedPrecondition,
@@ -61,9 +60,9 @@ Result<Image> Puller::pull(const Reference& ref, const Platform& platform,
       return client_.fetch_blob(ref, d, sink, cancelled);
     };
   };
-  Image im = SVC_TRY_CTX(commit_image(std::move(r), runner_, store_, images_, fetch_for, progress,
-                                      cancelled, clock_),
-                         "pull {}", ref.str());
+  Image im = SVC_TRY_CTX(
+      commit_image(std::move(r), runner_, store_, images_, fetch_for, progress, cancelled, clock_),
+      "pull {}", ref.str());
   spdlog::info("pulled {} ({}, {} layers) in {} ms", ref.str(), im.digest.short_str(),
                im.layers.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -30,9 +30,10 @@ std::string check_path_component(std::string_view c) {
     std::string_view sep = c.substr(i, j - i);
     bool dashes = sep.find_first_not_of('-') == std::string_view::npos;
     if (!(sep == "." || sep == "_" || sep == "__" || dashes))
-      return fmt::format("has the separator \"{}\" (allowed: '.', '_', '__' or dashes) or a "
-                         "character outside [a-z0-9._-]",
-                         sep);
+      return fmt::format(
+          "has the separator \"{}\" (allowed: '.', '_', '__' or dashes) or a "
+          "character outside [a-z0-9._-]",
+          sep);
     i = j;
   }
   return "";
@@ -158,7 +159,8 @@ Result<Reference> parse_reference(std::string_view text, std::string_view defaul
   std::size_t start = 0;
   while (true) {
     auto next = path.find('/', start);
-    std::string_view comp = path.substr(start, next == std::string_view::npos ? next : next - start);
+    std::string_view comp =
+        path.substr(start, next == std::string_view::npos ? next : next - start);
     if (auto why = check_path_component(comp); !why.empty())
       return bad("repository path component", comp, why);
     if (next == std::string_view::npos) break;
@@ -210,9 +212,12 @@ Result<std::string> unescape_ref(std::string_view text) {
     for (int k = 1; k <= 2; ++k) {
       char c = text[i + static_cast<std::size_t>(k)];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else return fail(Code::kInvalidArgument, "bad escaped reference \"{}\"", text);
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return fail(Code::kInvalidArgument, "bad escaped reference \"{}\"", text);
     }
     out.push_back(static_cast<char>(v));
     i += 2;

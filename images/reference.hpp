@@ -19,7 +19,7 @@ inline constexpr std::size_t kMaxNameLength = 255;  // distribution: NameTotalLe
 struct Reference {
   std::string registry;    // "docker.io", "127.0.0.1:5000", "ghcr.io"
   std::string repository;  // "library/alpine", "team/app"
-  std::string tag;         // "latest" when neither tag nor digest was given; may be empty with a digest
+  std::string tag;  // "latest" when neither tag nor digest was given; may be empty with a digest
   std::optional<Digest> digest;
 
   // "docker.io/library/alpine" — the name without tag or digest.

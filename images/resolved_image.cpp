@@ -16,7 +16,8 @@ Result<ResolvedImage> resolve_documents(std::string manifest_body, std::string c
                 "inconsistent",
                 r.manifest.layers.size(), r.config.diff_ids.size());
   for (const auto& l : r.manifest.layers) {
-    if (!l.media_type.empty()) SVC_TRY_CTX(layer_compression(l.media_type), "layer {}", l.digest.str());
+    if (!l.media_type.empty())
+      SVC_TRY_CTX(layer_compression(l.media_type), "layer {}", l.digest.str());
     if (!l.urls.empty() && l.media_type == media::kDockerForeignLayer)
       return fail(Code::kUnimplemented,
                   "layer {} is a foreign layer served from {}: svc does not fetch foreign layers",
@@ -55,8 +56,8 @@ Result<Image> commit_image(ResolvedImage r, LayerRunner& runner, ContentStore& s
   Image im;
   im.digest = r.manifest_digest;
   if (r.index) im.index_digest = r.index->first;
-  im.media_type = r.manifest.media_type.empty() ? std::string(media::kOciManifest)
-                                                : r.manifest.media_type;
+  im.media_type =
+      r.manifest.media_type.empty() ? std::string(media::kOciManifest) : r.manifest.media_type;
   im.config_digest = r.manifest.config.digest;
   im.platform = r.config.platform;
   im.config = r.config.config;
@@ -64,7 +65,7 @@ Result<Image> commit_image(ResolvedImage r, LayerRunner& runner, ContentStore& s
   im.pulled_at = clock.now();
   im.size = static_cast<std::int64_t>(r.manifest_body.size() + r.config_body.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    LayerInfo li{jobs[i].blob.digest, jobs[i].diff_id,     jobs[i].chain_id,
+    LayerInfo li{jobs[i].blob.digest, jobs[i].diff_id,           jobs[i].chain_id,
                  jobs[i].blob.size,   outcomes[i].unpacked_size, jobs[i].blob.media_type};
     im.size += li.size;
     im.unpacked_size += li.unpacked_size;

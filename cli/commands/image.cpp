@@ -15,13 +15,20 @@ namespace {
 
 std::string phase_name(v1::LayerProgress::Phase p) {
   switch (p) {
-    case v1::LayerProgress::WAITING: return "waiting";
-    case v1::LayerProgress::DOWNLOADING: return "downloading";
-    case v1::LayerProgress::VERIFYING: return "verifying";
-    case v1::LayerProgress::UNPACKING: return "unpacking";
-    case v1::LayerProgress::DONE: return "done";
-    case v1::LayerProgress::ALREADY_EXISTS: return "already exists";
-    default: return "?";
+    case v1::LayerProgress::WAITING:
+      return "waiting";
+    case v1::LayerProgress::DOWNLOADING:
+      return "downloading";
+    case v1::LayerProgress::VERIFYING:
+      return "verifying";
+    case v1::LayerProgress::UNPACKING:
+      return "unpacking";
+    case v1::LayerProgress::DONE:
+      return "done";
+    case v1::LayerProgress::ALREADY_EXISTS:
+      return "already exists";
+    default:
+      return "?";
   }
 }
 
@@ -69,16 +76,17 @@ class PullView {
     int lines = 0;
     for (const auto& l : p.layers()) {
       constexpr int kWidth = 30;
-      double frac = l.total() > 0 ? static_cast<double>(l.current()) / static_cast<double>(l.total()) : 0;
+      double frac =
+          l.total() > 0 ? static_cast<double>(l.current()) / static_cast<double>(l.total()) : 0;
       if (l.phase() == v1::LayerProgress::DONE || l.phase() == v1::LayerProgress::ALREADY_EXISTS)
         frac = 1;
       frac = std::min(1.0, std::max(0.0, frac));
       int fill = static_cast<int>(frac * kWidth);
       std::string bar(static_cast<std::size_t>(fill), '=');
       if (fill < kWidth) bar += '>' + std::string(static_cast<std::size_t>(kWidth - fill - 1), ' ');
-      std::cout << "\x1b[2K" << short_digest(l.digest()) << " " << fmt::format("{:<14}", phase_name(l.phase()))
-                << " [" << bar << "] " << size_str(l.current()) << "/" << size_str(l.total())
-                << "\n";
+      std::cout << "\x1b[2K" << short_digest(l.digest()) << " "
+                << fmt::format("{:<14}", phase_name(l.phase())) << " [" << bar << "] "
+                << size_str(l.current()) << "/" << size_str(l.total()) << "\n";
       ++lines;
     }
     std::cout << "\x1b[2K" << message_ << "\n";
@@ -106,7 +114,8 @@ void print_image(const v1::Image& im) {
   std::string plat = im.platform().os() + "/" + im.platform().architecture();
   if (!im.platform().variant().empty()) plat += "/" + im.platform().variant();
   f.add("Platform", plat);
-  f.add("Size", fmt::format("{} compressed, {} unpacked", size_str(im.size()), size_str(im.unpacked_size())));
+  f.add("Size", fmt::format("{} compressed, {} unpacked", size_str(im.size()),
+                            size_str(im.unpacked_size())));
   const auto& c = im.config();
   auto join = [](const auto& v) {
     std::string s;
@@ -122,7 +131,8 @@ void print_image(const v1::Image& im) {
   for (const auto& e : c.env()) f.add("Env", e);
   for (const auto& [k, v] : c.labels()) f.add("Label", k + "=" + v);
   for (const auto& l : im.layers())
-    f.add("Layer", fmt::format("{} {} (chain {})", l.digest(), size_str(l.size()), short_digest(l.chain_id())));
+    f.add("Layer", fmt::format("{} {} (chain {})", l.digest(), size_str(l.size()),
+                               short_digest(l.chain_id())));
   if (im.has_created_at()) f.add("Created", TimeUtil::ToString(im.created_at()));
   f.add("Pulled", TimeUtil::ToString(im.pulled_at()));
   f.print(std::cout);
@@ -140,7 +150,8 @@ Result<v1::Platform> parse_platform_flag(const std::string& text) {
     start = slash + 1;
   }
   for (const auto& s : parts)
-    if (s.empty()) return fail(Code::kInvalidArgument, "--platform \"{}\": expected os/arch[/variant]", text);
+    if (s.empty())
+      return fail(Code::kInvalidArgument, "--platform \"{}\": expected os/arch[/variant]", text);
   if (parts.size() == 1) {
     p.set_os("linux");
     p.set_architecture(parts[0]);
@@ -160,7 +171,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
   // svctl pull IMAGE
   auto* pull = app.add_subcommand("pull", "pull an image from a registry");
   static std::string pull_ref, pull_platform;
-  pull->add_option("image", pull_ref, "the image, e.g. alpine:3 or 127.0.0.1:5000/app:1")->required();
+  pull->add_option("image", pull_ref, "the image, e.g. alpine:3 or 127.0.0.1:5000/app:1")
+      ->required();
   pull->add_option("--platform", pull_platform, "os/arch[/variant]; default: this node's");
   set_runner(pull, [&ctx]() -> int {
     v1::PullImageRequest req;
@@ -209,8 +221,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
         t.add({"<none>", short_digest(im.digest()), plat, size_str(im.size()),
                size_str(im.unpacked_size()), pulled});
       for (const auto& r : im.references())
-        t.add({r, short_digest(im.digest()), plat, size_str(im.size()), size_str(im.unpacked_size()),
-               pulled});
+        t.add({r, short_digest(im.digest()), plat, size_str(im.size()),
+               size_str(im.unpacked_size()), pulled});
     }
     t.print(std::cout);
     return kExitOk;
@@ -219,7 +231,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
   auto* image = app.add_subcommand("image", "manage images");
   image->require_subcommand(1);
 
-  auto* rm = image->add_subcommand("rm", "remove an image's name, and the image when no name is left");
+  auto* rm =
+      image->add_subcommand("rm", "remove an image's name, and the image when no name is left");
   static std::string rm_ref;
   static bool rm_force = false;
   rm->add_option("image", rm_ref, "a name, a digest or a digest prefix")->required();
@@ -245,7 +258,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
   auto* import = image->add_subcommand(
       "import", "import an OCI image layout (dir or tar) or a `docker save` tar from this node");
   static std::string import_path, import_ref;
-  import->add_option("path", import_path, "the layout directory or archive (on the node)")->required();
+  import->add_option("path", import_path, "the layout directory or archive (on the node)")
+      ->required();
   import->add_option("name", import_ref, "name for an image that carries none");
   set_runner(import, [&ctx]() -> int {
     v1::ImportImageRequest req;
@@ -281,8 +295,9 @@ void add_image_commands(CLI::App& app, Context& ctx) {
       return kExitOk;
     }
     for (const auto& d : resp.deleted_images()) std::cout << "Deleted: " << d << "\n";
-    std::cout << fmt::format("Removed {} blobs and {} snapshots, reclaimed {}\n", resp.deleted_blobs(),
-                             resp.deleted_snapshots(), size_str(resp.reclaimed_bytes()));
+    std::cout << fmt::format("Removed {} blobs and {} snapshots, reclaimed {}\n",
+                             resp.deleted_blobs(), resp.deleted_snapshots(),
+                             size_str(resp.reclaimed_bytes()));
     return kExitOk;
   });
 

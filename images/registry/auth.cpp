@@ -27,7 +27,8 @@ std::string base64_encode(std::string_view in) {
   std::size_t i = 0;
   while (i + 2 < in.size()) {
     unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     out += {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], kB64[v & 63]};
     i += 3;
   }
@@ -35,7 +36,8 @@ std::string base64_encode(std::string_view in) {
     unsigned v = static_cast<unsigned char>(in[i]) << 16;
     out += {kB64[v >> 18], kB64[(v >> 12) & 63], '=', '='};
   } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += {kB64[v >> 18], kB64[(v >> 12) & 63], kB64[(v >> 6) & 63], '='};
   }
   return out;
@@ -49,9 +51,12 @@ Result<std::string> base64_decode(std::string_view in) {
     if (c == '=' || c == '\n' || c == '\r') continue;
     const char* p = std::strchr(kB64, c);
     int v = -1;
-    if (c == '-') v = 62;  // base64url
-    else if (c == '_') v = 63;
-    else if (p && c) v = static_cast<int>(p - kB64);
+    if (c == '-')
+      v = 62;  // base64url
+    else if (c == '_')
+      v = 63;
+    else if (p && c)
+      v = static_cast<int>(p - kB64);
     if (v < 0) return fail(Code::kInvalidArgument, "invalid base64");
     buf = (buf << 6) | static_cast<unsigned>(v);
     bits += 6;
@@ -140,7 +145,8 @@ Result<Challenge> parse_challenge(std::string_view h) {
         if (h[i] == '\\' && i + 1 < h.size()) ++i;
         value.push_back(h[i++]);
       }
-      if (i >= h.size()) return fail(Code::kInvalidArgument, "unterminated quote in WWW-Authenticate");
+      if (i >= h.size())
+        return fail(Code::kInvalidArgument, "unterminated quote in WWW-Authenticate");
       ++i;
     } else {
       while (i < h.size() && h[i] != ',') value.push_back(h[i++]);

@@ -32,7 +32,7 @@ class CredentialStore {
 };
 
 struct Challenge {
-  std::string scheme;  // lowercase: "bearer", "basic"
+  std::string scheme;                         // lowercase: "bearer", "basic"
   std::map<std::string, std::string> params;  // lowercase keys: realm, service, scope, error
 };
 

@@ -60,8 +60,9 @@ std::size_t write_cb(char* data, std::size_t size, std::size_t n, void* opaque) 
   std::size_t cap = status >= 200 && status < 300 ? t->req->max_body : 64 * 1024;
   if (t->resp->body.size() + len > cap) {
     if (status >= 200 && status < 300) {
-      t->sink_error = Error(Code::kResourceExhausted,
-                            fmt::format("response from {} is larger than {} bytes", t->req->url, cap));
+      t->sink_error =
+          Error(Code::kResourceExhausted,
+                fmt::format("response from {} is larger than {} bytes", t->req->url, cap));
       return 0;
     }
     len = cap > t->resp->body.size() ? cap - t->resp->body.size() : 0;
@@ -158,10 +159,12 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
   // Stall detection: less than 1 byte/s for stall_timeout (libcurl: LOW_SPEED_LIMIT/TIME, in
   // whole seconds, at least 1).
-  long stall_s = std::max<long>(1, static_cast<long>((options_.stall_timeout.count() + 999) / 1000));
+  long stall_s =
+      std::max<long>(1, static_cast<long>((options_.stall_timeout.count() + 999) / 1000));
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_s);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -194,7 +197,8 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   while (!detail.empty() && detail.back() == '\n') detail.pop_back();
   switch (rc) {
-    case CURLE_ABORTED_BY_CALLBACK: return fail(Code::kCancelled, "{}: cancelled", req.url);
+    case CURLE_ABORTED_BY_CALLBACK:
+      return fail(Code::kCancelled, "{}: cancelled", req.url);
     case CURLE_OPERATION_TIMEDOUT:
       return fail(Code::kDeadlineExceeded,
                   "{}: the registry sent nothing for {} s ({}); it may be hung or overloaded",

@@ -14,12 +14,12 @@ struct RegistryOptions {
   std::string default_registry = "docker.io";
   std::vector<std::string> insecure;  // hosts spoken to over plain HTTP ("127.0.0.1:5000")
   std::map<std::string, std::vector<std::string>> mirrors;  // "docker.io" -> {"https://m.example"}
-  std::string auth_file;              // docker-style config.json with "auths"
+  std::string auth_file;                                    // docker-style config.json with "auths"
   std::chrono::milliseconds connect_timeout{10'000};
   // A transfer that receives nothing for this long is cut and retried: a hung registry ends
   // with a clear error instead of a pull that never finishes.
   std::chrono::milliseconds stall_timeout{30'000};
-  int max_attempts = 4;                       // per request, for resets and 5xx/429
+  int max_attempts = 4;                          // per request, for resets and 5xx/429
   std::chrono::milliseconds retry_backoff{250};  // doubled after each failed attempt, up to 5 s
   std::string user_agent = "svcd";
 };

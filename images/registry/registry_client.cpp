@@ -3,8 +3,8 @@
 #include <cctype>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace svc::images::registry {
 
@@ -56,7 +56,8 @@ RegistryClient::RegistryClient(RegistryOptions options, CredentialStore creds)
 
 std::optional<std::string> RegistryClient::auth_header(const Endpoint& ep, const Reference& ref) {
   std::lock_guard lock(mu_);
-  if (auto it = auth_.find(ep.base_url + " " + ref.repository); it != auth_.end()) return it->second;
+  if (auto it = auth_.find(ep.base_url + " " + ref.repository); it != auth_.end())
+    return it->second;
   return std::nullopt;
 }
 
@@ -80,8 +81,9 @@ Result<> RegistryClient::authorize(const Endpoint& ep, const Reference& ref,
     std::string realm = ch.params["realm"];
     if (realm.empty())
       return fail(Code::kUnauthenticated, "{}: Bearer challenge without a realm", ep.base_url);
-    std::string scope = ch.params.count("scope") ? ch.params["scope"]
-                                                 : fmt::format("repository:{}:pull", ref.repository);
+    std::string scope = ch.params.count("scope")
+                            ? ch.params["scope"]
+                            : fmt::format("repository:{}:pull", ref.repository);
     std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
     if (!ch.params["service"].empty()) url += "service=" + url_encode(ch.params["service"]) + "&";
     url += "scope=" + url_encode(scope);
@@ -97,8 +99,9 @@ Result<> RegistryClient::authorize(const Endpoint& ep, const Reference& ref,
       return fail(Code::kUnauthenticated, "the token service {} refused {} ({}){}", realm,
                   creds ? "the credentials from the auth file" : "an anonymous pull",
                   registry_error(tresp),
-                  creds ? "" : fmt::format(": add credentials for \"{}\" to [registries] auth_file",
-                                           ref.registry));
+                  creds ? ""
+                        : fmt::format(": add credentials for \"{}\" to [registries] auth_file",
+                                      ref.registry));
     if (tresp.status != 200)
       return fail(Code::kUnavailable, "the token service {} answered {}", realm,
                   registry_error(tresp));
@@ -198,7 +201,8 @@ Result<HttpResponse> RegistryClient::send(const Endpoint& ep, const Reference& r
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
   }
-  return tl::unexpected(last.context(fmt::format("gave up after {} attempts", options_.max_attempts)));
+  return tl::unexpected(
+      last.context(fmt::format("gave up after {} attempts", options_.max_attempts)));
 }
 
 template <class Fn>
@@ -230,8 +234,8 @@ Result<FetchedManifest> RegistryClient::get_manifest(const Reference& ref,
     req.cancelled = cancelled;
     auto resp = SVC_TRY(send(ep, ref, req, nullptr, nullptr));
     if (resp.status == 404)
-      return fail(Code::kNotFound, "{}: manifest {} not found in {} ({})", ref.str(),
-                  tag_or_digest, ep.base_url, registry_error(resp));
+      return fail(Code::kNotFound, "{}: manifest {} not found in {} ({})", ref.str(), tag_or_digest,
+                  ep.base_url, registry_error(resp));
     if (resp.status == 401 || resp.status == 403)
       return fail(Code::kPermissionDenied, "{}: {} refused access to {} ({})", ref.str(),
                   ep.base_url, ref.repository, registry_error(resp));
@@ -256,15 +260,16 @@ Result<std::string> RegistryClient::get_blob(const Reference& ref, const Descrip
   if (desc.size > (64 << 20))
     return fail(Code::kResourceExhausted, "blob {} is {} bytes, too large to hold in memory",
                 desc.digest.str(), desc.size);
-  SVC_TRY(fetch_blob(ref, desc,
-                     [&](const char* d, std::size_t n) -> Result<> {
-                       if (out.size() + n > static_cast<std::size_t>(desc.size))
-                         return fail(Code::kDataLoss, "blob {} is longer than its {} bytes",
-                                     desc.digest.str(), desc.size);
-                       out.append(d, n);
-                       return {};
-                     },
-                     cancelled));
+  SVC_TRY(fetch_blob(
+      ref, desc,
+      [&](const char* d, std::size_t n) -> Result<> {
+        if (out.size() + n > static_cast<std::size_t>(desc.size))
+          return fail(Code::kDataLoss, "blob {} is longer than its {} bytes", desc.digest.str(),
+                      desc.size);
+        out.append(d, n);
+        return {};
+      },
+      cancelled));
   Digest got = Digest::sha256_of(out);
   if (got != desc.digest || static_cast<std::int64_t>(out.size()) != desc.size)
     return fail(Code::kDataLoss, "blob {}: received {} bytes hashing to {}: refused",
@@ -279,8 +284,8 @@ Result<> RegistryClient::fetch_blob(const Reference& ref, const Descriptor& desc
     // A mirror that failed mid-blob cannot be resumed elsewhere from the same offset safely
     // (another server, maybe other bytes): only start on an endpoint from byte 0.
     if (delivered > 0)
-      return fail(Code::kAborted, "blob {} was cut on a mirror after {} bytes",
-                  desc.digest.str(), delivered);
+      return fail(Code::kAborted, "blob {} was cut on a mirror after {} bytes", desc.digest.str(),
+                  delivered);
     HttpRequest req;
     req.url = fmt::format("{}/v2/{}/blobs/{}", ep.base_url, ref.repository, desc.digest.str());
     req.cancelled = cancelled;

@@ -4,8 +4,8 @@
 // with credentials from the auth file), Basic auth, manifests with the Accept list of every form
 // we read, blobs with redirects, retries with back-off on resets, 5xx and 429, and a Range
 // resume of a blob cut mid-way. Mirrors are tried before the registry itself.
-#include <functional>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>

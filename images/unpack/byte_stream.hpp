@@ -38,8 +38,8 @@ class BytePipe final : public ByteSource {
 
   // Writer side. push() blocks while the pipe is full; it fails once the reader aborted.
   Result<> push(const char* data, std::size_t size);
-  void close();                // end of stream
-  void abort(Error error);     // either side: wake the other with this error
+  void close();             // end of stream
+  void abort(Error error);  // either side: wake the other with this error
 
   // Reader side.
   Result<std::size_t> read(char* buf, std::size_t cap) override;

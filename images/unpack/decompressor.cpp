@@ -24,16 +24,23 @@ struct Decompressor::Codec {
 };
 
 Decompressor::Decompressor(ByteSource& input, std::uint64_t max_output)
-    : input_(input), max_output_(max_output), in_(kInBuf, '\0'), codec_(std::make_unique<Codec>()) {}
+    : input_(input),
+      max_output_(max_output),
+      in_(kInBuf, '\0'),
+      codec_(std::make_unique<Codec>()) {}
 
 Decompressor::~Decompressor() = default;
 
 std::string_view Decompressor::format() const {
   switch (format_) {
-    case Format::kGzip: return "gzip";
-    case Format::kZstd: return "zstd";
-    case Format::kPlain: return "tar";
-    default: return "unknown";
+    case Format::kGzip:
+      return "gzip";
+    case Format::kZstd:
+      return "zstd";
+    case Format::kPlain:
+      return "tar";
+    default:
+      return "unknown";
   }
 }
 
@@ -111,8 +118,7 @@ Result<std::size_t> Decompressor::decode(char* buf, std::size_t cap) {
       ZSTD_outBuffer out{buf, cap, 0};
       std::size_t rc = ZSTD_decompressStream(codec_->zs, &out, &in);
       if (ZSTD_isError(rc))
-        return fail(Code::kDataLoss, "the layer's zstd data is corrupt: {}",
-                    ZSTD_getErrorName(rc));
+        return fail(Code::kDataLoss, "the layer's zstd data is corrupt: {}", ZSTD_getErrorName(rc));
       in_pos_ += in.pos;
       produced = out.pos;
       done_ = rc == 0;  // a frame ended exactly here

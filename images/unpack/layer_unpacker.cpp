@@ -122,15 +122,14 @@ Result<> Applier::set_meta_fd(int fd, struct archive_entry* e, bool is_dir) {
 }
 
 Result<> Applier::write_file(struct archive* a, struct archive_entry* e, int dirfd,
-                             const std::string& name, const std::string& path,
-                             UnpackStats& stats) {
+                             const std::string& name, const std::string& path, UnpackStats& stats) {
   std::int64_t size = archive_entry_size(e);
   if (size < 0 || static_cast<std::uint64_t>(size) > opt_.limits.max_file_bytes)
     return fail(Code::kResourceExhausted,
                 "layer file \"{}\" is {} bytes, more than the {} allowed for one file", path, size,
                 format_size_human(opt_.limits.max_file_bytes));
-  UniqueFd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600));
+  UniqueFd fd(
+      ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return fail_errno(fmt::format("create \"{}\"", path));
   const void* block = nullptr;
   std::size_t len = 0;
@@ -177,8 +176,8 @@ Result<> Applier::entry(struct archive* a, struct archive_entry* e, UnpackStats&
     return {};
   }
   mode_t type = archive_entry_filetype(e);
-  bool whiteout_dev = type == AE_IFCHR && archive_entry_rdevmajor(e) == 0 &&
-                      archive_entry_rdevminor(e) == 0;
+  bool whiteout_dev =
+      type == AE_IFCHR && archive_entry_rdevmajor(e) == 0 && archive_entry_rdevminor(e) == 0;
   if (plan.kind == EntryPlan::Kind::kWhiteout || whiteout_dev) {
     auto [parent, name] = split_parent(plan.path);
     if (name.empty()) return fail(Code::kDataLoss, "whiteout \"{}\" names the layer root", raw);
@@ -320,8 +319,7 @@ Result<UnpackStats> unpack_tar(ByteSource& tar_stream, const std::string& root_d
   ctx.src = &tar_stream;
   if (archive_read_open(a.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
     if (ctx.error) return tl::unexpected(*ctx.error);
-    return fail(Code::kDataLoss, "the layer is not a tar archive: {}",
-                archive_err(a.get()));
+    return fail(Code::kDataLoss, "the layer is not a tar archive: {}", archive_err(a.get()));
   }
   Applier applier(std::move(root), options);
   UnpackStats stats;

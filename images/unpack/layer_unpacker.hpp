@@ -13,10 +13,10 @@
 namespace svc::images::unpack {
 
 struct UnpackLimits {
-  std::uint64_t max_entries = 1'000'000;          // tar headers in one layer
-  std::uint64_t max_file_bytes = 16ULL << 30;     // one regular file
-  std::uint64_t max_layer_bytes = 64ULL << 30;    // the uncompressed stream (enforced by the
-                                                  // Decompressor feeding us)
+  std::uint64_t max_entries = 1'000'000;        // tar headers in one layer
+  std::uint64_t max_file_bytes = 16ULL << 30;   // one regular file
+  std::uint64_t max_layer_bytes = 64ULL << 30;  // the uncompressed stream (enforced by the
+                                                // Decompressor feeding us)
 };
 
 struct UnpackOptions {

@@ -53,9 +53,10 @@ std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
 
 // Text-like data that gzip shrinks about 3-4x: words from a small vocabulary, random order.
 std::string text_bytes(std::mt19937_64& rng, std::size_t n) {
-  static const char* words[] = {"container", "layer", "image", "registry", "snapshot", "overlay",
-                                "digest", "manifest", "pull", "unpack", "sandbox", "cgroup",
-                                "namespace", "kernel", "service", "task", "billing", "node"};
+  static const char* words[] = {"container", "layer",   "image",     "registry", "snapshot",
+                                "overlay",   "digest",  "manifest",  "pull",     "unpack",
+                                "sandbox",   "cgroup",  "namespace", "kernel",   "service",
+                                "task",      "billing", "node"};
   std::string s;
   s.reserve(n + 16);
   while (s.size() < n) {
@@ -71,11 +72,13 @@ ImageBuilder big_image() {
   std::mt19937_64 rng(42);
   LayerBuilder l1, l2, l3;
   l1.dir("bin").file_from("bin/busybox", "/bin/busybox", 0755).dir("data");
-  for (int i = 0; i < 700; ++i) l1.file("data/r" + std::to_string(i), random_bytes(rng, 100 * 1024));
+  for (int i = 0; i < 700; ++i)
+    l1.file("data/r" + std::to_string(i), random_bytes(rng, 100 * 1024));
   l2.dir("blobs");
   for (int i = 0; i < 6; ++i) l2.file("blobs/big" + std::to_string(i), random_bytes(rng, 10 << 20));
   l3.dir("docs");
-  for (int i = 0; i < 1500; ++i) l3.file("docs/t" + std::to_string(i) + ".txt", text_bytes(rng, 100 * 1024));
+  for (int i = 0; i < 1500; ++i)
+    l3.file("docs/t" + std::to_string(i) + ".txt", text_bytes(rng, 100 * 1024));
   ImageBuilder b;
   b.layer(std::move(l1)).layer(std::move(l2)).layer(std::move(l3));
   b.config().cmd = {"/bin/busybox", "sh"};
@@ -152,9 +155,10 @@ Floor measure_floor(const fs::path& layout, const WrittenImage& w) {
   f.isal_mb_s = static_cast<double>(plain) / 1e6 / t_isal;
   f.zstd_mb_s = static_cast<double>(plain) / 1e6 / t_zstd;
   f.seconds = t_sha + t_gz + t_sha_plain;
-  std::cout << fmt::format("image: {} MB compressed, {} MB of tar; floor on one core: sha256 {:.3f} s + "
-                           "gunzip {:.3f} s + sha256(tar) {:.3f} s = {:.3f} s\n",
-                           compressed / 1000000, plain / 1000000, t_sha, t_gz, t_sha_plain, f.seconds);
+  std::cout << fmt::format(
+      "image: {} MB compressed, {} MB of tar; floor on one core: sha256 {:.3f} s + "
+      "gunzip {:.3f} s + sha256(tar) {:.3f} s = {:.3f} s\n",
+      compressed / 1000000, plain / 1000000, t_sha, t_gz, t_sha_plain, f.seconds);
   return f;
 }
 
@@ -205,45 +209,56 @@ int main() {
     fs::path bundle = work.path() / ("bundle-" + std::to_string(i));
     ::sync();
     t = Clock::now();
-    auto c = skopeo({"copy", "--src-tls-verify=false", "docker://" + ref, "oci:" + oci.string() + ":t"},
-                    std::chrono::minutes(5));
-    auto u = run({"umoci", "unpack", "--image", oci.string() + ":t", bundle.string()}, std::chrono::minutes(5));
+    auto c =
+        skopeo({"copy", "--src-tls-verify=false", "docker://" + ref, "oci:" + oci.string() + ":t"},
+               std::chrono::minutes(5));
+    auto u = run({"umoci", "unpack", "--image", oci.string() + ":t", bundle.string()},
+                 std::chrono::minutes(5));
     s = seconds_since(t);
-    if (c.exit_code == 0 && u.exit_code == 0) t_umoci.push_back(s);
-    else std::cerr << "skopeo/umoci failed: " << c.err << u.err << "\n";
+    if (c.exit_code == 0 && u.exit_code == 0)
+      t_umoci.push_back(s);
+    else
+      std::cerr << "skopeo/umoci failed: " << c.err << u.err << "\n";
 
     fs::path proot = work.path() / ("podman-root-" + std::to_string(i));
     fs::path prun = work.path() / ("podman-run-" + std::to_string(i));
     ::sync();
     t = Clock::now();
-    auto p = run({"podman", "--root", proot.string(), "--runroot", prun.string(), "--storage-driver",
-                  "overlay", "--events-backend", "file", "--cgroup-manager", "cgroupfs", "pull",
-                  "--tls-verify=false", "-q", ref},
+    auto p = run({"podman", "--root", proot.string(), "--runroot", prun.string(),
+                  "--storage-driver", "overlay", "--events-backend", "file", "--cgroup-manager",
+                  "cgroupfs", "pull", "--tls-verify=false", "-q", ref},
                  std::chrono::minutes(5));
     s = seconds_since(t);
-    if (p.exit_code == 0) t_podman.push_back(s);
-    else std::cerr << "podman pull failed: " << p.err << "\n";
+    if (p.exit_code == 0)
+      t_podman.push_back(s);
+    else
+      std::cerr << "podman pull failed: " << p.err << "\n";
   }
   for (int i = 0; i < runs; ++i) {
     fs::path proot = work.path() / ("podman-root-" + std::to_string(i));
     fs::path prun = work.path() / ("podman-run-" + std::to_string(i));
-    run({"podman", "--root", proot.string(), "--runroot", prun.string(), "--storage-driver", "overlay",
-         "system", "reset", "-f"});
+    run({"podman", "--root", proot.string(), "--runroot", prun.string(), "--storage-driver",
+         "overlay", "system", "reset", "-f"});
   }
   daemons.clear();
 
   double svc = median(t_svc), um = median(t_umoci), pod = median(t_podman);
   std::cout << "\n## Image pull\n\n"
-            << fmt::format("{} runs each, medians, cold pulls from docker-registry on 127.0.0.1.\n\n", runs)
+            << fmt::format(
+                   "{} runs each, medians, cold pulls from docker-registry on 127.0.0.1.\n\n", runs)
             << "| what | median (s) | svcd is faster by |\n| --- | --- | --- |\n"
             << fmt::format("| svcd (`svctl pull`) | {:.3f} | 1.00x |\n", svc)
-            << fmt::format("| skopeo copy + umoci unpack | {:.3f} | {:.2f}x |\n", um, svc > 0 ? um / svc : 0)
-            << fmt::format("| podman pull --root <temp> | {:.3f} | {:.2f}x |\n", pod, svc > 0 ? pod / svc : 0)
-            << fmt::format("| floor: one core, sha256 + gunzip + sha256(tar) | {:.3f} | {:.2f}x |\n",
-                           floor.seconds, svc > 0 ? floor.seconds / svc : 0)
-            << fmt::format("\nOne core: SHA-256 {:.0f} MB/s, gunzip (zlib) {:.0f} MB/s and (ISA-L igzip, "
-                           "what svcd uses) {:.0f} MB/s of output, zstd -d {:.0f} MB/s of output.\n",
-                           floor.sha_mb_s, floor.gunzip_mb_s, floor.isal_mb_s, floor.zstd_mb_s);
+            << fmt::format("| skopeo copy + umoci unpack | {:.3f} | {:.2f}x |\n", um,
+                           svc > 0 ? um / svc : 0)
+            << fmt::format("| podman pull --root <temp> | {:.3f} | {:.2f}x |\n", pod,
+                           svc > 0 ? pod / svc : 0)
+            << fmt::format(
+                   "| floor: one core, sha256 + gunzip + sha256(tar) | {:.3f} | {:.2f}x |\n",
+                   floor.seconds, svc > 0 ? floor.seconds / svc : 0)
+            << fmt::format(
+                   "\nOne core: SHA-256 {:.0f} MB/s, gunzip (zlib) {:.0f} MB/s and (ISA-L igzip, "
+                   "what svcd uses) {:.0f} MB/s of output, zstd -d {:.0f} MB/s of output.\n",
+                   floor.sha_mb_s, floor.gunzip_mb_s, floor.isal_mb_s, floor.zstd_mb_s);
   std::cout << "svcd runs:";
   for (double s : t_svc) std::cout << fmt::format(" {:.3f}", s);
   std::cout << "\n";

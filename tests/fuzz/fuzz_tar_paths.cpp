@@ -40,8 +40,8 @@ void check_path(std::string_view name) {
   auto clean = clean_entry_path(name);
   if (!clean) return;
   const std::string& p = *clean;
-  if (p.starts_with('/') || p == ".." || p.starts_with("../") || p.find("/../") != std::string::npos ||
-      p.ends_with("/.."))
+  if (p.starts_with('/') || p == ".." || p.starts_with("../") ||
+      p.find("/../") != std::string::npos || p.ends_with("/.."))
     std::abort();
   auto plan = plan_entry(p);
   if (plan.path.size() > p.size()) std::abort();
@@ -51,7 +51,8 @@ void check_path(std::string_view name) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  check_path(std::string_view(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 4096)));
+  check_path(
+      std::string_view(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 4096)));
 
   static svc::TempDir scratch("svc-fuzz-tar-");
   std::filesystem::path root = scratch.path() / "root";

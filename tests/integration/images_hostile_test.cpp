@@ -6,11 +6,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <zlib.h>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <zlib.h>
 
 #include "common/digest.hpp"
 #include "common/fs.hpp"
@@ -31,7 +31,8 @@ namespace {
 std::string tree_digest(const fs::path& dir) {
   Sha256 h;
   std::vector<fs::path> all;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it)
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+       ++it)
     all.push_back(it->path());
   std::sort(all.begin(), all.end());
   for (const auto& p : all) {
@@ -119,7 +120,8 @@ TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][secu
     CHECK(fs::exists(snap / rel(f.sentinel) / "pwned"));
   }
   SECTION("a symlink to / and then a file through it land inside") {
-    auto r = f.import(LayerBuilder().symlink("root", "/").file("root/" + rel(f.sentinel) + "/pwned", "x"));
+    auto r = f.import(
+        LayerBuilder().symlink("root", "/").file("root/" + rel(f.sentinel) + "/pwned", "x"));
     REQUIRE(r);
     fs::path snap = f.svc->rootfs_lower_dirs(r->front())[0];
     CHECK(fs::exists(snap / rel(f.sentinel) / "pwned"));
@@ -136,7 +138,8 @@ TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][secu
     CHECK(r.error().message().find("not in the layer") != std::string::npos);
   }
   SECTION("a directory swapped for a symlink between entries") {
-    auto r = f.import(LayerBuilder().dir("d").file("d/a", "a").symlink("d", sent).file("d/pwned", "x"));
+    auto r =
+        f.import(LayerBuilder().dir("d").file("d/a", "a").symlink("d", sent).file("d/pwned", "x"));
     CHECK(!r);
   }
   SECTION("a symlink swapped for a directory between entries") {
@@ -147,7 +150,9 @@ TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][secu
     CHECK(fs::exists(snap / "d/x"));
   }
   SECTION("a symlink to a parent chain and a file through it") {
-    auto r = f.import(LayerBuilder().dir("a").symlink("a/up", "../../../../../../..")
+    auto r = f.import(LayerBuilder()
+                          .dir("a")
+                          .symlink("a/up", "../../../../../../..")
                           .file("a/up/" + rel(f.sentinel) + "/pwned", "x"));
     // "up" resolves to the snapshot root (".." stops there), so the file lands inside.
     REQUIRE(r);
@@ -168,7 +173,8 @@ TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][secu
     CHECK(st.st_rdev == makedev(0, 0));
   }
   SECTION("layers cannot set overlayfs xattrs themselves") {
-    auto r = f.import(LayerBuilder().dir("d").xattr("trusted.overlay.redirect", "/etc").file("d/f", "x"));
+    auto r = f.import(
+        LayerBuilder().dir("d").xattr("trusted.overlay.redirect", "/etc").file("d/f", "x"));
     REQUIRE(r);
     char buf[64];
     fs::path d = f.svc->rootfs_lower_dirs(r->front())[0] / "d";
@@ -208,7 +214,8 @@ TEST_CASE("entry-count, file-size and decompression-bomb limits", "[images][secu
     images::unpack::UnpackLimits limits;
     limits.max_layer_bytes = 64 << 20;
     Fixture f(limits);
-    auto r = f.import(LayerBuilder(LayerCompression::kGzip).file("zeros", std::string(256 << 20, '\0')));
+    auto r =
+        f.import(LayerBuilder(LayerCompression::kGzip).file("zeros", std::string(256 << 20, '\0')));
     REQUIRE(!r);
     CHECK(r.error().code() == Code::kResourceExhausted);
     CHECK(r.error().message().find("decompression bomb") != std::string::npos);
@@ -231,7 +238,10 @@ class ManyEntries final : public images::unpack::ByteSource {
     std::strcpy(header_ + 124, "00000000000");
     std::strcpy(header_ + 136, "14000000000");
     header_[156] = '0';
-    std::memcpy(header_ + 257, "ustar\0" "00", 8);
+    std::memcpy(header_ + 257,
+                "ustar\0"
+                "00",
+                8);
     std::memset(header_ + 148, ' ', 8);
     unsigned sum = 0;
     for (unsigned char c : header_) sum += c;

@@ -26,7 +26,9 @@ std::size_t count(const fs::path& dir) {
 }
 
 LayerBuilder base_layer() {
-  return LayerBuilder(LayerCompression::kNone).dir("bin").file_from("bin/busybox", "/bin/busybox", 0755);
+  return LayerBuilder(LayerCompression::kNone)
+      .dir("bin")
+      .file_from("bin/busybox", "/bin/busybox", 0755);
 }
 
 ImageBuilder image_with(const std::string& marker) {
@@ -38,7 +40,8 @@ ImageBuilder image_with(const std::string& marker) {
 }
 
 // A `docker save` archive: manifest.json, <config>.json and <n>/layer.tar (plain tars).
-fs::path write_docker_save(const fs::path& dir, const ImageBuilder& b, const std::string& repo_tag) {
+fs::path write_docker_save(const fs::path& dir, const ImageBuilder& b,
+                           const std::string& repo_tag) {
   fs::path oci = dir / "oci-for-save";
   WrittenImage w = b.write_layout(oci, "t");
   fs::path save = dir / "save";
@@ -53,7 +56,8 @@ fs::path write_docker_save(const fs::path& dir, const ImageBuilder& b, const std
     layers.push_back(std::to_string(i) + "/layer.tar");
   }
   std::ofstream(save / "manifest.json")
-      << json::array({{{"Config", config_name}, {"RepoTags", {repo_tag}}, {"Layers", layers}}}).dump();
+      << json::array({{{"Config", config_name}, {"RepoTags", {repo_tag}}, {"Layers", layers}}})
+             .dump();
   fs::path tar = dir / "saved.tar";
   auto r = run({"tar", "-C", save.string(), "-cf", tar.string(), "."});
   REQUIRE(r.exit_code == 0);
@@ -179,7 +183,8 @@ TEST_CASE("svctl image import: OCI layout dir and tar, docker save, multi-platfo
   REQUIRE(ds.exit_code == 0);
   auto ds_json = json::parse(ds.out);
   CHECK(ds_json["images"][0]["reference"] == "docker.io/saved/app:2");
-  CHECK(ds_json["images"][0]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json");
+  CHECK(ds_json["images"][0]["mediaType"] ==
+        "application/vnd.docker.distribution.manifest.v2+json");
   std::string chain = ds_json["images"][0]["layers"][1]["chainId"];
   std::ifstream marker(d.state_dir() / "snapshots" / chain.substr(7) / "marker");
   CHECK(std::string(std::istreambuf_iterator<char>(marker), {}) == "saved");

@@ -76,7 +76,9 @@ ImageBuilder rich_image(LayerCompression top) {
               .opaque("old")
               .file("old/new", "new")
               .file("etc/motd", "bye\n", 0644));
-  b.layer(LayerBuilder(top).dir("app", 0750, 1000, 1000).file("app/data", std::string(100000, 'd'), 0600, 1000, 1000));
+  b.layer(LayerBuilder(top)
+              .dir("app", 0750, 1000, 1000)
+              .file("app/data", std::string(100000, 'd'), 0600, 1000, 1000));
   auto& c = b.config();
   c.entrypoint = {"/bin/sh", "-c"};
   c.cmd = {"echo hi"};
@@ -176,7 +178,8 @@ TEST_CASE("pull OCI, Docker schema 2 and zstd images through svcd; snapshots kee
   Node n;
   n.start();
   std::string oci = n.reg.push(rich_image(LayerCompression::kGzip), "rich/oci:1");
-  std::string v2 = n.reg.push(rich_image(LayerCompression::kGzip), "rich/docker:1", PushFormat::kDockerV2S2);
+  std::string v2 =
+      n.reg.push(rich_image(LayerCompression::kGzip), "rich/docker:1", PushFormat::kDockerV2S2);
   std::string zst = n.reg.push(rich_image(LayerCompression::kZstd), "rich/zstd:1");
   std::string plain = n.reg.push(rich_image(LayerCompression::kNone), "rich/plain:1");
 

@@ -29,7 +29,10 @@ namespace {
 
 ImageBuilder busybox_image() {
   ImageBuilder b;
-  b.layer(LayerBuilder().dir("bin").file_from("bin/busybox", "/bin/busybox", 0755).symlink("bin/sh", "busybox"));
+  b.layer(LayerBuilder()
+              .dir("bin")
+              .file_from("bin/busybox", "/bin/busybox", 0755)
+              .symlink("bin/sh", "busybox"));
   b.layer(LayerBuilder().file("etc/hostname", "faulty\n"));
   b.config().cmd = {"/bin/sh"};
   return b;
@@ -40,7 +43,8 @@ std::unique_ptr<DaemonFixture> daemon_for(const std::vector<std::string>& insecu
   std::string list;
   for (const auto& h : insecure) list += (list.empty() ? "\"" : ", \"") + h + "\"";
   DaemonFixture::Options o;
-  o.extra_config = "[registries]\ninsecure = [" + list + "]\nstall_timeout = \"2s\"\nmax_attempts = 2\n" + extra;
+  o.extra_config =
+      "[registries]\ninsecure = [" + list + "]\nstall_timeout = \"2s\"\nmax_attempts = 2\n" + extra;
   auto d = std::make_unique<DaemonFixture>(o);
   d->start();
   return d;
@@ -51,7 +55,8 @@ void check_nothing_partial(const DaemonFixture& d, const std::string& digest = "
   CHECK(fs::is_empty(d.state_dir() / "content/ingest"));
   for (const auto& e : fs::directory_iterator(d.state_dir() / "snapshots"))
     CHECK(!e.path().filename().string().starts_with(".tmp-"));
-  if (!digest.empty()) CHECK(!fs::exists(d.state_dir() / "content/blobs/sha256" / digest.substr(7)));
+  if (!digest.empty())
+    CHECK(!fs::exists(d.state_dir() / "content/blobs/sha256" / digest.substr(7)));
 }
 
 // nginx with auth_basic in front of the registry: a registry that wants Basic credentials.
@@ -65,22 +70,25 @@ class BasicAuthFront {
     std::ofstream(dir_.path() / "htpasswd") << user << ":" << hash.out;
     port_ = free_port();
     std::string d = dir_.path().string();
-    for (const char* sub : {"body", "proxy", "fcgi", "uwsgi", "scgi"}) fs::create_directories(dir_.path() / sub);
+    for (const char* sub : {"body", "proxy", "fcgi", "uwsgi", "scgi"})
+      fs::create_directories(dir_.path() / sub);
     std::ofstream(dir_.path() / "nginx.conf")
         // The workers run as root so that they can read the 0700 temp dir (a test-only nginx).
-        << "user root;\nworker_processes 1;\ndaemon off;\npid " << d << "/nginx.pid;\nerror_log " << d
-        << "/error.log;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
+        << "user root;\nworker_processes 1;\ndaemon off;\npid " << d << "/nginx.pid;\nerror_log "
+        << d << "/error.log;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
         << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
         << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
         << "  scgi_temp_path " << d << "/scgi;\n"
         << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    client_max_body_size 0;\n"
-        << "    location /v2/ {\n      auth_basic \"svc test registry\";\n      auth_basic_user_file "
+        << "    location /v2/ {\n      auth_basic \"svc test registry\";\n      "
+           "auth_basic_user_file "
         << d << "/htpasswd;\n      proxy_pass http://127.0.0.1:" << registry_port << ";\n"
         << "      proxy_set_header Host $http_host;\n      proxy_buffering off;\n    }\n  }\n}\n";
     proc_ = std::make_unique<Background>(
         std::vector<std::string>{"nginx", "-e", d + "/error.log", "-p", d, "-c", d + "/nginx.conf"},
         d + "/out.log");
-    bool up = wait_for([&] { return connectable(port_) || !proc_->running(); }, std::chrono::seconds(10));
+    bool up =
+        wait_for([&] { return connectable(port_) || !proc_->running(); }, std::chrono::seconds(10));
     REQUIRE(up);
     REQUIRE(proc_->running());
   }
@@ -156,7 +164,8 @@ TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") 
   SECTION("a pull whose client goes away is cancelled at once and leaves nothing") {
     proxy.set_mode(FaultProxy::Mode::kHangBlob);
     DaemonFixture::Options o;
-    o.extra_config = "[registries]\ninsecure = [\"" + proxy.host() + "\"]\nstall_timeout = \"60s\"\n";
+    o.extra_config =
+        "[registries]\ninsecure = [\"" + proxy.host() + "\"]\nstall_timeout = \"60s\"\n";
     DaemonFixture patient(o);
     patient.start();
     Background client({svctl_path(), "--host", patient.host(), "pull", via_proxy},
@@ -182,9 +191,11 @@ TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") 
     CHECK(proxy.range_requests() >= 1);
     CHECK(d->log().find("connection cut") != std::string::npos);
     auto im = json::parse(d->svctl({"image", "inspect", via_proxy, "-o", "json"}).out);
-    fs::path snap = d->state_dir() / "snapshots" / im["layers"][0]["chainId"].get<std::string>().substr(7);
+    fs::path snap =
+        d->state_dir() / "snapshots" / im["layers"][0]["chainId"].get<std::string>().substr(7);
     std::ifstream a(snap / "bin/busybox", std::ios::binary), b("/bin/busybox", std::ios::binary);
-    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) == std::string(std::istreambuf_iterator<char>(b), {}));
+    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) ==
+          std::string(std::istreambuf_iterator<char>(b), {}));
     check_nothing_partial(*d);
   }
   SECTION("a 503 is retried with back-off") {
@@ -204,9 +215,10 @@ TEST_CASE("faults between svcd and the registry", "[images][registry][faults]") 
   SECTION("mirrors are tried first; a dead mirror falls back to the next endpoint") {
     // "mirror.invalid" is never reachable (RFC 6761): everything comes through its mirrors.
     DaemonFixture::Options o;
-    o.extra_config = "[registries]\nstall_timeout = \"2s\"\nmax_attempts = 1\n"
-                     "[registries.mirrors]\n\"mirror.invalid\" = [\"http://127.0.0.1:1\", \"http://" +
-                     reg.host() + "\"]\n";
+    o.extra_config =
+        "[registries]\nstall_timeout = \"2s\"\nmax_attempts = 1\n"
+        "[registries.mirrors]\n\"mirror.invalid\" = [\"http://127.0.0.1:1\", \"http://" +
+        reg.host() + "\"]\n";
     DaemonFixture m(o);
     m.start();
     auto r = m.svctl({"pull", "mirror.invalid/faults/bb:1", "-o", "json"});
@@ -250,14 +262,16 @@ TEST_CASE("a registry that demands a token", "[images][registry][auth]") {
     anon.reset();
 
     fs::path auth = reg.dir() / "config.json";
-    std::ofstream(auth) << R"({"auths":{")" << reg.host() << R"(":{"username":"alice","password":"s3cret"}}})";
+    std::ofstream(auth) << R"({"auths":{")" << reg.host()
+                        << R"(":{"username":"alice","password":"s3cret"}}})";
     auto d = daemon_for({reg.host()}, "auth_file = \"" + auth.string() + "\"\n");
     auto ok = d->svctl({"pull", ref});
     INFO(ok.out << ok.err << d->log());
     CHECK(ok.exit_code == 0);
     CHECK(tokens.tokens_issued() >= 1);
 
-    std::ofstream(auth) << R"({"auths":{")" << reg.host() << R"(":{"username":"alice","password":"wrong"}}})";
+    std::ofstream(auth) << R"({"auths":{")" << reg.host()
+                        << R"(":{"username":"alice","password":"wrong"}}})";
     auto bad = daemon_for({reg.host()}, "auth_file = \"" + auth.string() + "\"\n");
     auto refused = bad->svctl({"pull", ref});
     CHECK(refused.exit_code == 4);

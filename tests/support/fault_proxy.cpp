@@ -146,7 +146,8 @@ void FaultProxy::handle(int client) {
   Mode mode = mode_;
   if (blob && mode == Mode::k503Once && !fault_used_.exchange(true)) {
     ++faults_;
-    std::string r = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    std::string r =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(client, r.data(), r.size());
     return;
   }
@@ -154,8 +155,8 @@ void FaultProxy::handle(int client) {
     ++faults_;
     std::string path = line.substr(4, line.rfind(' ') - 4);
     std::string r = "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:" +
-                     std::to_string(upstream_port_) + path +
-                     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    std::to_string(upstream_port_) + path +
+                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(client, r.data(), r.size());
     return;
   }

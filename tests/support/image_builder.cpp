@@ -8,9 +8,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <zlib.h>
 #include <zstd.h>
+#include <nlohmann/json.hpp>
 
 #include "common/digest.hpp"
 #include "common/fs.hpp"
@@ -106,8 +106,18 @@ LayerBuilder& LayerBuilder::opaque(const std::string& dir) {
 
 LayerBuilder& LayerBuilder::device(const std::string& path, bool block, unsigned major,
                                    unsigned minor) {
-  entries_.push_back({path, static_cast<mode_t>(block ? S_IFBLK : S_IFCHR), 0666, 0, 0, "", "", "",
-                      major, minor, mtime_, {}});
+  entries_.push_back({path,
+                      static_cast<mode_t>(block ? S_IFBLK : S_IFCHR),
+                      0666,
+                      0,
+                      0,
+                      "",
+                      "",
+                      "",
+                      major,
+                      minor,
+                      mtime_,
+                      {}});
   return *this;
 }
 
@@ -152,7 +162,8 @@ std::string LayerBuilder::tar() const {
       archive_entry_set_rdevmajor(ae, e.major);
       archive_entry_set_rdevminor(ae, e.minor);
     }
-    for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
+    for (const auto& [k, v] : e.xattrs)
+      archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
     if (archive_write_header(a, ae) != ARCHIVE_OK)
       throw std::runtime_error(std::string("tar header: ") + archive_error_string(a));
     if (e.type == S_IFREG && e.hardlink.empty() && !e.data.empty())
@@ -167,25 +178,29 @@ std::string LayerBuilder::tar() const {
 std::string LayerBuilder::blob() const {
   std::string t = tar();
   switch (compression_) {
-    case LayerCompression::kGzip: return gzip(t);
-    case LayerCompression::kZstd: return zstd(t);
-    default: return t;
+    case LayerCompression::kGzip:
+      return gzip(t);
+    case LayerCompression::kZstd:
+      return zstd(t);
+    default:
+      return t;
   }
 }
 
 std::string LayerBuilder::media_type() const {
   switch (compression_) {
-    case LayerCompression::kGzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
-    case LayerCompression::kZstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
-    default: return "application/vnd.oci.image.layer.v1.tar";
+    case LayerCompression::kGzip:
+      return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case LayerCompression::kZstd:
+      return "application/vnd.oci.image.layer.v1.tar+zstd";
+    default:
+      return "application/vnd.oci.image.layer.v1.tar";
   }
 }
 
 WrittenImage ImageBuilder::write_blobs(const fs::path& dir) const {
   fs::create_directories(dir / "blobs" / "sha256");
-  {
-    std::ofstream(dir / "oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
-  }
+  { std::ofstream(dir / "oci-layout") << R"({"imageLayoutVersion":"1.0.0"})"; }
   WrittenImage w;
   json layers = json::array();
   json diff_ids = json::array();

@@ -73,8 +73,7 @@ std::string RegistryFixture::log() const {
 }
 
 std::string RegistryFixture::push_layout(const fs::path& layout, const std::string& layout_tag,
-                                         const std::string& name_tag, PushFormat format,
-                                         bool all) {
+                                         const std::string& name_tag, PushFormat format, bool all) {
   std::vector<std::string> args = {"copy", "--dest-tls-verify=false"};
   if (format == PushFormat::kDockerV2S2) args.push_back("--format=v2s2");
   if (all) args.push_back("--all");

@@ -49,7 +49,9 @@ class RegistryFixture {
   std::string push(const ImageBuilder& image, const std::string& name_tag,
                    PushFormat format = PushFormat::kOci);
   // Extra skopeo flags for a registry that wants credentials (e.g. "--dest-creds=u:p").
-  void set_push_credentials(std::string user_colon_password) { creds_ = std::move(user_colon_password); }
+  void set_push_credentials(std::string user_colon_password) {
+    creds_ = std::move(user_colon_password);
+  }
 
  private:
   TempDir dir_;

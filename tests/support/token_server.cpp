@@ -12,9 +12,9 @@
 #include <memory>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <nlohmann/json.hpp>
 
 #include "common/digest.hpp"
 #include "tests/support/process.hpp"
@@ -29,7 +29,9 @@ std::string b64(const std::string& in, bool url) {
   const char* t = url ? url_tab : std_tab;
   std::string out;
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
+  };
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
@@ -92,7 +94,8 @@ void TokenServer::start() {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 16) != 0)
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 16) != 0)
     throw std::runtime_error("token server: bind/listen");
   socklen_t len = sizeof a;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
@@ -130,8 +133,9 @@ void TokenServer::serve() {
 std::string TokenServer::sign(const std::string& subject, const std::string& access_json) const {
   nlohmann::json header{{"typ", "JWT"}, {"alg", "RS256"}, {"x5c", {cert_der_b64_}}};
   auto now = static_cast<long>(std::time(nullptr));
-  nlohmann::json claims{{"iss", kIssuer},      {"sub", subject},  {"aud", kService},
-                        {"exp", now + 600},    {"nbf", now - 60}, {"iat", now},
+  nlohmann::json claims{{"iss", kIssuer},       {"sub", subject},
+                        {"aud", kService},      {"exp", now + 600},
+                        {"nbf", now - 60},      {"iat", now},
                         {"jti", random_hex(8)}, {"access", nlohmann::json::parse(access_json)}};
   std::string signing_input = b64(header.dump(), true) + "." + b64(claims.dump(), true);
   FILE* f = std::fopen((dir_.path() / "key.pem").c_str(), "r");
@@ -141,11 +145,13 @@ std::string TokenServer::sign(const std::string& subject, const std::string& acc
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::size_t siglen = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
-  EVP_DigestSign(ctx, nullptr, &siglen, reinterpret_cast<const unsigned char*>(signing_input.data()),
+  EVP_DigestSign(ctx, nullptr, &siglen,
+                 reinterpret_cast<const unsigned char*>(signing_input.data()),
                  signing_input.size());
   std::string sig(siglen, '\0');
   EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &siglen,
-                 reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size());
+                 reinterpret_cast<const unsigned char*>(signing_input.data()),
+                 signing_input.size());
   sig.resize(siglen);
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(pkey);
@@ -166,24 +172,28 @@ void TokenServer::handle(int fd) {
   std::string subject = "anonymous";
   if (!user_.empty()) {
     std::string lower_req;
-    for (char c : req) lower_req.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : req)
+      lower_req.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     // Compare the credentials case-sensitively: find the header, then the exact value.
     auto p = lower_req.find("\r\nauthorization: basic ");
-    bool ok = p != std::string::npos &&
-              req.compare(p + 23, b64(user_ + ":" + password_, false).size(),
-                          b64(user_ + ":" + password_, false)) == 0;
+    bool ok =
+        p != std::string::npos && req.compare(p + 23, b64(user_ + ":" + password_, false).size(),
+                                              b64(user_ + ":" + password_, false)) == 0;
     if (!ok) {
       ++refused_;
-      send_str(fd, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 69\r\n"
-                   "Connection: close\r\n\r\n"
-                   R"({"errors":[{"code":"UNAUTHORIZED","message":"bad user or password"}]})");
+      send_str(
+          fd,
+          "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 69\r\n"
+          "Connection: close\r\n\r\n"
+          R"({"errors":[{"code":"UNAUTHORIZED","message":"bad user or password"}]})");
       return;
     }
     subject = user_;
   }
   // scope=repository:NAME:pull,push (possibly several).
   nlohmann::json access = nlohmann::json::array();
-  std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+  std::string query =
+      target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
   std::size_t pos = 0;
   while (pos <= query.size()) {
     auto amp = query.find('&', pos);
@@ -201,7 +211,8 @@ void TokenServer::handle(int fd) {
           if (comma == std::string::npos) break;
           s = comma + 1;
         }
-        access.push_back({{"type", scope.substr(0, c1)}, {"name", scope.substr(c1 + 1, c2 - c1 - 1)},
+        access.push_back({{"type", scope.substr(0, c1)},
+                          {"name", scope.substr(c1 + 1, c2 - c1 - 1)},
                           {"actions", actions}});
       }
     }
@@ -210,7 +221,8 @@ void TokenServer::handle(int fd) {
   }
   std::string token = sign(subject, access.dump());
   ++issued_;
-  std::string body = nlohmann::json{{"token", token}, {"access_token", token}, {"expires_in", 600}}.dump();
+  std::string body =
+      nlohmann::json{{"token", token}, {"access_token", token}, {"expires_in", 600}}.dump();
   send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
 }

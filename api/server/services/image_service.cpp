@@ -58,12 +58,18 @@ void to_proto(const images::Image& im, v1::Image* out) {
 v1::LayerProgress::Phase to_proto(images::LayerPhase p) {
   using P = images::LayerPhase;
   switch (p) {
-    case P::kWaiting: return v1::LayerProgress::WAITING;
-    case P::kDownloading: return v1::LayerProgress::DOWNLOADING;
-    case P::kVerifying: return v1::LayerProgress::VERIFYING;
-    case P::kUnpacking: return v1::LayerProgress::UNPACKING;
-    case P::kDone: return v1::LayerProgress::DONE;
-    case P::kAlreadyExists: return v1::LayerProgress::ALREADY_EXISTS;
+    case P::kWaiting:
+      return v1::LayerProgress::WAITING;
+    case P::kDownloading:
+      return v1::LayerProgress::DOWNLOADING;
+    case P::kVerifying:
+      return v1::LayerProgress::VERIFYING;
+    case P::kUnpacking:
+      return v1::LayerProgress::UNPACKING;
+    case P::kDone:
+      return v1::LayerProgress::DONE;
+    case P::kAlreadyExists:
+      return v1::LayerProgress::ALREADY_EXISTS;
   }
   return v1::LayerProgress::PHASE_UNSPECIFIED;
 }

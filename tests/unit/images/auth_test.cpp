@@ -44,7 +44,8 @@ TEST_CASE("credentials from a docker config.json", "[images][registry]") {
   CHECK(*base64_decode(base64_encode("abc")) == "abc");
 }
 
-TEST_CASE("endpoints: mirrors first, docker.io's API host, insecure over http", "[images][registry]") {
+TEST_CASE("endpoints: mirrors first, docker.io's API host, insecure over http",
+          "[images][registry]") {
   RegistryOptions o;
   o.mirrors["docker.io"] = {"https://mirror.example/", "http://m2.example"};
   o.insecure = {"127.0.0.1:5000"};

@@ -12,7 +12,8 @@ const std::string kHexB(64, 'b');
 std::string manifest_json(const std::string& media_type = std::string(media::kOciManifest)) {
   return R"({"schemaVersion":2,"mediaType":")" + media_type +
          R"(","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:)" +
-         kHexA + R"(","size":12},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:)" +
+         kHexA +
+         R"(","size":12},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:)" +
          kHexB + R"(","size":34}]})";
 }
 }  // namespace
@@ -24,11 +25,13 @@ TEST_CASE("manifests, indexes and configs parse", "[images][manifest]") {
   CHECK(m->layers.size() == 1);
   CHECK(m->layers[0].size == 34);
   CHECK(*classify_document("", manifest_json()) == DocumentKind::kManifest);
-  CHECK(*classify_document(std::string(media::kDockerManifest), manifest_json(std::string(media::kDockerManifest))) ==
+  CHECK(*classify_document(std::string(media::kDockerManifest),
+                           manifest_json(std::string(media::kDockerManifest))) ==
         DocumentKind::kManifest);
 
-  std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
-                      kHexA + R"(","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}}]})";
+  std::string index =
+      R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
+      kHexA + R"(","size":1,"platform":{"os":"linux","architecture":"arm","variant":"v7"}}]})";
   CHECK(*classify_document(std::string(media::kOciIndex), index) == DocumentKind::kIndex);
   CHECK(*classify_document("application/json", index) == DocumentKind::kIndex);
   auto idx = parse_index(index);
@@ -38,7 +41,8 @@ TEST_CASE("manifests, indexes and configs parse", "[images][manifest]") {
   std::string config = R"({"architecture":"amd64","os":"linux","created":"2024-05-06T07:08:09.123Z",
     "config":{"Entrypoint":["/e"],"Cmd":["c"],"Env":["A=1"],"WorkingDir":"/w","User":"1:2",
     "ExposedPorts":{"80/tcp":{}},"StopSignal":"SIGTERM","Labels":{"k":"v"}},
-    "rootfs":{"type":"layers","diff_ids":["sha256:)" + kHexB + R"("]}})";
+    "rootfs":{"type":"layers","diff_ids":["sha256:)" +
+                       kHexB + R"("]}})";
   auto c = parse_image_config(config);
   REQUIRE(c);
   CHECK(c->platform.architecture == "amd64");
@@ -50,7 +54,8 @@ TEST_CASE("manifests, indexes and configs parse", "[images][manifest]") {
 }
 
 TEST_CASE("schema 1 and junk are refused clearly", "[images][manifest]") {
-  auto s1 = classify_document(std::string(media::kDockerSchema1Signed), R"({"schemaVersion":1,"name":"x"})");
+  auto s1 = classify_document(std::string(media::kDockerSchema1Signed),
+                              R"({"schemaVersion":1,"name":"x"})");
   REQUIRE(!s1);
   CHECK(s1.error().message().find("schema 1") != std::string::npos);
   CHECK(!parse_manifest("not json"));
@@ -78,9 +83,12 @@ TEST_CASE("layer media types and chain ids", "[images][manifest]") {
 }
 
 TEST_CASE("platform choice from an index", "[images][platform]") {
-  std::vector<std::optional<Platform>> c = {Platform{"linux", "arm", "v6"}, Platform{"linux", "arm", "v7"},
-                                            Platform{"linux", "arm64", ""}, Platform{"linux", "amd64", ""},
-                                            std::nullopt, Platform{"windows", "amd64", ""}};
+  std::vector<std::optional<Platform>> c = {Platform{"linux", "arm", "v6"},
+                                            Platform{"linux", "arm", "v7"},
+                                            Platform{"linux", "arm64", ""},
+                                            Platform{"linux", "amd64", ""},
+                                            std::nullopt,
+                                            Platform{"windows", "amd64", ""}};
   CHECK(*choose_platform(*parse_platform("linux/amd64"), c) == 3);
   CHECK(*choose_platform(*parse_platform("linux/arm64/v8"), c) == 2);
   CHECK(*choose_platform(*parse_platform("linux/arm/v7"), c) == 1);

@@ -14,7 +14,8 @@ TEST_CASE("references are normalised as docker does", "[images][reference]") {
   CHECK(parse_reference("user/app")->str() == "docker.io/user/app:latest");
   CHECK(parse_reference("index.docker.io/library/alpine:3")->str() == "docker.io/library/alpine:3");
   CHECK(parse_reference("localhost/app")->str() == "localhost/app:latest");
-  CHECK(parse_reference("localhost:5000/a/b/c:v1.2-rc_3")->str() == "localhost:5000/a/b/c:v1.2-rc_3");
+  CHECK(parse_reference("localhost:5000/a/b/c:v1.2-rc_3")->str() ==
+        "localhost:5000/a/b/c:v1.2-rc_3");
   auto withport = parse_reference("127.0.0.1:5000/team/app:1");
   REQUIRE(withport);
   CHECK(withport->registry == "127.0.0.1:5000");
@@ -52,7 +53,8 @@ TEST_CASE("bad references say which part is wrong", "[images][reference]") {
     return r.error().message();
   };
   CHECK(msg("").find("empty") != std::string::npos);
-  CHECK(msg("Alpine").find("repository path component \"Alpine\" must be lowercase") != std::string::npos);
+  CHECK(msg("Alpine").find("repository path component \"Alpine\" must be lowercase") !=
+        std::string::npos);
   CHECK(msg("alpine:bad tag").find("space") != std::string::npos);
   CHECK(msg("alpine:-x").find("tag \"-x\"") != std::string::npos);
   CHECK(msg("alpine:" + std::string(129, 'a')).find("longer than 128") != std::string::npos);
@@ -66,8 +68,8 @@ TEST_CASE("bad references say which part is wrong", "[images][reference]") {
 }
 
 TEST_CASE("escaped references round-trip and are safe file names", "[images][reference]") {
-  for (std::string s : {"docker.io/library/alpine:3", "127.0.0.1:5000/a/b@sha256:00", ".hidden", "..",
-                        "x%y"}) {
+  for (std::string s :
+       {"docker.io/library/alpine:3", "127.0.0.1:5000/a/b@sha256:00", ".hidden", "..", "x%y"}) {
     std::string e = escape_ref(s);
     CHECK(e.find('/') == std::string::npos);
     CHECK(!e.starts_with("."));

@@ -58,7 +58,8 @@ TEST_CASE("resolution stays beneath the root whatever the symlinks say", "[image
   // "to_root/real" is root/real, not the host's /real.
   auto fd = sr->dir("to_root/real", false);
   REQUIRE(fd);
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ::fstat(*fd, &a);
   ::stat((root / "real").c_str(), &b);
   CHECK(a.st_ino == b.st_ino);
