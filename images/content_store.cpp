@@ -26,7 +26,7 @@ Result<> write_all(int fd, const void* data, std::size_t size) {
   return {};
 }
 
-ContentStore::ContentStore(fs::path root) : dir_(std::move(root) / "content") {}
+ContentStore::ContentStore(const fs::path& root) : dir_(root / "content") {}
 
 Result<> ContentStore::init() {
   SVC_TRY_CTX(make_dirs(dir_ / "blobs" / "sha256", 0700), "content store");

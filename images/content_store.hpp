@@ -23,7 +23,7 @@ class BlobWriter;
 class ContentStore {
  public:
   // root: the images root (svcd's state dir); blobs live in root/content.
-  explicit ContentStore(std::filesystem::path root);
+  explicit ContentStore(const std::filesystem::path& root);
 
   // Creates the directories and removes temp files a crash left in ingest/.
   Result<> init();

@@ -11,7 +11,7 @@ namespace svc::images {
 
 namespace fs = std::filesystem;
 
-ImageStore::ImageStore(fs::path root) : dir_(std::move(root) / "images") {}
+ImageStore::ImageStore(const fs::path& root) : dir_(root / "images") {}
 
 Result<> ImageStore::init() {
   SVC_TRY_CTX(make_dirs(dir_ / "refs", 0700), "image store");

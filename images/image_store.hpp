@@ -20,7 +20,7 @@ namespace svc::images {
 
 class ImageStore {
  public:
-  explicit ImageStore(std::filesystem::path root);  // the images root; uses root/images
+  explicit ImageStore(const std::filesystem::path& root);  // the images root; uses root/images
   Result<> init();
 
   // Writes the record (its references field is not stored: refs/ is the truth).

@@ -1,5 +1,8 @@
 #include "images/layer_ingest.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -8,6 +11,7 @@
 #include "images/unpack/byte_stream.hpp"
 #include "images/unpack/decompressor.hpp"
 #include "images/unpack/layer_unpacker.hpp"
+#include "images/unpack/safe_root.hpp"
 
 namespace svc::images {
 
@@ -17,14 +21,15 @@ namespace {
 // (decompress + SHA-256 of the tar stream) feeding the caller's thread (tar parsing + file
 // writes) through a bounded pipe, so one big layer uses both cores. abort_input wakes whoever
 // feeds `compressed` when the unpack fails.
-Result<std::int64_t> unpack_verified(unpack::ByteSource& compressed, const std::string& tmp,
-                                     const LayerJob& job, const unpack::UnpackOptions& options,
-                                     const std::function<void(const Error&)>& abort_input) {
+Result<unpack::UnpackStats> unpack_verified(unpack::ByteSource& compressed, const std::string& tmp,
+                                            const LayerJob& job,
+                                            const unpack::UnpackOptions& options,
+                                            const std::function<void(const Error&)>& abort_input) {
   unpack::Decompressor dec(compressed, options.limits.max_layer_bytes);
   unpack::BytePipe tar(4 << 20);
   Result<Digest> diff_id = fail(Code::kInternal, "decoder did not run");
   std::thread decoder([&] {
-    std::string buf(256 * 1024, '\0');
+    std::string buf(std::size_t{256} * 1024, '\0');
     for (;;) {
       auto n = dec.read(buf.data(), buf.size());
       if (!n) {
@@ -61,7 +66,7 @@ Result<std::int64_t> unpack_verified(unpack::ByteSource& compressed, const std::
                 "layer {}: its uncompressed content hashes to {}, but the image config says {} "
                 "(the image is inconsistent or was tampered with): refused",
                 job.blob.digest.str(), diff_id->str(), job.diff_id.str());
-  return static_cast<std::int64_t>(stats->file_bytes);
+  return *stats;
 }
 
 // Owns a snapshot temp dir: removed at scope exit unless committed (keep).
@@ -99,8 +104,10 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
     TempSnapshot tmp{snapshots, SVC_TRY(snapshots.prepare(job.chain_id))};
     UniqueFd fd = SVC_TRY(store.open(digest));
     unpack::FdSource src(fd.get());
-    out.unpacked_size = SVC_TRY_CTX(
+    auto stats = SVC_TRY_CTX(
         unpack_verified(src, tmp.path.string(), job, options, [](const Error&) {}), "{}", ctx());
+    out.unpacked_size = static_cast<std::int64_t>(stats.file_bytes);
+    out.implied_dirs = std::move(stats.implied_dirs);
     SVC_TRY(snapshots.commit(tmp.path, job.chain_id));
     tmp.keep = true;
     out.unpacked = true;
@@ -112,7 +119,7 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   std::optional<TempSnapshot> tmp;
   unpack::BytePipe pipe;
   std::thread unpacker;
-  Result<std::int64_t> unpack_result = std::int64_t{0};
+  Result<unpack::UnpackStats> unpack_result = unpack::UnpackStats{};
   bool unpack_failed = false;  // set by the download thread once the pipe refused data
   if (need_snap) {
     tmp.emplace(snapshots, SVC_TRY(snapshots.prepare(job.chain_id)));
@@ -181,7 +188,8 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
   out.fetched = true;
   if (need_snap) {
     if (!unpack_result) return tl::unexpected(unpack_result.error().context(ctx()));
-    out.unpacked_size = *unpack_result;
+    out.unpacked_size = static_cast<std::int64_t>(unpack_result->file_bytes);
+    out.implied_dirs = std::move(unpack_result->implied_dirs);
     SVC_TRY(snapshots.commit(tmp->path, job.chain_id));
     tmp->keep = true;
     out.unpacked = true;
@@ -192,6 +200,33 @@ Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, c
                 digest.short_str(), got, t_fetched, t_unpacked, ms());
   progress(LayerPhase::kDone, got);
   return out;
+}
+
+Result<> inherit_implied_dirs(Snapshotter& snapshots, const std::vector<LayerJob>& jobs,
+                              const std::vector<LayerOutcome>& outcomes) {
+  for (std::size_t i = 1; i < jobs.size() && i < outcomes.size(); ++i) {
+    if (outcomes[i].implied_dirs.empty()) continue;
+    auto upper = SVC_TRY(unpack::SafeRoot::open(snapshots.path(jobs[i].chain_id).string()));
+    for (const auto& dir : outcomes[i].implied_dirs) {
+      for (std::size_t j = i; j-- > 0;) {
+        auto lower = unpack::SafeRoot::open(snapshots.path(jobs[j].chain_id).string());
+        if (!lower) break;
+        auto lfd = lower->dir(dir, false);
+        if (!lfd) continue;  // not in this layer: look further down
+        struct stat st {};
+        if (::fstat(*lfd, &st) != 0) break;
+        int ufd = SVC_TRY(upper.dir(dir, false));
+        if (::geteuid() == 0 && ::fchown(ufd, st.st_uid, st.st_gid) != 0)
+          return fail_errno(fmt::format("chown implied directory \"{}\"", dir));
+        if (::fchmod(ufd, st.st_mode & 07777) != 0)
+          return fail_errno(fmt::format("chmod implied directory \"{}\"", dir));
+        timespec ts[2] = {st.st_atim, st.st_mtim};
+        ::futimens(ufd, ts);
+        break;
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace svc::images

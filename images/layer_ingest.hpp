@@ -28,6 +28,7 @@ struct LayerOutcome {
   bool fetched = false;   // bytes were read from the source
   bool unpacked = false;  // a snapshot was made
   std::int64_t unpacked_size = 0;
+  std::vector<std::string> implied_dirs;  // see UnpackStats::implied_dirs
 };
 
 // Streams the blob's bytes, in order, into the sink (a RegistryClient::fetch_blob, or a file).
@@ -42,5 +43,12 @@ using LayerProgressFn = std::function<void(LayerPhase, std::int64_t)>;
 Result<LayerOutcome> ingest_layer(ContentStore& store, Snapshotter& snapshots, const LayerJob& job,
                                   const BlobFetchFn& fetch, const unpack::UnpackOptions& options,
                                   const LayerProgressFn& progress);
+
+// Gives every implied directory of a freshly unpacked layer the owner, mode and times of the
+// same directory in the nearest lower layer that has it, bottom to top, so the overlay shows
+// what the image's author had (a layer tar that omits "home/user/" must not turn it into
+// root:root 0755). Runs after all layers of an image are present.
+Result<> inherit_implied_dirs(Snapshotter& snapshots, const std::vector<LayerJob>& jobs,
+                              const std::vector<LayerOutcome>& outcomes);
 
 }  // namespace svc::images

@@ -87,6 +87,7 @@ Result<std::vector<LayerOutcome>> LayerRunner::run(
     if (!r && (!first || first->code() == Code::kCancelled)) first = &r.error();
   if (first) return tl::unexpected(*first);
   std::vector<LayerOutcome> out;
+  out.reserve(results.size());
   for (auto& r : results) out.push_back(*r);
   return out;
 }

@@ -26,6 +26,7 @@ class LayerRunner {
                                         ProgressTracker& progress, const Cancelled& cancelled);
 
   const unpack::UnpackOptions& options() const { return options_; }
+  Snapshotter& snapshots() { return snapshots_; }
 
  private:
   Result<LayerOutcome> run_one(const LayerJob& job, const BlobFetchFn& fetch,

@@ -53,7 +53,7 @@ Result<> validate_holder(std::string_view h) {
   return {};
 }
 
-LeaseStore::LeaseStore(fs::path root) : dir_(std::move(root) / "images" / "leases") {}
+LeaseStore::LeaseStore(const fs::path& root) : dir_(root / "images" / "leases") {}
 
 Result<> LeaseStore::init() { return make_dirs(dir_, 0700); }
 

@@ -20,7 +20,8 @@ struct Lease {
 
 class LeaseStore {
  public:
-  explicit LeaseStore(std::filesystem::path root);  // the images root; uses root/images/leases
+  explicit LeaseStore(
+      const std::filesystem::path& root);  // the images root; uses root/images/leases
   Result<> init();
   // Adds to the holder's lease (creates it when new).
   Result<> add(const Lease& lease);

@@ -1,5 +1,6 @@
 #include "images/manifest.hpp"
 
+#include <cstring>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -100,9 +101,15 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   long offset = 0;
   if (*rest == '+' || *rest == '-') {
     int sign = *rest == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
-    offset = sign * (hh * 3600 + mm * 60);
+    // "+hh:mm"
+    if (std::strlen(rest) < 6 || rest[3] != ':') return std::nullopt;
+    auto two = [](const char* p) -> long {
+      if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') return -1;
+      return (p[0] - '0') * 10L + (p[1] - '0');
+    };
+    long hh = two(rest + 1), mm = two(rest + 4);
+    if (hh < 0 || mm < 0) return std::nullopt;
+    offset = sign * (hh * 3600L + mm * 60L);
   }
   std::time_t t = ::timegm(&tm) - offset;
   return std::chrono::system_clock::from_time_t(t);

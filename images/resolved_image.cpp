@@ -43,11 +43,13 @@ Result<Image> commit_image(ResolvedImage r, LayerRunner& runner, ContentStore& s
                            const Clock& clock) {
   auto jobs = layer_jobs(r);
   std::vector<std::pair<Digest, std::int64_t>> sizes;
+  sizes.reserve(jobs.size());
   for (const auto& j : jobs) sizes.emplace_back(j.blob.digest, j.blob.size);
   progress.set_layers(sizes);
   progress.message(fmt::format("fetching {} layer{}", jobs.size(), jobs.size() == 1 ? "" : "s"));
   auto outcomes = SVC_TRY(runner.run(
       jobs, [&](std::size_t i) { return fetch_for(jobs[i].blob); }, progress, cancelled));
+  SVC_TRY(inherit_implied_dirs(runner.snapshots(), jobs, outcomes));
 
   if (r.index) SVC_TRY(store.put(r.index->second, r.index->first));
   SVC_TRY(store.put(r.manifest_body, r.manifest_digest));

@@ -26,7 +26,7 @@ void remove_tree(const fs::path& p) {
 
 }  // namespace
 
-Snapshotter::Snapshotter(fs::path root) : dir_(std::move(root) / "snapshots") {}
+Snapshotter::Snapshotter(const fs::path& root) : dir_(root / "snapshots") {}
 
 Result<> Snapshotter::init() {
   SVC_TRY_CTX(make_dirs(dir_, 0700), "snapshot store");

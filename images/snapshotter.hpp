@@ -16,7 +16,7 @@ namespace svc::images {
 
 class Snapshotter {
  public:
-  explicit Snapshotter(std::filesystem::path root);  // the images root; uses root/snapshots
+  explicit Snapshotter(const std::filesystem::path& root);  // the images root; uses root/snapshots
 
   // Creates the directory; removes temp and trash dirs a crash left behind.
   Result<> init();

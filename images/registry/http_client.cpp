@@ -57,7 +57,7 @@ std::size_t write_cb(char* data, std::size_t size, std::size_t n, void* opaque) 
     t->delivered += static_cast<std::int64_t>(len);
     return len;
   }
-  std::size_t cap = status >= 200 && status < 300 ? t->req->max_body : 64 * 1024;
+  std::size_t cap = status >= 200 && status < 300 ? t->req->max_body : std::size_t{64} * 1024;
   if (t->resp->body.size() + len > cap) {
     if (status >= 200 && status < 300) {
       t->sink_error =

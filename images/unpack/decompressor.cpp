@@ -10,7 +10,7 @@
 namespace svc::images::unpack {
 
 namespace {
-constexpr std::size_t kInBuf = 256 * 1024;
+constexpr std::size_t kInBuf = std::size_t{256} * 1024;
 }
 
 // gzip through ISA-L's igzip (about twice zlib's inflate speed, with the CRC check built in);
@@ -144,7 +144,7 @@ Result<std::size_t> Decompressor::read(char* buf, std::size_t cap) {
 }
 
 Result<> Decompressor::drain() {
-  std::string buf(64 * 1024, '\0');
+  std::string buf(std::size_t{64} * 1024, '\0');
   while (SVC_TRY(read(buf.data(), buf.size())) > 0) {
   }
   return {};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "common/units.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 struct ReadCtx {
   ByteSource* src = nullptr;
-  std::string buf = std::string(256 * 1024, '\0');
+  std::string buf = std::string(std::size_t{256} * 1024, '\0');
   std::optional<Error> error;
 };
 
@@ -64,6 +65,7 @@ class Applier {
 
   Result<> entry(struct archive* a, struct archive_entry* e, UnpackStats& stats);
   Result<> finish();
+  std::vector<std::string> implied_dirs() const;
 
  private:
   Result<> prepare_slot(int dirfd, const std::string& name, bool keep_dir);
@@ -75,7 +77,15 @@ class Applier {
   SafeRoot root_;
   const UnpackOptions& opt_;
   std::vector<DirFixup> dirs_;
+  std::set<std::string> explicit_dirs_;
 };
+
+std::vector<std::string> Applier::implied_dirs() const {
+  std::vector<std::string> out;
+  for (const auto& d : root_.created())
+    if (!explicit_dirs_.count(d)) out.push_back(d);
+  return out;
+}
 
 Result<> Applier::prepare_slot(int dirfd, const std::string& name, bool keep_dir) {
   struct stat st {};
@@ -239,6 +249,7 @@ Result<> Applier::entry(struct archive* a, struct archive_entry* e, UnpackStats&
       UniqueFd fd(::openat(dirfd, name.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return fail_errno(fmt::format("open directory \"{}\"", path));
       root_.invalidate();
+      explicit_dirs_.insert(path);
       // Mode and times last: a read-only directory must still take its entries, and adding
       // entries changes its mtime.
       dirs_.push_back({path,
@@ -344,6 +355,7 @@ Result<UnpackStats> unpack_tar(ByteSource& tar_stream, const std::string& root_d
     }
   }
   SVC_TRY(applier.finish());
+  stats.implied_dirs = applier.implied_dirs();
   return stats;
 }
 

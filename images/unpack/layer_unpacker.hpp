@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "images/unpack/byte_stream.hpp"
@@ -32,6 +33,10 @@ struct UnpackStats {
   std::uint64_t file_bytes = 0;  // regular-file data written
   std::uint64_t whiteouts = 0;
   std::uint64_t opaque_dirs = 0;
+  // Parent directories the tar never named, made 0755 root:root; in an overlay they would hide
+  // the lower layers' own metadata for those directories, so the caller copies it over
+  // (inherit_implied_dirs in layer_ingest.hpp).
+  std::vector<std::string> implied_dirs;
 };
 
 // Reads a tar from tar_stream (already decompressed) and writes it beneath root_dir, which must

@@ -82,7 +82,9 @@ Result<int> SafeRoot::dir(std::string_view rel, bool create) {
       if (!step && step.error().sys_errno() == ENOENT) {
         auto [parent, name] = split_parent(prefix);
         auto pfd = SVC_TRY(resolve(parent, O_DIRECTORY | O_RDONLY));
-        if (::mkdirat(pfd.get(), std::string(name).c_str(), 0755) != 0 && errno != EEXIST)
+        if (::mkdirat(pfd.get(), std::string(name).c_str(), 0755) == 0)
+          created_.emplace_back(prefix);
+        else if (errno != EEXIST)
           return fail_errno(fmt::format("create directory \"{}\" in the layer", prefix));
         step = resolve(prefix, O_DIRECTORY | O_RDONLY);
       }

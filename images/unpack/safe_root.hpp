@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/fd.hpp"
 #include "common/result.hpp"
@@ -33,6 +34,9 @@ class SafeRoot {
   // Returns a borrowed fd valid until the next call or invalidate().
   Result<int> dir(std::string_view rel, bool create);
 
+  // Directories dir(…, create=true) had to make because the tar never named them ("implied").
+  const std::vector<std::string>& created() const { return created_; }
+
   // Opens rel itself as O_PATH without following a final symlink.
   Result<UniqueFd> open_path(std::string_view rel);
 
@@ -47,6 +51,7 @@ class SafeRoot {
   UniqueFd cached_;
   std::string cached_path_;
   bool stale_ = true;
+  std::vector<std::string> created_;
 };
 
 // Removes name in dirfd: a file, a symlink, or a whole directory tree, never following a symlink

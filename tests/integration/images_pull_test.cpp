@@ -75,7 +75,8 @@ ImageBuilder rich_image(LayerCompression top) {
               .dir("old", 0755)
               .opaque("old")
               .file("old/new", "new")
-              .file("etc/motd", "bye\n", 0644));
+              .file("etc/motd", "bye\n", 0644)
+              .file("hard/c", "c", 0600, 1000, 1001));  // "hard/" itself is not in this tar
   b.layer(LayerBuilder(top)
               .dir("app", 0750, 1000, 1000)
               .file("app/data", std::string(100000, 'd'), 0600, 1000, 1000));
@@ -150,6 +151,13 @@ void check_rich_snapshots(Node& n, const json& im) {
   CHECK(xattr(l2 / "old", "trusted.overlay.opaque") == "y");
   CHECK(!fs::exists(l2 / "old/.wh..wh..opq"));
   CHECK(slurp(l2 / "old/new") == "new");
+  // A directory this layer's tar never named takes its metadata from the layer below, so the
+  // overlay does not turn it into root:root 0755.
+  auto implied = lst(l2 / "hard");
+  CHECK((implied.st.st_mode & 07777) == 0700);
+  CHECK(implied.st.st_uid == 1000);
+  CHECK(implied.st.st_gid == 1001);
+  CHECK(lst(l2 / "etc").st.st_mtime == 1700000000);
   // Layer 3.
   CHECK(slurp(l3 / "app/data") == std::string(100000, 'd'));
   CHECK(lst(l3 / "app").st.st_uid == 1000);
@@ -164,6 +172,8 @@ void check_rich_snapshots(Node& n, const json& im) {
   CHECK(slurp(mnt.path() / "etc/motd") == "bye\n");
   CHECK(slurp(mnt.path() / "bin/busybox") == slurp("/bin/busybox"));
   CHECK(slurp(mnt.path() / "app/data").size() == 100000);
+  CHECK((lst(mnt.path() / "hard").st.st_mode & 07777) == 0700);
+  CHECK(lst(mnt.path() / "hard").st.st_uid == 1000);
   ::umount2(mnt.path().c_str(), MNT_DETACH);
 }
 
