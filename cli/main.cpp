@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_task_commands(app, ctx);
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
+  add_image_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
