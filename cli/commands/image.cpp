@@ -45,13 +45,13 @@ std::string size_str(std::int64_t b) {
 // plain line per phase change otherwise, so logs and pipes stay readable.
 class PullView {
  public:
-  explicit PullView(bool tty) : tty_(tty) {}
+  PullView(std::ostream& out, bool tty) : out_(out), tty_(tty) {}
 
   void show(const v1::PullProgress& p) {
     if (!p.message().empty() && p.message() != message_) {
       message_ = p.message();
       if (!tty_ || drawn_ == 0) {
-        std::cout << message_ << "\n";
+        out_ << message_ << "\n";
       }
     }
     if (tty_) {
@@ -61,18 +61,18 @@ class PullView {
         auto& last = phases_[l.digest()];
         if (last == l.phase()) continue;
         last = l.phase();
-        std::cout << short_digest(l.digest()) << ": " << phase_name(l.phase());
+        out_ << short_digest(l.digest()) << ": " << phase_name(l.phase());
         if (l.phase() == v1::LayerProgress::DONE || l.phase() == v1::LayerProgress::ALREADY_EXISTS)
-          std::cout << " (" << size_str(l.total()) << ")";
-        std::cout << "\n";
+          out_ << " (" << size_str(l.total()) << ")";
+        out_ << "\n";
       }
     }
-    std::cout.flush();
+    out_.flush();
   }
 
  private:
   void draw(const v1::PullProgress& p) {
-    if (drawn_ > 0) std::cout << "\x1b[" << drawn_ << "A";
+    if (drawn_ > 0) out_ << "\x1b[" << drawn_ << "A";
     int lines = 0;
     for (const auto& l : p.layers()) {
       constexpr int kWidth = 30;
@@ -84,15 +84,16 @@ class PullView {
       int fill = static_cast<int>(frac * kWidth);
       std::string bar(static_cast<std::size_t>(fill), '=');
       if (fill < kWidth) bar += '>' + std::string(static_cast<std::size_t>(kWidth - fill - 1), ' ');
-      std::cout << "\x1b[2K" << short_digest(l.digest()) << " "
+      out_ << "\x1b[2K" << short_digest(l.digest()) << " "
                 << fmt::format("{:<14}", phase_name(l.phase())) << " [" << bar << "] "
                 << size_str(l.current()) << "/" << size_str(l.total()) << "\n";
       ++lines;
     }
-    std::cout << "\x1b[2K" << message_ << "\n";
+    out_ << "\x1b[2K" << message_ << "\n";
     drawn_ = lines + 1;
   }
 
+  std::ostream& out_;
   bool tty_;
   int drawn_ = 0;
   std::string message_;
@@ -167,6 +168,22 @@ Result<v1::Platform> parse_platform_flag(const std::string& text) {
 
 }  // namespace
 
+grpc::Status pull_image(Context& ctx, const v1::PullImageRequest& req, std::ostream& out, bool tty,
+                        bool quiet, v1::Image* image) {
+  auto call = ctx.client().context(std::nullopt);
+  auto reader = ctx.client().images().Pull(call.get(), req);
+  PullView view(out, tty);
+  v1::PullProgress msg;
+  while (reader->Read(&msg)) {
+    if (msg.has_image()) {
+      if (image) *image = msg.image();
+      continue;
+    }
+    if (!quiet) view.show(msg);
+  }
+  return reader->Finish();
+}
+
 void add_image_commands(CLI::App& app, Context& ctx) {
   // svctl pull IMAGE
   auto* pull = app.add_subcommand("pull", "pull an image from a registry");
@@ -180,19 +197,9 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     auto plat = parse_platform_flag(pull_platform);
     if (!plat) return ctx.report(plat.error());
     *req.mutable_platform() = *plat;
-    auto call = ctx.client().context(std::nullopt);
-    auto reader = ctx.client().images().Pull(call.get(), req);
-    PullView view(!ctx.json() && ::isatty(STDOUT_FILENO));
-    v1::PullProgress msg;
     v1::Image image;
-    while (reader->Read(&msg)) {
-      if (msg.has_image()) {
-        image = msg.image();
-        continue;
-      }
-      if (!ctx.json()) view.show(msg);
-    }
-    auto status = reader->Finish();
+    auto status = pull_image(ctx, req, std::cout, !ctx.json() && ::isatty(STDOUT_FILENO), ctx.json(),
+                             &image);
     if (!status.ok()) return ctx.report(status);
     if (ctx.json()) {
       print_json(std::cout, image);

@@ -1,4 +1,6 @@
 // svctl run pulls the image first when svcd does not have it, so the user sees the progress.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "cli/context.hpp"
@@ -22,17 +24,8 @@ int ensure_image(Context& ctx, const std::string& image) {
   }
   v1::PullImageRequest req;
   req.set_reference(image);
-  auto call = ctx.client().context(std::nullopt);
-  auto reader = ctx.client().images().Pull(call.get(), req);
-  v1::PullProgress p;
-  std::string last;
-  while (reader->Read(&p)) {
-    if (!p.message().empty() && p.message() != last) {
-      std::cerr << image << ": " << p.message() << "\n";
-      last = p.message();
-    }
-  }
-  auto status = reader->Finish();
+  // Progress on stderr: stdout is the task's.
+  auto status = pull_image(ctx, req, std::cerr, ::isatty(STDERR_FILENO) != 0, ctx.json(), nullptr);
   if (!status.ok()) return ctx.report(status);
   return kExitOk;
 }
