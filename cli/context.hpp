@@ -43,6 +43,11 @@ class Context {
   std::unique_ptr<api::Client> client_;
 };
 
+// Pulls with progress drawn on out (bars in place when tty, a line per change otherwise);
+// image receives the pulled image. Used by `svctl pull` and by `svctl run` for a missing image.
+grpc::Status pull_image(Context& ctx, const v1::PullImageRequest& req, std::ostream& out, bool tty,
+                        bool quiet, v1::Image* image);
+
 // Each verb adds its subcommand; the callback's return value becomes svctl's exit code.
 using Runner = std::function<int()>;
 void set_runner(CLI::App* app, Runner runner);
@@ -50,5 +55,9 @@ void set_runner(CLI::App* app, Runner runner);
 void add_version_command(CLI::App& app, Context& ctx);
 void add_node_commands(CLI::App& app, Context& ctx);
 void add_token_commands(CLI::App& app, Context& ctx);
+void add_run_command(CLI::App& app, Context& ctx);
+void add_task_commands(CLI::App& app, Context& ctx);
+void add_logs_command(CLI::App& app, Context& ctx);
+void add_image_commands(CLI::App& app, Context& ctx);
 
 }  // namespace svc::cli

@@ -43,7 +43,11 @@ int main(int argc, char** argv) {
   Context ctx(globals);
   add_version_command(app, ctx);
   add_node_commands(app, ctx);
+  add_run_command(app, ctx);
+  add_task_commands(app, ctx);
+  add_logs_command(app, ctx);
   add_token_commands(app, ctx);
+  add_image_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

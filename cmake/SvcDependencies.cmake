@@ -18,6 +18,7 @@ find_package(LibArchive REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(zstd CONFIG REQUIRED)
 pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # ISA-L igzip: fast gzip for layers
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

@@ -201,6 +201,51 @@ Result<> read_registries(TableReader& r, const toml::table& table, Config::Regis
     return {};
   }));
   (void)table;
+  SVC_TRY(r.on("stall_timeout", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("stall_timeout", node, "a duration such as \"30s\"");
+    auto d = parse_duration(*node.value<std::string>());
+    if (!d) return r.value_error("stall_timeout", node, d.error().message());
+    if (d->count() < 1000) return r.value_error("stall_timeout", node, "must be at least 1s");
+    g.stall_timeout = *d;
+    return {};
+  }));
+  SVC_TRY(r.on("max_attempts", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("max_attempts", node, "an integer");
+    if (*v < 1 || *v > 20) return r.value_error("max_attempts", node, "must be 1 to 20");
+    g.max_attempts = static_cast<int>(*v);
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
+Result<> read_images(TableReader& r, Config::Images& im) {
+  SVC_TRY(r.on("parallel_layers", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("parallel_layers", node, "an integer");
+    if (*v < 1 || *v > 16) return r.value_error("parallel_layers", node, "must be 1 to 16");
+    im.parallel_layers = static_cast<int>(*v);
+    return {};
+  }));
+  SVC_TRY(r.on("max_layer_entries", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("max_layer_entries", node, "an integer");
+    if (*v < 1) return r.value_error("max_layer_entries", node, "must be at least 1");
+    im.max_layer_entries = static_cast<std::uint64_t>(*v);
+    return {};
+  }));
+  auto size_key = [&](std::string_view key, std::uint64_t& out) {
+    return r.on(key, [&, key](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a size such as \"64Gi\"");
+      auto v = parse_size(*node.value<std::string>());
+      if (!v) return r.value_error(key, node, v.error().message());
+      if (*v == 0) return r.value_error(key, node, "must not be zero");
+      out = *v;
+      return {};
+    });
+  };
+  SVC_TRY(size_key("max_layer_size", im.max_layer_size));
+  SVC_TRY(size_key("max_file_size", im.max_file_size));
   return r.unknown_keys();
 }
 
@@ -287,6 +332,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   SVC_TRY(section(top, root, "registries", [&](TableReader& r, const toml::table& t) {
     return read_registries(r, t, c.registries);
   }));
+  SVC_TRY(section(top, root, "images", [&](TableReader& r, const toml::table&) {
+    return read_images(r, c.images);
+  }));
   SVC_TRY(section(top, root, "node", [&](TableReader& r, const toml::table&) {
     return read_node(r, c.node);
   }));
@@ -294,14 +342,14 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
     return read_billing(r, c.billing);
   }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon", "api", "ingress",
-                                                     "registries", "node", "billing"};
+    static constexpr std::string_view kSections[] = {"daemon",   "api",  "ingress", "registries",
+                                                     "images",   "node", "billing"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
       return fail(Code::kInvalidArgument,
-                  "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, node, "
-                  "billing)",
+                  "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, images, "
+                  "node, billing)",
                   where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
   }
   return c;
@@ -335,7 +383,14 @@ std::string to_toml(const Config& c) {
       {"registries", toml::table{{"default", c.registries.default_registry},
                                  {"insecure", strings(c.registries.insecure)},
                                  {"auth_file", c.registries.auth_file},
-                                 {"mirrors", std::move(mirrors)}}},
+                                 {"mirrors", std::move(mirrors)},
+                                 {"stall_timeout", format_duration(c.registries.stall_timeout)},
+                                 {"max_attempts", c.registries.max_attempts}}},
+      {"images", toml::table{{"parallel_layers", c.images.parallel_layers},
+                             {"max_layer_entries",
+                              static_cast<std::int64_t>(c.images.max_layer_entries)},
+                             {"max_layer_size", format_size(c.images.max_layer_size)},
+                             {"max_file_size", format_size(c.images.max_file_size)}}},
       {"node", toml::table{{"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes)
                                                           : std::string()}}},
       {"billing", toml::table{{"price_vcpu_second", c.billing.price_vcpu_second},

@@ -36,7 +36,18 @@ struct Config {
     std::vector<std::string> insecure;
     std::string auth_file;
     std::map<std::string, std::vector<std::string>> mirrors;
+    // A registry that sends nothing for this long is cut off (and retried); then the pull fails.
+    std::chrono::milliseconds stall_timeout{30'000};
+    int max_attempts = 4;  // per request, on resets, 5xx and 429 (with back-off)
   } registries;
+
+  // How pulls use the node, and the limits that stop hostile layers.
+  struct Images {
+    int parallel_layers = 3;                          // layers fetched and unpacked at once
+    std::uint64_t max_layer_entries = 1'000'000;      // tar entries in one layer
+    std::uint64_t max_layer_size = 64ULL << 30;       // uncompressed bytes of one layer
+    std::uint64_t max_file_size = 16ULL << 30;        // one file in a layer
+  } images;
 
   struct Node {
     std::int64_t cpu_millis = 0;    // 0 = all online CPUs

@@ -8,6 +8,7 @@
 
 #include "api/server/dispatcher.hpp"
 #include "api/server/listener.hpp"
+#include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
 #include "api/server/services/token_service.hpp"
 #include "common/digest.hpp"
@@ -16,6 +17,7 @@
 #include "common/version.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/tokens.hpp"
+#include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 
 namespace svc::daemon {
@@ -103,6 +105,21 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       config.node.memory_bytes > 0 ? config.node.memory_bytes : host.memory_bytes / 10 * 9;
 
   d->tokens_ = std::make_unique<TokenManager>(*d->store_, d->clock_);
+
+  images::ImageServiceOptions io;
+  io.root = state;
+  io.registries.default_registry = config.registries.default_registry;
+  io.registries.insecure = config.registries.insecure;
+  io.registries.mirrors = config.registries.mirrors;
+  io.registries.auth_file = config.registries.auth_file;
+  io.registries.stall_timeout = config.registries.stall_timeout;
+  io.registries.max_attempts = config.registries.max_attempts;
+  io.registries.user_agent = fmt::format("svcd/{}", svc::version());
+  io.parallel_layers = config.images.parallel_layers;
+  io.limits.max_entries = config.images.max_layer_entries;
+  io.limits.max_layer_bytes = config.images.max_layer_size;
+  io.limits.max_file_bytes = config.images.max_file_size;
+  d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, host, [self, alloc_cpu, alloc_mem] {
@@ -116,6 +133,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
+  api::register_image_service(*d->dispatcher_, *d->images_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -137,6 +155,7 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  images_.reset();
   tokens_.reset();
   store_.reset();
   if (lock_fd_) {

@@ -2,14 +2,18 @@
 // The composition root: builds every module from the config and wires them together. The only
 // place that knows all of them.
 //
-// Owns (in start order, released in reverse): the state-dir lock, the store, the dispatcher and
-// the API server.
+// Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
+// the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "daemon/config.hpp"
+
+namespace svc::images {
+class ImageService;
+}
 
 namespace svc::api {
 class ApiServer;
@@ -29,6 +33,9 @@ class Daemon {
   // Closes the listeners, lets in-flight calls finish for up to grace, closes the store.
   void stop(std::chrono::milliseconds grace);
 
+  // For the task controller: pulls, leases and rootfs dirs.
+  images::ImageService& images() { return *images_; }
+
  private:
   Daemon() = default;
   Config config_;
@@ -37,6 +44,7 @@ class Daemon {
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
+  std::unique_ptr<images::ImageService> images_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

@@ -223,8 +223,14 @@ Result<OciConfig> parse(const json& j, const fs::path& bundle) {
       spec.resources.pids = limit > 0 ? limit : 0;
     }
   }
-  if (linux.contains("seccomp"))
-    spec.seccomp = SVC_TRY_CTX(seccomp::parse_oci_profile(linux["seccomp"].dump()), "linux.seccomp");
+  if (linux.contains("seccomp")) {
+    // Docker-style profiles allow some syscalls only to holders of a capability ("includes":
+    // {"caps": [...]}): judged against the sandbox's bounding set.
+    spec.seccomp = SVC_TRY_CTX(
+        seccomp::parse_oci_profile(linux["seccomp"].dump(),
+                                   capability_names(spec.process.capabilities.bounding)),
+        "linux.seccomp");
+  }
   else
     spec.seccomp.reset();
   spec.masked_paths = SVC_TRY(strings(linux.value("maskedPaths", json()), "maskedPaths"));

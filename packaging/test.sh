@@ -6,6 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 ./packaging/install-deps.sh
 ./packaging/build.sh
+./packaging/build-fuzz.sh
 cd build
 # Each test gets its own timeout from CMake; --timeout is the backstop for a hung one.
 ctest --output-on-failure --timeout 900 -j 1 "$@"

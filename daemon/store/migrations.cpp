@@ -21,6 +21,32 @@ const std::vector<Migration>& builtin_migrations() {
           revoked      INTEGER NOT NULL DEFAULT 0
         ) STRICT;
       )sql"},
+      {2, "tasks", R"sql(
+        CREATE TABLE tasks (
+          id                TEXT PRIMARY KEY,
+          name              TEXT NOT NULL UNIQUE,
+          spec              TEXT NOT NULL,             -- JSON (task_store.cpp)
+          state             INTEGER NOT NULL,          -- scheduler::TaskState
+          exit_code         INTEGER,                   -- NULL until it exited
+          signal            INTEGER NOT NULL DEFAULT 0,
+          stop_reason       TEXT NOT NULL DEFAULT '',
+          stop_message      TEXT NOT NULL DEFAULT '',
+          image_digest      TEXT NOT NULL DEFAULT '',
+          pid               INTEGER NOT NULL DEFAULT 0,
+          queued_reason     TEXT NOT NULL DEFAULT '',
+          created_at        INTEGER NOT NULL,          -- unix ms, like every *_at below
+          pulling_at        INTEGER,
+          starting_at       INTEGER,
+          running_at        INTEGER,
+          stopping_at       INTEGER,
+          stopped_at        INTEGER,
+          cpu_seconds       REAL NOT NULL DEFAULT 0,
+          memory_peak_bytes INTEGER NOT NULL DEFAULT 0,
+          stop_requested    INTEGER NOT NULL DEFAULT 0,
+          timed_out         INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE INDEX tasks_state ON tasks(state);
+      )sql"},
   };
   return kMigrations;
 }

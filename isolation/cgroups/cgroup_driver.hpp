@@ -5,16 +5,24 @@
 // parameter so the drivers are unit-tested against a fake cgroupfs tree in a temp dir.
 //
 // Interface contract (owned by the cgroups work; extend, do not break):
-// - `relative` names a cgroup below the driver's base, e.g. "svc/<sandbox-id>"; it contains no
-//   "..", no leading '/', and only [A-Za-z0-9._-/].
+// - `relative` names a cgroup below the driver's base: the cgroup is <mount>/<base>/<relative>,
+//   e.g. relative "<sandbox-id>" with base "svc" is /sys/fs/cgroup/memory/svc/<sandbox-id> (v1).
+//   It contains no "..", no "." or empty component, no leading '/', and only [A-Za-z0-9._-/];
+//   a relative with '/' makes the intermediate directories as needed.
 // - create() makes the directory in every managed hierarchy and applies the limits; a cgroup
 //   that already exists is an error (ALREADY_EXISTS) so two sandboxes never share one.
 // - remove() kills nothing: call kill_all() first; it retries rmdir while the kernel lets the
 //   last tasks go (EBUSY) for a short bounded time and succeeds when the cgroup is already gone.
+//   It removes only the leaf: the base (and intermediate directories) stay for the next sandbox.
+// - Limits the kernel cannot apply (a controller missing from the hierarchy, a quota below the
+//   kernel's 1 ms minimum) are errors, never silently dropped: a sandbox without its limits must
+//   not start.
+// - Ownership: a driver owns no fds or processes; the fds it returns belong to the caller.
 #include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,15 +71,37 @@ class CgroupDriver {
   // each pid, thaw), so a fork bomb cannot outrun it.
   virtual Result<> kill_all(std::string_view relative, int sig) = 0;
   virtual Result<> remove(std::string_view relative) = 0;
+  // An fd that becomes readable (poll POLLIN) when the memory controller reports an event that
+  // may be an OOM kill: v1 an eventfd registered through cgroup.event_control on
+  // memory.oom_control; v2 an inotify fd on memory.events. Read it to drain (v1: 8 bytes; v2:
+  // inotify events), then compare stats().oom_kills. Optional: polling stats() at exit suffices.
+  virtual Result<UniqueFd> open_oom_notifier(std::string_view relative) = 0;
+};
+
+// How a driver makes and removes cgroup directories. The kernel fills a new cgroup with its
+// control files and lets rmdir remove a directory that still lists them; a fake cgroupfs tree in
+// a temp dir does neither, so unit tests pass functions that do. Each returns 0 or an errno.
+struct CgroupFsOps {
+  std::function<int(const std::filesystem::path&)> make_dir;    // default: mkdir(dir, 0755)
+  std::function<int(const std::filesystem::path&)> remove_dir;  // default: rmdir(dir)
 };
 
 // v1: controller name -> mount point of its hierarchy, e.g. {"memory", "/sys/fs/cgroup/memory"}.
 // base: the sub-directory svc owns in each hierarchy (e.g. "svc").
+// Managed hierarchies: cpu, cpuacct, memory, pids (required by create) and freezer (optional,
+// makes kill_all fork-bomb proof); other entries are ignored. Co-mounted controllers (cpu and
+// cpuacct on one "cpu,cpuacct" mount) may name the same path.
 std::unique_ptr<CgroupDriver> make_cgroup_v1(std::map<std::string, std::filesystem::path> mounts,
-                                             std::string base);
-// v2: the unified mount (e.g. /sys/fs/cgroup) and the sub-directory svc owns ("svc").
-std::unique_ptr<CgroupDriver> make_cgroup_v2(std::filesystem::path unified, std::string base);
-// Picks the driver the layout names (layout.driver), with the mounts it found.
+                                             std::string base, CgroupFsOps ops = {});
+// v2: the unified mount (e.g. /sys/fs/cgroup) and the sub-directory svc owns ("svc"). create()
+// enables in cgroup.subtree_control, from the mount down to the new cgroup's parent, each of
+// cpu, memory and pids that the mount's cgroup.controllers offers (for stats even without a
+// limit); a limit whose controller is not offered is an error.
+std::unique_ptr<CgroupDriver> make_cgroup_v2(std::filesystem::path unified, std::string base,
+                                             CgroupFsOps ops = {});
+// Picks the driver the layout names (layout.driver), with the mounts it found: v1 hierarchies
+// at layout.root/<controller> (or a co-mount such as layout.root/"cpu,cpuacct"), v2 at
+// layout.unified. FAILED_PRECONDITION when the layout names no driver.
 Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver(const CgroupLayout& layout,
                                                          std::string base = "svc");
 

@@ -168,10 +168,11 @@ TEST_CASE("TCP API: off by default, token required when on", "[daemon]") {
   o.extra_config = "[api]\ntcp = \"127.0.0.1:0\"\n";
   DaemonFixture d(o);
   d.start();
-  // Find the bound port from the log.
-  std::string log = d.log();
+  // Find the bound port from the log (the line follows the socket by a moment).
+  std::string log;
+  REQUIRE(wait_for([&] { log = d.log(); return log.find("tcp port ") != std::string::npos; },
+                   std::chrono::seconds(10)));
   auto at = log.find("tcp port ");
-  REQUIRE(at != std::string::npos);
   int port = std::atoi(log.c_str() + at + 9);
   REQUIRE(port > 0);
   std::string host = fmt::format("tcp://127.0.0.1:{}", port);

@@ -145,3 +145,36 @@ TEST_CASE("validate refuses relative dirs", "[config]") {
   c.daemon.run_dir = "/" + std::string(120, 'r');
   CHECK(validate(c).error().message().find("too long") != std::string::npos);
 }
+
+TEST_CASE("[images] limits and registry timeouts are read, checked and printed back", "[config]") {
+  auto c = parse_config(R"(
+[registries]
+stall_timeout = "5s"
+max_attempts = 2
+[images]
+parallel_layers = 4
+max_layer_entries = 1000
+max_layer_size = "1Gi"
+max_file_size = "100Mi"
+)",
+                        "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->registries.stall_timeout == std::chrono::seconds(5));
+  CHECK(c->registries.max_attempts == 2);
+  CHECK(c->images.parallel_layers == 4);
+  CHECK(c->images.max_layer_entries == 1000);
+  CHECK(c->images.max_layer_size == (1ULL << 30));
+  CHECK(c->images.max_file_size == (100ULL << 20));
+  auto back = parse_config(to_toml(*c), "printed");
+  REQUIRE(back);
+  CHECK(back->images.max_layer_size == c->images.max_layer_size);
+  CHECK(back->registries.stall_timeout == c->registries.stall_timeout);
+  Config d;
+  CHECK(d.images.parallel_layers == 3);
+  CHECK(d.images.max_layer_entries == 1'000'000);
+  for (const char* bad : {"[images]\nparallel_layers = 0\n", "[images]\nmax_layer_size = \"0\"\n",
+                          "[registries]\nstall_timeout = \"10ms\"\n", "[images]\nnope = 1\n"}) {
+    INFO(bad);
+    CHECK(!parse_config(bad, "svcd.toml"));
+  }
+}

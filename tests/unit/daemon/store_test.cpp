@@ -111,3 +111,64 @@ TEST_CASE("transactions roll back unless committed", "[store]") {
   }
   CHECK(s->get_meta("a").value().value() == "1");
 }
+
+#include "common/clock.hpp"
+#include "daemon/store/task_store.hpp"
+
+TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
+  using namespace svc::scheduler;
+  TempDir dir;
+  Task t;
+  t.id = "0123456789abcdef";
+  t.spec.name = "web";
+  t.spec.image = "busybox:1";
+  t.spec.args = {"sh", "-c", "echo hi"};
+  t.spec.env = {{"B", "2"}, {"A", "1"}};
+  t.spec.labels = {{"team", "x"}};
+  t.spec.cpu_millis = 500;
+  t.spec.memory_bytes = 64ULL << 20;
+  t.spec.timeout = std::chrono::minutes(5);
+  t.spec.network = NetworkMode::kNone;
+  t.spec.auto_remove = true;
+  t.state = TaskState::kRunning;
+  t.created_at = svc::from_unix_millis(1'800'000'000'123);
+  t.running_at = svc::from_unix_millis(1'800'000'001'000);
+  t.pid = 4242;
+  t.stop_requested = true;
+  {
+    auto store = Store::open(dir.path() / "svcd.db").value();
+    SqlTaskStore tasks(*store);
+    REQUIRE(tasks.insert(t));
+    CHECK(tasks.insert(t).error().code() == Code::kAlreadyExists);
+    t.state = TaskState::kStopped;
+    t.exit_code = 3;
+    t.stopped_at = svc::from_unix_millis(1'800'000'002'000);
+    t.stop_reason = "Exited";
+    REQUIRE(tasks.update(t));
+  }
+  auto store = Store::open(dir.path() / "svcd.db").value();
+  SqlTaskStore tasks(*store);
+  auto all = tasks.load_all().value();
+  REQUIRE(all.size() == 1);
+  const Task& r = all[0];
+  CHECK(r.spec.name == "web");
+  CHECK(r.spec.args == t.spec.args);
+  CHECK(r.spec.env == t.spec.env);  // order kept
+  CHECK(r.spec.labels == t.spec.labels);
+  CHECK(r.spec.timeout == std::chrono::minutes(5));
+  CHECK(r.spec.network == NetworkMode::kNone);
+  CHECK(r.spec.auto_remove);
+  CHECK(r.state == TaskState::kStopped);
+  CHECK(r.exit_code == 3);
+  CHECK(r.created_at == t.created_at);
+  CHECK(r.running_at == t.running_at);
+  CHECK(r.stopped_at == t.stopped_at);
+  CHECK_FALSE(r.pulling_at.has_value());
+  CHECK(r.pid == 4242);
+  CHECK(r.stop_requested);
+  REQUIRE(tasks.remove(t.id));
+  CHECK(tasks.load_all().value().empty());
+  Task missing = t;
+  missing.id = "nope";
+  CHECK(tasks.update(missing).error().code() == Code::kNotFound);
+}

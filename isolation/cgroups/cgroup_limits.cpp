@@ -1,0 +1,31 @@
+#include "isolation/cgroups/cgroup_limits.hpp"
+
+namespace svc::isolation::cgroups {
+
+Result<> validate(const CgroupLimits& limits) {
+  if (limits.cpu_millis < 0)
+    return fail(Code::kInvalidArgument, "cpu limit {} millicpus is negative", limits.cpu_millis);
+  if (limits.pids < 0)
+    return fail(Code::kInvalidArgument, "pids limit {} is negative (0 means no limit)",
+                limits.pids);
+  if (limits.cpu_millis > 0) {
+    if (limits.cpu_period_us < kMinCfsPeriodUs || limits.cpu_period_us > kMaxCfsPeriodUs)
+      return fail(Code::kInvalidArgument,
+                  "cpu period {} us is outside the kernel's range {}..{} us", limits.cpu_period_us,
+                  kMinCfsPeriodUs, kMaxCfsPeriodUs);
+    std::uint64_t quota = *cpu_quota_us(limits);
+    if (quota < kMinCfsQuotaUs)
+      return fail(Code::kInvalidArgument,
+                  "cpu limit {} millicpus with a {} us period gives a {} us quota, below the "
+                  "kernel's {} us minimum: raise the limit or the period",
+                  limits.cpu_millis, limits.cpu_period_us, quota, kMinCfsQuotaUs);
+  }
+  return {};
+}
+
+std::optional<std::uint64_t> cpu_quota_us(const CgroupLimits& limits) {
+  if (limits.cpu_millis <= 0) return std::nullopt;
+  return static_cast<std::uint64_t>(limits.cpu_millis) * limits.cpu_period_us / 1000;
+}
+
+}  // namespace svc::isolation::cgroups

@@ -1,0 +1,718 @@
+#include "scheduler/tasks/controller.hpp"
+
+#include <algorithm>
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "common/digest.hpp"
+#include "common/units.hpp"
+#include "scheduler/tasks/launch.hpp"
+
+namespace svc::scheduler {
+
+namespace {
+
+std::string describe_exit(const ExitInfo& info) {
+  if (info.signal != 0) return fmt::format("killed by {}", signal_name(info.signal));
+  return fmt::format("exited with code {}", info.exit_code);
+}
+
+}  // namespace
+
+TaskController::TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime,
+                               Executor& executor, const Clock& clock, Options options)
+    : store_(store),
+      images_(images),
+      runtime_(runtime),
+      executor_(executor),
+      clock_(clock),
+      options_(options) {}
+
+TaskController::~TaskController() { shutdown(); }
+
+void TaskController::shutdown() {
+  Lock lock(mu_);
+  shutting_down_ = true;
+  for (auto& [id, e] : tasks_) {
+    e.cancel->store(true);
+    if (e.timeout_timer) executor_.cancel(e.timeout_timer);
+    if (e.remove_timer) executor_.cancel(e.remove_timer);
+    e.timeout_timer = e.remove_timer = 0;
+  }
+  changed_.notify_all();
+}
+
+// ---- lookups --------------------------------------------------------------------------------
+
+const TaskController::Entry* TaskController::find_locked(std::string_view ref) const {
+  return const_cast<TaskController*>(this)->find_locked(ref);
+}
+
+TaskController::Entry* TaskController::find_locked(std::string_view ref) {
+  if (ref.empty()) return nullptr;
+  if (auto it = tasks_.find(std::string(ref)); it != tasks_.end()) return &it->second;
+  for (auto& [id, e] : tasks_)
+    if (e.task.spec.name == ref) return &e;
+  return nullptr;
+}
+
+Result<TaskController::Entry*> TaskController::must_find_locked(std::string_view ref) {
+  if (ref.empty()) return fail(Code::kInvalidArgument, "id: name the task (its id or name)");
+  if (Entry* e = find_locked(ref)) return e;
+  if (ref.size() >= 4) {
+    Entry* match = nullptr;
+    int count = 0;
+    for (auto& [id, e] : tasks_) {
+      if (id.starts_with(ref)) {
+        match = &e;
+        ++count;
+      }
+    }
+    if (count == 1) return match;
+    if (count > 1)
+      return fail(Code::kInvalidArgument, "\"{}\" matches {} tasks: give more of the id", ref, count);
+  }
+  return fail(Code::kNotFound, "no task \"{}\" (see `svctl ps -a`)", ref);
+}
+
+std::string TaskController::new_id_locked() const {
+  for (;;) {
+    std::string id = random_hex(8);
+    if (!tasks_.count(id)) return id;
+  }
+}
+
+// ---- capacity -------------------------------------------------------------------------------
+
+std::pair<std::int64_t, std::uint64_t> TaskController::reserved() const {
+  Lock lock(mu_);
+  std::int64_t cpu = 0;
+  std::uint64_t mem = 0;
+  for (const auto& [id, e] : tasks_) {
+    if (!e.reserved) continue;
+    cpu += e.task.spec.cpu_millis;
+    mem += e.task.spec.memory_bytes;
+  }
+  return {cpu, mem};
+}
+
+bool TaskController::fits_locked(const TaskSpec& spec, std::string* why) const {
+  std::int64_t cpu = 0;
+  std::uint64_t mem = 0;
+  int active = 0;
+  for (const auto& [id, e] : tasks_) {
+    if (!e.reserved) continue;
+    cpu += e.task.spec.cpu_millis;
+    mem += e.task.spec.memory_bytes;
+    ++active;
+  }
+  bool ok = cpu + spec.cpu_millis <= options_.capacity_cpu_millis &&
+            mem + spec.memory_bytes <= options_.capacity_memory_bytes;
+  if (!ok && why) {
+    *why = fmt::format(
+        "the task needs {} vCPU and {} memory; the node has {} vCPU and {} free (of {} vCPU and "
+        "{}, {} task(s) admitted)",
+        format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
+        format_cpu_millis(std::max<std::int64_t>(0, options_.capacity_cpu_millis - cpu)),
+        format_size_human(options_.capacity_memory_bytes > mem ? options_.capacity_memory_bytes - mem : 0),
+        format_cpu_millis(options_.capacity_cpu_millis),
+        format_size_human(options_.capacity_memory_bytes), active);
+  }
+  return ok;
+}
+
+void TaskController::release_capacity_locked(Entry& e) {
+  if (!e.reserved) return;
+  e.reserved = false;
+  drain_queue_locked();
+}
+
+void TaskController::drain_queue_locked() {
+  if (shutting_down_) return;
+  while (!queue_.empty()) {
+    auto it = tasks_.find(queue_.front());
+    if (it == tasks_.end() || it->second.task.state != TaskState::kPending) {
+      queue_.pop_front();
+      continue;
+    }
+    Entry& e = it->second;
+    if (!fits_locked(e.task.spec, nullptr)) break;  // FIFO: the head waits, so do the others
+    queue_.pop_front();
+    e.reserved = true;
+    e.task.queued_reason.clear();
+    persist_locked(e.task);
+    publish_locked(e.task, "capacity available: starting");
+    start_async(e.task.id);
+  }
+}
+
+// ---- state changes --------------------------------------------------------------------------
+
+void TaskController::persist_locked(const Task& task) {
+  if (auto r = store_.update(task); !r)
+    spdlog::error("tasks: could not record task {} as {}: {}", task.id, state_name(task.state),
+                  r.error().message());
+}
+
+void TaskController::publish_locked(const Task& task, std::string message) {
+  TaskEvent ev;
+  ev.time = clock_.now();
+  ev.task_id = task.id;
+  ev.task_name = task.spec.name;
+  ev.state = task.state;
+  ev.exit_code = task.exit_code;
+  ev.stop_reason = task.stop_reason;
+  ev.message = std::move(message);
+  events_.publish(ev);
+}
+
+void TaskController::set_state_locked(Entry& e, TaskState state, std::string message) {
+  Task& t = e.task;
+  t.state = state;
+  TimePoint now = clock_.now();
+  switch (state) {
+    case TaskState::kPending: break;
+    case TaskState::kPulling: t.pulling_at = now; break;
+    case TaskState::kStarting: t.starting_at = now; break;
+    case TaskState::kRunning: if (!t.running_at) t.running_at = now; break;
+    case TaskState::kStopping: t.stopping_at = now; break;
+    case TaskState::kStopped: if (!t.stopped_at) t.stopped_at = now; break;
+  }
+  persist_locked(t);
+  publish_locked(t, std::move(message));
+  changed_.notify_all();
+}
+
+void TaskController::finish_locked(Entry& e, std::string_view reason, std::string message) {
+  if (e.timeout_timer) executor_.cancel(e.timeout_timer);
+  e.timeout_timer = 0;
+  e.task.stop_reason = std::string(reason);
+  e.task.stop_message = message;
+  e.task.queued_reason.clear();
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), e.task.id), queue_.end());
+  set_state_locked(e, TaskState::kStopped, std::move(message));
+  release_capacity_locked(e);
+  arm_auto_remove_locked(e);
+}
+
+void TaskController::arm_timeout_locked(Entry& e) {
+  if (e.task.spec.timeout.count() <= 0 || !e.task.running_at) return;
+  auto elapsed = clock_.now() - *e.task.running_at;
+  auto left = std::chrono::duration_cast<Millis>(e.task.spec.timeout - elapsed);
+  if (left.count() < 0) left = Millis(0);
+  std::string id = e.task.id;
+  e.timeout_timer = executor_.schedule(clock_.steady_now() + left, [this, id] { on_timeout(id); });
+}
+
+void TaskController::arm_auto_remove_locked(Entry& e) {
+  if (!e.task.spec.auto_remove || e.remove_timer || shutting_down_) return;
+  std::string id = e.task.id;
+  e.remove_timer = executor_.schedule(clock_.steady_now() + options_.auto_remove_linger, [this, id] {
+    if (auto r = remove(id, true); !r && r.error().code() != Code::kNotFound)
+      spdlog::warn("tasks: auto-remove of {}: {}", id, r.error().message());
+  });
+}
+
+// ---- run ------------------------------------------------------------------------------------
+
+Result<Task> TaskController::run(TaskSpec spec) {
+  if (auto err = validate_spec(spec, options_.limits)) return fail(Code::kInvalidArgument, *err);
+  if (spec.cpu_millis == 0) spec.cpu_millis = kDefaultCpuMillis;
+  if (spec.memory_bytes == 0) spec.memory_bytes = kDefaultMemoryBytes;
+  if (spec.pids == 0) spec.pids = kDefaultPids;
+  if (spec.stop_grace.count() == 0) spec.stop_grace = kDefaultStopGrace;
+
+  Lock lock(mu_);
+  if (shutting_down_) return fail(Code::kUnavailable, "svcd is shutting down");
+  if (spec.cpu_millis > options_.capacity_cpu_millis ||
+      spec.memory_bytes > options_.capacity_memory_bytes)
+    return fail(Code::kResourceExhausted,
+                "the task asks for {} vCPU and {} memory, more than this node can ever give ({} "
+                "vCPU and {} allocatable): ask for less",
+                format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
+                format_cpu_millis(options_.capacity_cpu_millis),
+                format_size_human(options_.capacity_memory_bytes));
+  Task t;
+  t.id = new_id_locked();
+  if (spec.name.empty()) spec.name = "task-" + t.id.substr(0, 8);
+  for (const auto& [id, e] : tasks_)
+    if (e.task.spec.name == spec.name)
+      return fail(Code::kAlreadyExists,
+                  "a task named \"{}\" already exists ({}): pick another name or remove it with "
+                  "`svctl rm {}`",
+                  spec.name, id, spec.name);
+  std::string why;
+  bool fits = fits_locked(spec, &why);
+  if (!fits && !spec.queue)
+    return fail(Code::kResourceExhausted, "not enough capacity: {}. Wait for tasks to finish, ask "
+                                          "for less, or pass --queue to wait for room",
+                why);
+  t.spec = std::move(spec);
+  t.state = TaskState::kPending;
+  t.created_at = clock_.now();
+  if (!fits) t.queued_reason = "waiting for capacity: " + why;
+  SVC_TRY_CTX(store_.insert(t), "record task");
+  Entry& e = tasks_[t.id];
+  e.task = t;
+  e.reserved = fits;
+  if (!fits) queue_.push_back(t.id);
+  publish_locked(t, fits ? "created" : t.queued_reason);
+  changed_.notify_all();
+  if (fits) start_async(t.id);
+  return t;
+}
+
+void TaskController::start_async(const std::string& id) {
+  executor_.post([this, id] { start_task(id); });
+}
+
+void TaskController::start_task(const std::string& id) {
+  std::shared_ptr<std::atomic<bool>> cancel;
+  std::string image_ref;
+  {
+    Lock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || shutting_down_) return;
+    Entry& e = it->second;
+    if (e.task.state != TaskState::kPending) return;
+    cancel = e.cancel;
+    image_ref = e.task.spec.image;
+    set_state_locked(e, TaskState::kPulling, "resolving image " + image_ref);
+  }
+
+  auto image = images_.resolve(image_ref, *cancel);
+
+  LaunchSpec launch;
+  {
+    Lock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return;  // removed meanwhile
+    Entry& e = it->second;
+    if (e.task.state != TaskState::kPulling) return;  // stopped meanwhile
+    if (!image) {
+      finish_locked(e, reason::kImagePullFailed, image.error().message());
+      return;
+    }
+    e.task.image_digest = image->digest;
+    set_state_locked(e, TaskState::kStarting, "starting sandbox");
+    auto spec = make_launch_spec(e.task, *image);
+    if (!spec) {
+      finish_locked(e, reason::kStartFailed, spec.error().message());
+      return;
+    }
+    launch = std::move(*spec);
+    e.launched = true;
+  }
+
+  auto fail_start = [&](const std::string& message) {
+    (void)runtime_.remove(id);
+    (void)images_.release(id);
+    Lock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return;
+    it->second.launched = false;
+    if (it->second.task.state == TaskState::kStarting)
+      finish_locked(it->second, reason::kStartFailed, message);
+  };
+
+  if (auto leased = images_.lease(id, *image); !leased) {
+    fail_start("keep the image for the task: " + leased.error().message());
+    return;
+  }
+  auto pid = runtime_.launch(launch);
+  if (!pid) {
+    fail_start(pid.error().message());
+    return;
+  }
+  auto watched = runtime_.watch(id, [this, id](ExitInfo info) { on_exit(id, info); });
+
+  bool orphan = false;
+  bool stop_now = false;
+  int stop_sig = launch.stop_signal;
+  Millis grace = launch.stop_grace;
+  {
+    Lock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) {
+      orphan = true;  // removed while it was starting: undo below
+    } else {
+      Entry& e = it->second;
+      if (e.task.pid == 0) e.task.pid = *pid;
+      if (e.task.state == TaskState::kStarting) {
+        set_state_locked(e, TaskState::kRunning, fmt::format("running as pid {}", *pid));
+        arm_timeout_locked(e);
+        if (e.task.stop_requested) {
+          set_state_locked(e, TaskState::kStopping, "stop requested while starting");
+          stop_now = true;
+        }
+      }
+      if (!watched) {
+        spdlog::error("tasks: cannot watch task {}: {}", id, watched.error().message());
+        stop_now = true;
+      }
+    }
+  }
+  if (orphan) {
+    (void)runtime_.signal(id, SIGKILL);
+    (void)runtime_.remove(id);
+    (void)images_.release(id);
+    return;
+  }
+  if (stop_now) (void)runtime_.stop(id, stop_sig, grace);
+}
+
+// ---- exits, stops, timeouts -----------------------------------------------------------------
+
+void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
+  Lock lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  Entry& e = it->second;
+  Task& t = e.task;
+  if (t.state == TaskState::kStopped || t.state == TaskState::kPending ||
+      t.state == TaskState::kPulling)
+    return;
+  if (t.state == TaskState::kStarting) {
+    if (info.started_at) t.running_at = info.started_at;
+    set_state_locked(e, TaskState::kRunning, "running");
+  }
+  t.exit_code = info.exit_code;
+  t.signal = info.signal;
+  t.usage.cpu_seconds = info.cpu_seconds;
+  t.usage.memory_peak_bytes = info.memory_peak_bytes;
+  t.usage.memory_now_bytes = 0;
+  t.usage.pids = 0;
+  if (info.exited_at) t.stopped_at = info.exited_at;
+  std::string_view why = reason::kExited;
+  std::string message = describe_exit(info);
+  if (info.oom_killed) {
+    why = reason::kOomKilled;
+    message = fmt::format("ran out of memory: its limit is {} ({})",
+                          format_size_human(t.spec.memory_bytes), describe_exit(info));
+  } else if (t.timed_out) {
+    why = reason::kTimedOut;
+    message = fmt::format("stopped after its timeout of {} ({})", format_duration(t.spec.timeout),
+                          describe_exit(info));
+  } else if (t.stop_requested) {
+    why = reason::kStoppedByUser;
+    message = fmt::format("stopped by user ({})", describe_exit(info));
+  }
+  finish_locked(e, why, std::move(message));
+}
+
+Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signal,
+                                  std::optional<Millis> grace) {
+  Lock lock(mu_);
+  Entry* e = SVC_TRY(must_find_locked(ref));
+  Task& t = e->task;
+  switch (t.state) {
+    case TaskState::kStopped:
+      return t;
+    case TaskState::kPending:
+    case TaskState::kPulling:
+      t.stop_requested = true;
+      e->cancel->store(true);
+      finish_locked(*e, reason::kStoppedByUser, "stopped by user before it started");
+      return t;
+    case TaskState::kStarting:
+      t.stop_requested = true;  // start_task stops it as soon as the sandbox exists
+      persist_locked(t);
+      return t;
+    case TaskState::kRunning:
+    case TaskState::kStopping:
+      break;
+  }
+  t.stop_requested = true;
+  int sig = signal.value_or(0);
+  if (sig == 0) sig = t.spec.stop_signal.empty() ? 0 : parse_signal(t.spec.stop_signal);
+  if (sig == 0) sig = SIGTERM;
+  Millis g = grace.value_or(t.spec.stop_grace);
+  if (t.state == TaskState::kRunning)
+    set_state_locked(*e, TaskState::kStopping,
+                     fmt::format("sending {}, SIGKILL after {}", signal_name(sig), format_duration(g)));
+  std::string id = t.id;
+  Task snapshot = t;
+  lock.unlock();
+  if (auto r = runtime_.stop(id, sig, g); !r)
+    return tl::unexpected(std::move(r).error().context(fmt::format("stop task {}", id)));
+  return snapshot;
+}
+
+void TaskController::on_timeout(const std::string& id) {
+  int sig = SIGTERM;
+  Millis grace{};
+  {
+    Lock lock(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return;
+    Entry& e = it->second;
+    e.timeout_timer = 0;
+    if (e.task.state != TaskState::kRunning) return;
+    e.task.timed_out = true;
+    if (!e.task.spec.stop_signal.empty()) sig = parse_signal(e.task.spec.stop_signal);
+    if (sig == 0) sig = SIGTERM;
+    grace = e.task.spec.stop_grace;
+    set_state_locked(e, TaskState::kStopping,
+                     fmt::format("timeout of {} reached", format_duration(e.task.spec.timeout)));
+  }
+  if (auto r = runtime_.stop(id, sig, grace); !r)
+    spdlog::error("tasks: stop {} after its timeout: {}", id, r.error().message());
+}
+
+// ---- remove, wait, list ---------------------------------------------------------------------
+
+Result<> TaskController::remove(std::string_view ref, bool force) {
+  std::string id;
+  bool running = false;
+  bool launched = false;
+  {
+    Lock lock(mu_);
+    Entry* e = SVC_TRY(must_find_locked(ref));
+    Task& t = e->task;
+    if (t.state != TaskState::kStopped && !force)
+      return fail(Code::kFailedPrecondition,
+                  "task {} ({}) is {}: stop it first (`svctl stop {}`) or remove it with -f",
+                  t.spec.name, t.id, state_name(t.state), t.spec.name);
+    id = t.id;
+    SVC_TRY_CTX(store_.remove(id), "remove task {}", id);
+    running = t.state == TaskState::kRunning || t.state == TaskState::kStopping ||
+              t.state == TaskState::kStarting;
+    launched = e->launched;
+    e->cancel->store(true);
+    if (e->timeout_timer) executor_.cancel(e->timeout_timer);
+    if (e->remove_timer) executor_.cancel(e->remove_timer);
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    bool was_reserved = e->reserved;
+    publish_locked(t, "removed");
+    tasks_.erase(id);
+    if (was_reserved) drain_queue_locked();
+    changed_.notify_all();
+  }
+  if (running) (void)runtime_.signal(id, SIGKILL);
+  if (launched || running) {
+    auto r = runtime_.remove(id);
+    if (!r && r.error().code() != Code::kNotFound)
+      spdlog::warn("tasks: remove sandbox of task {}: {}", id, r.error().message());
+  }
+  if (auto r = images_.release(id); !r && r.error().code() != Code::kNotFound)
+    spdlog::warn("tasks: release image of task {}: {}", id, r.error().message());
+  return {};
+}
+
+Result<Task> TaskController::wait(std::string_view ref,
+                                  std::chrono::steady_clock::time_point deadline,
+                                  const std::function<bool()>& cancelled) {
+  Lock lock(mu_);
+  Entry* e = SVC_TRY(must_find_locked(ref));
+  std::string id = e->task.id;
+  ++e->waiters;
+  for (;;) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return fail(Code::kNotFound, "task {} was removed", id);
+    Entry& cur = it->second;
+    auto leave = [&] { --cur.waiters; };
+    if (cur.task.state == TaskState::kStopped) {
+      leave();
+      Task result = cur.task;
+      if (cur.task.spec.auto_remove && cur.waiters == 0) {
+        // Its exit code has been read: an auto-remove task goes now.
+        executor_.post([this, id] { (void)remove(id, true); });
+      }
+      return result;
+    }
+    if (cancelled && cancelled()) {
+      leave();
+      return fail(Code::kCancelled, "wait for task {} cancelled", id);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      leave();
+      return fail(Code::kDeadlineExceeded, "task {} is still {}", id, state_name(cur.task.state));
+    }
+    // Wake now and then to notice a caller that went away.
+    changed_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
+                                deadline - now, std::chrono::milliseconds(200)));
+  }
+}
+
+Result<Task> TaskController::get(std::string_view ref) const {
+  Lock lock(mu_);
+  const Entry* e = SVC_TRY(const_cast<TaskController*>(this)->must_find_locked(ref));
+  return e->task;
+}
+
+Result<std::pair<std::vector<Task>, std::string>> TaskController::list(
+    const TaskFilter& filter) const {
+  int page = filter.page_size <= 0 ? 100 : filter.page_size;
+  if (page > 1000) return fail(Code::kInvalidArgument, "pageSize: at most 1000");
+  Lock lock(mu_);
+  std::vector<const Task*> all;
+  for (const auto& [id, e] : tasks_) {
+    const Task& t = e.task;
+    if (!filter.states.empty()) {
+      if (std::find(filter.states.begin(), filter.states.end(), t.state) == filter.states.end())
+        continue;
+    } else if (!filter.all && t.state == TaskState::kStopped) {
+      continue;
+    }
+    if (!filter.name.empty() && t.spec.name != filter.name) continue;
+    bool labels_ok = true;
+    for (const auto& [k, v] : filter.labels) {
+      auto l = t.spec.labels.find(k);
+      labels_ok = labels_ok && l != t.spec.labels.end() && l->second == v;
+    }
+    if (!labels_ok) continue;
+    all.push_back(&t);
+  }
+  std::sort(all.begin(), all.end(), [](const Task* a, const Task* b) {
+    return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
+  });
+  std::size_t start = 0;
+  if (!filter.page_token.empty()) {
+    auto it = std::find_if(all.begin(), all.end(),
+                           [&](const Task* t) { return t->id == filter.page_token; });
+    if (it == all.end())
+      return fail(Code::kInvalidArgument, "pageToken: \"{}\" is not from this listing",
+                  filter.page_token);
+    start = static_cast<std::size_t>(it - all.begin()) + 1;
+  }
+  std::vector<Task> out;
+  for (std::size_t i = start; i < all.size() && out.size() < static_cast<std::size_t>(page); ++i)
+    out.push_back(*all[i]);
+  std::string next;
+  if (start + out.size() < all.size() && !out.empty()) next = out.back().id;
+  return std::make_pair(std::move(out), std::move(next));
+}
+
+std::shared_ptr<EventHub::Subscription> TaskController::subscribe(std::string task_id) {
+  return events_.subscribe(std::move(task_id));
+}
+
+Result<Task> TaskController::refresh_usage(std::string_view ref) {
+  std::string id;
+  {
+    Lock lock(mu_);
+    Entry* e = SVC_TRY(must_find_locked(ref));
+    if (e->task.state != TaskState::kRunning && e->task.state != TaskState::kStopping)
+      return e->task;
+    id = e->task.id;
+  }
+  auto usage = runtime_.stats(id);
+  Lock lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return fail(Code::kNotFound, "task {} was removed", id);
+  if (usage && it->second.task.state != TaskState::kStopped) it->second.task.usage = *usage;
+  return it->second.task;
+}
+
+int TaskController::running_count() const {
+  Lock lock(mu_);
+  int n = 0;
+  for (const auto& [id, e] : tasks_)
+    if (e.task.state == TaskState::kRunning || e.task.state == TaskState::kStopping) ++n;
+  return n;
+}
+
+// ---- recovery -------------------------------------------------------------------------------
+
+Result<> TaskController::recover(bool node_rebooted) {
+  auto stored = SVC_TRY_CTX(store_.load_all(), "load tasks");
+  std::map<std::string, SandboxInfo> sandboxes;
+  if (auto list = runtime_.list(); list) {
+    for (auto& s : *list) sandboxes.emplace(s.id, s);
+  } else {
+    spdlog::error("tasks: cannot list sandboxes: {}", list.error().message());
+  }
+  std::vector<std::string> to_start, to_watch;
+  std::vector<std::pair<std::string, ExitInfo>> exited;
+  {
+    Lock lock(mu_);
+    std::sort(stored.begin(), stored.end(),
+              [](const Task& a, const Task& b) { return a.created_at < b.created_at; });
+    for (Task& t : stored) {
+      Entry& e = tasks_[t.id];
+      e.task = std::move(t);
+    }
+    for (auto& [id, e] : tasks_) {
+      Task& t = e.task;
+      auto sb = sandboxes.find(id);
+      switch (t.state) {
+        case TaskState::kStopped:
+          e.launched = sb != sandboxes.end();
+          if (t.spec.auto_remove) arm_auto_remove_locked(e);
+          break;
+        case TaskState::kPending:
+        case TaskState::kPulling:
+          // Not launched yet: start again (a pull resumes from the blobs already fetched).
+          t.state = TaskState::kPending;
+          t.pulling_at.reset();
+          if (!t.queued_reason.empty()) {
+            queue_.push_back(id);
+          } else {
+            e.reserved = true;
+            to_start.push_back(id);
+          }
+          persist_locked(t);
+          break;
+        case TaskState::kStarting:
+        case TaskState::kRunning:
+        case TaskState::kStopping: {
+          e.reserved = true;
+          if (sb == sandboxes.end()) {
+            if (t.state == TaskState::kStarting) {
+              // svcd died before the sandbox existed: start it again.
+              t.state = TaskState::kPending;
+              t.starting_at.reset();
+              t.pulling_at.reset();
+              persist_locked(t);
+              to_start.push_back(id);
+            } else {
+              e.reserved = false;
+              finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
+                            node_rebooted ? "the node restarted while the task ran"
+                                          : "its sandbox is gone: it vanished while svcd was down");
+            }
+            break;
+          }
+          e.launched = true;
+          const SandboxInfo& info = sb->second;
+          if (info.pid) t.pid = info.pid;
+          if (info.status == SandboxInfo::Status::kRunning) {
+            if (t.state == TaskState::kStarting)
+              set_state_locked(e, TaskState::kRunning, "re-adopted after svcd restarted");
+            arm_timeout_locked(e);
+            to_watch.push_back(id);
+          } else if (info.status == SandboxInfo::Status::kExited && info.exit) {
+            exited.emplace_back(id, *info.exit);
+          } else {
+            e.reserved = false;
+            finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
+                          node_rebooted ? "the node restarted while the task ran"
+                                        : "its sandbox's shim vanished while svcd was down");
+          }
+          break;
+        }
+      }
+    }
+    for (const auto& [id, info] : sandboxes)
+      if (!tasks_.count(id))
+        spdlog::warn("tasks: sandbox {} belongs to no task (left by an interrupted removal?)", id);
+  }
+  for (auto& [id, info] : exited) on_exit(id, info);
+  for (const auto& id : to_watch) {
+    auto r = runtime_.watch(id, [this, id](ExitInfo info) { on_exit(id, info); });
+    if (!r) spdlog::error("tasks: cannot watch re-adopted task {}: {}", id, r.error().message());
+  }
+  for (const auto& id : to_start) start_async(id);
+  {
+    Lock lock(mu_);
+    drain_queue_locked();
+  }
+  spdlog::info("tasks: recovered {} task(s): {} re-adopted running, {} finished while svcd was "
+               "down, {} restarted",
+               stored.size(), to_watch.size(), exited.size(), to_start.size());
+  return {};
+}
+
+}  // namespace svc::scheduler

@@ -1,0 +1,121 @@
+#pragma once
+// The task controller: the state machine PENDING -> PULLING -> STARTING -> RUNNING -> STOPPING
+// -> STOPPED, admission against the node's capacity, timeouts, stop with grace, and re-adoption
+// of every task after svcd restarts. It sees images, sandboxes and storage only through the
+// ports in ports.hpp, so it is unit-tested with fakes and a fake clock.
+//
+// Threading: one mutex guards the task table. Blocking work (pulls, launches, runtime calls that
+// can take long) runs on the Executor without the lock. Every state change is written to the
+// TaskStore (under the lock, so the order of writes is the order of changes) before callers or
+// subscribers hear of it.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "scheduler/tasks/event_hub.hpp"
+#include "scheduler/tasks/ports.hpp"
+#include "scheduler/tasks/task.hpp"
+
+namespace svc::scheduler {
+
+class TaskController {
+ public:
+  struct Options {
+    std::int64_t capacity_cpu_millis = 0;     // allocatable vCPU, in millicores
+    std::uint64_t capacity_memory_bytes = 0;  // allocatable memory
+    ValidationLimits limits;
+    // How long a stopped task started with auto_remove waits for someone to read its exit
+    // code (Wait) before it is deleted anyway.
+    std::chrono::milliseconds auto_remove_linger{60'000};
+  };
+
+  TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime, Executor& executor,
+                 const Clock& clock, Options options);
+  ~TaskController();
+  TaskController(const TaskController&) = delete;
+  TaskController& operator=(const TaskController&) = delete;
+
+  // At start: loads every task and makes its state true again. node_rebooted: the machine
+  // restarted since svcd last ran (boot id changed), so every sandbox is gone.
+  Result<> recover(bool node_rebooted);
+
+  // Validates, admits (or queues, or refuses), records the task as PENDING and starts it in the
+  // background. Answers once the task is stored.
+  Result<Task> run(TaskSpec spec);
+  // By id, unique id prefix (at least 4 characters), or name.
+  Result<Task> get(std::string_view ref) const;
+  Result<std::pair<std::vector<Task>, std::string>> list(const TaskFilter& filter) const;
+  Result<Task> stop(std::string_view ref, std::optional<int> signal, std::optional<Millis> grace);
+  Result<> remove(std::string_view ref, bool force);
+  // Blocks until the task is STOPPED, the deadline passes (DEADLINE_EXCEEDED) or cancelled()
+  // is true (CANCELLED).
+  Result<Task> wait(std::string_view ref, std::chrono::steady_clock::time_point deadline,
+                    const std::function<bool()>& cancelled);
+  std::shared_ptr<EventHub::Subscription> subscribe(std::string task_id = {});
+  // Refreshes a running task's usage from its cgroup.
+  Result<Task> refresh_usage(std::string_view ref);
+
+  int running_count() const;
+  // Reserved CPU and memory of admitted tasks that have not stopped.
+  std::pair<std::int64_t, std::uint64_t> reserved() const;
+
+  // svcd is stopping: no new tasks, queued work dropped. Sandboxes keep running; their shims
+  // outlive svcd and recover() re-adopts them.
+  void shutdown();
+
+ private:
+  struct Entry {
+    Task task;
+    std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+    std::uint64_t timeout_timer = 0;
+    std::uint64_t remove_timer = 0;
+    bool reserved = false;   // counts against capacity
+    bool launched = false;   // a sandbox exists (or may exist) for it
+    int waiters = 0;
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  Entry* find_locked(std::string_view ref);
+  const Entry* find_locked(std::string_view ref) const;
+  Result<Entry*> must_find_locked(std::string_view ref);
+  std::string new_id_locked() const;
+  bool fits_locked(const TaskSpec& spec, std::string* why) const;
+  void set_state_locked(Entry& e, TaskState state, std::string message = {});
+  void persist_locked(const Task& task);
+  void publish_locked(const Task& task, std::string message);
+  void finish_locked(Entry& e, std::string_view reason, std::string message);
+  void release_capacity_locked(Entry& e);
+  void drain_queue_locked();
+  void arm_timeout_locked(Entry& e);
+  void arm_auto_remove_locked(Entry& e);
+  void start_async(const std::string& id);
+  void start_task(const std::string& id);
+  void on_exit(const std::string& id, const ExitInfo& info);
+  void on_timeout(const std::string& id);
+  void cleanup_async(const std::string& id, bool kill_first);
+
+  TaskStore& store_;
+  ImageSource& images_;
+  TaskRuntime& runtime_;
+  Executor& executor_;
+  const Clock& clock_;
+  Options options_;
+  EventHub events_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, Entry> tasks_;
+  std::deque<std::string> queue_;  // admitted with `queue`, waiting for capacity, FIFO
+  bool shutting_down_ = false;
+};
+
+}  // namespace svc::scheduler

@@ -1,0 +1,140 @@
+#pragma once
+// The ports the task controller stands on. daemon/ adapts the real modules to them
+// (images::ImageService, isolation::Runtime, daemon/store); unit tests use the fakes in
+// tests/unit/scheduler/fakes.hpp. Nothing here knows about protobuf, SQLite or the kernel.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "scheduler/tasks/task.hpp"
+
+namespace svc::scheduler {
+
+// An image ready to run: what the runtime needs and what docker-run semantics need.
+struct ResolvedImage {
+  std::string reference;  // normalised
+  std::string digest;     // manifest digest
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // KEY=VALUE
+  std::string workdir;
+  std::string user;
+  std::string stop_signal;
+  std::vector<std::string> lower_dirs;  // rootfs layers, bottom to top
+};
+
+class ImageSource {
+ public:
+  virtual ~ImageSource() = default;
+  // Pulls when not present (or resolves a local image). Blocking; honours cancel.
+  virtual Result<ResolvedImage> resolve(const std::string& reference,
+                                        const std::atomic<bool>& cancel) = 0;
+  // Keeps what the task needs from garbage collection until release(holder).
+  virtual Result<> lease(const std::string& holder, const ResolvedImage& image) = 0;
+  virtual Result<> release(const std::string& holder) = 0;
+};
+
+// What a sandbox is asked to run: the image config already merged with the task's overrides.
+struct LaunchSpec {
+  std::string id;
+  std::vector<std::string> args;        // argv, args[0] the program
+  std::vector<std::string> env;         // KEY=VALUE
+  std::string workdir;
+  std::string user;
+  std::string hostname;
+  std::vector<std::string> lower_dirs;
+  std::int64_t cpu_millis = 0;
+  std::uint64_t memory_bytes = 0;
+  std::int64_t pids = 0;
+  NetworkMode network = NetworkMode::kPrivate;
+  int stop_signal = 15;
+  Millis stop_grace{10'000};
+};
+
+struct ExitInfo {
+  int exit_code = 0;   // 128+signal when a signal ended it
+  int signal = 0;
+  bool oom_killed = false;
+  std::optional<TimePoint> started_at;
+  std::optional<TimePoint> exited_at;
+  double cpu_seconds = 0;
+  std::uint64_t memory_peak_bytes = 0;
+};
+
+struct SandboxInfo {
+  std::string id;
+  enum class Status { kRunning, kExited, kLost } status = Status::kLost;
+  int pid = 0;
+  std::optional<ExitInfo> exit;  // kExited
+};
+
+class TaskRuntime {
+ public:
+  virtual ~TaskRuntime() = default;
+  // Creates and starts the sandbox; returns its first process's host pid.
+  virtual Result<int> launch(const LaunchSpec& spec) = 0;
+  // Calls on_exit once, on any thread, when the sandbox's process has exited (also for a
+  // sandbox re-adopted after a restart).
+  virtual Result<> watch(const std::string& id, std::function<void(ExitInfo)> on_exit) = 0;
+  virtual Result<> signal(const std::string& id, int sig) = 0;
+  // Sends sig, then SIGKILL after grace (done by the sandbox's shim, so it happens even if svcd
+  // is down).
+  virtual Result<> stop(const std::string& id, int sig, Millis grace) = 0;
+  virtual Result<TaskUsage> stats(const std::string& id) = 0;
+  virtual Result<> remove(const std::string& id) = 0;
+  // Every sandbox on this node, for re-adoption.
+  virtual Result<std::vector<SandboxInfo>> list() = 0;
+};
+
+// Durable task records. Every state change is written here before it is acknowledged.
+class TaskStore {
+ public:
+  virtual ~TaskStore() = default;
+  virtual Result<> insert(const Task& task) = 0;
+  virtual Result<> update(const Task& task) = 0;
+  virtual Result<> remove(const std::string& id) = 0;
+  virtual Result<std::vector<Task>> load_all() = 0;
+};
+
+// A task's output, as the sandbox's shim recorded it.
+struct LogLine {
+  TimePoint time{};
+  bool is_stderr = false;
+  std::string text;      // without the newline
+  bool partial = false;  // no newline yet, or cut at the size cap
+};
+
+struct LogQuery {
+  std::optional<TimePoint> since;
+  int tail = 0;          // the last N lines; 0 = all
+  bool follow = false;
+};
+
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+  // Emits the task's lines in order. With follow, keeps reading as lines arrive while
+  // keep_following() is true (checked whenever it reaches the end); emit returning false ends it.
+  virtual Result<> read(const std::string& task_id, const LogQuery& query,
+                        const std::function<bool(const LogLine&)>& emit,
+                        const std::function<bool()>& keep_following) = 0;
+};
+
+// Where the controller runs blocking work (pulls, launches) and timers. The real one is a
+// thread pool with a timer thread; the fake runs work when told to, on a fake clock.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void post(std::function<void()> work) = 0;
+  // Runs fn at (steady) deadline unless cancelled; returns an id for cancel().
+  virtual std::uint64_t schedule(std::chrono::steady_clock::time_point deadline,
+                                 std::function<void()> fn) = 0;
+  virtual void cancel(std::uint64_t timer_id) = 0;
+};
+
+}  // namespace svc::scheduler

@@ -1,0 +1,120 @@
+#pragma once
+// A task as the scheduler sees it: plain data, no protobuf, no SQL. The API translates it to and
+// from svc.v1.Task; daemon/store persists it.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace svc::scheduler {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+enum class TaskState { kPending = 1, kPulling, kStarting, kRunning, kStopping, kStopped };
+std::string_view state_name(TaskState s);  // "PENDING", ...
+
+enum class NetworkMode { kPrivate = 1, kBridge, kNone };
+
+// Why a task stopped: the words users and scripts act on (Task.stop_reason).
+namespace reason {
+inline constexpr std::string_view kExited = "Exited";
+inline constexpr std::string_view kOomKilled = "OOMKilled";
+inline constexpr std::string_view kStoppedByUser = "StoppedByUser";
+inline constexpr std::string_view kTimedOut = "TimedOut";
+inline constexpr std::string_view kImagePullFailed = "ImagePullFailed";
+inline constexpr std::string_view kStartFailed = "StartFailed";
+inline constexpr std::string_view kNodeShutdown = "NodeShutdown";
+inline constexpr std::string_view kLost = "Lost";
+}  // namespace reason
+
+struct TaskSpec {
+  std::string name;
+  std::string image;
+  std::vector<std::string> entrypoint;
+  bool reset_entrypoint = false;
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // in the order given
+  std::map<std::string, std::string> labels;
+  std::string workdir;
+  std::string user;
+  std::int64_t cpu_millis = 0;      // 0 = default
+  std::uint64_t memory_bytes = 0;   // 0 = default
+  std::int64_t pids = 0;            // 0 = default
+  Millis timeout{0};                // 0 = none
+  NetworkMode network = NetworkMode::kPrivate;
+  bool auto_remove = false;
+  bool queue = false;
+  std::string stop_signal;          // "" = the image's, else SIGTERM
+  Millis stop_grace{0};             // 0 = default (10 s)
+};
+
+// Defaults applied at admission, so a task's record says what it reserved.
+inline constexpr std::int64_t kDefaultCpuMillis = 1000;
+inline constexpr std::uint64_t kDefaultMemoryBytes = 512ULL << 20;
+inline constexpr std::int64_t kDefaultPids = 1024;
+inline constexpr Millis kDefaultStopGrace{10'000};
+
+struct TaskUsage {
+  double cpu_seconds = 0;
+  std::uint64_t memory_peak_bytes = 0;
+  std::uint64_t memory_now_bytes = 0;
+  std::uint64_t pids = 0;
+};
+
+struct Task {
+  std::string id;
+  TaskSpec spec;
+  TaskState state = TaskState::kPending;
+  std::optional<int> exit_code;
+  int signal = 0;
+  std::string stop_reason;
+  std::string stop_message;
+  std::string image_digest;
+  int pid = 0;
+  std::string queued_reason;
+  TimePoint created_at{};
+  std::optional<TimePoint> pulling_at, starting_at, running_at, stopping_at, stopped_at;
+  TaskUsage usage;
+  bool stop_requested = false;   // set by Stop: the exit is StoppedByUser
+  bool timed_out = false;        // set when the timeout fired: the exit is TimedOut
+};
+
+struct TaskEvent {
+  TimePoint time{};
+  std::string task_id;
+  std::string task_name;
+  TaskState state = TaskState::kPending;
+  std::optional<int> exit_code;
+  std::string stop_reason;
+  std::string message;
+};
+
+struct TaskFilter {
+  std::vector<TaskState> states;  // empty: all but STOPPED, unless all
+  bool all = false;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  int page_size = 100;
+  std::string page_token;         // the id after which to continue (ids sort by creation)
+};
+
+// Validates what a user asked for: every error names the field as the API spells it
+// ("spec.resources.memoryBytes: ...").
+struct ValidationLimits {
+  std::size_t max_env_bytes = 1 << 20;        // all keys and values together
+  std::size_t max_args_bytes = 1 << 20;
+  std::size_t max_labels = 64;
+  std::uint64_t min_memory_bytes = 4ULL << 20;
+};
+std::optional<std::string> validate_spec(const TaskSpec& spec, const ValidationLimits& limits = {});
+bool valid_task_name(std::string_view name);
+// "SIGTERM", "TERM", "15" -> 15; 0 when unknown.
+int parse_signal(std::string_view name);
+std::string signal_name(int sig);
+
+}  // namespace svc::scheduler
