@@ -134,8 +134,7 @@ Runtime::Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compile
     : options_(std::move(options)),
       cgroups_(cgroups),
       seccomp_(seccomp),
-      ids_(ids),
-      netns_(std::make_unique<NetnsWorker>()) {
+      ids_(ids) {
   if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap"))
     cap_last_cap_ = std::atoi(text->c_str());
   if (options_.bridge.ipam_file.empty())
@@ -143,6 +142,20 @@ Runtime::Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compile
 }
 
 Runtime::~Runtime() = default;
+
+NetnsWorker& Runtime::netns_worker() {
+  // Made on first use: a short-lived svc-runtime should not start a thread it never needs.
+  std::lock_guard lock(mu_);
+  if (!netns_) netns_ = std::make_unique<NetnsWorker>();
+  return *netns_;
+}
+
+Bridge& Runtime::bridge() {
+  NetnsWorker& worker = netns_worker();
+  std::lock_guard lock(mu_);
+  if (!bridge_) bridge_ = std::make_unique<Bridge>(options_.bridge, worker);
+  return *bridge_;
+}
 
 fs::path Runtime::sandbox_dir(std::string_view id) const { return options_.state_dir / id; }
 
@@ -183,7 +196,7 @@ Result<SandboxInfo> Runtime::create(std::string_view id, const SandboxSpec& spec
     if (auto r = cgroups_.remove(undo.cgroup); !r)
       spdlog::warn("create sandbox {}: undo: {}", id, r.error().message());
   }
-  if (!undo.veth.empty() && bridge_) (void)bridge_->detach(dir.string(), undo.veth);
+  if (!undo.veth.empty()) (void)bridge().detach(dir.string(), undo.veth);
   if (undo.ids_allocated) (void)ids_.release(dir.string());
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -193,6 +206,10 @@ Result<SandboxInfo> Runtime::create(std::string_view id, const SandboxSpec& spec
 Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpec& spec,
                                            const CreateOptions& options, Launch& undo) {
   const fs::path& dir = undo.dir;
+  // Where a start's time goes, for `svc-runtime --debug` and the daemon's debug log.
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::pair<const char*, std::chrono::steady_clock::time_point>> marks;
+  auto mark = [&](const char* what) { marks.emplace_back(what, std::chrono::steady_clock::now()); };
   PlanContext ctx;
   ctx.id = std::string(id);
   ctx.sandbox_dir = dir;
@@ -212,10 +229,6 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   Plan plan = SVC_TRY(plan_sandbox(spec, ctx));
   if (plan.binds.size() > 200)
     return fail(Code::kInvalidArgument, "{} bind mounts (at most 200)", plan.binds.size());
-  if (plan.network == NetworkMode::kBridge && !options_.bridge.name.empty() && !bridge_) {
-    std::lock_guard lock(mu_);
-    if (!bridge_) bridge_ = std::make_unique<Bridge>(options_.bridge, *netns_);
-  }
   std::shared_ptr<const seccomp::Program> program;
   if (spec.seccomp) program = SVC_TRY_CTX(seccomp_.compile(*spec.seccomp), "seccomp profile");
 
@@ -231,6 +244,7 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
       return fail_errno("chown " + plan.rootfs.upper.string());
   }
 
+  mark("plan");
   SVC_TRY_CTX(cgroups_.create(plan.cgroup, plan.limits), "cgroup {}", plan.cgroup);
   undo.cgroup = plan.cgroup;
   std::vector<UniqueFd> procs = SVC_TRY_CTX(cgroups_.open_procs_files(plan.cgroup), "cgroup {}", plan.cgroup);
@@ -336,7 +350,9 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   req.pid_slot = sargs[4].data();
   req.shim_envp = {shim_env.data(), nullptr};
 
+  mark("cgroup");
   Launched l = SVC_TRY(launch(req, report_r.get(), static_cast<int>(options_.setup_timeout.count())));
+  mark("launch");
   undo.pidfd.reset(pidfd_open(l.pid));
   if (!undo.pidfd) return fail_errno("pidfd_open the sandbox's first process");
   // The shim and the child have their copies now; ours would hide EOFs they wait for.
@@ -358,19 +374,20 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     mounts.push_back(SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
   SandboxRecord record;
   if (plan.network == NetworkMode::kBridge) {
-    if (!bridge_) return fail(Code::kFailedPrecondition, "bridge networking is not configured");
     UniqueFd netns(::open((pid_dir / "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns) return fail_errno("open the sandbox's network namespace");
-    BridgeAttachment a = SVC_TRY_CTX(bridge_->attach(dir.string(), netns.get()), "bridge network");
+    BridgeAttachment a = SVC_TRY_CTX(bridge().attach(dir.string(), netns.get()), "bridge network");
     undo.veth = a.host_veth;
     record.host_veth = a.host_veth;
     record.info.address = a.address;
   }
+  mark("host mounts");
   std::vector<int> mount_fds;
   for (const auto& m : mounts) mount_fds.push_back(m.get());
   SVC_TRY(send_go(sync_rt.get(), mount_fds));
   mounts.clear();
   SVC_TRY(await_ready(sync_rt.get(), options_.setup_timeout));
+  mark("in-sandbox set-up");
   SVC_TRY_CTX(await_shim_exec(report_r.get(), static_cast<int>(options_.setup_timeout.count())),
               "start svc-shim {}", options_.shim_path.string());
 
@@ -390,6 +407,17 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   info.stop_grace = spec.stop_grace;
   record.pid_start = process_start_time(options_.proc, l.pid);
   SVC_TRY(write_sandbox_record(dir, record));
+  mark("shim, state");
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::string steps;
+    auto prev = t0;
+    for (const auto& [what, at] : marks) {
+      steps += fmt::format(" {} {:.2f},", what, std::chrono::duration<double, std::milli>(at - prev).count());
+      prev = at;
+    }
+    spdlog::debug("create sandbox {}: ms:{} total {:.2f}", id, steps,
+                  std::chrono::duration<double, std::milli>(prev - t0).count());
+  }
   info.status = options.start ? SandboxStatus::kRunning : SandboxStatus::kCreated;
   return info;
 }
@@ -476,8 +504,11 @@ Result<ExitRecord> Runtime::wait(std::string_view id, std::optional<milliseconds
     if (fd.error().code() == Code::kUnavailable) return lost_record();
     return tl::unexpected(std::move(fd).error().context(fmt::format("wait for sandbox {}", id)));
   }
-  if (::send(fd->get(), "wait\n", 5, MSG_NOSIGNAL) != 5)
+  if (::send(fd->get(), "wait\n", 5, MSG_NOSIGNAL) != 5) {
+    // The shim exited between our connect and the send: its record is on disk by then.
+    if (auto e = read_exit(info.dir)) return *e;
     return fail_errno("wait for sandbox " + std::string(id) + ": send to the shim");
+  }
   auto line = read_line(fd->get(), timeout.value_or(std::chrono::hours(24 * 365)));
   if (!line) {
     if (line.error().code() == Code::kDeadlineExceeded)
@@ -522,17 +553,15 @@ Result<> Runtime::remove(std::string_view id, bool force) {
       SVC_TRY_CTX(wait(id, std::chrono::seconds(10)), "remove sandbox {}", id);
     }
   }
-  // Anything left (a lost shim's task, a forked child outside the first process's reach).
-  if (auto r = cgroups_.kill_all(cgroup, SIGKILL); !r && r.error().code() != Code::kNotFound)
-    spdlog::debug("remove sandbox {}: kill: {}", id, r.error().message());
-  SVC_TRY_CTX(cgroups_.remove(cgroup), "remove sandbox {}", id);
-  if (rec && !rec->host_veth.empty()) {
-    if (!bridge_) {
-      std::lock_guard lock(mu_);
-      if (!bridge_) bridge_ = std::make_unique<Bridge>(options_.bridge, *netns_);
-    }
-    SVC_TRY_CTX(bridge_->detach(dir.string(), rec->host_veth), "remove sandbox {}", id);
+  // Anything left (a lost shim's task, a forked child outside the first process's reach). The
+  // freezer dance of kill_all costs time, so only when something is there.
+  if (auto left = cgroups_.pids(cgroup); left && !left->empty()) {
+    if (auto r = cgroups_.kill_all(cgroup, SIGKILL); !r)
+      spdlog::debug("remove sandbox {}: kill: {}", id, r.error().message());
   }
+  SVC_TRY_CTX(cgroups_.remove(cgroup), "remove sandbox {}", id);
+  if (rec && !rec->host_veth.empty())
+    SVC_TRY_CTX(bridge().detach(dir.string(), rec->host_veth), "remove sandbox {}", id);
   SVC_TRY_CTX(ids_.release(dir.string()), "remove sandbox {}", id);
   // The shim unlinks its socket as it exits; a vanishing entry is not an error.
   std::error_code ec;
@@ -592,7 +621,7 @@ Result<UniqueFd> Runtime::open_netns(std::string_view id) {
 
 Result<UniqueFd> Runtime::socket_in(std::string_view id, int domain, int type, int protocol) {
   UniqueFd ns = SVC_TRY(open_netns(id));
-  return netns_->socket_in(ns.get(), domain, type, protocol);
+  return netns_worker().socket_in(ns.get(), domain, type, protocol);
 }
 
 Result<UniqueFd> Runtime::connect_tcp(std::string_view id, std::uint16_t port,

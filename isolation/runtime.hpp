@@ -125,6 +125,8 @@ class Runtime {
   Result<SandboxInfo> create_locked(std::string_view id, const SandboxSpec& spec,
                                     const CreateOptions& options, Launch& undo);
   Result<std::vector<int>> shim_cgroup_fds();
+  NetnsWorker& netns_worker();
+  Bridge& bridge();
   Result<SandboxInfo> read_info(std::string_view id);
 
   RuntimeOptions options_;
@@ -132,9 +134,9 @@ class Runtime {
   seccomp::Compiler& seccomp_;
   UidPool& ids_;
   int cap_last_cap_ = 40;
+  std::mutex mu_;  // guards the lazily made members below
   std::unique_ptr<NetnsWorker> netns_;
   std::unique_ptr<Bridge> bridge_;
-  std::mutex mu_;  // guards the lazily made members below
   std::shared_ptr<struct ShimCgroupsHolder> shim_cgroups_;
 };
 

@@ -83,6 +83,8 @@ Result<std::string> read_line(int fd, std::chrono::milliseconds timeout) {
     // Read byte-wise up to the newline only: a caller may keep reading the stream after.
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+      return fail(Code::kUnavailable, "the shim went away");
     if (n < 0) return fail_errno("read from the shim");
     if (n == 0) return out;
     std::size_t take = static_cast<std::size_t>(n);
@@ -102,8 +104,11 @@ Result<std::string> shim_request(const fs::path& dir, std::string_view line,
                                  std::chrono::milliseconds timeout) {
   UniqueFd fd = SVC_TRY(connect_unix(dir, shim::kSocketName));
   std::string req = std::string(line) + "\n";
-  if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+  if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    if (errno == EPIPE || errno == ECONNRESET)  // it exited right after our connect
+      return fail(Code::kUnavailable, "the shim at {} went away", dir.string());
     return fail_errno("send to the shim");
+  }
   std::string reply = SVC_TRY(read_line(fd.get(), timeout));
   if (reply.starts_with("ok")) return reply.size() > 3 ? reply.substr(3) : std::string();
   if (reply.starts_with("err ")) {

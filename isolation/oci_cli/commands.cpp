@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/fs.hpp"
 #include "common/version.hpp"
@@ -43,6 +44,7 @@ Cli::Cli(GlobalOptions options) : options_(std::move(options)) {}
 Cli::~Cli() = default;
 
 Result<> Cli::init() {
+  auto t0 = std::chrono::steady_clock::now();
   SVC_TRY(make_dirs(options_.root, 0711));
   cgroups_ = SVC_TRY_CTX(make_cgroup_driver(probe_cgroups(), options_.cgroup_base), "cgroups");
   compiler_ = std::make_unique<seccomp::Compiler>(options_.root / "seccomp-cache");
@@ -59,6 +61,8 @@ Result<> Cli::init() {
   ro.cgroup_parent = "";
   ro.shim_cgroup = options_.shim_cgroup;
   runtime_ = std::make_unique<Runtime>(ro, *cgroups_, *compiler_, *pool_);
+  spdlog::debug("init: {:.2f} ms", std::chrono::duration<double, std::milli>(
+                                       std::chrono::steady_clock::now() - t0).count());
   return {};
 }
 
@@ -166,8 +170,13 @@ Result<int> Cli::run(const std::string& id, const fs::path& bundle, const std::s
       (void)runtime_->kill(id, sig);
     }
   }).detach();
+  auto t0 = std::chrono::steady_clock::now();
   auto exit = runtime_->wait(id);
+  auto t1 = std::chrono::steady_clock::now();
   if (!keep) (void)runtime_->remove(id, true);
+  spdlog::debug("run {}: waited {:.2f} ms, removed in {:.2f} ms", id,
+                std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
   SVC_TRY(std::move(exit));
   if (!exit->error.empty()) std::fprintf(stderr, "svc-runtime: %s\n", exit->error.c_str());
   return exit->exit_code;

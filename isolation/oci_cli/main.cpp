@@ -5,6 +5,7 @@
 //   svc-runtime spec | features | list
 #include <CLI/CLI.hpp>
 
+#include "common/log.hpp"
 #include "common/version.hpp"
 #include "isolation/oci_cli/commands.hpp"
 
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--cgroup-base", g.cgroup_base, "cgroup directory for containers")->group("");
   app.add_option("--shim-cgroup", g.shim_cgroup, "cgroup directory for the shims")->group("");
   bool debug = false, systemd_cgroup = false;
-  app.add_flag("--debug", debug, "accepted for runc compatibility");
+  app.add_flag("--debug", debug, "log what happens (with timings) to stderr");
   app.add_flag("--systemd-cgroup", systemd_cgroup, "not supported (cgroupfs only)");
   app.require_subcommand(1);
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     return *r;
   }
   if (app.got_subcommand("features")) return Cli::features();
+  if (debug) (void)setup_logging("debug", LogFormat::kText);
   Cli cli(g);
   if (systemd_cgroup)
     return cli.report(Error(Code::kUnimplemented, "--systemd-cgroup is not supported"));

@@ -66,11 +66,12 @@ SECCOMP=/usr/share/containers/seccomp.json
 if [ -f "$SECCOMP" ]; then
   jq --slurpfile p "$SECCOMP" '.linux.seccomp = $p[0]' "$B/plain.json" > "$B/seccomp.json"
 fi
+# One bundle per variant (runc refuses a symlinked root); hard links keep it one copy.
 mkdir -p "$WORK/plain" "$WORK/seccomp"
-ln -s ../bundle/rootfs "$WORK/plain/rootfs"
+cp -al "$B/rootfs" "$WORK/plain/rootfs"
 cp "$B/plain.json" "$WORK/plain/config.json"
 if [ -f "$B/seccomp.json" ]; then
-  ln -s ../bundle/rootfs "$WORK/seccomp/rootfs"
+  cp -al "$B/rootfs" "$WORK/seccomp/rootfs"
   cp "$B/seccomp.json" "$WORK/seccomp/config.json"
 fi
 
