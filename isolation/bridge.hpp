@@ -27,7 +27,7 @@ struct BridgeAttachment {
   std::string host_veth;  // the host end, e.g. "svc1a2b3c4d"
   std::string address;    // "10.88.0.2"
   int prefix = 16;
-  std::string gateway;    // "10.88.0.1"
+  std::string gateway;  // "10.88.0.1"
 };
 
 class Bridge {

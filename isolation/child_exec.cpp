@@ -179,15 +179,14 @@ int target_or_die(const Child& c, const ChildStep& s, bool file) {
 
 using Options = std::vector<std::pair<std::string, std::string>>;
 
-void mount_fs(const Child& c, const char* type, const Options* options, unsigned attrs,
-              int target, const char* what) {
+void mount_fs(const Child& c, const char* type, const Options* options, unsigned attrs, int target,
+              const char* what) {
   int fs = ::fsopen(type, FSOPEN_CLOEXEC);
   if (fs < 0) die(c, "fsopen", type);
   if (options) {
     for (const auto& [key, value] : *options) {
-      int rc = value.empty()
-                   ? ::fsconfig(fs, FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
-                   : ::fsconfig(fs, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
+      int rc = value.empty() ? ::fsconfig(fs, FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
+                             : ::fsconfig(fs, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
       if (rc != 0) die(c, "fsconfig option", key.c_str());
     }
   }
@@ -237,7 +236,8 @@ void run_step(Child& c, const ChildStep& s) {
       return;
     }
     case StepKind::kBindPrepared: {
-      if (s.index < 0 || s.index + 1 >= c.nrecvd) die(c, "no prepared mount for", s.target.c_str(), EINVAL);
+      if (s.index < 0 || s.index + 1 >= c.nrecvd)
+        die(c, "no prepared mount for", s.target.c_str(), EINVAL);
       int src = c.recvd[s.index + 1];
       struct stat st;
       if (::fstat(src, &st) != 0) die(c, "stat bind source for", s.target.c_str());
@@ -254,8 +254,8 @@ void run_step(Child& c, const ChildStep& s) {
       if (::fstat(t, &st) != 0) die(c, "stat masked path", s.target.c_str());
       if (S_ISDIR(st.st_mode)) {
         mount_fs(c, "tmpfs", nullptr,
-                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                 t, s.target.c_str());
+                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, t,
+                 s.target.c_str());
       } else {
         bind_clone(c, AT_FDCWD, s.source.c_str(), t, 0, false, s.target.c_str());
       }
@@ -267,8 +267,8 @@ void run_step(Child& c, const ChildStep& s) {
       if (t == -ENOENT) return;
       if (t < 0) die(c, "resolve read-only path", s.target.c_str(), -t);
       bind_clone(c, t, "", t,
-                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                 true, s.target.c_str());
+                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, true,
+                 s.target.c_str());
       ::close(t);
       return;
     }
@@ -416,7 +416,8 @@ void drop_privileges(const Child& c) {
         buf[k++] = '/';
         std::memcpy(buf + k, file, flen + 1);
         ::execve(buf, const_cast<char* const*>(a.argv), const_cast<char* const*>(a.envp));
-        if (errno == EACCES) eacces = true;
+        if (errno == EACCES)
+          eacces = true;
         else if (errno != ENOENT && errno != ENOTDIR) {
           err = errno;
           break;

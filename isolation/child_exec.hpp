@@ -17,20 +17,20 @@ namespace svc::isolation {
 // Every fd the launch uses. The runtime opens them all with O_CLOEXEC before cloning; the
 // numbers are the same in the shim-to-be (a fork) and in the child (its clone).
 struct LaunchFds {
-  int report_w = -1;     // shim-to-be -> runtime: the child's pid, or an error
-  int sync_child = -1;   // the child's end of the ChildMessage socket
-  int ctl_listen = -1;   // the shim's listening control socket
+  int report_w = -1;    // shim-to-be -> runtime: the child's pid, or an error
+  int sync_child = -1;  // the child's end of the ChildMessage socket
+  int ctl_listen = -1;  // the shim's listening control socket
   int out_r = -1, out_w = -1, err_r = -1, err_w = -1;  // the task's stdout/stderr pipes
-  int stdio[3] = {-1, -1, -1};  // what the child dup2s onto 0, 1, 2
-  int start_r = -1, start_w = -1;      // shim writes one byte: exec now
+  int stdio[3] = {-1, -1, -1};                         // what the child dup2s onto 0, 1, 2
+  int start_r = -1, start_w = -1;                      // shim writes one byte: exec now
   int execerr_r = -1, execerr_w = -1;  // child -> shim: why execve failed (EOF: it did not)
-  int pidfd_slot = -1;   // a placeholder the child's pidfd is dup2'ed onto for the shim
+  int pidfd_slot = -1;  // a placeholder the child's pidfd is dup2'ed onto for the shim
   // <sandbox>: the root is attached at <sandbox>/rootfs. A path, not an fd: an fd opened before
   // the clone would name the host's mount namespace, where nothing may be attached.
   const char* sandbox_dir = nullptr;
   const int* sandbox_procs = nullptr;  // cgroup.procs of the sandbox's cgroup, one per hierarchy
   int n_sandbox_procs = 0;
-  const int* shim_procs = nullptr;     // cgroup.procs of the shims' cgroup
+  const int* shim_procs = nullptr;  // cgroup.procs of the shims' cgroup
   int n_shim_procs = 0;
 };
 

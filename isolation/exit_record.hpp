@@ -12,17 +12,17 @@
 namespace svc::isolation {
 
 struct ExitRecord {
-  int exit_code = -1;     // the exit status; 128+N when killed by signal N
-  int signal = 0;         // the terminating signal, 0 when it exited
+  int exit_code = -1;  // the exit status; 128+N when killed by signal N
+  int signal = 0;      // the terminating signal, 0 when it exited
   bool core_dumped = false;
   bool oom_killed = false;  // the cgroup's OOM killer fired (read by the shim at exit)
   std::uint64_t oom_kills = 0;
   std::optional<TimePoint> started_at;  // empty when it was never started
   TimePoint exited_at{};
-  double cpu_seconds = 0;            // final, read before the cgroup is removed
+  double cpu_seconds = 0;  // final, read before the cgroup is removed
   std::uint64_t memory_peak_bytes = 0;
-  std::string error;                 // why it never ran (exec failure), or "shim lost"
-  bool shim_lost = false;            // the shim died without writing a record
+  std::string error;       // why it never ran (exec failure), or "shim lost"
+  bool shim_lost = false;  // the shim died without writing a record
 };
 
 Result<ExitRecord> parse_exit_record(std::string_view json);

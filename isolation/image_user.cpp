@@ -109,8 +109,7 @@ Result<ImageUser> resolve_image_user(const std::vector<fs::path>& layers, std::s
         break;
       }
   }
-  if (!found)
-    return fail(Code::kNotFound, "user \"{}\" is not in the image's /etc/passwd", name);
+  if (!found) return fail(Code::kNotFound, "user \"{}\" is not in the image's /etc/passwd", name);
   if (group) {
     if (auto gid = number(*group)) {
       out.gid = *gid;

@@ -78,10 +78,10 @@ void write_procs(const int* fds, int n) {
     }
   }
   int pidfd = -1;
-  pid_t pid = ::clone(child_trampoline, x.child_stack_top,
-                      static_cast<int>(CLONE_VM | CLONE_PIDFD | SIGCHLD |
-                                       req.child.plan->child.clone_flags),
-                      const_cast<ChildArgs*>(&req.child), &pidfd);
+  pid_t pid = ::clone(
+      child_trampoline, x.child_stack_top,
+      static_cast<int>(CLONE_VM | CLONE_PIDFD | SIGCHLD | req.child.plan->child.clone_flags),
+      const_cast<ChildArgs*>(&req.child), &pidfd);
   if (pid < 0) {
     report(f.report_w, LaunchReport::kError, 0, errno, "clone the sandbox's first process");
     ::_exit(1);
@@ -148,10 +148,10 @@ Result<LaunchReport> read_report(int fd, int timeout_ms, bool eof_ok) {
 
 std::vector<int> launch_keep_list(const LaunchRequest& req) {
   const LaunchFds& f = req.child.fds;
-  std::vector<int> keep = {f.report_w, f.sync_child, f.ctl_listen, f.out_r,     f.out_w,
-                           f.err_r,    f.err_w,      f.stdio[0],   f.stdio[1],  f.stdio[2],
-                           f.start_r,  f.start_w,    f.execerr_r,  f.execerr_w, f.pidfd_slot,
-                           req.null_fd};
+  std::vector<int> keep = {f.report_w,  f.sync_child, f.ctl_listen, f.out_r,
+                           f.out_w,     f.err_r,      f.err_w,      f.stdio[0],
+                           f.stdio[1],  f.stdio[2],   f.start_r,    f.start_w,
+                           f.execerr_r, f.execerr_w,  f.pidfd_slot, req.null_fd};
   for (int i = 0; i < f.n_sandbox_procs; ++i) keep.push_back(f.sandbox_procs[i]);
   for (int i = 0; i < f.n_shim_procs; ++i) keep.push_back(f.shim_procs[i]);
   keep.erase(std::remove_if(keep.begin(), keep.end(), [](int fd) { return fd < 0; }), keep.end());
@@ -163,8 +163,8 @@ std::vector<int> launch_keep_list(const LaunchRequest& req) {
 Result<Launched> launch(LaunchRequest& req, int report_r, int timeout_ms) {
   std::vector<int> keep = launch_keep_list(req);
   std::size_t size = kS0Stack + kChildStack;
-  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  void* mem =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED) return fail_errno("mmap launch stacks");
   LaunchCtx x;
   x.req = &req;

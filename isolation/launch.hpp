@@ -4,7 +4,8 @@
 //   runtime thread ── clone(CLONE_VM|CLONE_VFORK) ──► s0 ── fork ──► S (the shim-to-be)
 //                                                    (exits at once)   │ setsid, joins the shims'
 //                                                                      │ cgroups and the sandbox's
-//                                                                      ├─ clone(CLONE_VM|CLONE_NEW*|
+//                                                                      ├─
+//                                                                      clone(CLONE_VM|CLONE_NEW*|
 //                                                                      │   CLONE_PIDFD) ──► child
 //                                                                      │   (child_exec.hpp)
 //                                                                      └─ execve(svc-shim)
@@ -34,13 +35,13 @@ struct LaunchReport {
 };
 
 struct LaunchRequest {
-  ChildArgs child;                  // child.fds holds every fd of the launch
-  int null_fd = -1;                 // /dev/null: the shim's stdin/stdout/stderr
-  std::vector<int> shim_fds;        // fds the shim keeps across its exec
+  ChildArgs child;            // child.fds holds every fd of the launch
+  int null_fd = -1;           // /dev/null: the shim's stdin/stdout/stderr
+  std::vector<int> shim_fds;  // fds the shim keeps across its exec
   const char* shim_path = nullptr;
-  std::vector<char*> shim_argv;     // NULL-terminated; pid_slot is overwritten with the pid
-  char* pid_slot = nullptr;         // a writable argv string of at least 12 bytes
-  std::vector<char*> shim_envp;     // NULL-terminated
+  std::vector<char*> shim_argv;  // NULL-terminated; pid_slot is overwritten with the pid
+  char* pid_slot = nullptr;      // a writable argv string of at least 12 bytes
+  std::vector<char*> shim_envp;  // NULL-terminated
 };
 
 struct Launched {

@@ -1,10 +1,10 @@
 #include "isolation/netlink.hpp"
 
-#include <net/if.h>  // before the linux headers: glibc's IFF_* and linux/if.h's collide
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <net/if.h>  // before the linux headers: glibc's IFF_* and linux/if.h's collide
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,8 +100,7 @@ Result<> Netlink::request(std::vector<char>& msg, std::string_view what) {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return fail_errno(fmt::format("netlink: {}: read the answer", what));
     int n = static_cast<int>(got);
-    for (auto* r = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(r, n);
-         r = NLMSG_NEXT(r, n)) {
+    for (auto* r = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(r, n); r = NLMSG_NEXT(r, n)) {
       if (r->nlmsg_seq != seq_) continue;
       if (r->nlmsg_type == NLMSG_ERROR) {
         auto* e = static_cast<struct nlmsgerr*>(NLMSG_DATA(r));

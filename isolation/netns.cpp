@@ -90,8 +90,8 @@ Result<> connect_loopback(int fd, std::uint16_t port, std::chrono::milliseconds 
       rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
     } while (rc < 0 && errno == EINTR);
     if (rc == 0)
-      return fail(Code::kDeadlineExceeded, "connect to 127.0.0.1:{}: no answer within {} ms",
-                  port, timeout.count());
+      return fail(Code::kDeadlineExceeded, "connect to 127.0.0.1:{}: no answer within {} ms", port,
+                  timeout.count());
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);

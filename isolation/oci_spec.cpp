@@ -26,27 +26,37 @@ struct Named {
 };
 
 constexpr std::array<Named, 16> kRlimits = {{
-    {"RLIMIT_AS", RLIMIT_AS}, {"RLIMIT_CORE", RLIMIT_CORE}, {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA}, {"RLIMIT_FSIZE", RLIMIT_FSIZE}, {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE}, {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},
-    {"RLIMIT_RSS", RLIMIT_RSS}, {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 }};
 
 constexpr std::array<Named, 31> kSignals = {{
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},   {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
     {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 }};
 
 // The file systems svc always sets up itself; a config's entries for them are skipped.
-const std::set<std::string> kBuiltinMounts = {"/proc", "/dev", "/dev/pts", "/dev/shm",
+const std::set<std::string> kBuiltinMounts = {"/proc",       "/dev", "/dev/pts",      "/dev/shm",
                                               "/dev/mqueue", "/sys", "/sys/fs/cgroup"};
 
 Result<std::vector<std::string>> strings(const json& j, const char* field) {
@@ -85,20 +95,30 @@ Result<> parse_mount(const json& m, const fs::path& bundle, SandboxSpec& spec) {
   out.nosuid = out.nodev = out.noexec = false;
   std::string fs_options;
   for (const auto& o : options) {
-    if (o == "ro") out.readonly = true;
-    else if (o == "rw") out.readonly = false;
-    else if (o == "nosuid") out.nosuid = true;
-    else if (o == "suid") out.nosuid = false;
-    else if (o == "nodev") out.nodev = true;
-    else if (o == "dev") out.nodev = false;
-    else if (o == "noexec") out.noexec = true;
-    else if (o == "exec") out.noexec = false;
-    else if (o == "bind" || o == "rbind") continue;
-    else if (o == "idmap" || o == "ridmap") out.idmap = true;
-    else if (o == "private" || o == "rprivate" || o == "slave" || o == "rslave" ||
-             o == "shared" || o == "rshared" || o == "unbindable" || o == "runbindable" ||
-             o == "relatime" || o == "norelatime" || o == "noatime" || o == "atime" ||
-             o == "strictatime" || o == "nodiratime" || o == "diratime")
+    if (o == "ro")
+      out.readonly = true;
+    else if (o == "rw")
+      out.readonly = false;
+    else if (o == "nosuid")
+      out.nosuid = true;
+    else if (o == "suid")
+      out.nosuid = false;
+    else if (o == "nodev")
+      out.nodev = true;
+    else if (o == "dev")
+      out.nodev = false;
+    else if (o == "noexec")
+      out.noexec = true;
+    else if (o == "exec")
+      out.noexec = false;
+    else if (o == "bind" || o == "rbind")
+      continue;
+    else if (o == "idmap" || o == "ridmap")
+      out.idmap = true;
+    else if (o == "private" || o == "rprivate" || o == "slave" || o == "rslave" || o == "shared" ||
+             o == "rshared" || o == "unbindable" || o == "runbindable" || o == "relatime" ||
+             o == "norelatime" || o == "noatime" || o == "atime" || o == "strictatime" ||
+             o == "nodiratime" || o == "diratime")
       continue;  // propagation is always private; atime flags are left to the file system
     else if (!bind)
       fs_options += (fs_options.empty() ? "" : ",") + o;
@@ -108,17 +128,18 @@ Result<> parse_mount(const json& m, const fs::path& bundle, SandboxSpec& spec) {
   if (bind) {
     out.type = MountSpec::Type::kBind;
     fs::path src = m.value("source", std::string());
-    if (src.empty()) return fail(Code::kInvalidArgument, "mount {}: a bind mount needs a source", dest);
+    if (src.empty())
+      return fail(Code::kInvalidArgument, "mount {}: a bind mount needs a source", dest);
     out.source = src.is_absolute() ? src : bundle / src;
     // runc: "rbind" (option or type) is recursive, plain "bind" is not.
-    out.recursive = type == "rbind" ||
-                    std::find(options.begin(), options.end(), "rbind") != options.end();
+    out.recursive =
+        type == "rbind" || std::find(options.begin(), options.end(), "rbind") != options.end();
   } else if (type == "tmpfs") {
     out.type = MountSpec::Type::kTmpfs;
     out.tmpfs_options = fs_options;
   } else {
-    return fail(Code::kUnimplemented,
-                "mount {}: type \"{}\" is not supported (bind and tmpfs are)", dest, type);
+    return fail(Code::kUnimplemented, "mount {}: type \"{}\" is not supported (bind and tmpfs are)",
+                dest, type);
   }
   spec.mounts.push_back(out);
   return {};
@@ -145,7 +166,8 @@ Result<OciConfig> parse(const json& j, const fs::path& bundle) {
   SandboxSpec& spec = out.spec;
   out.oci_version = j.value("ociVersion", std::string());
   if (!out.oci_version.starts_with("1."))
-    return fail(Code::kInvalidArgument, "ociVersion \"{}\" is not a 1.x runtime spec", out.oci_version);
+    return fail(Code::kInvalidArgument, "ociVersion \"{}\" is not a 1.x runtime spec",
+                out.oci_version);
   if (j.contains("hooks") && !j["hooks"].empty())
     return fail(Code::kUnimplemented, "hooks are not supported");
 
@@ -167,9 +189,10 @@ Result<OciConfig> parse(const json& j, const fs::path& bundle) {
     std::string type = r.at("type").get<std::string>();
     auto it = std::find_if(kRlimits.begin(), kRlimits.end(),
                            [&](const Named& n) { return type == n.name; });
-    if (it == kRlimits.end()) return fail(Code::kInvalidArgument, "rlimits: unknown type \"{}\"", type);
-    spec.process.rlimits.push_back({it->value, r.at("soft").get<std::uint64_t>(),
-                                    r.at("hard").get<std::uint64_t>()});
+    if (it == kRlimits.end())
+      return fail(Code::kInvalidArgument, "rlimits: unknown type \"{}\"", type);
+    spec.process.rlimits.push_back(
+        {it->value, r.at("soft").get<std::uint64_t>(), r.at("hard").get<std::uint64_t>()});
   }
 
   const json& root = j.at("root");
@@ -188,15 +211,24 @@ Result<OciConfig> parse(const json& j, const fs::path& bundle) {
   for (const auto& n : linux.value("namespaces", json::array())) {
     std::string type = n.at("type").get<std::string>();
     if (n.contains("path") && !n["path"].get<std::string>().empty())
-      return fail(Code::kUnimplemented, "joining the {} namespace at a path is not supported", type);
-    if (type == "pid") ns.pid = true;
-    else if (type == "network") ns.net = true;
-    else if (type == "ipc") ns.ipc = true;
-    else if (type == "uts") ns.uts = true;
-    else if (type == "cgroup") ns.cgroup = true;
-    else if (type == "user") userns = true;
-    else if (type == "mount" || type == "time") continue;
-    else return fail(Code::kInvalidArgument, "linux.namespaces: unknown type \"{}\"", type);
+      return fail(Code::kUnimplemented, "joining the {} namespace at a path is not supported",
+                  type);
+    if (type == "pid")
+      ns.pid = true;
+    else if (type == "network")
+      ns.net = true;
+    else if (type == "ipc")
+      ns.ipc = true;
+    else if (type == "uts")
+      ns.uts = true;
+    else if (type == "cgroup")
+      ns.cgroup = true;
+    else if (type == "user")
+      userns = true;
+    else if (type == "mount" || type == "time")
+      continue;
+    else
+      return fail(Code::kInvalidArgument, "linux.namespaces: unknown type \"{}\"", type);
   }
   spec.namespaces = ns;
   spec.network = ns.net ? NetworkMode::kPrivate : NetworkMode::kHost;
@@ -230,8 +262,7 @@ Result<OciConfig> parse(const json& j, const fs::path& bundle) {
         seccomp::parse_oci_profile(linux["seccomp"].dump(),
                                    capability_names(spec.process.capabilities.bounding)),
         "linux.seccomp");
-  }
-  else
+  } else
     spec.seccomp.reset();
   spec.masked_paths = SVC_TRY(strings(linux.value("maskedPaths", json()), "maskedPaths"));
   spec.readonly_paths = SVC_TRY(strings(linux.value("readonlyPaths", json()), "readonlyPaths"));
@@ -304,15 +335,25 @@ std::string to_oci_config(const SandboxSpec& spec, const fs::path& root_path) {
   if (!p.additional_gids.empty()) process["user"]["additionalGids"] = p.additional_gids;
   json mounts = json::array({
       {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+      {{"destination", "/dev"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
        {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+      {{"destination", "/dev/pts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
        {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-      {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+      {{"destination", "/dev/shm"},
+       {"type", "tmpfs"},
+       {"source", "shm"},
        {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-      {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+      {{"destination", "/dev/mqueue"},
+       {"type", "mqueue"},
+       {"source", "mqueue"},
        {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+      {{"destination", "/sys"},
+       {"type", "sysfs"},
+       {"source", "sysfs"},
        {"options", {"nosuid", "noexec", "nodev", "ro"}}},
   });
   for (const auto& m : spec.mounts) mounts.push_back(mount_json(m));
@@ -324,10 +365,12 @@ std::string to_oci_config(const SandboxSpec& spec, const fs::path& root_path) {
   if (spec.namespaces.cgroup) namespaces.push_back({{"type", "cgroup"}});
   json resources = {{"pids", {{"limit", spec.resources.pids > 0 ? spec.resources.pids : -1}}}};
   if (spec.resources.memory_bytes > 0)
-    resources["memory"] = {{"limit", spec.resources.memory_bytes}, {"swap", spec.resources.memory_bytes}};
+    resources["memory"] = {{"limit", spec.resources.memory_bytes},
+                           {"swap", spec.resources.memory_bytes}};
   if (spec.resources.cpu_millis > 0)
     resources["cpu"] = {
-        {"quota", spec.resources.cpu_millis * static_cast<std::int64_t>(spec.resources.cpu_period_us) / 1000},
+        {"quota", spec.resources.cpu_millis *
+                      static_cast<std::int64_t>(spec.resources.cpu_period_us) / 1000},
         {"period", spec.resources.cpu_period_us}};
   json linux = {{"namespaces", namespaces},
                 {"resources", resources},
@@ -335,7 +378,8 @@ std::string to_oci_config(const SandboxSpec& spec, const fs::path& root_path) {
                 {"readonlyPaths", spec.readonly_paths}};
   auto map_json = [](const std::vector<IdMapping>& v) {
     json a = json::array();
-    for (const auto& m : v) a.push_back({{"containerID", m.inside}, {"hostID", m.host}, {"size", m.size}});
+    for (const auto& m : v)
+      a.push_back({{"containerID", m.inside}, {"hostID", m.host}, {"size", m.size}});
     return a;
   };
   if (!spec.uid_mappings.empty()) {

@@ -29,7 +29,7 @@ Result<std::string> clean_target(std::string_view field, const std::string& path
     return fail(Code::kInvalidArgument, "{}: the path contains a NUL byte", field);
   std::string norm = std::filesystem::path(path).lexically_normal().string();
   while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
-  if (norm == "/" )
+  if (norm == "/")
     return fail(Code::kInvalidArgument, "{}: \"{}\" names the root itself", field, path);
   if (norm.size() > 3000)
     return fail(Code::kInvalidArgument, "{}: the path is longer than 3000 bytes", field);
@@ -67,8 +67,8 @@ Result<> check_map(std::string_view what, const std::vector<IdMapping>& map) {
     if (m.size == 0) return fail(Code::kInvalidArgument, "{}: a mapping of size 0", what);
     if (std::uint64_t(m.inside) + m.size > 0xFFFFFFFFull ||
         std::uint64_t(m.host) + m.size > 0xFFFFFFFFull)
-      return fail(Code::kInvalidArgument, "{}: {} {} {} overflows 32 bits", what, m.inside,
-                  m.host, m.size);
+      return fail(Code::kInvalidArgument, "{}: {} {} {} overflows 32 bits", what, m.inside, m.host,
+                  m.size);
     if (m.host == 0)
       return fail(Code::kInvalidArgument,
                   "{}: maps host id 0 into the sandbox; a sandbox's root must not be the host's "
@@ -179,7 +179,8 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
                 "rootfs: a root without overlay is exactly one directory ({} given)",
                 spec.rootfs.lower.size());
   if (spec.rootfs.lower.size() > 128)
-    return fail(Code::kInvalidArgument, "rootfs: {} layers (at most 128)", spec.rootfs.lower.size());
+    return fail(Code::kInvalidArgument, "rootfs: {} layers (at most 128)",
+                spec.rootfs.lower.size());
   for (const auto& l : spec.rootfs.lower)
     if (!l.is_absolute())
       return fail(Code::kInvalidArgument, "rootfs: layer \"{}\" is not an absolute path",
@@ -197,41 +198,64 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
   // --- the standard file systems
   auto& steps = child.steps;
   if (ns.pid)
-    steps.push_back({.kind = StepKind::kMountFs, .target = "/proc", .source = "proc",
-                     .attrs = kNoSuidDevExec});
+    steps.push_back(
+        {.kind = StepKind::kMountFs, .target = "/proc", .source = "proc", .attrs = kNoSuidDevExec});
   else  // a new procfs needs a pid namespace owned by the sandbox's user namespace
-    steps.push_back({.kind = StepKind::kBindHost, .target = "/proc", .source = "/proc",
-                     .attrs = kNoSuidDevExec, .recursive = true});
-  steps.push_back({.kind = StepKind::kMountFs, .target = "/dev", .source = "tmpfs",
+    steps.push_back({.kind = StepKind::kBindHost,
+                     .target = "/proc",
+                     .source = "/proc",
+                     .attrs = kNoSuidDevExec,
+                     .recursive = true});
+  steps.push_back({.kind = StepKind::kMountFs,
+                   .target = "/dev",
+                   .source = "tmpfs",
                    .options = {{"mode", "755"}, {"size", "65536k"}},
                    .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC});
   // Device nodes: the host's nodes bound in (a user namespace may not mknod). The host nodes are
   // only ever bind-mounted, never chowned, chmodded or replaced.
   for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty"})
-    steps.push_back({.kind = StepKind::kBindHost, .target = std::string("/dev/") + dev,
+    steps.push_back({.kind = StepKind::kBindHost,
+                     .target = std::string("/dev/") + dev,
                      .source = std::string("/dev/") + dev,
-                     .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, .target_is_file = true});
+                     .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                     .target_is_file = true});
   std::vector<std::pair<std::string, std::string>> pts = {
       {"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}};
   if (map_to_host(plan.gid_map, kTtyGid)) pts.emplace_back("gid", std::to_string(kTtyGid));
-  steps.push_back({.kind = StepKind::kMountFs, .target = "/dev/pts", .source = "devpts",
-                   .options = pts, .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC});
+  steps.push_back({.kind = StepKind::kMountFs,
+                   .target = "/dev/pts",
+                   .source = "devpts",
+                   .options = pts,
+                   .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC});
   steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/ptmx", .source = "pts/ptmx"});
   steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/fd", .source = "/proc/self/fd"});
-  steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/stdin", .source = "/proc/self/fd/0"});
-  steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/stdout", .source = "/proc/self/fd/1"});
-  steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/stderr", .source = "/proc/self/fd/2"});
-  steps.push_back({.kind = StepKind::kMountFs, .target = "/dev/shm", .source = "tmpfs",
-                   .options = {{"mode", "1777"}, {"size", "65536k"}}, .attrs = kNoSuidDevExec});
+  steps.push_back(
+      {.kind = StepKind::kSymlink, .target = "/dev/stdin", .source = "/proc/self/fd/0"});
+  steps.push_back(
+      {.kind = StepKind::kSymlink, .target = "/dev/stdout", .source = "/proc/self/fd/1"});
+  steps.push_back(
+      {.kind = StepKind::kSymlink, .target = "/dev/stderr", .source = "/proc/self/fd/2"});
+  steps.push_back({.kind = StepKind::kMountFs,
+                   .target = "/dev/shm",
+                   .source = "tmpfs",
+                   .options = {{"mode", "1777"}, {"size", "65536k"}},
+                   .attrs = kNoSuidDevExec});
   if (ns.ipc)  // mqueue belongs to the IPC namespace; without one, none is mounted
-    steps.push_back({.kind = StepKind::kMountFs, .target = "/dev/mqueue", .source = "mqueue",
+    steps.push_back({.kind = StepKind::kMountFs,
+                     .target = "/dev/mqueue",
+                     .source = "mqueue",
                      .attrs = kNoSuidDevExec});
   if (ns.net)
-    steps.push_back({.kind = StepKind::kMountFs, .target = "/sys", .source = "sysfs",
+    steps.push_back({.kind = StepKind::kMountFs,
+                     .target = "/sys",
+                     .source = "sysfs",
                      .attrs = MOUNT_ATTR_RDONLY | kNoSuidDevExec});
   else  // a new sysfs needs a network namespace owned by the sandbox's user namespace
-    steps.push_back({.kind = StepKind::kBindHost, .target = "/sys", .source = "/sys",
-                     .attrs = MOUNT_ATTR_RDONLY | kNoSuidDevExec, .recursive = true});
+    steps.push_back({.kind = StepKind::kBindHost,
+                     .target = "/sys",
+                     .source = "/sys",
+                     .attrs = MOUNT_ATTR_RDONLY | kNoSuidDevExec,
+                     .recursive = true});
 
   // --- the spec's mounts, in order
   for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
@@ -243,27 +267,37 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
     unsigned attrs = (m.readonly ? MOUNT_ATTR_RDONLY : 0u) | (m.nosuid ? MOUNT_ATTR_NOSUID : 0u) |
                      (m.nodev ? MOUNT_ATTR_NODEV : 0u) | (m.noexec ? MOUNT_ATTR_NOEXEC : 0u);
     if (m.type == MountSpec::Type::kTmpfs) {
-      steps.push_back({.kind = StepKind::kMountFs, .target = target, .source = "tmpfs",
-                       .options = split_options(m.tmpfs_options), .attrs = attrs,
+      steps.push_back({.kind = StepKind::kMountFs,
+                       .target = target,
+                       .source = "tmpfs",
+                       .options = split_options(m.tmpfs_options),
+                       .attrs = attrs,
                        .no_symlinks = false});
     } else {
       if (!m.source.is_absolute())
         return fail(Code::kInvalidArgument, "{}: source \"{}\" is not an absolute path", field,
                     m.source.string());
-      plan.binds.push_back({.source = m.source, .recursive = m.recursive,
-                            .readonly = m.readonly, .idmap = m.idmap, .attrs = attrs});
-      steps.push_back({.kind = StepKind::kBindPrepared, .target = target, .attrs = attrs,
-                       .index = static_cast<int>(plan.binds.size() - 1), .no_symlinks = false});
+      plan.binds.push_back({.source = m.source,
+                            .recursive = m.recursive,
+                            .readonly = m.readonly,
+                            .idmap = m.idmap,
+                            .attrs = attrs});
+      steps.push_back({.kind = StepKind::kBindPrepared,
+                       .target = target,
+                       .attrs = attrs,
+                       .index = static_cast<int>(plan.binds.size() - 1),
+                       .no_symlinks = false});
     }
   }
 
   // --- masks and read-only paths, last, over everything mounted above
   for (const auto& p : spec.masked_paths)
-    steps.push_back({.kind = StepKind::kMask, .target = SVC_TRY(clean_target("maskedPaths", p)),
+    steps.push_back({.kind = StepKind::kMask,
+                     .target = SVC_TRY(clean_target("maskedPaths", p)),
                      .source = "/dev/null"});
   for (const auto& p : spec.readonly_paths)
-    steps.push_back({.kind = StepKind::kReadonly,
-                     .target = SVC_TRY(clean_target("readonlyPaths", p))});
+    steps.push_back(
+        {.kind = StepKind::kReadonly, .target = SVC_TRY(clean_target("readonlyPaths", p))});
 
   // --- the process
   if (proc.args.empty() || proc.args[0].empty())

@@ -23,11 +23,11 @@ namespace svc::isolation {
 // Host facts the planner needs; the runtime reads them, tests make them up.
 struct PlanContext {
   std::string id;
-  std::filesystem::path sandbox_dir;            // <state>/<id>
-  IdRange ids;                                  // the pool's range, used when the spec has no maps
+  std::filesystem::path sandbox_dir;  // <state>/<id>
+  IdRange ids;                        // the pool's range, used when the spec has no maps
   std::map<int, std::uint64_t> host_hard_limits;  // RLIMIT_* -> the host's hard limit
-  int cap_last_cap = 40;                        // /proc/sys/kernel/cap_last_cap
-  std::string cgroup;                           // the sandbox's cgroup, relative to the driver
+  int cap_last_cap = 40;                          // /proc/sys/kernel/cap_last_cap
+  std::string cgroup;                             // the sandbox's cgroup, relative to the driver
 };
 
 enum class StepKind {
@@ -85,12 +85,12 @@ struct ChildPlan {
   bool readonly_rootfs = false;
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  std::string path;               // PATH used to find argv[0]
+  std::string path;  // PATH used to find argv[0]
   std::string cwd;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
   std::vector<std::uint32_t> groups;
-  std::vector<Rlimit> rlimits;    // clamped to the host's hard limits
+  std::vector<Rlimit> rlimits;  // clamped to the host's hard limits
   CapabilitySets caps;
   int cap_last_cap = 40;
 };

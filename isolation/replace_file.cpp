@@ -14,8 +14,8 @@ namespace svc::isolation {
 Result<> replace_file(const std::filesystem::path& path, std::string_view data, mode_t mode) {
   static std::atomic<unsigned> counter{0};
   std::filesystem::path tmp =
-      path.parent_path() / fmt::format(".{}.{}-{}.tmp", path.filename().string(), ::getpid(),
-                                       counter.fetch_add(1));
+      path.parent_path() /
+      fmt::format(".{}.{}-{}.tmp", path.filename().string(), ::getpid(), counter.fetch_add(1));
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) return fail_errno("create " + tmp.string());
   std::size_t off = 0;

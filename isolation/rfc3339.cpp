@@ -34,13 +34,11 @@ Result<TimePoint> parse_rfc3339(std::string_view text) {
     return ec == std::errc() && p == text.data() + pos + len;
   };
   int year, mon, day, hour, min, sec;
-  if (text.size() < 20 || !num(0, 4, year) || text[4] != '-' || !num(5, 2, mon) ||
-      text[7] != '-' || !num(8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
-      !num(11, 2, hour) || text[13] != ':' || !num(14, 2, min) || text[16] != ':' ||
-      !num(17, 2, sec))
+  if (text.size() < 20 || !num(0, 4, year) || text[4] != '-' || !num(5, 2, mon) || text[7] != '-' ||
+      !num(8, 2, day) || (text[10] != 'T' && text[10] != 't') || !num(11, 2, hour) ||
+      text[13] != ':' || !num(14, 2, min) || text[16] != ':' || !num(17, 2, sec))
     return bad();
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-    return bad();
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return bad();
   std::size_t pos = 19;
   long long nanos = 0;
   if (pos < text.size() && text[pos] == '.') {

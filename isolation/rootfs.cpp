@@ -28,8 +28,8 @@ Result<> set_attrs(int fd, unsigned attrs, int userns_fd, bool recursive, const 
   std::memset(&attr, 0, sizeof attr);
   attr.attr_set = attrs;
   if (attrs & MOUNT_ATTR_IDMAP) attr.userns_fd = static_cast<__u64>(userns_fd);
-  if (::mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
-                      sizeof attr) != 0) {
+  if (::mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) !=
+      0) {
     int err = errno;
     std::string hint = (attrs & MOUNT_ATTR_IDMAP)
                            ? " (idmapped mounts need Linux 5.12+ and a file system that supports "
@@ -83,10 +83,11 @@ Result<UniqueFd> prepare_rootfs(const RootfsPlan& r, int userns_fd, const fs::pa
     int err = errno;
     char log[512] = {0};  // the kernel explains overlay refusals in the fs context's log
     ssize_t n = ::read(fsfd.get(), log, sizeof log - 1);
-    std::string detail = n > 0 ? std::string(": ") + std::string(log, static_cast<std::size_t>(n)) : "";
+    std::string detail =
+        n > 0 ? std::string(": ") + std::string(log, static_cast<std::size_t>(n)) : "";
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-    return fail_errno(err, fmt::format("create the overlay over {} layers{}", r.lower.size(),
-                                       detail));
+    return fail_errno(err,
+                      fmt::format("create the overlay over {} layers{}", r.lower.size(), detail));
   }
   UniqueFd m(::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, r.readonly ? MOUNT_ATTR_RDONLY : 0));
   if (!m) return fail_errno("fsmount the overlay");
@@ -95,7 +96,8 @@ Result<UniqueFd> prepare_rootfs(const RootfsPlan& r, int userns_fd, const fs::pa
 
 Result<UniqueFd> prepare_bind(const BindSource& b, int userns_fd) {
   UniqueFd m = SVC_TRY(clone_tree(b.source, b.recursive));
-  unsigned attrs = b.attrs | (b.readonly ? MOUNT_ATTR_RDONLY : 0u) | (b.idmap ? MOUNT_ATTR_IDMAP : 0u);
+  unsigned attrs =
+      b.attrs | (b.readonly ? MOUNT_ATTR_RDONLY : 0u) | (b.idmap ? MOUNT_ATTR_IDMAP : 0u);
   SVC_TRY(set_attrs(m.get(), attrs, userns_fd, b.recursive, b.source));
   return m;
 }

@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -122,19 +122,19 @@ ExitRecord lost_record() {
 
 std::string_view status_name(SandboxStatus s) {
   switch (s) {
-    case SandboxStatus::kCreated: return "created";
-    case SandboxStatus::kRunning: return "running";
-    case SandboxStatus::kStopped: return "stopped";
+    case SandboxStatus::kCreated:
+      return "created";
+    case SandboxStatus::kRunning:
+      return "running";
+    case SandboxStatus::kStopped:
+      return "stopped";
   }
   return "stopped";
 }
 
 Runtime::Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compiler& seccomp,
                  UidPool& ids)
-    : options_(std::move(options)),
-      cgroups_(cgroups),
-      seccomp_(seccomp),
-      ids_(ids) {
+    : options_(std::move(options)), cgroups_(cgroups), seccomp_(seccomp), ids_(ids) {
   if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap"))
     cap_last_cap_ = std::atoi(text->c_str());
   if (options_.bridge.ipam_file.empty())
@@ -162,8 +162,8 @@ fs::path Runtime::sandbox_dir(std::string_view id) const { return options_.state
 Result<std::vector<int>> Runtime::shim_cgroup_fds() {
   std::lock_guard lock(mu_);
   if (!shim_cgroups_) {
-    auto holder = std::make_shared<ShimCgroupsHolder>(ShimCgroupsHolder{
-        ShimCgroups::open(cgroup_mounts(options_.proc), options_.shim_cgroup)});
+    auto holder = std::make_shared<ShimCgroupsHolder>(
+        ShimCgroupsHolder{ShimCgroups::open(cgroup_mounts(options_.proc), options_.shim_cgroup)});
     for (const auto& s : holder->cgroups.skipped())
       spdlog::debug("shims' cgroup: skipped a hierarchy: {}", s);
     shim_cgroups_ = holder;
@@ -247,7 +247,8 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   mark("plan");
   SVC_TRY_CTX(cgroups_.create(plan.cgroup, plan.limits), "cgroup {}", plan.cgroup);
   undo.cgroup = plan.cgroup;
-  std::vector<UniqueFd> procs = SVC_TRY_CTX(cgroups_.open_procs_files(plan.cgroup), "cgroup {}", plan.cgroup);
+  std::vector<UniqueFd> procs =
+      SVC_TRY_CTX(cgroups_.open_procs_files(plan.cgroup), "cgroup {}", plan.cgroup);
   std::vector<int> sandbox_procs;
   std::vector<std::string> cgroup_dirs;
   for (const auto& p : procs) {
@@ -316,16 +317,22 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   envp.push_back(nullptr);
 
   std::vector<std::string> sargs = {options_.shim_path.string(),
-                                    "--dir", dir.string(),
-                                    "--pid", std::string(15, '0'),
-                                    "--pidfd", std::to_string(f.pidfd_slot),
-                                    "--ctl", std::to_string(f.ctl_listen),
-                                    "--start", std::to_string(f.start_w),
-                                    "--execerr", std::to_string(f.execerr_r)};
+                                    "--dir",
+                                    dir.string(),
+                                    "--pid",
+                                    std::string(15, '0'),
+                                    "--pidfd",
+                                    std::to_string(f.pidfd_slot),
+                                    "--ctl",
+                                    std::to_string(f.ctl_listen),
+                                    "--start",
+                                    std::to_string(f.start_w),
+                                    "--execerr",
+                                    std::to_string(f.execerr_r)};
   if (spec.stdio == StdioMode::kLog) {
-    for (std::string s : {std::string("--stdout"), std::to_string(f.out_r), std::string("--stderr"),
-                          std::to_string(f.err_r), std::string("--log-max"),
-                          std::to_string(spec.log_max_bytes)})
+    for (std::string s :
+         {std::string("--stdout"), std::to_string(f.out_r), std::string("--stderr"),
+          std::to_string(f.err_r), std::string("--log-max"), std::to_string(spec.log_max_bytes)})
       sargs.push_back(std::move(s));
   }
   for (const auto& d : cgroup_dirs) {
@@ -351,14 +358,15 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   req.shim_envp = {shim_env.data(), nullptr};
 
   mark("cgroup");
-  Launched l = SVC_TRY(launch(req, report_r.get(), static_cast<int>(options_.setup_timeout.count())));
+  Launched l =
+      SVC_TRY(launch(req, report_r.get(), static_cast<int>(options_.setup_timeout.count())));
   mark("launch");
   undo.pidfd.reset(pidfd_open(l.pid));
   if (!undo.pidfd) return fail_errno("pidfd_open the sandbox's first process");
   // The shim and the child have their copies now; ours would hide EOFs they wait for.
-  for (UniqueFd* fd : {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl,
-                       &null_fd, &pidfd_slot, &out_r, &out_w, &err_r, &err_w,
-                       &inherited[0], &inherited[1], &inherited[2]})
+  for (UniqueFd* fd :
+       {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl, &null_fd,
+        &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0], &inherited[1], &inherited[2]})
     fd->reset();
   procs.clear();
 
@@ -369,9 +377,11 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   UniqueFd userns(::open((pid_dir / "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   if (!userns) return fail_errno("open the sandbox's user namespace");
   std::vector<UniqueFd> mounts;
-  mounts.push_back(SVC_TRY_CTX(prepare_rootfs(plan.rootfs, userns.get(), options_.proc), "root file system"));
+  mounts.push_back(
+      SVC_TRY_CTX(prepare_rootfs(plan.rootfs, userns.get(), options_.proc), "root file system"));
   for (const auto& b : plan.binds)
-    mounts.push_back(SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
+    mounts.push_back(
+        SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
   SandboxRecord record;
   if (plan.network == NetworkMode::kBridge) {
     UniqueFd netns(::open((pid_dir / "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
@@ -412,7 +422,8 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     std::string steps;
     auto prev = t0;
     for (const auto& [what, at] : marks) {
-      steps += fmt::format(" {} {:.2f},", what, std::chrono::duration<double, std::milli>(at - prev).count());
+      steps += fmt::format(" {} {:.2f},", what,
+                           std::chrono::duration<double, std::milli>(at - prev).count());
       prev = at;
     }
     spdlog::debug("create sandbox {}: ms:{} total {:.2f}", id, steps,
@@ -426,8 +437,7 @@ Result<SandboxInfo> Runtime::read_info(std::string_view id) {
   SVC_TRY(validate_sandbox_id(id));
   fs::path dir = sandbox_dir(id);
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0)
-    return fail(Code::kNotFound, "sandbox {} does not exist", id);
+  if (::stat(dir.c_str(), &st) != 0) return fail(Code::kNotFound, "sandbox {} does not exist", id);
   auto rec = read_sandbox_record(dir);
   if (!rec) return tl::unexpected(std::move(rec).error().context(fmt::format("sandbox {}", id)));
   return rec->info;
@@ -444,8 +454,8 @@ Result<SandboxInfo> Runtime::state(std::string_view id) {
     auto reply = shim_request(info.dir, "state", std::chrono::seconds(5));
     if (reply) {
       info.shim_alive = true;
-      info.status = reply->starts_with("created") ? SandboxStatus::kCreated
-                                                  : SandboxStatus::kRunning;
+      info.status =
+          reply->starts_with("created") ? SandboxStatus::kCreated : SandboxStatus::kRunning;
       return info;
     }
     if (reply.error().code() != Code::kUnavailable)
@@ -538,10 +548,10 @@ Result<> Runtime::remove(std::string_view id, bool force) {
   if (::stat(dir.c_str(), &st) != 0)
     return fail(Code::kNotFound, "remove sandbox {}: it does not exist", id);
   auto rec = read_sandbox_record(dir);
-  std::string cgroup = rec ? rec->info.cgroup
-                           : (options_.cgroup_parent.empty()
-                                  ? std::string(id)
-                                  : options_.cgroup_parent + "/" + std::string(id));
+  std::string cgroup =
+      rec ? rec->info.cgroup
+          : (options_.cgroup_parent.empty() ? std::string(id)
+                                            : options_.cgroup_parent + "/" + std::string(id));
   if (rec) {
     auto info = SVC_TRY(state(id));
     if (info.status == SandboxStatus::kRunning && !force)

@@ -34,12 +34,13 @@
 namespace svc::isolation {
 
 struct RuntimeOptions {
-  std::filesystem::path state_dir;          // one directory per sandbox, e.g. <state>/sandboxes
-  std::filesystem::path shim_path;          // the svc-shim binary
-  std::string cgroup_parent = "sandboxes";  // sandbox cgroups: <parent>/<id> below the driver's base
-  std::string shim_cgroup = "svc-shims";    // at the top of every cgroup hierarchy
+  std::filesystem::path state_dir;  // one directory per sandbox, e.g. <state>/sandboxes
+  std::filesystem::path shim_path;  // the svc-shim binary
+  std::string cgroup_parent =
+      "sandboxes";                        // sandbox cgroups: <parent>/<id> below the driver's base
+  std::string shim_cgroup = "svc-shims";  // at the top of every cgroup hierarchy
   std::filesystem::path proc = "/proc";
-  BridgeOptions bridge;                     // NetworkMode::kBridge
+  BridgeOptions bridge;  // NetworkMode::kBridge
   std::chrono::milliseconds setup_timeout{10'000};
 };
 
@@ -50,14 +51,14 @@ struct SandboxInfo {
   std::string id;
   std::filesystem::path dir;
   SandboxStatus status = SandboxStatus::kStopped;
-  pid_t pid = 0;        // the first process, in the host's pid namespace
+  pid_t pid = 0;  // the first process, in the host's pid namespace
   pid_t shim_pid = 0;
   bool shim_alive = false;
   TimePoint created_at{};
-  IdRange ids;          // host id of uid/gid 0 inside, and the range size
-  std::string cgroup;   // relative to the cgroup driver's base
+  IdRange ids;         // host id of uid/gid 0 inside, and the range size
+  std::string cgroup;  // relative to the cgroup driver's base
   NetworkMode network = NetworkMode::kPrivate;
-  std::string address;  // bridge mode: the sandbox's IPv4 address
+  std::string address;           // bridge mode: the sandbox's IPv4 address
   std::filesystem::path bundle;  // svc-runtime: the OCI bundle
   std::map<std::string, std::string> annotations;
   int stop_signal = 15;
@@ -77,8 +78,7 @@ struct CreateOptions {
 class Runtime {
  public:
   // The driver, compiler and pool are borrowed and must outlive the runtime.
-  Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compiler& seccomp,
-          UidPool& ids);
+  Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compiler& seccomp, UidPool& ids);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

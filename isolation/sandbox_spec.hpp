@@ -53,7 +53,7 @@ struct ProcessSpec {
   std::uint32_t uid = 0;          // inside the sandbox
   std::uint32_t gid = 0;
   std::vector<std::uint32_t> additional_gids;
-  std::vector<Rlimit> rlimits;    // default: RLIMIT_NOFILE 1024/1024 (see default_rlimits)
+  std::vector<Rlimit> rlimits;  // default: RLIMIT_NOFILE 1024/1024 (see default_rlimits)
   CapabilitySets capabilities = default_capabilities();
   bool operator==(const ProcessSpec&) const = default;
 };
@@ -65,12 +65,12 @@ struct MountSpec {
   std::filesystem::path source;  // host path (bind)
   std::string target;            // absolute path inside the sandbox, resolved inside the rootfs
   bool readonly = false;
-  bool recursive = true;         // rbind
-  bool idmap = false;            // show the host owners through the sandbox's id mapping
+  bool recursive = true;  // rbind
+  bool idmap = false;     // show the host owners through the sandbox's id mapping
   bool nosuid = true;
   bool nodev = true;
   bool noexec = false;
-  std::string tmpfs_options;     // "size=64m,mode=1777" (tmpfs only)
+  std::string tmpfs_options;  // "size=64m,mode=1777" (tmpfs only)
   bool operator==(const MountSpec&) const = default;
 };
 

@@ -15,10 +15,14 @@ namespace {
 
 std::string network_name(NetworkMode m) {
   switch (m) {
-    case NetworkMode::kPrivate: return "private";
-    case NetworkMode::kNone: return "none";
-    case NetworkMode::kBridge: return "bridge";
-    case NetworkMode::kHost: return "host";
+    case NetworkMode::kPrivate:
+      return "private";
+    case NetworkMode::kNone:
+      return "none";
+    case NetworkMode::kBridge:
+      return "bridge";
+    case NetworkMode::kHost:
+      return "host";
   }
   return "private";
 }

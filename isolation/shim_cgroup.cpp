@@ -82,8 +82,7 @@ std::vector<int> ShimCgroups::fds() const {
 Result<> remove_shim_cgroups(const std::vector<CgroupMount>& mounts, const std::string& name) {
   for (const auto& m : mounts) {
     fs::path dir = m.mount_point / name;
-    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
-      return fail_errno("rmdir " + dir.string());
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail_errno("rmdir " + dir.string());
   }
   return {};
 }

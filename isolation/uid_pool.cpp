@@ -29,10 +29,8 @@ Result<Table> parse(const std::string& text, const std::filesystem::path& file) 
     if (line.empty()) continue;
     std::size_t sp = line.find(' ');
     std::uint32_t index = 0;
-    auto [p, ec] = std::from_chars(line.data(), line.data() + (sp == std::string_view::npos
-                                                                   ? line.size()
-                                                                   : sp),
-                                   index);
+    auto [p, ec] = std::from_chars(
+        line.data(), line.data() + (sp == std::string_view::npos ? line.size() : sp), index);
     if (ec != std::errc() || sp == std::string_view::npos || sp + 1 >= line.size())
       return fail(Code::kDataLoss, "uid pool {}: bad line \"{}\" (expected \"<index> <owner>\")",
                   file.string(), line);
@@ -111,8 +109,8 @@ Result<std::optional<IdRange>> UidPool::find(std::string_view owner) {
   auto lock = SVC_TRY(PoolLock::take(options_.file));
   auto table = SVC_TRY(load(options_.file));
   for (const auto& [i, o] : table)
-    if (o == owner) return std::optional<IdRange>(IdRange{options_.base + i * options_.block,
-                                                          options_.block});
+    if (o == owner)
+      return std::optional<IdRange>(IdRange{options_.base + i * options_.block, options_.block});
   return std::optional<IdRange>();
 }
 

@@ -24,10 +24,10 @@ struct IdRange {
 class UidPool {
  public:
   struct Options {
-    std::filesystem::path file;            // e.g. <state>/uid-ranges
-    std::uint32_t base = 1'000'000'000;    // first host id handed out
-    std::uint32_t block = 65536;           // ids per sandbox
-    std::uint32_t count = 16384;           // blocks in the pool
+    std::filesystem::path file;          // e.g. <state>/uid-ranges
+    std::uint32_t base = 1'000'000'000;  // first host id handed out
+    std::uint32_t block = 65536;         // ids per sandbox
+    std::uint32_t count = 16384;         // blocks in the pool
   };
   explicit UidPool(Options options);
 

@@ -8,8 +8,8 @@
 #include <iostream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
 #include "common/version.hpp"
@@ -61,8 +61,9 @@ Result<> Cli::init() {
   ro.cgroup_parent = "";
   ro.shim_cgroup = options_.shim_cgroup;
   runtime_ = std::make_unique<Runtime>(ro, *cgroups_, *compiler_, *pool_);
-  spdlog::debug("init: {:.2f} ms", std::chrono::duration<double, std::milli>(
-                                       std::chrono::steady_clock::now() - t0).count());
+  spdlog::debug(
+      "init: {:.2f} ms",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   return {};
 }
 
@@ -174,9 +175,10 @@ Result<int> Cli::run(const std::string& id, const fs::path& bundle, const std::s
   auto exit = runtime_->wait(id);
   auto t1 = std::chrono::steady_clock::now();
   if (!keep) (void)runtime_->remove(id, true);
-  spdlog::debug("run {}: waited {:.2f} ms, removed in {:.2f} ms", id,
-                std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+  spdlog::debug(
+      "run {}: waited {:.2f} ms, removed in {:.2f} ms", id,
+      std::chrono::duration<double, std::milli>(t1 - t0).count(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
   SVC_TRY(std::move(exit));
   if (!exit->error.empty()) std::fprintf(stderr, "svc-runtime: %s\n", exit->error.c_str());
   return exit->exit_code;
@@ -229,8 +231,9 @@ int Cli::features() {
           {"operators",
            {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
             "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
-          {"archs", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
-                     "SCMP_ARCH_ARM"}}}},
+          {"archs",
+           {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_ARM"}}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},

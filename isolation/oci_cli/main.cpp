@@ -13,9 +13,11 @@ using namespace svc;
 using namespace svc::isolation::oci;
 
 int main(int argc, char** argv) {
-  CLI::App app{"svc-runtime: an OCI runtime with svc's sandbox (user namespace, private id "
-               "range, seccomp, cgroups) for every container"};
-  app.set_version_flag("--version,-v", std::string(version()) + " (" + std::string(git_commit()) + ")");
+  CLI::App app{
+      "svc-runtime: an OCI runtime with svc's sandbox (user namespace, private id "
+      "range, seccomp, cgroups) for every container"};
+  app.set_version_flag("--version,-v",
+                       std::string(version()) + " (" + std::string(git_commit()) + ")");
   GlobalOptions g;
   std::string root = g.root.string();
   app.add_option("--root", root, "directory for container state")->capture_default_str();
@@ -76,13 +78,20 @@ int main(int argc, char** argv) {
     return cli.report(Error(Code::kUnimplemented, "--systemd-cgroup is not supported"));
   if (auto r = cli.init(); !r) return cli.report(r.error());
   Result<int> r = 0;
-  if (create->parsed()) r = cli.create(id, bundle, pid_file, console_socket);
-  else if (start->parsed()) r = cli.start(id);
-  else if (state->parsed()) r = cli.state(id);
-  else if (kill->parsed()) r = cli.kill(id, signal, all);
-  else if (del->parsed()) r = cli.remove(id, force);
-  else if (run->parsed()) r = cli.run(id, bundle, pid_file, detach, keep);
-  else if (list->parsed()) r = cli.list(quiet);
+  if (create->parsed())
+    r = cli.create(id, bundle, pid_file, console_socket);
+  else if (start->parsed())
+    r = cli.start(id);
+  else if (state->parsed())
+    r = cli.state(id);
+  else if (kill->parsed())
+    r = cli.kill(id, signal, all);
+  else if (del->parsed())
+    r = cli.remove(id, force);
+  else if (run->parsed())
+    r = cli.run(id, bundle, pid_file, detach, keep);
+  else if (list->parsed())
+    r = cli.list(quiet);
   if (!r) return cli.report(r.error());
   return *r;
 }

@@ -70,7 +70,7 @@ struct Shim {
   bool out_open = false, err_open = false;
 };
 
-LogWriter g_log;  // static storage: its buffers are touched only when the task logs
+LogWriter g_log;        // static storage: its buffers are touched only when the task logs
 char g_buf[16 * 1024];  // one read from a stdio pipe
 
 // Tags in epoll's data to tell the sources apart; clients use their index.
@@ -304,7 +304,8 @@ FinalStats final_stats(const Config& cfg) {
   unsigned long long v = 0;
   for (int i = 0; i < cfg.n_cgroups; ++i) {
     const char* d = cfg.cgroups[i];
-    if (read_small(d, "cpuacct.usage", buf, sizeof buf)) st.cpu_seconds = strtoull(buf, nullptr, 10) / 1e9;
+    if (read_small(d, "cpuacct.usage", buf, sizeof buf))
+      st.cpu_seconds = strtoull(buf, nullptr, 10) / 1e9;
     if (read_small(d, "cpu.stat", buf, sizeof buf) && keyed(buf, "usage_usec", &v))
       st.cpu_seconds = v / 1e6;
     if (read_small(d, "memory.max_usage_in_bytes", buf, sizeof buf))
@@ -359,8 +360,8 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
            "{\"exit_code\":%d,\"signal\":%d,\"core_dumped\":%s,\"oom_killed\":%s,"
            "\"oom_kills\":%llu,\"started_at\":\"%s\",\"exited_at\":\"%s\","
            "\"cpu_seconds\":%.6f,\"memory_peak_bytes\":%llu,\"error\":\"%s\"}",
-           code, sig, core ? "true" : "false", st.oom_kills > 0 ? "true" : "false",
-           st.oom_kills, started, exited, st.cpu_seconds, st.memory_peak, err);
+           code, sig, core ? "true" : "false", st.oom_kills > 0 ? "true" : "false", st.oom_kills,
+           started, exited, st.cpu_seconds, st.memory_peak, err);
   *fd_out = -1;
   int fd = ::openat(s.dirfd, "exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
@@ -398,8 +399,8 @@ void drain_streams(Shim& s) {
 [[noreturn]] void finish(Shim& s) {
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
-  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.cfg.pidfd), &info,
-                  WEXITED) != 0 &&
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.cfg.pidfd), &info, WEXITED) !=
+             0 &&
          errno == EINTR) {
   }
   if (!s.exec_resolved && s.cfg.execerr_r >= 0) on_exec_error(s);

@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -147,15 +147,15 @@ int commands(const std::string& file, int runs, double seconds, int parallel) {
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   for (const auto& c : cases) {
     std::atomic<int> tfail{0};
-    double rate = seconds > 0 ? throughput(parallel, seconds,
-                                           [&](int w, long n) {
-                                             return run_once(c, fmt::format("tp-{}-{}", w, n));
-                                           },
-                                           &tfail)
-                              : 0;
+    double rate =
+        seconds > 0
+            ? throughput(
+                  parallel, seconds,
+                  [&](int w, long n) { return run_once(c, fmt::format("tp-{}-{}", w, n)); }, &tfail)
+            : 0;
     Summary s = summarize(times[c.name]);
-    std::printf("| %s | %.1f | %.1f | %zu | %d | %.0f%s |\n", c.name.c_str(), s.median, s.p95,
-                s.n, failures[c.name], rate,
+    std::printf("| %s | %.1f | %.1f | %zu | %d | %.0f%s |\n", c.name.c_str(), s.median, s.p95, s.n,
+                failures[c.name], rate,
                 tfail ? fmt::format(" ({} failed)", tfail.load()).c_str() : "");
     std::fflush(stdout);
   }
@@ -235,13 +235,14 @@ int library(const std::string& rootfs, const std::string& shim, int runs, double
         ++fails;
     }
     std::atomic<int> tfail{0};
-    double rate = throughput(parallel, seconds,
-                             [&](int w, long n) { return one(fmt::format("tp-{}-{}", w, n)); },
-                             &tfail);
+    double rate = throughput(
+        parallel, seconds, [&](int w, long n) { return one(fmt::format("tp-{}-{}", w, n)); },
+        &tfail);
     Summary s = summarize(ms);
-    std::printf("| svc library: create(start) + wait + remove, full sandbox | %.1f | %.1f | %zu | "
-                "%d | %.0f |\n",
-                s.median, s.p95, s.n, fails + tfail.load(), rate);
+    std::printf(
+        "| svc library: create(start) + wait + remove, full sandbox | %.1f | %.1f | %zu | "
+        "%d | %.0f |\n",
+        s.median, s.p95, s.n, fails + tfail.load(), rate);
 
     // Shim memory: 20 sandboxes that logged a little and sleep.
     SandboxSpec idle = spec_for({"sh", "-c", "echo started; echo to stderr >&2; sleep 60"});
@@ -264,10 +265,10 @@ int library(const std::string& rootfs, const std::string& shim, int runs, double
       pss.push_back(static_cast<double>(m.pss_kb));
     }
     Summary r = summarize(rss), p = summarize(pss);
-    std::printf("\nsvc-shim memory, %zu idle sandboxes that logged: VmRSS median %.0f KiB (max "
-                "%.0f), Pss median %.0f KiB\n",
-                r.n, r.median, rss.empty() ? 0.0 : *std::max_element(rss.begin(), rss.end()),
-                p.median);
+    std::printf(
+        "\nsvc-shim memory, %zu idle sandboxes that logged: VmRSS median %.0f KiB (max "
+        "%.0f), Pss median %.0f KiB\n",
+        r.n, r.median, rss.empty() ? 0.0 : *std::max_element(rss.begin(), rss.end()), p.median);
     if (auto all = rt.list())
       for (const auto& sb : *all) (void)rt.remove(sb.id, true);
   }

@@ -84,7 +84,8 @@ TEST_CASE("a task that handles SIGTERM exits on its own terms", "[lifecycle]") {
   if (!fx.usable()) return;
   std::string id = fx.next_id();
   REQUIRE(fx.runtime().create(
-      id, fx.spec({"sh", "-c", "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done"})));
+      id, fx.spec({"sh", "-c",
+                   "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done"})));
   REQUIRE(fx.runtime().start(id));
   REQUIRE(test::wait_for([&] { return fx.log_text(id).find("ready") != std::string::npos; }, 5s));
   auto t0 = std::chrono::steady_clock::now();
@@ -238,15 +239,19 @@ TEST_CASE("the exit monitor reports exits from one thread, also after the fact",
     seen[id] = r;
   };
   std::string a = fx.next_id(), b = fx.next_id(), c = fx.next_id();
-  for (const auto& id : {a, b})
-    REQUIRE(fx.runtime().create(id, fx.spec({"sleep", "60"})));
+  for (const auto& id : {a, b}) REQUIRE(fx.runtime().create(id, fx.spec({"sleep", "60"})));
   for (const auto& id : {a, b}) REQUIRE(fx.runtime().start(id));
   REQUIRE(monitor.watch(a, fx.runtime().sandbox_dir(a), cb));
   REQUIRE(monitor.watch(b, fx.runtime().sandbox_dir(b), cb));
   CHECK(monitor.watch(a, fx.runtime().sandbox_dir(a), cb).error().code() == Code::kAlreadyExists);
   CHECK(monitor.watching() == 2);
   REQUIRE(fx.runtime().kill(a, SIGKILL));
-  REQUIRE(test::wait_for([&] { std::lock_guard lock(mu); return seen.count(a) == 1; }, 10s));
+  REQUIRE(test::wait_for(
+      [&] {
+        std::lock_guard lock(mu);
+        return seen.count(a) == 1;
+      },
+      10s));
   {
     std::lock_guard lock(mu);
     CHECK(seen[a].signal == SIGKILL);
@@ -256,7 +261,12 @@ TEST_CASE("the exit monitor reports exits from one thread, also after the fact",
   auto exit = fx.run(c, fx.spec({"sh", "-c", "exit 9"}));
   REQUIRE(exit.exit_code == 9);
   REQUIRE(monitor.watch(c, fx.runtime().sandbox_dir(c), cb));
-  REQUIRE(test::wait_for([&] { std::lock_guard lock(mu); return seen.count(c) == 1; }, 10s));
+  REQUIRE(test::wait_for(
+      [&] {
+        std::lock_guard lock(mu);
+        return seen.count(c) == 1;
+      },
+      10s));
   {
     std::lock_guard lock(mu);
     CHECK(seen[c].exit_code == 9);
@@ -272,11 +282,13 @@ TEST_CASE("stats show a running sandbox's usage", "[lifecycle]") {
   REQUIRE(fx.runtime().create(id, fx.spec({"sh", "-c", "sleep 60 & sleep 60 & wait"})));
   REQUIRE(fx.runtime().start(id));
   CgroupStats st;
-  REQUIRE(test::wait_for([&] {
-    auto s = fx.runtime().stats(id);
-    if (s) st = *s;
-    return s && s->pids >= 3;
-  }, 5s));
+  REQUIRE(test::wait_for(
+      [&] {
+        auto s = fx.runtime().stats(id);
+        if (s) st = *s;
+        return s && s->pids >= 3;
+      },
+      5s));
   CHECK(st.memory_bytes > 0);
   CHECK(st.oom_kills == 0);
   REQUIRE(fx.runtime().remove(id, true));
@@ -323,13 +335,16 @@ TEST_CASE("a private network is reachable through connect_tcp and nowhere else",
   ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
   std::uint16_t port = ntohs(a.sin_port);
   ::close(probe);
-  REQUIRE(fx.runtime().create(id, fx.spec({"probe", "serve", std::to_string(port), "hello from inside\n"})));
+  REQUIRE(fx.runtime().create(
+      id, fx.spec({"probe", "serve", std::to_string(port), "hello from inside\n"})));
   REQUIRE(fx.runtime().start(id));
-  REQUIRE(test::wait_for([&] { return fx.log_text(id).find("listening") != std::string::npos; }, 5s));
+  REQUIRE(
+      test::wait_for([&] { return fx.log_text(id).find("listening") != std::string::npos; }, 5s));
   auto conn = fx.runtime().connect_tcp(id, static_cast<std::uint16_t>(port), 2s);
   REQUIRE(conn);
   char buf[64] = {0};
-  REQUIRE(test::wait_for([&] { return ::recv(conn->get(), buf, sizeof buf - 1, MSG_DONTWAIT) > 0; }, 5s));
+  REQUIRE(test::wait_for([&] { return ::recv(conn->get(), buf, sizeof buf - 1, MSG_DONTWAIT) > 0; },
+                         5s));
   CHECK(std::string(buf) == "hello from inside\n");
   // The host's loopback has nothing on that port.
   int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -372,7 +387,8 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   std::string prefix = fx.bridge().subnet.substr(0, fx.bridge().subnet.rfind('.') + 1);
   CHECK(sa->address.starts_with(prefix));
   std::string gateway = prefix + "1";
-  REQUIRE(test::wait_for([&] { return fx.log_text(a).find("default via") != std::string::npos; }, 5s));
+  REQUIRE(
+      test::wait_for([&] { return fx.log_text(a).find("default via") != std::string::npos; }, 5s));
   std::string log = fx.log_text(a);
   INFO(log);
   CHECK(log.find(sa->address + "/24") != std::string::npos);

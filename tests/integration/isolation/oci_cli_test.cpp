@@ -41,9 +41,16 @@ struct Bundle {
   }
   test::RunResult rt(std::vector<std::string> args) const {
     std::vector<std::string> argv = {
-        test::svc_runtime_path(), "--root", root().string(), "--cgroup-base", "svc-oci-" + tag,
-        "--shim-cgroup", "svc-shims-oci-" + tag, "--id-base",
-        std::to_string(3'300'000'000u + static_cast<std::uint32_t>(::getpid() % 1000) * 65536u * 4u)};
+        test::svc_runtime_path(),
+        "--root",
+        root().string(),
+        "--cgroup-base",
+        "svc-oci-" + tag,
+        "--shim-cgroup",
+        "svc-shims-oci-" + tag,
+        "--id-base",
+        std::to_string(3'300'000'000u +
+                       static_cast<std::uint32_t>(::getpid() % 1000) * 65536u * 4u)};
     argv.insert(argv.end(), args.begin(), args.end());
     return test::run(argv, 30s, {{"SVC_SHIM", test::shim_path()}});
   }
@@ -70,7 +77,8 @@ struct Bundle {
     c["process"]["args"] = args;
     c["linux"]["seccomp"] = {
         {"defaultAction", "SCMP_ACT_ALLOW"},
-        {"syscalls", {{{"names", {"mount", "umount2"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+        {"syscalls",
+         {{{"names", {"mount", "umount2"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
     REQUIRE(write_file_atomic(dir.path() / "config.json", c.dump(2)));
   }
 };
@@ -102,7 +110,9 @@ json state_of(const Bundle& b, const std::string& id) {
 TEST_CASE("svc-runtime run executes a busybox bundle and returns its exit code", "[oci]") {
   Bundle b;
   if (!prepare(b)) return;
-  b.configure({"sh", "-c", "echo hello from $(id -u); if mount -t tmpfs x /tmp; then echo mounted; fi; exit 3"});
+  b.configure(
+      {"sh", "-c",
+       "echo hello from $(id -u); if mount -t tmpfs x /tmp; then echo mounted; fi; exit 3"});
   std::string id = "oci-run-" + std::to_string(::getpid());
   auto r = b.rt({"run", "--bundle", b.dir.path().string(), id});
   INFO(r.err);
@@ -118,8 +128,8 @@ TEST_CASE("svc-runtime follows the OCI lifecycle: create, state, start, kill, de
   b.configure({"sleep", "60"});
   std::string id = "oci-life-" + std::to_string(::getpid());
   fs::path pid_file = b.dir.path() / "pid";
-  auto created =
-      b.rt_detached({"create", "--bundle", b.dir.path().string(), "--pid-file", pid_file.string(), id});
+  auto created = b.rt_detached(
+      {"create", "--bundle", b.dir.path().string(), "--pid-file", pid_file.string(), id});
   INFO(created.err);
   REQUIRE(created.exit_code == 0);
   json s = state_of(b, id);
@@ -134,7 +144,7 @@ TEST_CASE("svc-runtime follows the OCI lifecycle: create, state, start, kill, de
   CHECK(::kill(s["pid"].get<int>(), 0) == 0);
   REQUIRE(b.rt({"start", id}).exit_code == 0);
   CHECK(state_of(b, id)["status"] == "running");
-  CHECK(b.rt({"start", id}).exit_code != 0);  // only a created container starts
+  CHECK(b.rt({"start", id}).exit_code != 0);   // only a created container starts
   CHECK(b.rt({"delete", id}).exit_code != 0);  // running: refused without --force
   REQUIRE(b.rt({"kill", id, "KILL"}).exit_code == 0);
   REQUIRE(test::wait_for([&] { return state_of(b, id)["status"] == "stopped"; }, 10s));
@@ -152,7 +162,8 @@ TEST_CASE("svc-runtime refuses what it does not do, and says so", "[oci]") {
   json c = json::parse(*text);
   c["process"]["terminal"] = true;
   REQUIRE(write_file_atomic(b.dir.path() / "config.json", c.dump()));
-  auto r = b.rt({"create", "--bundle", b.dir.path().string(), "oci-tty-" + std::to_string(::getpid())});
+  auto r =
+      b.rt({"create", "--bundle", b.dir.path().string(), "oci-tty-" + std::to_string(::getpid())});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("terminal") != std::string::npos);
   auto f = test::run({test::svc_runtime_path(), "features"});

@@ -16,8 +16,8 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,9 +64,8 @@ int syscalls(const char* host_marker) {
     return r < 0 ? r : 0L;
   });
   attempt("clone3", [] { return syscall(435 /* clone3 */, nullptr, 0); });
-  attempt("keyctl", [] {
-    return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1);
-  });
+  attempt("keyctl",
+          [] { return syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1); });
   attempt("add_key", [] {
     return syscall(SYS_add_key, "user", "svc-probe", "x", 1, KEY_SPEC_PROCESS_KEYRING);
   });
@@ -92,7 +91,8 @@ int syscalls(const char* host_marker) {
     char buf[128] = {0};
     return syscall(SYS_open_by_handle_at, AT_FDCWD, buf, O_RDONLY);
   });
-  attempt("mknod", [] { return static_cast<long>(mknod("/tmp/null2", S_IFCHR | 0666, makedev(1, 3))); });
+  attempt("mknod",
+          [] { return static_cast<long>(mknod("/tmp/null2", S_IFCHR | 0666, makedev(1, 3))); });
   attempt("chroot_escape", [host_marker] {
     // The classic: chroot into a subdir and climb out with ".." — must stay inside.
     mkdir("/tmp/jail", 0755);
@@ -236,7 +236,9 @@ int serve(int port, const char* text) {
 int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc < 2) {
-    fprintf(stderr, "usage: sandbox-probe syscalls|fds|caps|ids|exe|hog MiB|spin ms|forkbomb N|serve PORT TEXT\n");
+    fprintf(stderr,
+            "usage: sandbox-probe syscalls|fds|caps|ids|exe|hog MiB|spin ms|forkbomb N|serve PORT "
+            "TEXT\n");
     return 2;
   }
   const char* cmd = argv[1];

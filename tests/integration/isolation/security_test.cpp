@@ -103,10 +103,10 @@ TEST_CASE("mount, new namespaces, keyctl, bpf, reboot and friends are refused", 
   CHECK(exit.exit_code == 0);
   auto r = results(fx.log_text(id));
   INFO(fx.log_text(id));
-  for (const char* name : {"mount", "umount", "unshare_user", "unshare_mount", "setns",
-                           "clone_newuser", "keyctl", "add_key", "bpf", "perf_event_open",
-                           "userfaultfd", "io_uring_setup", "reboot", "kexec_load", "init_module",
-                           "open_by_handle_at", "mknod"}) {
+  for (const char* name :
+       {"mount", "umount", "unshare_user", "unshare_mount", "setns", "clone_newuser", "keyctl",
+        "add_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "reboot",
+        "kexec_load", "init_module", "open_by_handle_at", "mknod"}) {
     INFO(name);
     REQUIRE(r.count(name));
     CHECK(r[name] != "ok");
@@ -120,14 +120,17 @@ TEST_CASE("kernel state is masked and /proc/sys is read-only", "[security]") {
   if (!fx.usable()) return;
   std::string id = fx.next_id();
   auto exit = fx.run(
-      id, fx.spec({"sh", "-c",
-                   "echo kcore=$(head -c 16 /proc/kcore | wc -c); "
-                   "echo keys=$(cat /proc/keys | wc -c); "
-                   "echo timer_list=$(cat /proc/timer_list 2>/dev/null | wc -c); "
-                   "echo firmware=$(ls /sys/firmware | wc -l); "
-                   "if echo x > /proc/sys/kernel/hostname; then echo sys=written; else echo sys=refused; fi; "
-                   "if echo 1 > /proc/sysrq-trigger; then echo sysrq=written; else echo sysrq=refused; fi; "
-                   "if touch /sys/kernel/x; then echo sysfs=written; else echo sysfs=refused; fi"}));
+      id,
+      fx.spec(
+          {"sh", "-c",
+           "echo kcore=$(head -c 16 /proc/kcore | wc -c); "
+           "echo keys=$(cat /proc/keys | wc -c); "
+           "echo timer_list=$(cat /proc/timer_list 2>/dev/null | wc -c); "
+           "echo firmware=$(ls /sys/firmware | wc -l); "
+           "if echo x > /proc/sys/kernel/hostname; then echo sys=written; else echo sys=refused; "
+           "fi; "
+           "if echo 1 > /proc/sysrq-trigger; then echo sysrq=written; else echo sysrq=refused; fi; "
+           "if touch /sys/kernel/x; then echo sysfs=written; else echo sysfs=refused; fi"}));
   CHECK(exit.exit_code == 0);
   auto r = results(fx.log_text(id));
   INFO(fx.log_text(id));

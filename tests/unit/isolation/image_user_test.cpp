@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <catch2/catch.hpp>
 
 #include "common/fs.hpp"
 #include "isolation/image_user.hpp"
@@ -20,8 +20,7 @@ TEST_CASE("an image's user is resolved from its own passwd and group files", "[i
   TempDir d;
   fs::path base = d.path() / "base", top = d.path() / "top";
   put(base / "etc/passwd", "root:x:0:0::/root:/bin/sh\nold:x:500:500::/:/bin/sh\n");
-  put(top / "etc/passwd",
-      "root:x:0:0::/root:/bin/sh\nnginx:x:101:101::/var/www:/bin/false\n");
+  put(top / "etc/passwd", "root:x:0:0::/root:/bin/sh\nnginx:x:101:101::/var/www:/bin/false\n");
   put(top / "etc/group", "root:x:0:\nnginx:x:101:\nwww-data:x:33:nginx\nlogs:x:4:nginx,other\n");
   std::vector<fs::path> layers = {base, top};
   auto n = resolve_image_user(layers, "nginx");

@@ -1,7 +1,7 @@
 // The shim's log writer and the library's reader agree on the CRI format, rotation and follow.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"

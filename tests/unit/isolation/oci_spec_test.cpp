@@ -104,7 +104,9 @@ TEST_CASE("what svc-runtime does not support is refused, not ignored", "[oci]") 
   CHECK(hooks.error().code() == Code::kUnimplemented);
   auto joined = with([](json& j) { j["linux"]["namespaces"][1]["path"] = "/proc/1/ns/net"; });
   CHECK(joined.error().code() == Code::kUnimplemented);
-  auto nfs = with([](json& j) { j["mounts"].push_back({{"destination", "/n"}, {"type", "nfs"}, {"source", "x"}}); });
+  auto nfs = with([](json& j) {
+    j["mounts"].push_back({{"destination", "/n"}, {"type", "nfs"}, {"source", "x"}});
+  });
   CHECK(nfs.error().code() == Code::kUnimplemented);
   auto v2 = with([](json& j) { j["ociVersion"] = "2.0.0"; });
   CHECK(v2.error().code() == Code::kInvalidArgument);

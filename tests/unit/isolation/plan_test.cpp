@@ -84,7 +84,8 @@ TEST_CASE("the standard file systems come first, masks and read-only paths last"
   CHECK(index_of(*p, "/dev") < index_of(*p, "/dev/null"));
   CHECK(index_of(*p, "/dev") < index_of(*p, "/dev/pts"));
   auto binds = targets(*p, StepKind::kBindHost);
-  for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"})
+  for (const char* dev :
+       {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"})
     CHECK(std::find(binds.begin(), binds.end(), dev) != binds.end());
   for (const auto& s : steps)
     if (s.kind == StepKind::kBindHost && s.target.starts_with("/dev/")) {
@@ -95,9 +96,9 @@ TEST_CASE("the standard file systems come first, masks and read-only paths last"
   CHECK(sys.source == "sysfs");
   CHECK((sys.attrs & MOUNT_ATTR_RDONLY) != 0);
   auto masks = targets(*p, StepKind::kMask);
-  for (const char* m2 : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                         "/sys/firmware", "/proc/acpi", "/proc/scsi", "/proc/latency_stats",
-                         "/sys/devices/virtual/powercap"})
+  for (const char* m2 :
+       {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware",
+        "/proc/acpi", "/proc/scsi", "/proc/latency_stats", "/sys/devices/virtual/powercap"})
     CHECK(std::find(masks.begin(), masks.end(), m2) != masks.end());
   auto ro = targets(*p, StepKind::kReadonly);
   for (const char* r : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"})
@@ -124,8 +125,7 @@ TEST_CASE("rlimits are clamped to the host's hard limit", "[plan]") {
   CHECK(plan_sandbox(spec, ctx()).error().code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("capabilities: a subset of the bounding set, ambient only when inheritable",
-          "[plan]") {
+TEST_CASE("capabilities: a subset of the bounding set, ambient only when inheritable", "[plan]") {
   auto spec = base_spec();
   auto p = plan_sandbox(spec, ctx());
   REQUIRE(p);

@@ -2,12 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/fs.hpp"
 #include "isolation/capabilities.hpp"
 #include "isolation/exit_record.hpp"
 #include "isolation/oci_spec.hpp"
 #include "isolation/rfc3339.hpp"
 #include "isolation/shim_cgroup.hpp"
-#include "common/fs.hpp"
 
 using namespace svc;
 using namespace svc::isolation;
@@ -39,7 +39,8 @@ TEST_CASE("exit records parse what the shim writes and round-trip", "[records]")
   CHECK(again->exit_code == 137);
   CHECK(*again->started_at == *r->started_at);
   CHECK(again->exited_at == r->exited_at);
-  auto never = parse_exit_record(R"({"exit_code":127,"started_at":"","exited_at":"2026-11-22T15:08:21Z","error":"exec x: No such file"})");
+  auto never = parse_exit_record(
+      R"({"exit_code":127,"started_at":"","exited_at":"2026-11-22T15:08:21Z","error":"exec x: No such file"})");
   REQUIRE(never);
   CHECK_FALSE(never->started_at);
   CHECK(never->error == "exec x: No such file");
@@ -72,7 +73,8 @@ TEST_CASE("cgroup mounts are read from mountinfo, v1 named hierarchies and cgrou
           "[records]") {
   TempDir d;
   REQUIRE(make_dirs(d.path() / "self"));
-  REQUIRE(write_file_atomic(d.path() / "self/mountinfo",
+  REQUIRE(write_file_atomic(
+      d.path() / "self/mountinfo",
       "31 25 0:27 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
       "32 25 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
       "33 25 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
