@@ -46,7 +46,19 @@ cleanup() {
     done
   done
   if [ -n "$HUGETLB_MOUNTED" ]; then
-    umount /sys/fs/cgroup/hugetlb && rmdir /sys/fs/cgroup/hugetlb
+    # Give hugetlb back to the cgroup2 mount. The kernel keeps an unmounted v1 hierarchy (and
+    # the controller bound to it) alive while it has child cgroups, including ones crun or runc
+    # remove a moment after us: remove what is left, unmount, and check, a few times.
+    for attempt in 1 2 3 4 5; do
+      find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+      umount /sys/fs/cgroup/hugetlb 2>/dev/null
+      sleep 0.5
+      if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then break; fi
+      mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null
+    done
+    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null
+    grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers ||
+      echo "sandbox_start.sh: WARNING: hugetlb did not return to the cgroup2 mount" >&2
   fi
   rm -rf "$WORK"
 }
