@@ -319,3 +319,43 @@ TEST_CASE("a CPU hog gets no more than its quota", "[security]") {
   CHECK(exit.cpu_seconds <= 0.25 * wall + 0.1);
   CHECK(exit.cpu_seconds >= 0.1);
 }
+
+TEST_CASE("a minimal /dev from the host's nodes, bound and never changed", "[security]") {
+  test::SandboxFixture fx;
+  if (!fx.usable()) return;
+  struct stat null_before {
+  }, console_before{};
+  REQUIRE(::stat("/dev/null", &null_before) == 0);
+  bool have_console = ::stat("/dev/console", &console_before) == 0;
+  std::string id = fx.next_id();
+  auto exit = fx.run(
+      id, fx.spec({"sh", "-c",
+                   "ls /dev | sort | tr '\\n' ' '; echo; echo x > /dev/null && echo null=ok; "
+                   "head -c 4 /dev/urandom | wc -c; readlink /dev/ptmx; test -e /dev/pts/ptmx && "
+                   "echo pts=ok; if chmod 600 /dev/null; then echo chmod=done; fi; "
+                   "if chown 0 /dev/null; then echo chown=done; fi"}));
+  CHECK(exit.exit_code == 0);
+  std::string log = fx.log_text(id);
+  INFO(log);
+  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm",
+                           "mqueue", "fd", "stdin", "stdout", "stderr"})
+    CHECK(log.find(std::string(node) + " ") != std::string::npos);
+  CHECK(log.find("null=ok") != std::string::npos);
+  CHECK(log.find("\n4\n") != std::string::npos);
+  CHECK(log.find("pts/ptmx") != std::string::npos);
+  CHECK(log.find("pts=ok") != std::string::npos);
+  CHECK(log.find("chmod=done") == std::string::npos);
+  CHECK(log.find("chown=done") == std::string::npos);
+  struct stat null_after {
+  }, console_after{};
+  REQUIRE(::stat("/dev/null", &null_after) == 0);
+  CHECK(null_after.st_mode == null_before.st_mode);
+  CHECK(null_after.st_uid == null_before.st_uid);
+  CHECK(null_after.st_rdev == null_before.st_rdev);
+  CHECK(null_after.st_ino == null_before.st_ino);
+  if (have_console) {
+    REQUIRE(::stat("/dev/console", &console_after) == 0);
+    CHECK(console_after.st_mode == console_before.st_mode);
+    CHECK(console_after.st_uid == console_before.st_uid);
+  }
+}
