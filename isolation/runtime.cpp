@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -135,8 +136,11 @@ std::string_view status_name(SandboxStatus s) {
 Runtime::Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compiler& seccomp,
                  UidPool& ids)
     : options_(std::move(options)), cgroups_(cgroups), seccomp_(seccomp), ids_(ids) {
-  if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap"))
-    cap_last_cap_ = std::atoi(text->c_str());
+  if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap")) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec == std::errc() && v > 0 && v < 64) cap_last_cap_ = v;
+  }
   if (options_.bridge.ipam_file.empty())
     options_.bridge.ipam_file = options_.state_dir / "bridge-addresses";
 }
@@ -393,6 +397,7 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   }
   mark("host mounts");
   std::vector<int> mount_fds;
+  mount_fds.reserve(mounts.size());
   for (const auto& m : mounts) mount_fds.push_back(m.get());
   SVC_TRY(send_go(sync_rt.get(), mount_fds));
   mounts.clear();

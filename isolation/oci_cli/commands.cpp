@@ -23,6 +23,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 fs::path find_shim() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): called at start-up, before any thread exists.
   if (const char* env = std::getenv("SVC_SHIM"); env && *env) return env;
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);

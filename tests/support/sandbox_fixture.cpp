@@ -159,7 +159,6 @@ SandboxSpec SandboxFixture::spec(std::vector<std::string> args) const {
 std::string SandboxFixture::next_id(const std::string& prefix) {
   // Unique across fixtures of this process too: a cgroup left by a failed test cannot clash.
   static std::atomic<int> counter{0};
-  (void)counter_;
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
