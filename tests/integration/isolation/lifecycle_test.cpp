@@ -432,3 +432,25 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   REQUIRE(fx.runtime().remove(b));
   CHECK(::if_nametoindex(veth.c_str()) == 0);
 }
+
+TEST_CASE("a killed shim takes its task with it and the sandbox reads as lost", "[lifecycle]") {
+  test::SandboxFixture fx;
+  if (!fx.usable()) return;
+  std::string id = fx.next_id();
+  auto info = fx.runtime().create(id, fx.spec({"sleep", "60"}));
+  REQUIRE(info);
+  REQUIRE(fx.runtime().start(id));
+  REQUIRE(::kill(info->shim_pid, SIGKILL) == 0);
+  // The task must not live on without its parent (its logs and exit status would be lost).
+  REQUIRE(test::wait_for([&] { return ::kill(info->pid, 0) != 0; }, 5s));
+  auto st = fx.runtime().state(id);
+  REQUIRE(st);
+  CHECK(st->status == SandboxStatus::kStopped);
+  REQUIRE(st->exit);
+  CHECK(st->exit->shim_lost);
+  auto exit = fx.runtime().wait(id, 5s);
+  REQUIRE(exit);
+  CHECK(exit->shim_lost);
+  REQUIRE(fx.runtime().remove(id));
+  CHECK_FALSE(fs::exists(info->dir));
+}
