@@ -163,11 +163,13 @@ Bridge& Runtime::bridge() {
 
 fs::path Runtime::sandbox_dir(std::string_view id) const { return options_.state_dir / id; }
 
-Result<std::vector<int>> Runtime::shim_cgroup_fds() {
+Result<std::vector<int>> Runtime::shim_cgroup_fds(
+    const std::vector<fs::path>& sandbox_cgroup_dirs) {
   std::lock_guard lock(mu_);
   if (!shim_cgroups_) {
-    auto holder = std::make_shared<ShimCgroupsHolder>(
-        ShimCgroupsHolder{ShimCgroups::open(cgroup_mounts(options_.proc), options_.shim_cgroup)});
+    auto mounts = cgroup_mounts(options_.proc);
+    auto holder = std::make_shared<ShimCgroupsHolder>(ShimCgroupsHolder{ShimCgroups::open(
+        mounts, own_cgroups(mounts, options_.proc), options_.shim_cgroup, sandbox_cgroup_dirs)});
     for (const auto& s : holder->cgroups.skipped())
       spdlog::debug("shims' cgroup: skipped a hierarchy: {}", s);
     shim_cgroups_ = holder;
@@ -261,7 +263,8 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     fs::path target = fs::read_symlink(options_.proc / "self/fd" / std::to_string(p.get()), ec);
     if (!ec) cgroup_dirs.push_back(target.parent_path().string());
   }
-  std::vector<int> shim_procs = SVC_TRY(shim_cgroup_fds());
+  std::vector<fs::path> cgroup_paths(cgroup_dirs.begin(), cgroup_dirs.end());
+  std::vector<int> shim_procs = SVC_TRY(shim_cgroup_fds(cgroup_paths));
 
   // Every fd of the launch, close-on-exec here; launch.hpp says who keeps which.
   int sp[2];

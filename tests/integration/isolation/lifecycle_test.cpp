@@ -219,6 +219,8 @@ TEST_CASE("a restarted runtime re-adopts running sandboxes; shims live outside o
   REQUIRE(mine);
   REQUIRE(theirs);
   CHECK(theirs->find(fx.shim_cgroup()) != std::string::npos);
+  // ... nor in the sandbox's (its pids limit, its kill_all), in any hierarchy.
+  CHECK(theirs->find(all->at(0).cgroup) == std::string::npos);
   auto ppid_line = read_file("/proc/" + std::to_string(shim) + "/stat");
   REQUIRE(ppid_line);
   CHECK(std::stoi(ppid_line->substr(ppid_line->rfind(')') + 4)) != ::getpid());
