@@ -1,0 +1,63 @@
+#pragma once
+// svc-runtime's verbs over the isolation library, following the OCI runtime spec's lifecycle
+// (runtime.md: create, start, state, kill, delete) and runc's command line (run, spec,
+// features, list), so tools that drive runc or crun can drive svc-runtime.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+#include "isolation/cgroups/cgroup_driver.hpp"
+#include "isolation/runtime.hpp"
+#include "isolation/seccomp/seccomp.hpp"
+#include "isolation/uid_pool.hpp"
+
+namespace svc::isolation::oci {
+
+struct GlobalOptions {
+  std::filesystem::path root = "/run/svc-runtime";  // state: one dir per container
+  std::string log_file;                             // --log: errors also go there
+  std::string log_format = "text";                  // text | json
+  std::uint32_t id_base = 2'100'000'000u;           // id ranges (svcd uses 1e9 and up)
+  std::string cgroup_base = "svc-runtime";          // containers: <hierarchy>/<base>/<id>
+  std::string shim_cgroup = "svc-shims";
+};
+
+// Owns the runtime and what it borrows (driver, compiler, pool), for one invocation.
+class Cli {
+ public:
+  explicit Cli(GlobalOptions options);
+  ~Cli();
+  Result<> init();
+
+  Result<int> create(const std::string& id, const std::filesystem::path& bundle,
+                     const std::string& pid_file, const std::string& console_socket);
+  Result<int> start(const std::string& id);
+  Result<int> state(const std::string& id);
+  Result<int> kill(const std::string& id, const std::string& signal, bool all);
+  Result<int> remove(const std::string& id, bool force);
+  // Foreground: the task's exit code (128+N for signal N); signals to svc-runtime are passed on.
+  Result<int> run(const std::string& id, const std::filesystem::path& bundle,
+                  const std::string& pid_file, bool detach, bool keep);
+  Result<int> list(bool quiet);
+
+  static Result<int> spec(const std::filesystem::path& bundle);
+  static int features();
+  // Prints err to stderr (and to --log), returns the exit code 1.
+  int report(const Error& err) const;
+
+ private:
+  Result<SandboxInfo> create_sandbox(const std::string& id, const std::filesystem::path& bundle,
+                                     const std::string& pid_file, const std::string& console_socket,
+                                     bool start);
+  GlobalOptions options_;
+  std::unique_ptr<CgroupDriver> cgroups_;
+  std::unique_ptr<seccomp::Compiler> compiler_;
+  std::unique_ptr<UidPool> pool_;
+  std::unique_ptr<Runtime> runtime_;
+};
+
+// The svc-shim next to this binary (or $SVC_SHIM, or /usr/libexec/svc/svc-shim).
+std::filesystem::path find_shim();
+
+}  // namespace svc::isolation::oci

@@ -1,0 +1,97 @@
+// svc-runtime: an OCI runtime (runc/crun command line) over svc's sandbox library.
+//   svc-runtime [--root DIR] create [--bundle B] [--pid-file F] ID
+//   svc-runtime start|state|kill [SIGNAL]|delete [--force] ID
+//   svc-runtime run [--bundle B] [--detach] ID     (foreground: exits with the task's code)
+//   svc-runtime spec | features | list
+#include <CLI/CLI.hpp>
+
+#include "common/log.hpp"
+#include "common/version.hpp"
+#include "isolation/oci_cli/commands.hpp"
+
+using namespace svc;
+using namespace svc::isolation::oci;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "svc-runtime: an OCI runtime with svc's sandbox (user namespace, private id "
+      "range, seccomp, cgroups) for every container"};
+  app.set_version_flag("--version,-v",
+                       std::string(version()) + " (" + std::string(git_commit()) + ")");
+  GlobalOptions g;
+  std::string root = g.root.string();
+  app.add_option("--root", root, "directory for container state")->capture_default_str();
+  app.add_option("--log", g.log_file, "also write errors to this file");
+  app.add_option("--log-format", g.log_format, "text or json")->capture_default_str();
+  app.add_option("--id-base", g.id_base, "first host uid/gid of the id ranges")->group("");
+  app.add_option("--cgroup-base", g.cgroup_base, "cgroup directory for containers")->group("");
+  app.add_option("--shim-cgroup", g.shim_cgroup, "cgroup directory for the shims")->group("");
+  bool debug = false, systemd_cgroup = false;
+  app.add_flag("--debug", debug, "log what happens (with timings) to stderr");
+  app.add_flag("--systemd-cgroup", systemd_cgroup, "not supported (cgroupfs only)");
+  app.require_subcommand(1);
+
+  std::string id, bundle = ".", pid_file, console_socket, signal = "SIGTERM";
+  bool force = false, all = false, detach = false, keep = false, quiet = false, ignored = false;
+  auto* create = app.add_subcommand("create", "create a container (status created)");
+  create->add_option("id", id)->required();
+  create->add_option("--bundle,-b", bundle, "the bundle directory")->capture_default_str();
+  create->add_option("--pid-file", pid_file, "write the container's pid here");
+  create->add_option("--console-socket", console_socket, "not supported (no terminals)");
+  create->add_flag("--no-pivot,--no-new-keyring", ignored, "accepted for runc compatibility");
+  auto* start = app.add_subcommand("start", "run the created container's process");
+  start->add_option("id", id)->required();
+  auto* state = app.add_subcommand("state", "print the container's state (OCI state JSON)");
+  state->add_option("id", id)->required();
+  auto* kill = app.add_subcommand("kill", "send a signal to the container's process");
+  kill->add_option("id", id)->required();
+  kill->add_option("signal", signal, "name or number")->capture_default_str();
+  kill->add_flag("--all,-a", all, "signal every process in the container");
+  auto* del = app.add_subcommand("delete", "remove a stopped container");
+  del->add_option("id", id)->required();
+  del->add_flag("--force,-f", force, "kill it first if it runs");
+  auto* run = app.add_subcommand("run", "create and start a container, wait for it");
+  run->add_option("id", id)->required();
+  run->add_option("--bundle,-b", bundle, "the bundle directory")->capture_default_str();
+  run->add_option("--pid-file", pid_file, "write the container's pid here");
+  run->add_flag("--detach,-d", detach, "do not wait");
+  run->add_flag("--keep", keep, "do not delete the container after it exits");
+  run->add_flag("--no-pivot,--no-new-keyring", ignored, "accepted for runc compatibility");
+  auto* spec = app.add_subcommand("spec", "write a default config.json");
+  spec->add_option("--bundle,-b", bundle, "where to write it")->capture_default_str();
+  spec->add_flag("--rootless", ignored, "accepted: every svc container is rootless-style already");
+  app.add_subcommand("features", "print the features JSON (OCI features.md)");
+  auto* list = app.add_subcommand("list", "list containers");
+  list->add_flag("--quiet,-q", quiet, "only ids");
+
+  CLI11_PARSE(app, argc, argv);
+  g.root = root;
+  if (spec->parsed()) {
+    auto r = Cli::spec(bundle);
+    if (!r) return Cli(g).report(r.error());
+    return *r;
+  }
+  if (app.got_subcommand("features")) return Cli::features();
+  if (debug) (void)setup_logging("debug", LogFormat::kText);
+  Cli cli(g);
+  if (systemd_cgroup)
+    return cli.report(Error(Code::kUnimplemented, "--systemd-cgroup is not supported"));
+  if (auto r = cli.init(); !r) return cli.report(r.error());
+  Result<int> r = 0;
+  if (create->parsed())
+    r = cli.create(id, bundle, pid_file, console_socket);
+  else if (start->parsed())
+    r = cli.start(id);
+  else if (state->parsed())
+    r = cli.state(id);
+  else if (kill->parsed())
+    r = cli.kill(id, signal, all);
+  else if (del->parsed())
+    r = cli.remove(id, force);
+  else if (run->parsed())
+    r = cli.run(id, bundle, pid_file, detach, keep);
+  else if (list->parsed())
+    r = cli.list(quiet);
+  if (!r) return cli.report(r.error());
+  return *r;
+}
