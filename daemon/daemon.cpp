@@ -126,6 +126,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.state_dir = state;
   to.capacity_cpu_millis = alloc_cpu;
   to.capacity_memory_bytes = alloc_mem;
+  to.cgroup_base = config.isolation.cgroup_base;
+  to.shim_cgroup = config.isolation.shim_cgroup;
+  to.uid_base = config.isolation.uid_base;
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();

@@ -35,14 +35,16 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   std::unique_ptr<TaskSystem> t(new TaskSystem());
   fs::path sandboxes = options.state_dir / "tasks";
   SVC_TRY(make_dirs(sandboxes, 0711));
-  t->cgroups_ = SVC_TRY_CTX(isolation::make_cgroup_driver(host.cgroup, "svc"), "cgroups");
+  t->cgroups_ = SVC_TRY_CTX(isolation::make_cgroup_driver(host.cgroup, options.cgroup_base), "cgroups");
   t->seccomp_ = std::make_unique<isolation::seccomp::Compiler>(options.state_dir / "seccomp");
   isolation::UidPool::Options pool;
   pool.file = options.state_dir / "uid-ranges";
+  pool.base = static_cast<std::uint32_t>(options.uid_base);
   t->uid_pool_ = std::make_unique<isolation::UidPool>(pool);
   isolation::RuntimeOptions ro;
   ro.state_dir = sandboxes;
   ro.shim_path = isolation::find_shim();
+  ro.shim_cgroup = options.shim_cgroup;
   t->runtime_ = std::make_unique<isolation::Runtime>(ro, *t->cgroups_, *t->seccomp_, *t->uid_pool_);
   t->monitor_ = std::make_unique<isolation::ExitMonitor>();
   t->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);

@@ -44,6 +44,9 @@ class TaskSystem {
     std::int64_t capacity_cpu_millis = 0;
     std::uint64_t capacity_memory_bytes = 0;
     unsigned workers = 8;  // concurrent pulls/launches
+    std::string cgroup_base = "svc";
+    std::string shim_cgroup = "svc-shims";
+    std::uint64_t uid_base = 1'000'000'000;
   };
   static Result<std::unique_ptr<TaskSystem>> start(const Options& options,
                                                    const isolation::HostFacts& host, Store& store,
