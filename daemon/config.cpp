@@ -219,6 +219,35 @@ Result<> read_registries(TableReader& r, const toml::table& table, Config::Regis
   return r.unknown_keys();
 }
 
+Result<> read_isolation(TableReader& r, Config::Isolation& iso) {
+  auto cgroup_name = [&](std::string_view key, std::string& out) {
+    return r.on(key, [&](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a string");
+      std::string v(node.value<std::string>().value_or(std::string()));
+      bool ok = !v.empty() && v.size() <= 64 && v != "." && v != "..";
+      for (char ch : v)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '-' || ch == '_' || ch == '.');
+      if (!ok)
+        return r.value_error(key, node, "a cgroup name: 1-64 letters, digits, '-', '_' or '.'");
+      out = v;
+      return {};
+    });
+  };
+  SVC_TRY(cgroup_name("cgroup_base", iso.cgroup_base));
+  SVC_TRY(cgroup_name("shim_cgroup", iso.shim_cgroup));
+  SVC_TRY(r.on("uid_base", [&](const toml::node& node) -> Result<> {
+    if (!node.is_integer()) return r.type_error("uid_base", node, "an integer");
+    std::int64_t v = node.value<std::int64_t>().value_or(0);
+    // Ranges of 65536 ids must stay below 2^32-1 (the kernel's "no id").
+    if (v < 65536 || v > 3'000'000'000LL)
+      return r.value_error("uid_base", node, "must be between 65536 and 3000000000");
+    iso.uid_base = static_cast<std::uint64_t>(v);
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
 Result<> read_images(TableReader& r, Config::Images& im) {
   SVC_TRY(r.on("parallel_layers", [&](const toml::node& node) -> Result<> {
     auto v = node.value<std::int64_t>();
@@ -335,6 +364,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   SVC_TRY(section(top, root, "images", [&](TableReader& r, const toml::table&) {
     return read_images(r, c.images);
   }));
+  SVC_TRY(section(top, root, "isolation", [&](TableReader& r, const toml::table&) {
+    return read_isolation(r, c.isolation);
+  }));
   SVC_TRY(section(top, root, "node", [&](TableReader& r, const toml::table&) {
     return read_node(r, c.node);
   }));
@@ -342,14 +374,14 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
     return read_billing(r, c.billing);
   }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon",   "api",  "ingress", "registries",
-                                                     "images",   "node", "billing"};
+    static constexpr std::string_view kSections[] = {
+        "daemon", "api", "ingress", "registries", "images", "isolation", "node", "billing"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
       return fail(Code::kInvalidArgument,
                   "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, images, "
-                  "node, billing)",
+                  "isolation, node, billing)",
                   where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
   }
   return c;
@@ -391,6 +423,9 @@ std::string to_toml(const Config& c) {
                               static_cast<std::int64_t>(c.images.max_layer_entries)},
                              {"max_layer_size", format_size(c.images.max_layer_size)},
                              {"max_file_size", format_size(c.images.max_file_size)}}},
+      {"isolation", toml::table{{"cgroup_base", c.isolation.cgroup_base},
+                                {"shim_cgroup", c.isolation.shim_cgroup},
+                                {"uid_base", static_cast<std::int64_t>(c.isolation.uid_base)}}},
       {"node", toml::table{{"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes)
                                                           : std::string()}}},
       {"billing", toml::table{{"price_vcpu_second", c.billing.price_vcpu_second},

@@ -49,6 +49,12 @@ struct Config {
     std::uint64_t max_file_size = 16ULL << 30;        // one file in a layer
   } images;
 
+  struct Isolation {
+    std::string cgroup_base = "svc";        // sandboxes: <hierarchy>/<cgroup_base>/sandboxes/<id>
+    std::string shim_cgroup = "svc-shims";  // shims: <hierarchy>/<shim_cgroup> (not svcd's own)
+    std::uint64_t uid_base = 1'000'000'000; // first host uid of the per-sandbox ranges
+  } isolation;
+
   struct Node {
     std::int64_t cpu_millis = 0;    // 0 = all online CPUs
     std::uint64_t memory_bytes = 0; // 0 = 90 % of RAM

@@ -16,7 +16,9 @@
 #include "common/units.hpp"
 #include "common/version.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
+#include "api/server/services/task_service.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 
@@ -120,6 +122,15 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
+  TaskSystem::Options to;
+  to.state_dir = state;
+  to.capacity_cpu_millis = alloc_cpu;
+  to.capacity_memory_bytes = alloc_mem;
+  to.cgroup_base = config.isolation.cgroup_base;
+  to.shim_cgroup = config.isolation.shim_cgroup;
+  to.uid_base = config.isolation.uid_base;
+  d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
+
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, host, [self, alloc_cpu, alloc_mem] {
@@ -130,10 +141,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.allocatable_cpu_millis = alloc_cpu;
     s.allocatable_memory_bytes = alloc_mem;
     s.started_at = self->started_at_;
+    s.running_tasks = self->tasks_->tasks().running_count();
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
   api::register_image_service(*d->dispatcher_, *d->images_);
+  api::register_task_service(*d->dispatcher_, d->tasks_->tasks(), d->tasks_->logs());
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -155,6 +168,9 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  // Tasks keep running in their sandboxes; the next svcd re-adopts them.
+  if (tasks_) tasks_->shutdown();
+  tasks_.reset();
   images_.reset();
   tokens_.reset();
   store_.reset();

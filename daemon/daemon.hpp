@@ -3,7 +3,7 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the dispatcher and the API server.
+// the task system (runtime + controller), the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -24,6 +24,7 @@ namespace svc::daemon {
 
 class Store;
 class TokenManager;
+class TaskSystem;
 
 class Daemon {
  public:
@@ -45,6 +46,7 @@ class Daemon {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
+  std::unique_ptr<TaskSystem> tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

@@ -1,4 +1,5 @@
 #include "isolation/oci_cli/commands.hpp"
+#include "isolation/shim_locator.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -22,25 +23,6 @@ namespace svc::isolation::oci {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path find_shim() {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): called at start-up, before any thread exists.
-  if (const char* env = std::getenv("SVC_SHIM"); env && *env) return env;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> candidates;
-  if (!ec) {
-    candidates.push_back(self.parent_path() / "svc-shim");
-    candidates.push_back(self.parent_path() / "../shim/svc-shim");  // the build tree
-    candidates.push_back(self.parent_path() / "../../isolation/shim/svc-shim");
-    candidates.push_back(self.parent_path() / "../libexec/svc/svc-shim");
-  }
-  candidates.push_back("/usr/libexec/svc/svc-shim");
-  candidates.push_back("/usr/local/libexec/svc/svc-shim");
-  for (const auto& c : candidates)
-    if (::access(c.c_str(), X_OK) == 0) return fs::weakly_canonical(c, ec);
-  return "/usr/libexec/svc/svc-shim";
-}
-
 Cli::Cli(GlobalOptions options) : options_(std::move(options)) {}
 Cli::~Cli() = default;
 
@@ -58,7 +40,7 @@ Result<> Cli::init() {
   pool_ = std::make_unique<UidPool>(po);
   RuntimeOptions ro;
   ro.state_dir = options_.root;
-  ro.shim_path = find_shim();
+  ro.shim_path = isolation::find_shim();
   ro.cgroup_parent = "";
   ro.shim_cgroup = options_.shim_cgroup;
   runtime_ = std::make_unique<Runtime>(ro, *cgroups_, *compiler_, *pool_);

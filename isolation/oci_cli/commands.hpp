@@ -57,7 +57,4 @@ class Cli {
   std::unique_ptr<Runtime> runtime_;
 };
 
-// The svc-shim next to this binary (or $SVC_SHIM, or /usr/libexec/svc/svc-shim).
-std::filesystem::path find_shim();
-
 }  // namespace svc::isolation::oci

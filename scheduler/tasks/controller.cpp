@@ -377,6 +377,12 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
     if (info.started_at) t.running_at = info.started_at;
     set_state_locked(e, TaskState::kRunning, "running");
   }
+  if (info.lost) {
+    t.usage.pids = 0;
+    finish_locked(e, reason::kLost,
+                  info.error.empty() ? std::string("its sandbox's supervisor vanished") : info.error);
+    return;
+  }
   t.exit_code = info.exit_code;
   t.signal = info.signal;
   t.usage.cpu_seconds = info.cpu_seconds;

@@ -64,6 +64,9 @@ struct ExitInfo {
   std::optional<TimePoint> exited_at;
   double cpu_seconds = 0;
   std::uint64_t memory_peak_bytes = 0;
+  // The sandbox's supervisor died without recording how the task ended: no exit code is known.
+  bool lost = false;
+  std::string error;  // what the runtime knows about a lost or failed task
 };
 
 struct SandboxInfo {

@@ -5,7 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 namespace svc::test {
@@ -13,16 +15,59 @@ namespace svc::test {
 std::string svcd_path() { return SVC_SVCD; }
 std::string svctl_path() { return SVC_SVCTL; }
 
-DaemonFixture::DaemonFixture(const Options& options) : dir_("svc-it-"), options_(options) {}
+namespace {
+// Removes a cgroup and its children in every hierarchy (only empty ones can go).
+void remove_cgroup_tree(const std::string& name) {
+  std::error_code ec;
+  for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    std::filesystem::path top = h.path() / name;
+    if (!std::filesystem::is_directory(top, ec)) continue;
+    std::vector<std::filesystem::path> dirs;
+    for (auto it = std::filesystem::recursive_directory_iterator(top, ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) {
+      return a.string().size() > b.string().size();
+    });
+    for (const auto& d : dirs) ::rmdir(d.c_str());
+    ::rmdir(top.c_str());
+  }
+}
+}  // namespace
+
+DaemonFixture::DaemonFixture(const Options& options) : dir_("svc-it-"), options_(options) {
+  static int instances = 0;
+  instance_ = ++instances;
+}
 
 DaemonFixture::~DaemonFixture() {
+  try {
+    remove_all_tasks();
+  } catch (const std::exception&) {
+    // Best effort: the test already failed if svcd cannot start again.
+  }
   if (proc_ && proc_->running()) {
     if (!proc_->stop(SIGTERM, std::chrono::seconds(5))) proc_->kill_now();
   }
+  if (proc_) {
+    remove_cgroup_tree(cgroup_base());
+    remove_cgroup_tree(cgroup_base() + "-shims");
+  }
 }
+
+std::string DaemonFixture::cgroup_base() const {
+  return fmt::format("svc-it-{}-{}", ::getpid(), instance_);
+}
+
 
 void DaemonFixture::start() {
   std::string config = options_.extra_config;
+  if (config.find("[isolation]") == std::string::npos) {
+    // Cgroups of this test's own, removed at the end: the host's svc cgroups (a real svcd's)
+    // are never touched.
+    config += fmt::format("\n[isolation]\ncgroup_base = \"{}\"\nshim_cgroup = \"{}-shims\"\n",
+                          cgroup_base(), cgroup_base());
+  }
   if (!write_file_atomic(config_path(), config)) throw std::runtime_error("write config");
   std::vector<std::string> argv = {svcd_path(),
                                    "--config", config_path().string(),
@@ -45,6 +90,22 @@ void DaemonFixture::start() {
       std::chrono::seconds(30));
   if (!up || !proc_->running())
     throw std::runtime_error("svcd did not start; its log:\n" + log());
+}
+
+void DaemonFixture::remove_all_tasks() {
+  if (!proc_) return;  // never started
+  if (!proc_->running()) {
+    // Only a state dir that had tasks needs svcd back to clean them up.
+    std::error_code ec;
+    if (!std::filesystem::exists(state_dir() / "tasks", ec) ||
+        std::filesystem::is_empty(state_dir() / "tasks", ec))
+      return;
+    start();
+  }
+  auto ids = svctl({"ps", "-a", "-q"}, std::chrono::seconds(30));
+  std::istringstream in(ids.out);
+  std::string id;
+  while (in >> id) svctl({"rm", "-f", id}, std::chrono::seconds(30));
 }
 
 std::optional<int> DaemonFixture::stop(std::chrono::milliseconds timeout) {
@@ -76,7 +137,14 @@ RunResult DaemonFixture::curl(const std::string& method, const std::string& path
     argv.push_back("-H");
     argv.push_back("Content-Type: application/json");
     argv.push_back("--data-binary");
-    argv.push_back(body);
+    // One argument may hold at most 128 KiB (MAX_ARG_STRLEN): big bodies go through a file.
+    if (body.size() > 64 * 1024) {
+      std::filesystem::path file = dir() / fmt::format("body-{}.json", ++bodies_);
+      if (!write_file_atomic(file, body)) throw std::runtime_error("write request body");
+      argv.push_back("@" + file.string());
+    } else {
+      argv.push_back(body);
+    }
   }
   argv.push_back("http://svcd" + path);
   RunResult r = run(argv, std::chrono::seconds(60));

@@ -25,7 +25,9 @@ class DaemonFixture {
   ~DaemonFixture();
 
   // Starts svcd and waits for its socket to answer; throws with the daemon's log on failure.
+  // After stop() or kill9() it starts again on the same state and run dirs (a restart).
   void start();
+  bool running() const { return proc_ && proc_->running(); }
   // SIGTERM and wait; returns svcd's exit code, or nullopt if it did not stop in time.
   std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void kill9();
@@ -38,6 +40,11 @@ class DaemonFixture {
   std::string host() const { return "unix://" + socket().string(); }
   std::string log() const;
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+  // Force-removes every task (starting svcd again if it is down), so no sandbox outlives the
+  // test: their shims would otherwise keep running. The destructor calls it.
+  void remove_all_tasks();
+  // The cgroup names this svcd uses ([isolation] cgroup_base, and "<base>-shims").
+  std::string cgroup_base() const;
 
   RunResult svctl(const std::vector<std::string>& args,
                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
@@ -49,6 +56,8 @@ class DaemonFixture {
   TempDir dir_;
   Options options_;
   std::unique_ptr<Background> proc_;
+  mutable int bodies_ = 0;
+  int instance_ = 0;
 };
 
 }  // namespace svc::test

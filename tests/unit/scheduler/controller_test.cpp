@@ -393,6 +393,20 @@ TEST_CASE("restart: running tasks re-adopted, exits while down kept, lost ones m
   CHECK(h.tc->get(timed.id).value().state == TaskState::kStopping);
 }
 
+TEST_CASE("a sandbox whose supervisor died is Lost, with no exit code invented", "[tasks]") {
+  Harness h;
+  Task t = h.started(h.spec("orphan"));
+  ExitInfo lost;
+  lost.lost = true;
+  lost.error = "the shim died without writing exit.json";
+  h.runtime.exit(t.id, lost);
+  Task r = h.tc->get(t.id).value();
+  CHECK(r.state == TaskState::kStopped);
+  CHECK(r.stop_reason == "Lost");
+  CHECK(r.stop_message.find("exit.json") != std::string::npos);
+  CHECK_FALSE(r.exit_code.has_value());
+}
+
 TEST_CASE("restart after a reboot marks vanished tasks NodeShutdown", "[tasks]") {
   Harness h;
   Task t = h.started(h.spec("gone"));

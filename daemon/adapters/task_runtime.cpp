@@ -1,0 +1,114 @@
+#include "daemon/adapters/task_runtime.hpp"
+
+#include <csignal>
+
+#include "isolation/image_user.hpp"
+
+namespace svc::daemon {
+
+namespace {
+namespace sch = svc::scheduler;
+namespace iso = svc::isolation;
+}  // namespace
+
+Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSpec& l) {
+  iso::SandboxSpec s;
+  s.process.args = l.args;
+  s.process.env = l.env;
+  s.process.cwd = l.workdir.empty() ? "/" : l.workdir;
+  for (const auto& d : l.lower_dirs) s.rootfs.lower.emplace_back(d);
+  auto user = SVC_TRY_CTX(iso::resolve_image_user(s.rootfs.lower, l.user), "user \"{}\"", l.user);
+  s.process.uid = user.uid;
+  s.process.gid = user.gid;
+  s.process.additional_gids = user.additional_gids;
+  s.hostname = l.hostname;
+  if (s.rootfs.lower.empty())
+    return fail(Code::kInvalidArgument, "the image has no layers to make a root filesystem of");
+  s.resources.cpu_millis = l.cpu_millis;
+  s.resources.memory_bytes = l.memory_bytes;
+  s.resources.pids = l.pids;
+  switch (l.network) {
+    case sch::NetworkMode::kPrivate: s.network = iso::NetworkMode::kPrivate; break;
+    case sch::NetworkMode::kBridge: s.network = iso::NetworkMode::kBridge; break;
+    case sch::NetworkMode::kNone: s.network = iso::NetworkMode::kNone; break;
+  }
+  s.stop_signal = l.stop_signal;
+  s.stop_grace = l.stop_grace;
+  s.annotations["svc.task"] = l.id;
+  return s;
+}
+
+sch::ExitInfo TaskRuntimeAdapter::to_exit_info(const iso::ExitRecord& r) {
+  sch::ExitInfo i;
+  i.exit_code = r.exit_code;
+  i.signal = r.signal;
+  i.oom_killed = r.oom_killed;
+  i.started_at = r.started_at;
+  i.exited_at = r.exited_at;
+  i.cpu_seconds = r.cpu_seconds;
+  i.memory_peak_bytes = r.memory_peak_bytes;
+  i.lost = r.shim_lost;
+  i.error = r.error;
+  return i;
+}
+
+Result<int> TaskRuntimeAdapter::launch(const sch::LaunchSpec& spec) {
+  auto sandbox = SVC_TRY(to_sandbox_spec(spec));
+  iso::CreateOptions options;
+  options.start = true;
+  auto info = SVC_TRY(runtime_.create(spec.id, sandbox, options));
+  return static_cast<int>(info.pid);
+}
+
+Result<> TaskRuntimeAdapter::watch(const std::string& id,
+                                   std::function<void(sch::ExitInfo)> on_exit) {
+  return monitor_.watch(id, runtime_.sandbox_dir(id),
+                        [cb = std::move(on_exit)](const std::string&, const iso::ExitRecord& r) {
+                          cb(to_exit_info(r));
+                        });
+}
+
+Result<> TaskRuntimeAdapter::signal(const std::string& id, int sig) {
+  // SIGKILL goes to every process of the sandbox (through its cgroup), others to the first.
+  return runtime_.kill(id, sig, sig == SIGKILL);
+}
+
+Result<> TaskRuntimeAdapter::stop(const std::string& id, int sig, sch::Millis grace) {
+  return runtime_.stop(id, sig, grace);
+}
+
+Result<sch::TaskUsage> TaskRuntimeAdapter::stats(const std::string& id) {
+  auto s = SVC_TRY(runtime_.stats(id));
+  sch::TaskUsage u;
+  u.cpu_seconds = s.cpu_seconds;
+  u.memory_now_bytes = s.memory_bytes;
+  u.memory_peak_bytes = s.memory_peak_bytes;
+  u.pids = s.pids;
+  return u;
+}
+
+Result<> TaskRuntimeAdapter::remove(const std::string& id) {
+  monitor_.unwatch(id);
+  return runtime_.remove(id, true);
+}
+
+Result<std::vector<sch::SandboxInfo>> TaskRuntimeAdapter::list() {
+  std::vector<sch::SandboxInfo> out;
+  for (const auto& s : SVC_TRY(runtime_.list())) {
+    sch::SandboxInfo i;
+    i.id = s.id;
+    i.pid = static_cast<int>(s.pid);
+    if (s.exit) {
+      i.status = sch::SandboxInfo::Status::kExited;
+      i.exit = to_exit_info(*s.exit);
+    } else if (s.status == iso::SandboxStatus::kRunning && s.shim_alive) {
+      i.status = sch::SandboxInfo::Status::kRunning;
+    } else {
+      i.status = sch::SandboxInfo::Status::kLost;
+    }
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+}  // namespace svc::daemon

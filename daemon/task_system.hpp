@@ -1,0 +1,80 @@
+#pragma once
+// Everything that runs tasks, built and owned together: the sandbox runtime (cgroup driver,
+// seccomp compiler, uid pool, exit monitor), the adapters that make it and the image service
+// the task controller's ports, the executor, and the controller itself.
+//
+// Owns them all; destroyed in reverse order of construction after shutdown(). Sandboxes outlive
+// it: their shims keep running and a new TaskSystem re-adopts them.
+#include <filesystem>
+#include <memory>
+
+#include "common/clock.hpp"
+#include "daemon/config.hpp"
+#include "isolation/host_probe.hpp"
+#include "scheduler/tasks/controller.hpp"
+
+namespace svc::images {
+class ImageService;
+}
+namespace svc::isolation {
+class CgroupDriver;
+class ExitMonitor;
+class Runtime;
+class UidPool;
+namespace seccomp {
+class Compiler;
+}
+}  // namespace svc::isolation
+namespace svc::scheduler {
+class ThreadPoolExecutor;
+}
+
+namespace svc::daemon {
+
+class Store;
+class SqlTaskStore;
+class ImageSourceAdapter;
+class TaskRuntimeAdapter;
+class LogSourceAdapter;
+
+class TaskSystem {
+ public:
+  struct Options {
+    std::filesystem::path state_dir;
+    std::int64_t capacity_cpu_millis = 0;
+    std::uint64_t capacity_memory_bytes = 0;
+    unsigned workers = 8;  // concurrent pulls/launches
+    std::string cgroup_base = "svc";
+    std::string shim_cgroup = "svc-shims";
+    std::uint64_t uid_base = 1'000'000'000;
+  };
+  static Result<std::unique_ptr<TaskSystem>> start(const Options& options,
+                                                   const isolation::HostFacts& host, Store& store,
+                                                   images::ImageService& images,
+                                                   const Clock& clock);
+  ~TaskSystem();
+
+  scheduler::TaskController& tasks() { return *controller_; }
+  scheduler::LogSource& logs();
+  isolation::Runtime& runtime() { return *runtime_; }
+  void shutdown();
+
+ private:
+  TaskSystem() = default;
+  std::unique_ptr<isolation::CgroupDriver> cgroups_;
+  std::unique_ptr<isolation::seccomp::Compiler> seccomp_;
+  std::unique_ptr<isolation::UidPool> uid_pool_;
+  std::unique_ptr<isolation::Runtime> runtime_;
+  std::unique_ptr<isolation::ExitMonitor> monitor_;
+  std::unique_ptr<scheduler::ThreadPoolExecutor> executor_;
+  std::unique_ptr<SqlTaskStore> task_store_;
+  std::unique_ptr<ImageSourceAdapter> image_source_;
+  std::unique_ptr<TaskRuntimeAdapter> task_runtime_;
+  std::unique_ptr<LogSourceAdapter> logs_;
+  std::unique_ptr<scheduler::TaskController> controller_;
+};
+
+// The kernel's boot id (/proc/sys/kernel/random/boot_id): it changes at every boot.
+std::string read_boot_id();
+
+}  // namespace svc::daemon

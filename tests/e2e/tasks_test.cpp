@@ -1,0 +1,339 @@
+// Tasks as a user drives them: a real registry (docker-registry, images pushed with skopeo),
+// a real svcd, the real svctl, real sandboxes. Root only.
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/busybox_image.hpp"
+#include "tests/support/daemon_fixture.hpp"
+#include "tests/support/registry_fixture.hpp"
+
+using namespace svc;
+using namespace svc::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// One registry with the busybox image for the whole binary: starting it and pushing cost ~1 s.
+struct Shared {
+  RegistryFixture registry;
+  std::string image;
+  Shared() {
+    registry.start();
+    image = registry.push(busybox_image(), "e2e/busybox:1");
+  }
+};
+
+Shared& shared() {
+  static Shared s;
+  return s;
+}
+
+std::string config_for(const std::string& extra = "") {
+  return fmt::format("[registries]\ninsecure = [\"{}\"]\n{}", shared().registry.host(), extra);
+}
+
+json task_json(const DaemonFixture& d, const std::string& task) {
+  auto r = d.svctl({"inspect", task, "-o", "json"});
+  if (r.exit_code != 0) return json();
+  return json::parse(r.out);
+}
+
+std::string state_of(const DaemonFixture& d, const std::string& task) {
+  json j = task_json(d, task);
+  return j.is_null() ? "" : j.value("state", "");
+}
+
+bool wait_state(const DaemonFixture& d, const std::string& task, const std::string& state,
+                std::chrono::milliseconds timeout = 30s) {
+  return wait_for([&] { return state_of(d, task) == state; }, timeout);
+}
+
+#define REQUIRE_ROOT()                                              \
+  do {                                                              \
+    if (!is_root()) {                                               \
+      WARN("skipped: needs root (real sandboxes and cgroups)");     \
+      return;                                                       \
+    }                                                               \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+
+  // The first run pulls the image (with progress on stderr), runs and exits with the code.
+  auto r = d.svctl({"run", "--name", "three", img, "--", "sh", "-c",
+                    "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2; exit 3"});
+  INFO(r.err << d.log());
+  CHECK(r.exit_code == 3);
+  CHECK(r.out == "out1\nout2\n");
+  CHECK(r.err.find("err1") != std::string::npos);
+
+  auto zero = d.svctl({"run", img, "--", "true"});
+  CHECK(zero.exit_code == 0);
+
+  // Logs keep both streams, tagged and in the order they were written.
+  auto logs = d.svctl({"logs", "three", "-o", "json"});
+  REQUIRE(logs.exit_code == 0);
+  std::vector<std::pair<std::string, std::string>> lines;
+  std::istringstream in(logs.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    json e = json::parse(line);
+    lines.emplace_back(e["stream"], e["text"]);
+  }
+  CHECK(lines == std::vector<std::pair<std::string, std::string>>{
+                     {"STDOUT", "out1"}, {"STDERR", "err1"}, {"STDOUT", "out2"}});
+  auto tail = d.svctl({"logs", "--tail", "1", "three"});
+  CHECK(tail.out == "out2\n");
+
+  json t = task_json(d, "three");
+  CHECK(t["state"] == "STOPPED");
+  CHECK(t["exitCode"] == 3);
+  CHECK(t["stopReason"] == "Exited");
+  CHECK(t.contains("runningAt"));
+  CHECK(t.contains("stoppedAt"));
+
+  // --rm: gone once its exit code was read.
+  auto rm = d.svctl({"run", "--rm", "--name", "ephemeral", img, "--", "sh", "-c", "exit 4"});
+  CHECK(rm.exit_code == 4);
+  CHECK(wait_for([&] { return d.svctl({"inspect", "ephemeral"}).exit_code == 5; }, 10s));
+
+  // Env values are used but never shown back.
+  auto env = d.svctl({"run", "--name", "secret", "-e", "TOKEN=s3cr3t-value", img, "--", "sh",
+                      "-c", "test \"${#TOKEN}\" -eq 12 && test \"${TOKEN#s3cr3t}\" = -value"});
+  CHECK(env.exit_code == 0);
+  auto ps = d.svctl({"ps", "-a", "-o", "json"});
+  CHECK(ps.out.find("s3cr3t-value") == std::string::npos);
+  auto inspect = d.svctl({"inspect", "secret", "-o", "json"});
+  CHECK(inspect.out.find("s3cr3t-value") == std::string::npos);
+  CHECK(json::parse(inspect.out)["spec"]["env"].contains("TOKEN"));
+  CHECK(d.log().find("s3cr3t-value") == std::string::npos);
+}
+
+TEST_CASE("stop: the stop signal, then SIGKILL after the grace period", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+
+  // A task that handles SIGTERM exits with its own code.
+  REQUIRE(d.svctl({"run", "-d", "--name", "polite", img, "--", "sh", "-c",
+                   "trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done"})
+              .exit_code == 0);
+  REQUIRE(wait_state(d, "polite", "RUNNING"));
+  std::this_thread::sleep_for(300ms);  // let sh install its trap
+  REQUIRE(d.svctl({"stop", "-t", "10s", "polite"}).exit_code == 0);
+  auto w = d.svctl({"wait", "polite"});
+  CHECK(w.exit_code == 7);
+  json p = task_json(d, "polite");
+  CHECK(p["stopReason"] == "StoppedByUser");
+  CHECK(d.svctl({"logs", "polite"}).out.find("bye") != std::string::npos);
+
+  // A task that ignores it is killed after the grace period.
+  REQUIRE(d.svctl({"run", "-d", "--name", "stubborn", img, "--", "sh", "-c",
+                   "trap '' TERM; while true; do sleep 0.1; done"})
+              .exit_code == 0);
+  REQUIRE(wait_state(d, "stubborn", "RUNNING"));
+  std::this_thread::sleep_for(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(d.svctl({"stop", "-t", "1s", "stubborn"}).exit_code == 0);
+  auto k = d.svctl({"wait", "stubborn"});
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(k.exit_code == 137);
+  CHECK(task_json(d, "stubborn")["signal"] == SIGKILL);
+  CHECK(took >= 900ms);  // not before the grace period (a behaviour, not a speed)
+
+  // rm refuses a running task without -f; with -f it is gone.
+  REQUIRE(d.svctl({"run", "-d", "--name", "busy", img, "--", "sleep", "300"}).exit_code == 0);
+  REQUIRE(wait_state(d, "busy", "RUNNING"));
+  CHECK(d.svctl({"rm", "busy"}).exit_code == 1);
+  CHECK(d.svctl({"rm", "-f", "busy"}).exit_code == 0);
+  CHECK(d.svctl({"inspect", "busy"}).exit_code == 5);
+}
+
+TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for("[node]\ncpus = 1\nmemory = \"1Gi\"\n");
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+
+  auto timed = d.svctl({"run", "--name", "slow", "--timeout", "1s", img, "--", "sleep", "30"});
+  CHECK(timed.exit_code == 137);
+  CHECK(timed.err.find("TimedOut") != std::string::npos);
+  CHECK(task_json(d, "slow")["stopReason"] == "TimedOut");
+
+  auto oom = d.svctl({"run", "--name", "hog", "-m", "16Mi", img, "--", "sh", "-c",
+                      "x=a; while true; do x=\"$x$x\"; done"});
+  CHECK(oom.exit_code == 137);
+  json h = task_json(d, "hog");
+  CHECK(h["stopReason"] == "OOMKilled");
+  CHECK(h["stopMessage"].get<std::string>().find("16Mi") != std::string::npos);
+
+  // A missing image: svctl's pull fails with the registry's answer...
+  std::string missing = shared().registry.host() + "/e2e/nope:1";
+  auto pull = d.svctl({"run", missing, "--", "true"});
+  CHECK(pull.exit_code == 125);
+  CHECK(pull.err.find("nope") != std::string::npos);
+  // ...and a task created through the API records ImagePullFailed.
+  auto created = d.curl("POST", "/v1/tasks",
+                        fmt::format(R"({{"spec":{{"name":"nopull","image":"{}"}}}})", missing));
+  REQUIRE(created.exit_code == 200);
+  REQUIRE(wait_state(d, "nopull", "STOPPED"));
+  json np = task_json(d, "nopull");
+  CHECK(np["stopReason"] == "ImagePullFailed");
+  CHECK_FALSE(np.contains("exitCode"));
+
+  // Capacity: 1 vCPU, 1 GiB. A task that does not fit is refused, or waits with --queue.
+  REQUIRE(d.svctl({"run", "-d", "--name", "big", "--cpu", "0.75", img, "--", "sleep", "300"})
+              .exit_code == 0);
+  REQUIRE(wait_state(d, "big", "RUNNING"));
+  auto refused = d.svctl({"run", "--name", "nofit", "--cpu", "0.5", img, "--", "true"});
+  CHECK(refused.exit_code == 125);
+  CHECK(refused.err.find("not enough capacity") != std::string::npos);
+  CHECK(d.svctl({"inspect", "nofit"}).exit_code == 5);  // nothing stored
+  auto queued = d.svctl({"run", "-d", "--queue", "--name", "later", "--cpu", "0.5", img, "--",
+                         "sh", "-c", "exit 9"});
+  REQUIRE(queued.exit_code == 0);
+  json q = task_json(d, "later");
+  CHECK(q["state"] == "PENDING");
+  CHECK(q["queuedReason"].get<std::string>().find("capacity") != std::string::npos);
+  REQUIRE(d.svctl({"stop", "-t", "0s", "big"}).exit_code == 0);
+  CHECK(d.svctl({"wait", "later"}).exit_code == 9);
+}
+
+TEST_CASE("50 tasks at once all reach STOPPED with their own exit codes", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+  // Small reservations so all 50 are admitted on a 2-core node.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    auto r = d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("many-{}", i),
+                      img, "--", "sh", "-c", fmt::format("sleep 0.5; exit {}", i)});
+    REQUIRE(r.exit_code == 0);
+    ids.push_back(r.out.substr(0, r.out.find('\n')));
+  }
+  for (int i = 0; i < 50; ++i) {
+    auto w = d.svctl({"wait", ids[static_cast<std::size_t>(i)]}, 120s);
+    INFO("task many-" << i << ": " << w.err);
+    CHECK(w.exit_code == i);
+  }
+  auto ps = json::parse(d.svctl({"ps", "-a", "-o", "json"}).out);
+  int stopped = 0;
+  for (const auto& t : ps["tasks"]) stopped += t["state"] == "STOPPED" ? 1 : 0;
+  CHECK(stopped == 50);
+}
+
+TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept, logs intact",
+          "[e2e][tasks][restart]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("long-{}", i),
+                     img, "--", "sh", "-c", fmt::format("echo started-{}; sleep 300", i)})
+                .exit_code == 0);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
+                     img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)})
+                .exit_code == 0);
+  for (int i = 0; i < 20; ++i) REQUIRE(wait_state(d, fmt::format("long-{}", i), "RUNNING"));
+  for (int i = 0; i < 5; ++i) REQUIRE(wait_state(d, fmt::format("short-{}", i), "RUNNING"));
+
+  d.kill9();
+  std::this_thread::sleep_for(3s);  // the short ones exit while svcd is down
+  d.start();
+
+  for (int i = 0; i < 20; ++i) {
+    std::string name = fmt::format("long-{}", i);
+    INFO(name);
+    CHECK(state_of(d, name) == "RUNNING");
+    CHECK(d.svctl({"logs", name}).out == fmt::format("started-{}\n", i));
+  }
+  for (int i = 0; i < 5; ++i) {
+    std::string name = fmt::format("short-{}", i);
+    INFO(name);
+    json t = task_json(d, name);
+    CHECK(t["state"] == "STOPPED");
+    CHECK(t["exitCode"] == 10 + i);
+    CHECK(t["stopReason"] == "Exited");
+    CHECK(d.svctl({"logs", name}).out == fmt::format("done-{}\n", i));
+  }
+  // The re-adopted ones are still controllable.
+  REQUIRE(d.svctl({"stop", "-t", "0s", "long-0"}).exit_code == 0);
+  CHECK(d.svctl({"wait", "long-0"}).exit_code == 137);
+  CHECK(task_json(d, "long-0")["stopReason"] == "StoppedByUser");
+  auto ps = d.svctl({"ps", "-q"});
+  CHECK(std::count(ps.out.begin(), ps.out.end(), '\n') == 19);
+}
+
+TEST_CASE("bad input over REST and gRPC is refused naming the field, and nothing is stored",
+          "[e2e][tasks]") {
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  std::string big_env(10 << 20, 'x');
+  struct Case {
+    std::string body;
+    std::string needle;
+  };
+  std::vector<Case> cases = {
+      {R"({"spec":{"image":"busybox","bogus":1}})", "bogus"},
+      {R"({"spec":{"image":5}})", "image"},
+      {R"({"spec":{"image":""}})", "spec.image"},
+      {R"({})", "spec"},
+      {R"({"spec":{"image":"busybox","resources":{"memoryBytes":"99999999999999999"}}})", "memoryBytes"},
+      {R"({"spec":{"image":"busybox","resources":{"cpuMillis":"-500"}}})", "cpuMillis"},
+      {R"({"spec":{"image":"busybox","name":"a/b"}})", "spec.name"},
+      {R"({"spec":{"image":"busybox","name":"a\u0000b"}})", "spec.name"},
+      {R"({"spec":{"image":"busybox","timeout":"-5s"}})", "timeout"},
+      {R"({"spec":{"image":"busybox","env":{"BIG":")" + big_env + R"("}}})", "spec.env"},
+  };
+  for (const auto& c : cases) {
+    auto r = d.curl("POST", "/v1/tasks", c.body);
+    INFO(c.body.substr(0, 120));
+    CHECK(r.exit_code == 400);
+    json e = json::parse(r.out);
+    CHECK(e["code"] == "INVALID_ARGUMENT");
+    CHECK(e["message"].get<std::string>().find(c.needle) != std::string::npos);
+  }
+  // The same checks over gRPC (svctl speaks gRPC). svctl pulls the image first, then Run fails.
+  const std::string& img = shared().image;
+  auto grpc_bad = d.svctl({"run", "-d", "--name", "a/b", img});
+  CHECK(grpc_bad.exit_code == 125);
+  CHECK(grpc_bad.err.find("spec.name") != std::string::npos);
+  auto grpc_cpu = d.svctl({"run", "-d", "--memory", "1", img});
+  CHECK(grpc_cpu.exit_code == 125);
+  CHECK(grpc_cpu.err.find("memoryBytes") != std::string::npos);
+  // 10 MB of environment does not fit on a command line: it comes from an env file.
+  REQUIRE(write_file_atomic(d.dir() / "big.env", "BIG=" + big_env + "\n"));
+  auto grpc_env = d.svctl({"run", "-d", "--env-file", (d.dir() / "big.env").string(), img});
+  CHECK(grpc_env.exit_code == 125);
+  CHECK(grpc_env.err.find("spec.env") != std::string::npos);
+  auto listed = d.curl("GET", "/v1/tasks?all=true");
+  CHECK(listed.exit_code == 200);
+  CHECK(json::parse(listed.out)["tasks"].empty());
+}
