@@ -334,7 +334,8 @@ void reset_signals() {
   }
   sigset_t none;
   sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The raw call: glibc's wrapper treats this copy as the multi-threaded process it came from.
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
 }
 
 void loopback_up(const Child& c) {
@@ -410,8 +411,8 @@ void drop_privileges(const Child& c) {
       const char* colon = std::strchr(p, ':');
       std::size_t dlen = colon ? static_cast<std::size_t>(colon - p) : std::strlen(p);
       if (dlen + flen + 2 < sizeof buf) {
-        std::memcpy(buf, p, dlen);
-        std::size_t k = dlen;
+        std::memcpy(buf, p, dlen);  // NOLINT(bugprone-not-null-terminated-result): the file
+        std::size_t k = dlen;       // name's copy below brings the NUL
         if (k == 0) buf[k++] = '.';
         buf[k++] = '/';
         std::memcpy(buf + k, file, flen + 1);

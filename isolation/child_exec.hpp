@@ -4,6 +4,17 @@
 // pivots into it, drops privileges and, once the shim says start, loads the seccomp filter and
 // execs the task. It runs in a copy of a multi-threaded program, so it only reads the plan and
 // makes syscalls: no allocation, no locks, no exceptions. Errors go back as a ChildMessage.
+//
+// The /proc/self/exe class of escapes (CVE-2019-5736: a task opens the runtime's binary through
+// /proc/<pid>/exe of a runtime process inside its namespaces and overwrites it) cannot happen
+// here, without the sealed memfd copy runc and crun make, because no runtime code ever runs
+// alongside the task: this process is the only one in the sandbox until its execve, which
+// replaces the runtime's image before any task code runs (the task is pid 1: nothing of the
+// sandbox exists before it); it is non-dumpable throughout, so even its own /proc files are
+// root-owned; the shim, the task's parent, lives outside the sandbox's pid namespace (invisible)
+// and is non-dumpable; and svc never joins a running sandbox with a runtime process (no
+// `exec` into a sandbox). security_test.cpp tries every /proc/*/exe from inside and compares the
+// binaries' sha256 before and after.
 #include <sys/types.h>
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -126,7 +126,8 @@ void ExitMonitor::loop() {
     int n = ::epoll_wait(epoll_.get(), evs, 64, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      spdlog::error("exit monitor: epoll_wait: {}", std::strerror(errno));
+      spdlog::error("exit monitor: epoll_wait: {}",
+                    std::error_code(errno, std::system_category()).message());
       return;
     }
     for (int i = 0; i < n && !stopping_; ++i) {

@@ -17,8 +17,8 @@ namespace svc::isolation {
 
 namespace {
 
-constexpr std::size_t kS0Stack = 64 * 1024;
-constexpr std::size_t kChildStack = 256 * 1024;  // child_main keeps 4 KiB path buffers
+constexpr std::size_t kS0Stack = 64UL * 1024;
+constexpr std::size_t kChildStack = 256UL * 1024;  // child_main keeps 4 KiB path buffers
 
 // Shared by the runtime thread and s0 (same memory); copied into S and the child.
 struct LaunchCtx {

@@ -192,7 +192,8 @@ Result<> Netlink::add_address(int index, in_addr address, int prefix) {
   ifa->ifa_index = static_cast<unsigned>(index);
   b.value(IFA_LOCAL, address);
   b.value(IFA_ADDRESS, address);
-  auto r = request(msg, fmt::format("add address {}/{}", ::inet_ntoa(address), prefix));
+  auto r =
+      request(msg, fmt::format("add address {}/{}", ipv4_to_string(ntohl(address.s_addr)), prefix));
   if (!r && r.error().sys_errno() == EEXIST) return {};
   return r;
 }

@@ -111,14 +111,12 @@ Result<> parse_mount(const json& m, const fs::path& bundle, SandboxSpec& spec) {
       out.noexec = true;
     else if (o == "exec")
       out.noexec = false;
-    else if (o == "bind" || o == "rbind")
-      continue;
     else if (o == "idmap" || o == "ridmap")
       out.idmap = true;
-    else if (o == "private" || o == "rprivate" || o == "slave" || o == "rslave" || o == "shared" ||
-             o == "rshared" || o == "unbindable" || o == "runbindable" || o == "relatime" ||
-             o == "norelatime" || o == "noatime" || o == "atime" || o == "strictatime" ||
-             o == "nodiratime" || o == "diratime")
+    else if (o == "bind" || o == "rbind" || o == "private" || o == "rprivate" || o == "slave" ||
+             o == "rslave" || o == "shared" || o == "rshared" || o == "unbindable" ||
+             o == "runbindable" || o == "relatime" || o == "norelatime" || o == "noatime" ||
+             o == "atime" || o == "strictatime" || o == "nodiratime" || o == "diratime")
       continue;  // propagation is always private; atime flags are left to the file system
     else if (!bind)
       fs_options += (fs_options.empty() ? "" : ",") + o;
@@ -418,8 +416,12 @@ int signal_from_name(std::string_view name) {
   for (const auto& s : kSignals)
     if (u == s.name) return s.value;
   if (u.starts_with("RTMIN+")) {
-    int k = std::atoi(std::string(u.substr(6)).c_str());
-    if (k >= 0 && SIGRTMIN + k <= SIGRTMAX) return SIGRTMIN + k;
+    int k = -1;
+    auto rest = u.substr(6);
+    auto [end, err] = std::from_chars(rest.data(), rest.data() + rest.size(), k);
+    if (err == std::errc() && end == rest.data() + rest.size() && k >= 0 &&
+        SIGRTMIN + k <= SIGRTMAX)
+      return SIGRTMIN + k;
   }
   return 0;
 }

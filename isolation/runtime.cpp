@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -135,8 +136,11 @@ std::string_view status_name(SandboxStatus s) {
 Runtime::Runtime(RuntimeOptions options, CgroupDriver& cgroups, seccomp::Compiler& seccomp,
                  UidPool& ids)
     : options_(std::move(options)), cgroups_(cgroups), seccomp_(seccomp), ids_(ids) {
-  if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap"))
-    cap_last_cap_ = std::atoi(text->c_str());
+  if (auto text = read_file(options_.proc / "sys/kernel/cap_last_cap")) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec == std::errc() && v > 0 && v < 64) cap_last_cap_ = v;
+  }
   if (options_.bridge.ipam_file.empty())
     options_.bridge.ipam_file = options_.state_dir / "bridge-addresses";
 }
@@ -159,11 +163,13 @@ Bridge& Runtime::bridge() {
 
 fs::path Runtime::sandbox_dir(std::string_view id) const { return options_.state_dir / id; }
 
-Result<std::vector<int>> Runtime::shim_cgroup_fds() {
+Result<std::vector<int>> Runtime::shim_cgroup_fds(
+    const std::vector<fs::path>& sandbox_cgroup_dirs) {
   std::lock_guard lock(mu_);
   if (!shim_cgroups_) {
-    auto holder = std::make_shared<ShimCgroupsHolder>(
-        ShimCgroupsHolder{ShimCgroups::open(cgroup_mounts(options_.proc), options_.shim_cgroup)});
+    auto mounts = cgroup_mounts(options_.proc);
+    auto holder = std::make_shared<ShimCgroupsHolder>(ShimCgroupsHolder{ShimCgroups::open(
+        mounts, own_cgroups(mounts, options_.proc), options_.shim_cgroup, sandbox_cgroup_dirs)});
     for (const auto& s : holder->cgroups.skipped())
       spdlog::debug("shims' cgroup: skipped a hierarchy: {}", s);
     shim_cgroups_ = holder;
@@ -257,7 +263,8 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     fs::path target = fs::read_symlink(options_.proc / "self/fd" / std::to_string(p.get()), ec);
     if (!ec) cgroup_dirs.push_back(target.parent_path().string());
   }
-  std::vector<int> shim_procs = SVC_TRY(shim_cgroup_fds());
+  std::vector<fs::path> cgroup_paths(cgroup_dirs.begin(), cgroup_dirs.end());
+  std::vector<int> shim_procs = SVC_TRY(shim_cgroup_fds(cgroup_paths));
 
   // Every fd of the launch, close-on-exec here; launch.hpp says who keeps which.
   int sp[2];
@@ -393,6 +400,7 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   }
   mark("host mounts");
   std::vector<int> mount_fds;
+  mount_fds.reserve(mounts.size());
   for (const auto& m : mounts) mount_fds.push_back(m.get());
   SVC_TRY(send_go(sync_rt.get(), mount_fds));
   mounts.clear();

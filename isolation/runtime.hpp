@@ -124,7 +124,9 @@ class Runtime {
   struct Launch;
   Result<SandboxInfo> create_locked(std::string_view id, const SandboxSpec& spec,
                                     const CreateOptions& options, Launch& undo);
-  Result<std::vector<int>> shim_cgroup_fds();
+  // Made on the first create, from the hierarchies of that sandbox's cgroup.
+  Result<std::vector<int>> shim_cgroup_fds(
+      const std::vector<std::filesystem::path>& sandbox_cgroup_dirs);
   NetnsWorker& netns_worker();
   Bridge& bridge();
   Result<SandboxInfo> read_info(std::string_view id);

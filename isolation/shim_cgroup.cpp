@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "common/fs.hpp"
@@ -33,16 +35,72 @@ std::vector<CgroupMount> cgroup_mounts(const fs::path& proc) {
     m.v2 = fstype == "cgroup2";
     std::istringstream opts(super);
     std::string opt;
-    while (std::getline(opts, opt, ','))
+    std::vector<std::string> names;
+    while (std::getline(opts, opt, ',')) {
       if (opt == "cpuset") m.cpuset = true;
+      if (opt == "rw" || opt == "ro" || opt == "xattr" || opt == "noprefix" ||
+          opt == "clone_children" || opt == "cpuset_v2_mode" || opt == "nsdelegate" ||
+          opt == "memory_recursiveprot" || opt == "favordynmods" ||
+          opt.starts_with("release_agent"))
+        continue;
+      names.push_back(opt);
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) m.controllers += (m.controllers.empty() ? "" : ",") + n;
     out.push_back(m);
   }
   return out;
 }
 
-ShimCgroups ShimCgroups::open(const std::vector<CgroupMount>& mounts, const std::string& name) {
-  ShimCgroups s;
+std::vector<std::string> own_cgroups(const std::vector<CgroupMount>& mounts, const fs::path& proc) {
+  // cgroups(7): "hierarchy-ID:controller-list:cgroup-path"; cgroup2 is "0::path".
+  std::map<std::string, std::string> by_controllers;
+  if (auto text = read_file(proc / "self/cgroup")) {
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto a = line.find(':');
+      auto b = line.find(':', a == std::string::npos ? 0 : a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::vector<std::string> names;
+      std::istringstream cs(line.substr(a + 1, b - a - 1));
+      std::string c;
+      while (std::getline(cs, c, ',')) names.push_back(c);
+      std::sort(names.begin(), names.end());
+      std::string key;
+      for (const auto& n : names) key += (key.empty() ? "" : ",") + n;
+      by_controllers[key] = line.substr(b + 1);
+    }
+  }
+  std::vector<std::string> out;
   for (const auto& m : mounts) {
+    auto it = by_controllers.find(m.v2 ? std::string() : m.controllers);
+    out.push_back(it == by_controllers.end() ? std::string() : it->second);
+  }
+  return out;
+}
+
+ShimCgroups ShimCgroups::open(const std::vector<CgroupMount>& mounts,
+                              const std::vector<std::string>& own, const std::string& name,
+                              const std::vector<fs::path>& sandbox_cgroup_dirs) {
+  ShimCgroups s;
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    const CgroupMount& m = mounts[i];
+    bool own_cgroup = i < own.size() && !own[i].empty() && own[i] != "/";
+    bool holds_sandboxes = false;
+    std::string prefix = m.mount_point.string() + "/";
+    for (const auto& d : sandbox_cgroup_dirs)
+      if (d.string().starts_with(prefix)) holds_sandboxes = true;
+    if (!own_cgroup) {
+      if (!holds_sandboxes) continue;  // nothing to leave, nothing to come back from
+      UniqueFd root(::open((m.mount_point / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+      if (root)
+        s.procs_.push_back(std::move(root));
+      else
+        s.skipped_.push_back(
+            sys_error(errno, "open " + (m.mount_point / "cgroup.procs").string()).message());
+      continue;
+    }
     fs::path dir = m.mount_point / name;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       s.skipped_.push_back(sys_error(errno, "mkdir " + dir.string()).message());

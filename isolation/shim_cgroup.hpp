@@ -16,18 +16,36 @@ namespace svc::isolation {
 struct CgroupMount {
   std::filesystem::path mount_point;
   bool v2 = false;
-  bool cpuset = false;  // a v1 cpuset hierarchy: new cgroups need cpus and mems copied in
+  bool cpuset = false;      // a v1 cpuset hierarchy: new cgroups need cpus and mems copied in
+  std::string controllers;  // v1: "cpu,cpuacct" or "name=systemd" (as /proc/<pid>/cgroup says)
 };
 
 // The cgroup and cgroup2 mounts listed in <proc>/self/mountinfo.
 std::vector<CgroupMount> cgroup_mounts(const std::filesystem::path& proc = "/proc");
 
-// Owns one open cgroup.procs fd per hierarchy it could join; closed by the destructor.
+// For each mount, the calling process's cgroup in that hierarchy (from <proc>/self/cgroup),
+// "" when it cannot be told.
+std::vector<std::string> own_cgroups(const std::vector<CgroupMount>& mounts,
+                                     const std::filesystem::path& proc = "/proc");
+
+// Owns one open cgroup.procs fd per hierarchy the shim must be moved in; closed by the
+// destructor.
 class ShimCgroups {
  public:
-  // Creates <mount>/<name> where missing. A hierarchy that refuses is skipped (best effort:
-  // "every hierarchy it can"); the error is kept in skipped() for diagnostics.
-  static ShimCgroups open(const std::vector<CgroupMount>& mounts, const std::string& name);
+  // Where the shim-to-be goes, per hierarchy, after it has cloned the sandbox's first process:
+  // - where the daemon has a cgroup of its own (own[i] not "/"): <mount>/<name>, created when
+  //   missing, so the shim leaves the daemon's cgroup (a restart of the daemon's service kills
+  //   that cgroup);
+  // - else, in the hierarchies of the sandboxes' cgroups (a mount holding one of
+  //   sandbox_cgroup_dirs): the hierarchy's root, which it came from, so it does not stay in the
+  //   sandbox's cgroup (its pids limit, its kill);
+  // - else nowhere: it has nothing to leave, and a hierarchy mounted for a moment by someone
+  //   else (crun's benchmark mounts hugetlb) must not be kept alive by a directory or an open
+  //   file of ours.
+  // A hierarchy that refuses is skipped (best effort); the error is kept in skipped().
+  static ShimCgroups open(const std::vector<CgroupMount>& mounts,
+                          const std::vector<std::string>& own, const std::string& name,
+                          const std::vector<std::filesystem::path>& sandbox_cgroup_dirs);
   std::vector<int> fds() const;
   const std::vector<std::string>& skipped() const { return skipped_; }
 

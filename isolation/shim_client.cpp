@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "isolation/shim/protocol.hpp"
@@ -112,7 +113,8 @@ Result<std::string> shim_request(const fs::path& dir, std::string_view line,
   std::string reply = SVC_TRY(read_line(fd.get(), timeout));
   if (reply.starts_with("ok")) return reply.size() > 3 ? reply.substr(3) : std::string();
   if (reply.starts_with("err ")) {
-    int err = std::atoi(reply.c_str() + 4);
+    int err = 0;
+    std::from_chars(reply.data() + 4, reply.data() + reply.size(), err);
     auto sp = reply.find(' ', 4);
     std::string text = sp == std::string::npos ? reply : reply.substr(sp + 1);
     return tl::unexpected(Error(sys_error(err, "").code(), text, err));

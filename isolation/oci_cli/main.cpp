@@ -4,6 +4,7 @@
 //   svc-runtime run [--bundle B] [--detach] ID     (foreground: exits with the task's code)
 //   svc-runtime spec | features | list
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "common/log.hpp"
 #include "common/version.hpp"
@@ -12,7 +13,21 @@
 using namespace svc;
 using namespace svc::isolation::oci;
 
+namespace {
+int run_cli(int argc, char** argv);
+}  // namespace
+
 int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {  // the JSON and CLI libraries throw; say what and stop
+    std::fprintf(stderr, "svc-runtime: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+int run_cli(int argc, char** argv) {
   CLI::App app{
       "svc-runtime: an OCI runtime with svc's sandbox (user namespace, private id "
       "range, seccomp, cgroups) for every container"};
@@ -95,3 +110,4 @@ int main(int argc, char** argv) {
   if (!r) return cli.report(r.error());
   return *r;
 }
+}  // namespace

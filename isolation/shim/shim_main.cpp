@@ -3,7 +3,9 @@
 // stop grace period, reaps it through its pidfd, writes exit.json durably and answers on a unix
 // socket. It is started by the runtime (already detached: its own session, out of the daemon's
 // cgroups) and outlives the daemon. Built static and without iostream or the heap in its loop,
-// so its resident size stays well under 1 MiB (measured in docs/BENCHMARKS.md).
+// so its resident size stays well under 1 MiB (measured in docs/BENCHMARKS.md). It is single-
+// threaded: libc's non-reentrant calls (strerror) are safe here.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,12 +153,12 @@ void handle_line(Shim& s, int ci, char* line) {
     c.waiting_start = true;
     if (s.exec_resolved) resolve_start(s);
   } else if (std::strncmp(line, "kill ", 5) == 0) {
-    int sig = atoi(line + 5);
+    long sig = strtol(line + 5, nullptr, 10);
     if (sig <= 0 || sig >= 65) {
       reply(c.fd, "err 22 bad signal number");
       return;
     }
-    if (::syscall(SYS_pidfd_send_signal, s.cfg.pidfd, sig, nullptr, 0) != 0) {
+    if (::syscall(SYS_pidfd_send_signal, s.cfg.pidfd, static_cast<int>(sig), nullptr, 0) != 0) {
       snprintf(text, sizeof text, "err %d %s", errno, strerror(errno));
       reply(c.fd, text);
       return;
@@ -549,3 +551,4 @@ int main(int argc, char** argv) {
     if (exited) finish(s);
   }
 }
+// NOLINTEND(concurrency-mt-unsafe)

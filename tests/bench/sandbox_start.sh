@@ -46,17 +46,24 @@ cleanup() {
     done
   done
   if [ -n "$HUGETLB_MOUNTED" ]; then
-    # Give hugetlb back to the cgroup2 mount. The kernel keeps an unmounted v1 hierarchy (and
-    # the controller bound to it) alive while it has child cgroups, including ones crun or runc
-    # remove a moment after us: remove what is left, unmount, and check, a few times.
-    for attempt in 1 2 3 4 5; do
-      find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-      umount /sys/fs/cgroup/hugetlb 2>/dev/null
+    # Give hugetlb back to the cgroup2 mount. The kernel destroys an unmounted v1 hierarchy (and
+    # rebinds the controller) only once it has no child cgroups: move any process left in one
+    # (crun or runc may still be removing theirs) to the root, remove them, unmount; retry.
+    H=/sys/fs/cgroup/hugetlb
+    for attempt in 1 2 3 4 5 6 7 8; do
+      if ! grep -q " $H " /proc/self/mountinfo; then
+        mount -t cgroup -o hugetlb cgroup "$H" 2>/dev/null || break
+      fi
+      for d in $(find "$H" -mindepth 1 -depth -type d 2>/dev/null); do
+        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do echo "$p" > "$H/cgroup.procs"; done
+        rmdir "$d" 2>/dev/null
+      done
+      umount "$H" 2>/dev/null
       sleep 0.5
       if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then break; fi
-      mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null
     done
-    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null
+    grep -q " $H " /proc/self/mountinfo && umount "$H"
+    rmdir "$H" 2>/dev/null
     grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers ||
       echo "sandbox_start.sh: WARNING: hugetlb did not return to the cgroup2 mount" >&2
   fi

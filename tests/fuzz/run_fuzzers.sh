@@ -3,10 +3,13 @@
 # runs: the same command with more seconds). Exit 77 (ctest: skipped) when the fuzz build is
 # absent: configure and build it with `cmake --preset fuzz && cmake --build build-fuzz --target
 # fuzzers` (packaging/test.sh does).
-# Usage: run_fuzzers.sh FUZZ_BIN_DIR CORPUS_DIR SECONDS
+# Usage: run_fuzzers.sh FUZZ_BIN_DIR CORPUS_DIR SECONDS [FUZZER...]
+# (default: the images fuzzers)
 set -eu
 bin="$1"; corpus="$2"; seconds="$3"
-for f in fuzz_reference fuzz_manifest fuzz_tar_paths; do
+shift 3
+fuzzers="${*:-fuzz_reference fuzz_manifest fuzz_tar_paths}"
+for f in $fuzzers; do
   if [ ! -x "$bin/$f" ]; then
     echo "fuzz: $bin/$f is not built; skipping (build the 'fuzz' preset)"
     exit 77
@@ -14,7 +17,7 @@ for f in fuzz_reference fuzz_manifest fuzz_tar_paths; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/svc-fuzz-XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
-for f in fuzz_reference fuzz_manifest fuzz_tar_paths; do
+for f in $fuzzers; do
   mkdir -p "$work/$f"
   cp "$corpus/$f"/* "$work/$f/" 2>/dev/null || true
   echo "fuzz: $f for ${seconds}s"

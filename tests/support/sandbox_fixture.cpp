@@ -1,9 +1,11 @@
 #include "tests/support/sandbox_fixture.hpp"
 
 #include <net/if.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -140,10 +142,30 @@ SandboxFixture::~SandboxFixture() {
     if (remove_shim_cgroups(mounts, shim_cgroup_)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Last resort, for a test that failed half-way: whatever is left under our cgroup base is
+  // killed and removed, deepest first.
   for (const auto& m : mounts) {
     fs::path base = m.mount_point / cgroup_base_;
-    ::rmdir((base / "sandboxes").c_str());
-    ::rmdir(base.c_str());
+    std::error_code ec;
+    if (!fs::exists(base, ec)) continue;
+    std::vector<fs::path> dirs;
+    for (auto it = fs::recursive_directory_iterator(base, ec); !ec && it != fs::end(it);
+         it.increment(ec))
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    dirs.push_back(base);
+    std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+      return a.string().size() > b.string().size();
+    });
+    for (const auto& d : dirs) {
+      for (int i = 0; i < 200 && ::rmdir(d.c_str()) != 0 && errno == EBUSY; ++i) {
+        if (auto procs = read_file(d / "cgroup.procs")) {
+          std::istringstream in(*procs);
+          pid_t p;
+          while (in >> p) ::kill(p, SIGKILL);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
   }
 }
 
@@ -159,7 +181,6 @@ SandboxSpec SandboxFixture::spec(std::vector<std::string> args) const {
 std::string SandboxFixture::next_id(const std::string& prefix) {
   // Unique across fixtures of this process too: a cgroup left by a failed test cannot clash.
   static std::atomic<int> counter{0};
-  (void)counter_;
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 

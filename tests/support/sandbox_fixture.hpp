@@ -71,7 +71,6 @@ class SandboxFixture {
   std::unique_ptr<isolation::seccomp::Compiler> compiler_;
   std::unique_ptr<isolation::UidPool> pool_;
   std::unique_ptr<isolation::Runtime> runtime_;
-  int counter_ = 0;
 };
 
 // Lines of /proc/self/mountinfo (to compare before and after a test).

@@ -219,6 +219,8 @@ TEST_CASE("a restarted runtime re-adopts running sandboxes; shims live outside o
   REQUIRE(mine);
   REQUIRE(theirs);
   CHECK(theirs->find(fx.shim_cgroup()) != std::string::npos);
+  // ... nor in the sandbox's (its pids limit, its kill_all), in any hierarchy.
+  CHECK(theirs->find(all->at(0).cgroup) == std::string::npos);
   auto ppid_line = read_file("/proc/" + std::to_string(shim) + "/stat");
   REQUIRE(ppid_line);
   CHECK(std::stoi(ppid_line->substr(ppid_line->rfind(')') + 4)) != ::getpid());
@@ -431,4 +433,26 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   REQUIRE(fx.runtime().remove(a, true));
   REQUIRE(fx.runtime().remove(b));
   CHECK(::if_nametoindex(veth.c_str()) == 0);
+}
+
+TEST_CASE("a killed shim takes its task with it and the sandbox reads as lost", "[lifecycle]") {
+  test::SandboxFixture fx;
+  if (!fx.usable()) return;
+  std::string id = fx.next_id();
+  auto info = fx.runtime().create(id, fx.spec({"sleep", "60"}));
+  REQUIRE(info);
+  REQUIRE(fx.runtime().start(id));
+  REQUIRE(::kill(info->shim_pid, SIGKILL) == 0);
+  // The task must not live on without its parent (its logs and exit status would be lost).
+  REQUIRE(test::wait_for([&] { return ::kill(info->pid, 0) != 0; }, 5s));
+  auto st = fx.runtime().state(id);
+  REQUIRE(st);
+  CHECK(st->status == SandboxStatus::kStopped);
+  REQUIRE(st->exit);
+  CHECK(st->exit->shim_lost);
+  auto exit = fx.runtime().wait(id, 5s);
+  REQUIRE(exit);
+  CHECK(exit->shim_lost);
+  REQUIRE(fx.runtime().remove(id));
+  CHECK_FALSE(fs::exists(info->dir));
 }

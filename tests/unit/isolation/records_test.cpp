@@ -87,3 +87,52 @@ TEST_CASE("cgroup mounts are read from mountinfo, v1 named hierarchies and cgrou
   CHECK(m[2].mount_point == "/sys/fs/cgroup/systemd");
   CHECK(m[3].v2);
 }
+
+TEST_CASE("the daemon's own cgroup per hierarchy decides where the shims move out", "[records]") {
+  TempDir d;
+  REQUIRE(make_dirs(d.path() / "self"));
+  REQUIRE(write_file_atomic(
+      d.path() / "self/mountinfo",
+      "31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu\n"
+      "32 25 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+      "33 25 0:29 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+      "34 25 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n"
+      "35 25 0:31 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb\n"));
+  REQUIRE(write_file_atomic(
+      d.path() / "self/cgroup",
+      "12:hugetlb:/\n4:memory:/system.slice/svcd.service\n3:cpu,cpuacct:/\n"
+      "1:name=systemd:/system.slice/svcd.service\n0::/system.slice/svcd.service\n"));
+  auto mounts = cgroup_mounts(d.path());
+  REQUIRE(mounts.size() == 5);
+  CHECK(mounts[0].controllers == "cpu,cpuacct");
+  CHECK(mounts[2].controllers == "name=systemd");
+  auto own = own_cgroups(mounts, d.path());
+  REQUIRE(own.size() == 5);
+  CHECK(own[0] == "/");
+  CHECK(own[1] == "/system.slice/svcd.service");
+  CHECK(own[2] == "/system.slice/svcd.service");
+  CHECK(own[3] == "/system.slice/svcd.service");
+  CHECK(own[4] == "/");
+}
+
+TEST_CASE("shims leave the daemon's cgroups and the sandboxes', and touch nothing else",
+          "[records]") {
+  TempDir d;
+  std::vector<CgroupMount> mounts(3);
+  for (int i = 0; i < 3; ++i) {
+    mounts[i].mount_point = d.path() / std::string(1, static_cast<char>('a' + i));
+    REQUIRE(make_dirs(mounts[i].mount_point));
+    REQUIRE(write_file_atomic(mounts[i].mount_point / "cgroup.procs", ""));
+  }
+  // In a: the daemon has its own cgroup. In b: it is in the root, but sandboxes live there.
+  // In c: root, and no sandbox (a hierarchy someone mounted for a moment).
+  std::vector<std::string> own = {"/system.slice/svcd.service", "/", "/"};
+  // The directory a real cgroupfs would fill with control files.
+  REQUIRE(make_dirs(mounts[0].mount_point / "shims"));
+  REQUIRE(write_file_atomic(mounts[0].mount_point / "shims/cgroup.procs", ""));
+  auto s = ShimCgroups::open(mounts, own, "shims", {mounts[1].mount_point / "svc/sandboxes/x"});
+  CHECK(s.fds().size() == 2);
+  CHECK(s.skipped().empty());
+  CHECK_FALSE(std::filesystem::exists(mounts[1].mount_point / "shims"));
+  CHECK_FALSE(std::filesystem::exists(mounts[2].mount_point / "shims"));
+}
