@@ -246,7 +246,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
         !final_task.has_exit_code()) {
       std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
                 << final_task.stop_message() << "\n";
-      return kExitRunFailed;
+      // A program that could not be executed has 127, as in a shell; otherwise 125.
+      return final_task.has_exit_code() ? final_task.exit_code() : kExitRunFailed;
     }
     if (final_task.stop_reason() == "OOMKilled" || final_task.stop_reason() == "TimedOut")
       std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "

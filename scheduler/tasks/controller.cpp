@@ -392,7 +392,11 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
   if (info.exited_at) t.stopped_at = info.exited_at;
   std::string_view why = reason::kExited;
   std::string message = describe_exit(info);
-  if (info.oom_killed) {
+  if (!info.error.empty()) {
+    // The runtime could not exec the task's program (exit code 127, as a shell says).
+    why = reason::kStartFailed;
+    message = info.error;
+  } else if (info.oom_killed) {
     why = reason::kOomKilled;
     message = fmt::format("ran out of memory: its limit is {} ({})",
                           format_size_human(t.spec.memory_bytes), describe_exit(info));

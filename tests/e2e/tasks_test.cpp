@@ -82,6 +82,10 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
 
   auto zero = d.svctl({"run", img, "--", "true"});
   CHECK(zero.exit_code == 0);
+  auto noexec = d.svctl({"run", "--name", "noexec", img, "--", "/nonexistent"});
+  CHECK(noexec.exit_code == 127);
+  CHECK(noexec.err.find("StartFailed") != std::string::npos);
+  CHECK(noexec.err.find("/nonexistent") != std::string::npos);
 
   // Logs keep both streams, tagged and in the order they were written.
   auto logs = d.svctl({"logs", "three", "-o", "json"});

@@ -22,20 +22,23 @@ constexpr std::string_view kCgroups =
 TEST_CASE("a hybrid host (this machine's layout) is seen as hybrid with the v1 driver", "[probe]") {
   TempDir root;
   ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  // Mount points inside the temp tree, so nothing of the real host is read.
+  std::string cg = (root.path() / "sys/fs/cgroup").string();
   put(r.proc / "self/mountinfo",
-      "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
-      "31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
-      "32 30 0:28 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
-      "35 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-      "39 30 0:35 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
-      "40 30 0:36 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"
-      "41 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+      fmt::format("30 25 0:26 / {0} rw - tmpfs tmpfs rw,mode=755\n"
+                  "31 30 0:27 / {0}/cpu rw - cgroup cgroup rw,cpu\n"
+                  "32 30 0:28 / {0}/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+                  "35 30 0:31 / {0}/memory rw - cgroup cgroup rw,memory\n"
+                  "39 30 0:35 / {0}/pids rw - cgroup cgroup rw,pids\n"
+                  "40 30 0:36 / {0}/systemd rw - cgroup cgroup rw,name=systemd\n"
+                  "41 30 0:37 / {0}/unified rw - cgroup2 cgroup2 rw\n",
+                  cg));
   put(r.proc / "cgroups", kCgroups);
   put(root.path() / "sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
   auto layout = probe_cgroups(r);
   CHECK(layout.mode == CgroupMode::kHybrid);
   CHECK(layout.driver == "v1");
-  CHECK(layout.unified == "/sys/fs/cgroup/unified");
+  CHECK(layout.unified == cg + "/unified");
   // name=systemd is a named hierarchy, not a controller.
   for (const auto& c : layout.controllers) CHECK(c.name != "name=systemd");
   CHECK(layout.controllers.size() == 5);

@@ -407,6 +407,18 @@ TEST_CASE("a sandbox whose supervisor died is Lost, with no exit code invented",
   CHECK_FALSE(r.exit_code.has_value());
 }
 
+TEST_CASE("a program that cannot be executed is StartFailed with the runtime's error", "[tasks]") {
+  Harness h;
+  Task t = h.started(h.spec("noexec"));
+  ExitInfo i = exited(127);
+  i.error = "exec /nonexistent: No such file or directory";
+  h.runtime.exit(t.id, i);
+  Task r = h.tc->get(t.id).value();
+  CHECK(r.stop_reason == "StartFailed");
+  CHECK(r.exit_code == 127);
+  CHECK(r.stop_message.find("/nonexistent") != std::string::npos);
+}
+
 TEST_CASE("restart after a reboot marks vanished tasks NodeShutdown", "[tasks]") {
   Harness h;
   Task t = h.started(h.spec("gone"));
