@@ -1,8 +1,13 @@
 #include "daemon/adapters/log_source.hpp"
 
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <optional>
 #include <thread>
 
+#include "common/fd.hpp"
 #include "isolation/log_reader.hpp"
 
 namespace svc::daemon {
@@ -32,20 +37,32 @@ Result<> LogSourceAdapter::read(const std::string& task_id, const scheduler::Log
       if (!emit(convert(line))) return {};
     return {};
   }
-  // Polls: a follower costs one stat and a read per 100 ms, only while a client follows. A task
-  // still pulling its image has no sandbox dir yet: wait for it to appear.
-  std::optional<isolation::LogFollower> follower;
+  // Following is event-driven: an inotify watch on the sandbox dir wakes the loop when the
+  // shim appends to the log, rotates it, or renames exit.json into place. The shim drains the
+  // task's output into the log before it writes exit.json, so once exit.json exists one last
+  // read has everything. A task still pulling its image has no sandbox dir yet: wait for it.
+  while (!std::filesystem::exists(dir / "log", ec)) {
+    if (!keep_following()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  UniqueFd watch(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!watch) return fail_errno("inotify_init1");
+  if (::inotify_add_watch(watch.get(), dir.c_str(),
+                          IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF) < 0)
+    return fail_errno(fmt::format("watch {}", dir.string()));
+  isolation::LogFollower follower(dir, q);
   for (;;) {
-    // keep_following is asked before the poll, so the last poll after the task stopped still
-    // drains what the shim wrote before it recorded the exit.
-    bool more = keep_following();
-    if (!follower && std::filesystem::exists(dir / "log", ec)) follower.emplace(dir, q);
-    if (follower) {
-      for (const auto& line : SVC_TRY(follower->poll()))
-        if (!emit(convert(line))) return {};
-    }
+    bool exited = std::filesystem::exists(dir / "exit.json", ec);
+    bool more = !exited && keep_following();
+    for (const auto& line : SVC_TRY(follower.poll()))
+      if (!emit(convert(line))) return {};
     if (!more) return {};
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The timeout only bounds how long a client that went away keeps this thread.
+    pollfd p{watch.get(), POLLIN, 0};
+    ::poll(&p, 1, 1000);
+    char buf[4096];
+    while (::read(watch.get(), buf, sizeof buf) > 0) {
+    }
   }
 }
 

@@ -27,9 +27,9 @@ for tool in crun runc jq busybox; do
   fi
 done
 
+. "$(dirname "$0")/hugetlb.sh"
 WORK=$(mktemp -d /tmp/svc-bench-start-XXXXXX)
 TAG=$$
-HUGETLB_MOUNTED=""
 cleanup() {
   set +e
   for rt in "crun --root $WORK/crun" "runc --root $WORK/runc"; do
@@ -45,28 +45,7 @@ cleanup() {
       [ -d "$d$name" ] && find "$d$name" -depth -type d -exec rmdir {} \; 2>/dev/null
     done
   done
-  if [ -n "$HUGETLB_MOUNTED" ]; then
-    # Give hugetlb back to the cgroup2 mount. The kernel destroys an unmounted v1 hierarchy (and
-    # rebinds the controller) only once it has no child cgroups: move any process left in one
-    # (crun or runc may still be removing theirs) to the root, remove them, unmount; retry.
-    H=/sys/fs/cgroup/hugetlb
-    for attempt in 1 2 3 4 5 6 7 8; do
-      if ! grep -q " $H " /proc/self/mountinfo; then
-        mount -t cgroup -o hugetlb cgroup "$H" 2>/dev/null || break
-      fi
-      for d in $(find "$H" -mindepth 1 -depth -type d 2>/dev/null); do
-        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do echo "$p" > "$H/cgroup.procs"; done
-        rmdir "$d" 2>/dev/null
-      done
-      umount "$H" 2>/dev/null
-      sleep 0.5
-      if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then break; fi
-    done
-    grep -q " $H " /proc/self/mountinfo && umount "$H"
-    rmdir "$H" 2>/dev/null
-    grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers ||
-      echo "sandbox_start.sh: WARNING: hugetlb did not return to the cgroup2 mount" >&2
-  fi
+  hugetlb_give
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -95,12 +74,7 @@ if [ -f "$B/seccomp.json" ]; then
 fi
 
 # crun and the hybrid layout.
-if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null &&
-  ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mountinfo; then
-  mkdir -p /sys/fs/cgroup/hugetlb
-  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-  HUGETLB_MOUNTED=1
-fi
+hugetlb_take
 
 SVCRT="$SVC --root $WORK/svc --cgroup-base svc-bench-rt-$TAG --shim-cgroup svc-shims-rt-$TAG"
 CASES=$WORK/cases
