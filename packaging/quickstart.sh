@@ -28,5 +28,18 @@ else
 fi
 $SUDO ./build/cli/svctl node info
 echo
-echo "svcd is running. Try: sudo ./build/cli/svctl node info -o json"
-echo "                      sudo curl --unix-socket /run/svcd/svcd.sock http://svcd/v1/node"
+
+# A demo image made from this machine's busybox-static (no registry needed), and a first task.
+demo=$(mktemp -d)
+./packaging/make-demo-image.sh "$demo/layout" >/dev/null
+chmod -R a+rX "$demo"
+$SUDO ./build/cli/svctl image import "$demo/layout"
+rm -rf "$demo"
+echo
+echo "$ svctl run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'"
+$SUDO ./build/cli/svctl run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'
+echo
+echo "svcd is running. Try:"
+echo "  sudo ./build/cli/svctl run -d --name web demo/busybox -- httpd -f -p 8080"
+echo "  sudo ./build/cli/svctl ps; sudo ./build/cli/svctl logs web; sudo ./build/cli/svctl rm -f web"
+echo "  sudo curl --unix-socket /run/svcd/svcd.sock http://svcd/v1/tasks?all=true"

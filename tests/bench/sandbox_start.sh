@@ -16,18 +16,8 @@ RUNS=${4:-200}
 SECONDS_TP=${5:-10}
 PARALLEL=${6:-2}
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "sandbox_start.sh: skipped: needs root"
-  exit 0
-fi
-for tool in crun runc jq busybox; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "sandbox_start.sh: skipped: $tool is not installed (packaging/install-deps.sh)"
-    exit 0
-  fi
-done
-
-. "$(dirname "$0")/hugetlb.sh"
+. "$(dirname "$0")/bench_lib.sh"
+bench_requires sandbox_start.sh crun runc jq busybox
 WORK=$(mktemp -d /tmp/svc-bench-start-XXXXXX)
 TAG=$$
 cleanup() {

@@ -15,15 +15,8 @@ RUNS=${5:-100}
 SECONDS_TP=${6:-5}
 PARALLEL=${7:-2}
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "task_start.sh: skipped: needs root"
-  exit 0
-fi
-for tool in crun runc jq busybox; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "task_start.sh: skipped: no $tool"; exit 0; }
-done
-
-. "$(dirname "$0")/hugetlb.sh"
+. "$(dirname "$0")/bench_lib.sh"
+bench_requires task_start.sh crun runc jq busybox
 WORK=/tmp/svc-bench-task-$$  # lowercase: podman names images after the layout path
 rm -rf "$WORK"; mkdir -p "$WORK"
 TAG=$$

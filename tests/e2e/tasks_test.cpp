@@ -126,7 +126,76 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
   CHECK(d.log().find("s3cr3t-value") == std::string::npos);
 }
 
-TEST_CASE("stop: the stop signal, then SIGKILL after the grace period", "[e2e][tasks]") {
+TEST_CASE("the image's entrypoint, cmd, env, workdir and user are honoured and overridable",
+          "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  ImageBuilder image = busybox_image();
+  image.config().entrypoint = {"/bin/sh", "-c"};
+  image.config().cmd = {"echo \"$GREETING from $(pwd) as $(id -u):$(id -g)\""};
+  image.config().env = {"PATH=/bin", "GREETING=hello"};
+  image.config().workdir = "/srv";
+  image.config().user = "nobody";
+  std::string ref = shared().registry.push(image, "e2e/configured:1");
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  auto plain = d.svctl({"run", "--rm", ref});
+  INFO(plain.err);
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.out == "hello from /srv as 65534:65534\n");
+  // As docker run: args replace Cmd, flags replace the rest, --entrypoint replaces Entrypoint.
+  auto custom = d.svctl({"run", "--rm", "-e", "GREETING=hi", "--workdir", "/tmp", "--user", "0:0",
+                         ref, "--", "echo \"$GREETING in $(pwd) as $(id -u)\""});
+  CHECK(custom.exit_code == 0);
+  CHECK(custom.out == "hi in /tmp as 0\n");
+  auto entry = d.svctl({"run", "--rm", "--entrypoint", "/bin/echo", ref, "--", "plain", "args"});
+  CHECK(entry.exit_code == 0);
+  CHECK(entry.out == "plain args\n");
+  auto bad_user = d.svctl({"run", "--rm", "--user", "nosuchuser", ref});
+  CHECK(bad_user.exit_code == 125);
+  CHECK(bad_user.err.find("nosuchuser") != std::string::npos);
+}
+
+TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = config_for();
+  DaemonFixture d(o);
+  d.start();
+  const std::string& img = shared().image;
+  REQUIRE(d.svctl({"pull", img}).exit_code == 0);
+  {
+    Background attached({svctl_path(), "--host", d.host(), "run", "--name", "ctrlc", img, "--",
+                         "sh", "-c", "trap 'exit 5' TERM; while true; do sleep 0.1; done"},
+                        (d.dir() / "ctrlc.log").string());
+    REQUIRE(wait_state(d, "ctrlc", "RUNNING"));
+    std::this_thread::sleep_for(300ms);
+    ::kill(attached.pid(), SIGINT);
+    auto code = attached.stop(0, 20s);  // signal 0: only wait for it to end
+    REQUIRE(code.has_value());
+    CHECK(*code == 5);  // svctl exits with the task's code
+    CHECK(task_json(d, "ctrlc")["stopReason"] == "StoppedByUser");
+  }
+  {
+    Background attached({svctl_path(), "--host", d.host(), "run", "--name", "detach",
+                         "--stop-timeout", "2s", img, "--",
+                         "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"},
+                        (d.dir() / "detach.log").string());
+    REQUIRE(wait_state(d, "detach", "RUNNING"));
+    std::this_thread::sleep_for(300ms);
+    ::kill(attached.pid(), SIGINT);
+    REQUIRE(wait_state(d, "detach", "STOPPING", 10s));
+    ::kill(attached.pid(), SIGINT);
+    auto code = attached.stop(0, 10s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);  // detached; the task goes on stopping by itself
+    CHECK(read_file(d.dir() / "detach.log").value_or("").find("detached") != std::string::npos);
+    CHECK(d.svctl({"wait", "detach"}).exit_code == 137);  // SIGKILL after the 2 s grace
+  }
+}
+
+TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks]") {
   REQUIRE_ROOT();
   DaemonFixture::Options o;
   o.extra_config = config_for();

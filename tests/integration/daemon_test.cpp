@@ -1,12 +1,17 @@
 // svcd as a process: starts on a temp state dir, serves gRPC (svctl) and REST (curl) on one
 // unix socket, refuses a second instance, stops on SIGTERM within a second.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cstring>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "api/client/client.hpp"
+#include "common/fd.hpp"
 #include "tests/support/daemon_fixture.hpp"
 
 using namespace svc;
@@ -130,6 +135,33 @@ TEST_CASE("SIGTERM stops svcd within a second and removes its socket", "[daemon]
   CHECK(took < std::chrono::seconds(5));
   CHECK_FALSE(std::filesystem::exists(d.socket()));
   CHECK(d.log().find("stopped") != std::string::npos);
+}
+
+TEST_CASE("svcd tells systemd READY=1 when it serves and STOPPING=1 when it stops", "[daemon]") {
+  TempDir dir;
+  std::string path = (dir.path() / "notify.sock").string();
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(sock);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{10, 0};
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto next = [&]() {
+    char buf[512];
+    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  DaemonFixture::Options o;
+  o.env["NOTIFY_SOCKET"] = path;
+  DaemonFixture d(o);
+  d.start();
+  CHECK(next().find("READY=1") != std::string::npos);
+  // Ready means served: the API answers by now.
+  CHECK(d.svctl({"node", "info"}).exit_code == 0);
+  REQUIRE(d.stop().value_or(-1) == 0);
+  CHECK(next().find("STOPPING=1") != std::string::npos);
 }
 
 TEST_CASE("svctl says where it looked when svcd is not there", "[daemon]") {

@@ -89,7 +89,7 @@ struct Service {
 
 }  // namespace
 
-TEST_CASE("remove and prune delete exactly what nothing needs; leases survive restarts",
+TEST_CASE("remove and prune delete exactly what nothing needs - leases survive restarts",
           "[images][gc]") {
   Service s;
   s.open();

@@ -179,7 +179,7 @@ void check_rich_snapshots(Node& n, const json& im) {
 
 }  // namespace
 
-TEST_CASE("pull OCI, Docker schema 2 and zstd images through svcd; snapshots keep everything",
+TEST_CASE("pull OCI, Docker schema 2 and zstd images through svcd - snapshots keep everything",
           "[images][pull]") {
   if (!is_root()) {
     WARN("skipped: needs root (owners, whiteout devices, trusted xattrs, overlay mount)");

@@ -75,7 +75,7 @@ void DaemonFixture::start() {
                                    "--run-dir", run_dir().string(),
                                    "--log-level", "debug"};
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-  proc_ = std::make_unique<Background>(argv, (dir() / "svcd.log").string());
+  proc_ = std::make_unique<Background>(argv, (dir() / "svcd.log").string(), options_.env);
   bool up = wait_for(
       [&] {
         if (!proc_->running()) return true;

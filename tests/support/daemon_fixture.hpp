@@ -2,6 +2,7 @@
 // Starts a real svcd on a temp state dir and run dir and stops it at the end of the test; runs
 // svctl against it. Binaries come from the build tree (SVC_SVCD / SVC_SVCTL, set by CMake).
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ class DaemonFixture {
   struct Options {
     std::string extra_config;  // TOML appended to the generated config
     std::vector<std::string> extra_args;
+    std::map<std::string, std::string> env;  // added to svcd's environment
   };
   DaemonFixture() : DaemonFixture(Options{}) {}
   explicit DaemonFixture(const Options& options);

@@ -31,6 +31,18 @@ std::vector<char*> make_env(const std::map<std::string, std::string>& extra,
   return out;
 }
 
+// What execvpe needs, kept alive by the caller: argv and envp as char* arrays over owned strings.
+struct ExecArgs {
+  std::vector<std::string> args, env_storage;
+  std::vector<char*> argv, envp;
+  ExecArgs(const std::vector<std::string>& a, const std::map<std::string, std::string>& extra)
+      : args(a) {
+    envp = make_env(extra, env_storage);
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+  }
+};
+
 int decode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -47,12 +59,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   int out[2], err[2], in[2];
   if (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) || ::pipe2(in, O_CLOEXEC))
     throw std::runtime_error("pipe failed");
-  std::vector<std::string> env_storage;
-  auto envp = make_env(extra_env, env_storage);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
+  ExecArgs exec(argv, extra_env);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -60,8 +67,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    ::execvpe(cargv[0], cargv.data(), envp.data());
-    std::fprintf(stderr, "exec %s: %s\n", cargv[0], std::strerror(errno));
+    ::execvpe(exec.argv[0], exec.argv.data(), exec.envp.data());
+    std::fprintf(stderr, "exec %s: %s\n", exec.argv[0], std::strerror(errno));
     ::_exit(127);
   }
   ::setpgid(pid, pid);
@@ -116,12 +123,7 @@ RunResult sh(const std::string& command, std::chrono::milliseconds timeout) {
 
 Background::Background(const std::vector<std::string>& argv, const std::string& log_path,
                        const std::map<std::string, std::string>& extra_env) {
-  std::vector<std::string> env_storage;
-  auto envp = make_env(extra_env, env_storage);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
+  ExecArgs exec(argv, extra_env);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -133,8 +135,8 @@ Background::Background(const std::vector<std::string>& argv, const std::string& 
       ::dup2(fd, 2);
     }
     if (null >= 0) ::dup2(null, 0);
-    ::execvpe(cargv[0], cargv.data(), envp.data());
-    std::fprintf(stderr, "exec %s: %s\n", cargv[0], std::strerror(errno));
+    ::execvpe(exec.argv[0], exec.argv.data(), exec.envp.data());
+    std::fprintf(stderr, "exec %s: %s\n", exec.argv[0], std::strerror(errno));
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);

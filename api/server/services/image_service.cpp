@@ -5,6 +5,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "api/server/services/proto_time.hpp"
+
 #include "images/image_service.hpp"
 #include "svc/v1/images.pb.h"
 
@@ -13,11 +15,6 @@ namespace svc::api {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ts(std::chrono::system_clock::time_point t) {
-  return TimeUtil::MillisecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
 
 void to_proto(const images::Platform& p, v1::Platform* out) {
   out->set_os(p.os);
@@ -51,8 +48,8 @@ void to_proto(const images::Image& im, v1::Image* out) {
   for (const auto& s : im.config.exposed_ports) c->add_exposed_ports(s);
   c->set_stop_signal(im.config.stop_signal);
   for (const auto& [k, v] : im.config.labels) (*c->mutable_labels())[k] = v;
-  if (im.created) *out->mutable_created_at() = ts(*im.created);
-  *out->mutable_pulled_at() = ts(im.pulled_at);
+  if (im.created) *out->mutable_created_at() = to_timestamp(*im.created);
+  *out->mutable_pulled_at() = to_timestamp(im.pulled_at);
 }
 
 v1::LayerProgress::Phase to_proto(images::LayerPhase p) {

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "api/server/services/proto_time.hpp"
+
 #include "svc/v1/tasks.pb.h"
 
 namespace svc::api {
@@ -10,15 +12,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 namespace sch = svc::scheduler;
-
-google::protobuf::Timestamp ts(sch::TimePoint t) {
-  return TimeUtil::MillisecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
-sch::TimePoint from_ts(const google::protobuf::Timestamp& t) {
-  return sch::TimePoint(std::chrono::milliseconds(TimeUtil::TimestampToMilliseconds(t)));
-}
 
 v1::Task::State to_proto(sch::TaskState s) {
   switch (s) {
@@ -118,12 +111,12 @@ void to_proto(const sch::Task& t, v1::Task* p) {
   p->set_stop_reason(t.stop_reason);
   p->set_stop_message(t.stop_message);
   p->set_image_digest(t.image_digest);
-  *p->mutable_created_at() = ts(t.created_at);
-  if (t.pulling_at) *p->mutable_pulling_at() = ts(*t.pulling_at);
-  if (t.starting_at) *p->mutable_starting_at() = ts(*t.starting_at);
-  if (t.running_at) *p->mutable_running_at() = ts(*t.running_at);
-  if (t.stopping_at) *p->mutable_stopping_at() = ts(*t.stopping_at);
-  if (t.stopped_at) *p->mutable_stopped_at() = ts(*t.stopped_at);
+  *p->mutable_created_at() = to_timestamp(t.created_at);
+  if (t.pulling_at) *p->mutable_pulling_at() = to_timestamp(*t.pulling_at);
+  if (t.starting_at) *p->mutable_starting_at() = to_timestamp(*t.starting_at);
+  if (t.running_at) *p->mutable_running_at() = to_timestamp(*t.running_at);
+  if (t.stopping_at) *p->mutable_stopping_at() = to_timestamp(*t.stopping_at);
+  if (t.stopped_at) *p->mutable_stopped_at() = to_timestamp(*t.stopped_at);
   if (t.state == sch::TaskState::kRunning || t.state == sch::TaskState::kStopping)
     p->set_pid(t.pid);
   p->set_signal(t.signal);
@@ -229,11 +222,11 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
         sch::LogQuery q;
         q.tail = req.tail();
         q.follow = req.follow();
-        if (req.has_since()) q.since = from_ts(req.since());
+        if (req.has_since()) q.since = from_timestamp(req.since());
         std::string id = t.id;
         auto emit = [&](const sch::LogLine& line) {
           v1::LogEntry e;
-          *e.mutable_time() = ts(line.time);
+          *e.mutable_time() = to_timestamp(line.time);
           e.set_stream(line.is_stderr ? v1::LogEntry::STDERR : v1::LogEntry::STDOUT);
           e.set_text(valid_utf8(line.text));
           e.set_partial(line.partial);
@@ -257,7 +250,7 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
           auto ev = sub->next(std::chrono::milliseconds(250));
           if (!ev) continue;
           v1::TaskEvent out;
-          *out.mutable_time() = ts(ev->time);
+          *out.mutable_time() = to_timestamp(ev->time);
           out.set_task_id(ev->task_id);
           out.set_task_name(ev->task_name);
           out.set_state(to_proto(ev->state));

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "api/server/services/proto_time.hpp"
+
 #include "svc/v1/tokens.pb.h"
 
 namespace svc::api {
@@ -10,17 +12,12 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-google::protobuf::Timestamp ts(std::chrono::system_clock::time_point t) {
-  return TimeUtil::MillisecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
 void to_proto(const TokenRecord& r, v1::TokenInfo* out) {
   out->set_id(r.id);
   out->set_name(r.name);
-  *out->mutable_created_at() = ts(r.created_at);
-  if (r.expires_at) *out->mutable_expires_at() = ts(*r.expires_at);
-  if (r.last_used_at) *out->mutable_last_used_at() = ts(*r.last_used_at);
+  *out->mutable_created_at() = to_timestamp(r.created_at);
+  if (r.expires_at) *out->mutable_expires_at() = to_timestamp(*r.expires_at);
+  if (r.last_used_at) *out->mutable_last_used_at() = to_timestamp(*r.last_used_at);
   out->set_revoked(r.revoked);
 }
 

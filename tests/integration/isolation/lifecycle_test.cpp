@@ -167,7 +167,7 @@ TEST_CASE("a failed exec is reported by start and in the exit record", "[lifecyc
   CHECK(exit->error.find("/no/such/binary") != std::string::npos);
 }
 
-TEST_CASE("create with start runs at once; a created sandbox can be removed unstarted",
+TEST_CASE("create with start runs at once - a created sandbox can be removed unstarted",
           "[lifecycle]") {
   test::SandboxFixture fx;
   if (!fx.usable()) return;
@@ -190,7 +190,7 @@ TEST_CASE("create with start runs at once; a created sandbox can be removed unst
   CHECK_FALSE(fs::exists(st->dir));
 }
 
-TEST_CASE("a restarted runtime re-adopts running sandboxes; shims live outside our cgroup",
+TEST_CASE("a restarted runtime re-adopts running sandboxes - shims live outside our cgroup",
           "[lifecycle]") {
   test::SandboxFixture fx;
   if (!fx.usable()) return;

@@ -131,7 +131,7 @@ TEST_CASE("image records and names are files", "[images][store]") {
   CHECK(st.list()->front().references == std::vector<std::string>{"docker.io/library/a:2"});
 }
 
-TEST_CASE("leases persist and merge; holders are validated", "[images][leases]") {
+TEST_CASE("leases persist and merge - holders are validated", "[images][leases]") {
   TempDir t("svc-lease-");
   LeaseStore ls(t.path());
   REQUIRE(ls.init());

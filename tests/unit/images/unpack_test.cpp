@@ -17,7 +17,7 @@ using namespace svc;
 using namespace svc::images::unpack;
 namespace fs = std::filesystem;
 
-TEST_CASE("tar entry names are cleaned; .. is refused", "[images][unpack]") {
+TEST_CASE("tar entry names are cleaned - .. is refused", "[images][unpack]") {
   CHECK(*clean_entry_path("./a/b") == "a/b");
   CHECK(*clean_entry_path("/etc/passwd") == "etc/passwd");
   CHECK(*clean_entry_path("a//b/./c/") == "a/b/c");

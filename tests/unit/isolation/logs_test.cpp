@@ -49,7 +49,7 @@ TEST_CASE("lines become CRI records and read back with time, stream and text", "
   CHECK(format_rfc3339_nano(lines->at(0).time) == "2023-11-14T22:13:20.123456789Z");
 }
 
-TEST_CASE("a line longer than the cap is split into P records; exit cuts the rest", "[logs]") {
+TEST_CASE("a line longer than the cap is split into P records - exit cuts the rest", "[logs]") {
   Writer w;
   std::string big(shim::kMaxLogLine + 10, 'x');
   w.feed(0, big + "\nunfinished");
@@ -66,7 +66,7 @@ TEST_CASE("a line longer than the cap is split into P records; exit cuts the res
   CHECK(lines->at(2).text == "unfinished");
 }
 
-TEST_CASE("the log rotates at the cap; tail and since select lines", "[logs]") {
+TEST_CASE("the log rotates at the cap - tail and since select lines", "[logs]") {
   Writer w(200);
   for (int i = 0; i < 20; ++i) w.feed(0, "line-" + std::to_string(i) + "\n", 1'700'000'000 + i);
   CHECK(std::filesystem::exists(w.dir.path() / "log.1"));

@@ -220,7 +220,7 @@ TEST_CASE("bind mounts are prepared on the host and attached by index", "[plan]"
   CHECK((p->child.steps[index_of(*p, "/data")].attrs & MOUNT_ATTR_RDONLY) != 0);
 }
 
-TEST_CASE("namespaces can be turned off for OCI bundles; their mounts follow", "[plan]") {
+TEST_CASE("namespaces can be turned off for OCI bundles - their mounts follow", "[plan]") {
   auto spec = base_spec();
   spec.namespaces = NamespaceSet{false, false, false, false, false};
   spec.network = NetworkMode::kHost;

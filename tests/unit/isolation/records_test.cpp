@@ -12,7 +12,7 @@
 using namespace svc;
 using namespace svc::isolation;
 
-TEST_CASE("RFC 3339 times round-trip with nanoseconds; offsets and short fractions parse",
+TEST_CASE("RFC 3339 times round-trip with nanoseconds - offsets and short fractions parse",
           "[records]") {
   auto t = parse_rfc3339("2026-11-22T15:08:20.123456789Z");
   REQUIRE(t);

@@ -45,7 +45,7 @@ TEST_CASE("ranges survive a new pool object (a restarted daemon)", "[uid_pool]")
   CHECK(again.allocate("/state/c")->host_base == 1'000'131'072u);
 }
 
-TEST_CASE("released ranges are reused lowest first; a full pool says so", "[uid_pool]") {
+TEST_CASE("released ranges are reused lowest first - a full pool says so", "[uid_pool]") {
   TempDir d;
   UidPool pool(opts(d, 2));
   REQUIRE(pool.allocate("a"));

@@ -65,7 +65,7 @@ ExitInfo killed(int sig) {
 
 }  // namespace
 
-TEST_CASE("a task runs: PENDING is stored, then PULLING, STARTING, RUNNING", "[tasks]") {
+TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks]") {
   Harness h;
   auto events = h.tc->subscribe();
   Task t = h.tc->run(h.spec("hello")).value();
@@ -124,7 +124,7 @@ TEST_CASE("OOM kills are reported as OOMKilled", "[tasks]") {
   CHECK(r.stop_message.find("64Mi") != std::string::npos);
 }
 
-TEST_CASE("stop sends the stop signal with a grace period; the exit is StoppedByUser", "[tasks]") {
+TEST_CASE("stop sends the stop signal with a grace period - the exit is StoppedByUser", "[tasks]") {
   Harness h;
   auto s = h.spec("srv");
   s.stop_signal = "SIGINT";
@@ -250,7 +250,7 @@ TEST_CASE("bad specs are INVALID_ARGUMENT naming the field, and nothing is store
   CHECK(h.store.writes == 0);
 }
 
-TEST_CASE("names are unique; lookups by id, prefix or name", "[tasks]") {
+TEST_CASE("names are unique - lookups by id, prefix or name", "[tasks]") {
   Harness h;
   Task t = h.started(h.spec("web"));
   CHECK(h.tc->run(h.spec("web")).error().code() == Code::kAlreadyExists);
@@ -272,7 +272,7 @@ TEST_CASE("a store failure refuses the task", "[tasks]") {
   CHECK(h.tc->list(all).value().first.empty());
 }
 
-TEST_CASE("remove: refused while running unless forced; forced kills and cleans up", "[tasks]") {
+TEST_CASE("remove: refused while running unless forced - forced kills and cleans up", "[tasks]") {
   Harness h;
   Task t = h.started(h.spec("victim"));
   auto r = h.tc->remove(t.id, false);

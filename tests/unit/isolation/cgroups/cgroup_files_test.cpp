@@ -37,7 +37,7 @@ TEST_CASE("keyed files: the number after the key, nothing for a missing or non-n
   CHECK_FALSE(find_keyed("", "oom_kill"));
 }
 
-TEST_CASE("control files: written values replace the old ones; a missing file is an error",
+TEST_CASE("control files: written values replace the old ones - a missing file is an error",
           "[cgroups]") {
   TempDir dir;
   FakeCgroupFs::put(dir.path() / "pids.max", "max\n");
@@ -117,7 +117,7 @@ TEST_CASE("rmdir is retried while busy, within its budget, and a gone directory 
   CHECK(calls > 1);
 }
 
-TEST_CASE("signals go to listed pids only; a pid that is gone is not an error", "[cgroups]") {
+TEST_CASE("signals go to listed pids only - a pid that is gone is not an error", "[cgroups]") {
   pid_t child = svc::test::spawn_pausing_child();
   REQUIRE(signal_all({child}, SIGKILL));
   int status = 0;

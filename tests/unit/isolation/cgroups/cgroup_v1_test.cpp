@@ -34,7 +34,7 @@ std::string get(const fs::path& p) { return FakeCgroupFs::get(p); }
 
 }  // namespace
 
-TEST_CASE("v1 cpu: quota and period from millicpus; no limit is quota -1", "[cgroups][v1]") {
+TEST_CASE("v1 cpu: quota and period from millicpus - no limit is quota -1", "[cgroups][v1]") {
   TempDir d;
   FakeCgroupFs::put(d.path() / "cpu.cfs_period_us", "100000\n");
   FakeCgroupFs::put(d.path() / "cpu.cfs_quota_us", "-1\n");

@@ -47,7 +47,7 @@ TEST_CASE("v2 cpu: cpu.max is \"quota period\", or \"max period\" without a limi
   CHECK(get(d.path() / "cpu.max") == "max 100000");
 }
 
-TEST_CASE("v2 memory: memory.max and swap off; swap.max only when the kernel has it",
+TEST_CASE("v2 memory: memory.max and swap off - swap.max only when the kernel has it",
           "[cgroups][v2]") {
   TempDir d;
   FakeCgroupFs::put(d.path() / "memory.max", "max\n");

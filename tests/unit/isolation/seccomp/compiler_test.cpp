@@ -118,7 +118,7 @@ TEST_CASE("compiler: an unwritable cache is reported, not fatal", "[seccomp]") {
   CHECK(c.stats().cache_write_errors == 1);
 }
 
-TEST_CASE("compiler: unknown syscall names are skipped; bad rules are errors", "[seccomp]") {
+TEST_CASE("compiler: unknown syscall names are skipped - bad rules are errors", "[seccomp]") {
   Compiler c;
   Profile p = small_profile();
   p.rules.push_back(Rule{{"no_such_syscall_anywhere"}, Action::kErrno, 1, {}, ""});

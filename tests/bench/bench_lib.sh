@@ -1,8 +1,24 @@
-# Sourced by the benchmarks that run crun. crun refuses this host's hybrid cgroup layout while
-# hugetlb sits alone on the cgroup2 mount ("cgroups in hybrid mode not supported"): these
-# functions mount hugetlb as a v1 hierarchy for the run and give it back afterwards.
-#   hugetlb_take     mounts it (sets HUGETLB_MOUNTED=1 when it did)
-#   hugetlb_give     undoes it; call from the EXIT trap
+# Sourced by the benchmark scripts that run crun and runc beside svc.
+#   bench_requires NAME TOOL...  exits 0 with "skipped" unless root and every tool is installed
+#   hugetlb_take / hugetlb_give  crun refuses this host's hybrid cgroup layout while hugetlb sits
+#       alone on the cgroup2 mount ("cgroups in hybrid mode not supported"): take mounts hugetlb
+#       as a v1 hierarchy for the run (HUGETLB_MOUNTED=1 when it did), give hands it back; call
+#       give from the EXIT trap.
+
+bench_requires() {
+  name=$1
+  shift
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "$name: skipped: needs root"
+    exit 0
+  fi
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      echo "$name: skipped: $tool is not installed (packaging/install-deps.sh)"
+      exit 0
+    fi
+  done
+}
 
 HUGETLB_MOUNTED=""
 
