@@ -25,7 +25,7 @@ scheduler::LogLine convert(const isolation::LogLine& l) {
 
 Result<> LogSourceAdapter::read(const std::string& task_id, const scheduler::LogQuery& query,
                                 const std::function<bool(const scheduler::LogLine&)>& emit,
-                                const std::function<bool()>& keep_following) {
+                                const KeepFollowing& keep_following) {
   std::filesystem::path dir = dir_of_(task_id);
   isolation::LogQuery q;
   if (query.tail > 0) q.tail = static_cast<std::size_t>(query.tail);
@@ -41,9 +41,13 @@ Result<> LogSourceAdapter::read(const std::string& task_id, const scheduler::Log
   // shim appends to the log, rotates it, or renames exit.json into place. The shim drains the
   // task's output into the log before it writes exit.json, so once exit.json exists one last
   // read has everything. A task still pulling its image has no sandbox dir yet: wait for it.
-  while (!std::filesystem::exists(dir / "log", ec)) {
-    if (!keep_following()) return {};
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The sandbox dir appears while the task is STARTING; the task's next state change (RUNNING,
+  // or STOPPED when it failed) wakes this wait, so no time is lost polling for it.
+  while (!std::filesystem::exists(dir / "state.json", ec)) {
+    if (!keep_following(std::chrono::milliseconds(50))) {
+      if (!std::filesystem::exists(dir / "state.json", ec)) return {};
+      break;  // stopped already: read what it wrote
+    }
   }
   UniqueFd watch(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!watch) return fail_errno("inotify_init1");
@@ -53,7 +57,7 @@ Result<> LogSourceAdapter::read(const std::string& task_id, const scheduler::Log
   isolation::LogFollower follower(dir, q);
   for (;;) {
     bool exited = std::filesystem::exists(dir / "exit.json", ec);
-    bool more = !exited && keep_following();
+    bool more = !exited && keep_following(std::chrono::milliseconds(0));
     for (const auto& line : SVC_TRY(follower.poll()))
       if (!emit(convert(line))) return {};
     if (!more) return {};

@@ -14,7 +14,7 @@ class LogSourceAdapter final : public scheduler::LogSource {
       : dir_of_(std::move(dir_of)) {}
   Result<> read(const std::string& task_id, const scheduler::LogQuery& query,
                 const std::function<bool(const scheduler::LogLine&)>& emit,
-                const std::function<bool()>& keep_following) override;
+                const KeepFollowing& keep_following) override;
 
  private:
   std::function<std::filesystem::path(const std::string&)> dir_of_;

@@ -122,10 +122,13 @@ class LogSource {
  public:
   virtual ~LogSource() = default;
   // Emits the task's lines in order. With follow, keeps reading as lines arrive while
-  // keep_following() is true (checked whenever it reaches the end); emit returning false ends it.
+  // keep_following(wait) is true: it returns at once when the task has stopped (false) or the
+  // client went away (false), else within `wait`, sooner when the task changes state (true).
+  // emit returning false ends it.
+  using KeepFollowing = std::function<bool(std::chrono::milliseconds wait)>;
   virtual Result<> read(const std::string& task_id, const LogQuery& query,
                         const std::function<bool(const LogLine&)>& emit,
-                        const std::function<bool()>& keep_following) = 0;
+                        const KeepFollowing& keep_following) = 0;
 };
 
 // Where the controller runs blocking work (pulls, launches) and timers. The real one is a

@@ -232,10 +232,13 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
           e.set_partial(line.partial);
           return sink.write(e);
         };
-        auto keep_following = [&]() {
+        auto changes = tasks.subscribe(id);
+        auto keep_following = [&](std::chrono::milliseconds wait) {
           if (ctx.cancelled()) return false;
           auto cur = tasks.get(id);
-          return cur && cur->state != sch::TaskState::kStopped;
+          if (!cur || cur->state == sch::TaskState::kStopped) return false;
+          if (wait.count() > 0) (void)changes->next(wait);  // wakes on the task's next change
+          return true;
         };
         return logs.read(id, q, emit, keep_following);
       });
