@@ -28,8 +28,7 @@ Result<> from_json(std::string_view json, google::protobuf::Message* message) {
 }
 
 std::string error_json(const Error& error) {
-  nlohmann::json j = {{"code", std::string(code_name(error.code()))},
-                      {"message", error.message()}};
+  nlohmann::json j = {{"code", std::string(code_name(error.code()))}, {"message", error.message()}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -26,12 +26,17 @@ api::Client& Context::client() {
 int Context::report(const Error& error) const {
   std::cerr << "svctl: " << error.message() << "\n";
   switch (error.code()) {
-    case Code::kUnavailable: return error.message().starts_with("cannot reach") ? kExitUnreachable : kExitFailed;
+    case Code::kUnavailable:
+      return error.message().starts_with("cannot reach") ? kExitUnreachable : kExitFailed;
     case Code::kUnauthenticated:
-    case Code::kPermissionDenied: return kExitUnauthorized;
-    case Code::kNotFound: return kExitNotFound;
-    case Code::kInvalidArgument: return kExitFailed;
-    default: return kExitFailed;
+    case Code::kPermissionDenied:
+      return kExitUnauthorized;
+    case Code::kNotFound:
+      return kExitNotFound;
+    case Code::kInvalidArgument:
+      return kExitFailed;
+    default:
+      return kExitFailed;
   }
 }
 

@@ -23,7 +23,9 @@ struct Globals {
   std::string host;
   std::string token;
   std::string output = "table";
-  OutputFormat format() const { return output == "json" ? OutputFormat::kJson : OutputFormat::kTable; }
+  OutputFormat format() const {
+    return output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
+  }
 };
 
 class Context {

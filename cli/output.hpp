@@ -26,7 +26,9 @@ class Table {
 // "key: value" lines with aligned values, for one object.
 class Fields {
  public:
-  void add(std::string key, std::string value) { rows_.emplace_back(std::move(key), std::move(value)); }
+  void add(std::string key, std::string value) {
+    rows_.emplace_back(std::move(key), std::move(value));
+  }
   void print(std::ostream& out) const;
 
  private:

@@ -49,17 +49,22 @@ std::string status_line(const v1::Task& t) {
   switch (t.state()) {
     case v1::Task::PENDING:
       return t.queued_reason().empty() ? "Pending" : "Queued for capacity";
-    case v1::Task::PULLING: return "Pulling image";
-    case v1::Task::STARTING: return "Starting";
-    case v1::Task::RUNNING: return "Running " + span(age_seconds(t.running_at()));
-    case v1::Task::STOPPING: return "Stopping";
+    case v1::Task::PULLING:
+      return "Pulling image";
+    case v1::Task::STARTING:
+      return "Starting";
+    case v1::Task::RUNNING:
+      return "Running " + span(age_seconds(t.running_at()));
+    case v1::Task::STOPPING:
+      return "Stopping";
     case v1::Task::STOPPED: {
       std::string reason = t.stop_reason().empty() ? "Stopped" : t.stop_reason();
       if (t.has_exit_code())
         return fmt::format("{} ({}) {}", reason, t.exit_code(), ago(t.stopped_at()));
       return fmt::format("{} {}", reason, ago(t.stopped_at()));
     }
-    default: return "Unknown";
+    default:
+      return "Unknown";
   }
 }
 

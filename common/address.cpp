@@ -66,8 +66,8 @@ Result<Address> parse_address(std::string_view text) {
     return parse_host_port(text, "address");
   }
   if (a.path.empty() || a.path.front() != '/')
-    return fail(Code::kInvalidArgument, "invalid address \"{}\": a unix socket path must be absolute",
-                text);
+    return fail(Code::kInvalidArgument,
+                "invalid address \"{}\": a unix socket path must be absolute", text);
   if (a.path.size() >= 108)
     return fail(Code::kInvalidArgument,
                 "invalid address \"{}\": a unix socket path must be shorter than 108 bytes", text);

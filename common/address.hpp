@@ -12,8 +12,8 @@ namespace svc {
 struct Address {
   enum class Kind { kUnix, kTcp };
   Kind kind = Kind::kUnix;
-  std::string path;   // kUnix
-  std::string host;   // kTcp, without brackets
+  std::string path;  // kUnix
+  std::string host;  // kTcp, without brackets
   std::uint16_t port = 0;
 
   std::string str() const;  // canonical: unix:///path or tcp://host:port

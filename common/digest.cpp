@@ -30,8 +30,8 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
 Result<Digest> Digest::parse(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos)
-    return fail(Code::kInvalidArgument, "invalid digest \"{}\": expected \"sha256:<64 hex digits>\"",
-                text);
+    return fail(Code::kInvalidArgument,
+                "invalid digest \"{}\": expected \"sha256:<64 hex digits>\"", text);
   std::string_view algo = text.substr(0, colon);
   std::string_view hex = text.substr(colon + 1);
   if (algo == "sha512" || algo == "sha384")

@@ -21,12 +21,23 @@ class PriorityFlag final : public spdlog::custom_flag_formatter {
     int prio = 6;
     switch (msg.level) {
       case spdlog::level::trace:
-      case spdlog::level::debug: prio = 7; break;
-      case spdlog::level::info: prio = 6; break;
-      case spdlog::level::warn: prio = 4; break;
-      case spdlog::level::err: prio = 3; break;
-      case spdlog::level::critical: prio = 2; break;
-      default: break;
+      case spdlog::level::debug:
+        prio = 7;
+        break;
+      case spdlog::level::info:
+        prio = 6;
+        break;
+      case spdlog::level::warn:
+        prio = 4;
+        break;
+      case spdlog::level::err:
+        prio = 3;
+        break;
+      case spdlog::level::critical:
+        prio = 2;
+        break;
+      default:
+        break;
     }
     dest.push_back('<');
     dest.push_back(static_cast<char>('0' + prio));
@@ -67,8 +78,10 @@ Result<> validate_log_level(std::string_view level) {
 
 Result<> setup_logging(std::string_view level, LogFormat format) {
   auto lvl = SVC_TRY(level_from(level));
-  if (format == LogFormat::kAuto) format = stderr_is_journal() ? LogFormat::kJournal : LogFormat::kText;
-  auto logger = std::make_shared<spdlog::logger>("svc", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (format == LogFormat::kAuto)
+    format = stderr_is_journal() ? LogFormat::kJournal : LogFormat::kText;
+  auto logger =
+      std::make_shared<spdlog::logger>("svc", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   if (format == LogFormat::kJournal) {
     formatter->add_flag<PriorityFlag>('*').set_pattern("%*%v");

@@ -100,17 +100,17 @@ inline void take(tl::expected<void, Error>&) {}
 
 // SVC_TRY(expr): evaluates a Result; on error returns it from the enclosing function, otherwise
 // yields the value. SVC_TRY_CTX adds context. Both use GNU statement expressions (g++, clang).
-#define SVC_TRY(expr)                                             \
-  ({                                                              \
-    auto&& svc_try_r_ = (expr);                                   \
+#define SVC_TRY(expr)                                                        \
+  ({                                                                         \
+    auto&& svc_try_r_ = (expr);                                              \
     if (!svc_try_r_) return ::tl::unexpected(std::move(svc_try_r_).error()); \
-    ::svc::detail::take(std::move(svc_try_r_));                   \
+    ::svc::detail::take(std::move(svc_try_r_));                              \
   })
 
-#define SVC_TRY_CTX(expr, ...)                                                        \
-  ({                                                                                  \
-    auto&& svc_try_r_ = (expr);                                                       \
-    if (!svc_try_r_)                                                                  \
+#define SVC_TRY_CTX(expr, ...)                                                                  \
+  ({                                                                                            \
+    auto&& svc_try_r_ = (expr);                                                                 \
+    if (!svc_try_r_)                                                                            \
       return ::tl::unexpected(std::move(svc_try_r_).error().context(fmt::format(__VA_ARGS__))); \
-    ::svc::detail::take(std::move(svc_try_r_));                                       \
+    ::svc::detail::take(std::move(svc_try_r_));                                                 \
   })

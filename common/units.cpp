@@ -12,9 +12,9 @@ struct Number {
   // The value as an integer part and a fraction of up to 9 digits, kept exact so "0.1Gi" does
   // not pick up binary floating-point noise.
   std::uint64_t whole = 0;
-  std::uint64_t frac = 0;   // fraction digits as an integer
+  std::uint64_t frac = 0;  // fraction digits as an integer
   int frac_digits = 0;
-  std::size_t length = 0;   // characters consumed
+  std::size_t length = 0;  // characters consumed
 };
 
 // Parses [0-9]+(\.[0-9]+)? at the start of text.
@@ -62,7 +62,8 @@ Result<std::uint64_t> scale(const Number& n, std::uint64_t multiplier, std::stri
                             std::string_view what) {
   unsigned __int128 whole = static_cast<unsigned __int128>(n.whole) * multiplier;
   unsigned __int128 denom = pow10(n.frac_digits);
-  unsigned __int128 frac = (static_cast<unsigned __int128>(n.frac) * multiplier + denom - 1) / denom;
+  unsigned __int128 frac =
+      (static_cast<unsigned __int128>(n.frac) * multiplier + denom - 1) / denom;
   unsigned __int128 total = whole + frac;
   if (total > std::numeric_limits<std::uint64_t>::max())
     return fail(Code::kInvalidArgument, "invalid {} \"{}\": too large", what, input);
@@ -90,10 +91,17 @@ Result<std::uint64_t> parse_size(std::string_view input) {
   };
   static constexpr std::array<Unit, 14> kUnits = {{
       {"", 1},
-      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30},
-      {"Ti", 1ULL << 40}, {"Pi", 1ULL << 50}, {"Ei", 1ULL << 60},
-      {"k", 1000ULL}, {"K", 1000ULL}, {"M", 1000ULL * 1000},
-      {"G", 1000ULL * 1000 * 1000}, {"T", 1000ULL * 1000 * 1000 * 1000},
+      {"Ki", 1ULL << 10},
+      {"Mi", 1ULL << 20},
+      {"Gi", 1ULL << 30},
+      {"Ti", 1ULL << 40},
+      {"Pi", 1ULL << 50},
+      {"Ei", 1ULL << 60},
+      {"k", 1000ULL},
+      {"K", 1000ULL},
+      {"M", 1000ULL * 1000},
+      {"G", 1000ULL * 1000 * 1000},
+      {"T", 1000ULL * 1000 * 1000 * 1000},
       {"P", 1000ULL * 1000 * 1000 * 1000 * 1000},
       {"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
   }};
@@ -189,15 +197,21 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view input) {
     Number n = SVC_TRY(parse_number(text, input, "duration"));
     text.remove_prefix(n.length);
     std::size_t u = 0;
-    while (u < text.size() && ((text[u] >= 'a' && text[u] <= 'z') || (text[u] >= 'A' && text[u] <= 'Z')))
+    while (u < text.size() &&
+           ((text[u] >= 'a' && text[u] <= 'z') || (text[u] >= 'A' && text[u] <= 'Z')))
       ++u;
     std::string_view unit = text.substr(0, u);
     std::uint64_t mult = 0;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else if (unit == "d") mult = 86'400'000;
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else if (unit == "d")
+      mult = 86'400'000;
     else if (unit.empty())
       return fail(Code::kInvalidArgument,
                   "invalid duration \"{}\": missing unit after the number (use ms, s, m, h or d, "

@@ -20,16 +20,26 @@ std::string where(std::string_view source, const toml::source_region& region) {
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -172,8 +182,7 @@ Result<> read_registries(TableReader& r, const toml::table& table, Config::Regis
   SVC_TRY(r.string("default", g.default_registry));
   if (g.default_registry.empty() || g.default_registry.find('/') != std::string::npos)
     return fail(Code::kInvalidArgument,
-                "{}: registries.default must be a registry host such as \"docker.io\"",
-                r.source());
+                "{}: registries.default must be a registry host such as \"docker.io\"", r.source());
   SVC_TRY(r.string_list("insecure", g.insecure));
   SVC_TRY(r.string("auth_file", g.auth_file));
   SVC_TRY(r.on("mirrors", [&](const toml::node& node) -> Result<> {
@@ -226,8 +235,8 @@ Result<> read_isolation(TableReader& r, Config::Isolation& iso) {
       std::string v(node.value<std::string>().value_or(std::string()));
       bool ok = !v.empty() && v.size() <= 64 && v != "." && v != "..";
       for (char ch : v)
-        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '-' || ch == '_' || ch == '.');
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.');
       if (!ok)
         return r.value_error(key, node, "a cgroup name: 1-64 letters, digits, '-', '_' or '.'");
       out = v;
@@ -349,33 +358,27 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   }
   Config c;
   TableReader top(source_name, "", root);
-  SVC_TRY(section(top, root, "daemon", [&](TableReader& r, const toml::table&) {
-    return read_daemon(r, c.daemon);
-  }));
-  SVC_TRY(section(top, root, "api", [&](TableReader& r, const toml::table&) {
-    return read_api(r, c.api);
-  }));
-  SVC_TRY(section(top, root, "ingress", [&](TableReader& r, const toml::table&) {
-    return read_ingress(r, c.ingress);
-  }));
+  SVC_TRY(section(top, root, "daemon",
+                  [&](TableReader& r, const toml::table&) { return read_daemon(r, c.daemon); }));
+  SVC_TRY(section(top, root, "api",
+                  [&](TableReader& r, const toml::table&) { return read_api(r, c.api); }));
+  SVC_TRY(section(top, root, "ingress",
+                  [&](TableReader& r, const toml::table&) { return read_ingress(r, c.ingress); }));
   SVC_TRY(section(top, root, "registries", [&](TableReader& r, const toml::table& t) {
     return read_registries(r, t, c.registries);
   }));
-  SVC_TRY(section(top, root, "images", [&](TableReader& r, const toml::table&) {
-    return read_images(r, c.images);
-  }));
+  SVC_TRY(section(top, root, "images",
+                  [&](TableReader& r, const toml::table&) { return read_images(r, c.images); }));
   SVC_TRY(section(top, root, "isolation", [&](TableReader& r, const toml::table&) {
     return read_isolation(r, c.isolation);
   }));
-  SVC_TRY(section(top, root, "node", [&](TableReader& r, const toml::table&) {
-    return read_node(r, c.node);
-  }));
-  SVC_TRY(section(top, root, "billing", [&](TableReader& r, const toml::table&) {
-    return read_billing(r, c.billing);
-  }));
+  SVC_TRY(section(top, root, "node",
+                  [&](TableReader& r, const toml::table&) { return read_node(r, c.node); }));
+  SVC_TRY(section(top, root, "billing",
+                  [&](TableReader& r, const toml::table&) { return read_billing(r, c.billing); }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {
-        "daemon", "api", "ingress", "registries", "images", "isolation", "node", "billing"};
+    static constexpr std::string_view kSections[] = {"daemon", "api",       "ingress", "registries",
+                                                     "images", "isolation", "node",    "billing"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
@@ -393,8 +396,8 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& explicit_
   if (!explicit_path && !std::filesystem::exists(path, ec)) return Config{};
   auto text = read_file(path, 4 * 1024 * 1024);
   if (!text)
-    return tl::unexpected(std::move(text).error().context(
-        fmt::format("read config {}", path.string())));
+    return tl::unexpected(
+        std::move(text).error().context(fmt::format("read config {}", path.string())));
   return parse_config(*text, path.string());
 }
 
@@ -418,11 +421,11 @@ std::string to_toml(const Config& c) {
                                  {"mirrors", std::move(mirrors)},
                                  {"stall_timeout", format_duration(c.registries.stall_timeout)},
                                  {"max_attempts", c.registries.max_attempts}}},
-      {"images", toml::table{{"parallel_layers", c.images.parallel_layers},
-                             {"max_layer_entries",
-                              static_cast<std::int64_t>(c.images.max_layer_entries)},
-                             {"max_layer_size", format_size(c.images.max_layer_size)},
-                             {"max_file_size", format_size(c.images.max_file_size)}}},
+      {"images",
+       toml::table{{"parallel_layers", c.images.parallel_layers},
+                   {"max_layer_entries", static_cast<std::int64_t>(c.images.max_layer_entries)},
+                   {"max_layer_size", format_size(c.images.max_layer_size)},
+                   {"max_file_size", format_size(c.images.max_file_size)}}},
       {"isolation", toml::table{{"cgroup_base", c.isolation.cgroup_base},
                                 {"shim_cgroup", c.isolation.shim_cgroup},
                                 {"uid_base", static_cast<std::int64_t>(c.isolation.uid_base)}}},

@@ -43,21 +43,21 @@ struct Config {
 
   // How pulls use the node, and the limits that stop hostile layers.
   struct Images {
-    int parallel_layers = 3;                          // layers fetched and unpacked at once
-    std::uint64_t max_layer_entries = 1'000'000;      // tar entries in one layer
-    std::uint64_t max_layer_size = 64ULL << 30;       // uncompressed bytes of one layer
-    std::uint64_t max_file_size = 16ULL << 30;        // one file in a layer
+    int parallel_layers = 3;                      // layers fetched and unpacked at once
+    std::uint64_t max_layer_entries = 1'000'000;  // tar entries in one layer
+    std::uint64_t max_layer_size = 64ULL << 30;   // uncompressed bytes of one layer
+    std::uint64_t max_file_size = 16ULL << 30;    // one file in a layer
   } images;
 
   struct Isolation {
-    std::string cgroup_base = "svc";        // sandboxes: <hierarchy>/<cgroup_base>/sandboxes/<id>
-    std::string shim_cgroup = "svc-shims";  // shims: <hierarchy>/<shim_cgroup> (not svcd's own)
-    std::uint64_t uid_base = 1'000'000'000; // first host uid of the per-sandbox ranges
+    std::string cgroup_base = "svc";         // sandboxes: <hierarchy>/<cgroup_base>/sandboxes/<id>
+    std::string shim_cgroup = "svc-shims";   // shims: <hierarchy>/<shim_cgroup> (not svcd's own)
+    std::uint64_t uid_base = 1'000'000'000;  // first host uid of the per-sandbox ranges
   } isolation;
 
   struct Node {
-    std::int64_t cpu_millis = 0;    // 0 = all online CPUs
-    std::uint64_t memory_bytes = 0; // 0 = 90 % of RAM
+    std::int64_t cpu_millis = 0;     // 0 = all online CPUs
+    std::uint64_t memory_bytes = 0;  // 0 = 90 % of RAM
   } node;
 
   struct Billing {

@@ -10,6 +10,7 @@
 #include "api/server/listener.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
 #include "common/digest.hpp"
 #include "common/fs.hpp"
@@ -18,7 +19,6 @@
 #include "daemon/store/store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
-#include "api/server/services/task_service.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 
@@ -89,17 +89,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   fs::path scratch = state / "tmp";
   SVC_TRY(make_dirs(scratch, 0700));
   isolation::HostFacts host = isolation::probe_host(scratch);
-  spdlog::info("node {}: {} cpus, {} memory, cgroups {} (driver {}), user namespaces {}, "
-               "overlayfs {}, seccomp {}, idmapped mounts {}, kvm {}",
-               d->node_id_, host.cpus, format_size_human(host.memory_bytes),
-               host.cgroup.mode == isolation::CgroupMode::kHybrid ? "hybrid"
-               : host.cgroup.mode == isolation::CgroupMode::kV2   ? "v2"
-               : host.cgroup.mode == isolation::CgroupMode::kV1   ? "v1"
-                                                                  : "unknown",
-               host.cgroup.driver.empty() ? "none" : host.cgroup.driver,
-               host.user_namespaces.usable ? "yes" : "no", host.overlayfs.usable ? "yes" : "no",
-               host.seccomp.usable ? "yes" : "no", host.idmapped_mounts.usable ? "yes" : "no",
-               host.kvm.flavour.empty() ? "none" : host.kvm.flavour);
+  spdlog::info(
+      "node {}: {} cpus, {} memory, cgroups {} (driver {}), user namespaces {}, "
+      "overlayfs {}, seccomp {}, idmapped mounts {}, kvm {}",
+      d->node_id_, host.cpus, format_size_human(host.memory_bytes),
+      host.cgroup.mode == isolation::CgroupMode::kHybrid ? "hybrid"
+      : host.cgroup.mode == isolation::CgroupMode::kV2   ? "v2"
+      : host.cgroup.mode == isolation::CgroupMode::kV1   ? "v1"
+                                                         : "unknown",
+      host.cgroup.driver.empty() ? "none" : host.cgroup.driver,
+      host.user_namespaces.usable ? "yes" : "no", host.overlayfs.usable ? "yes" : "no",
+      host.seccomp.usable ? "yes" : "no", host.idmapped_mounts.usable ? "yes" : "no",
+      host.kvm.flavour.empty() ? "none" : host.kvm.flavour);
 
   std::int64_t alloc_cpu =
       config.node.cpu_millis > 0 ? config.node.cpu_millis : std::int64_t{host.cpus} * 1000;
@@ -158,9 +159,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   SVC_TRY_CTX(d->api_->start(opts), "start the API");
   spdlog::info("svcd {} ({}) serving the API on unix://{}{}", svc::version(), svc::git_commit(),
                opts.unix_socket.string(),
-               d->api_->tcp_port() ? fmt::format(" and tcp port {} (token required)",
-                                                 *d->api_->tcp_port())
-                                   : "");
+               d->api_->tcp_port()
+                   ? fmt::format(" and tcp port {} (token required)", *d->api_->tcp_port())
+                   : "");
   return d;
 }
 

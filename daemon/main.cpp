@@ -7,9 +7,9 @@
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <CLI/CLI.hpp>
 
 #include "common/log.hpp"
 #include "common/version.hpp"

@@ -35,7 +35,8 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   std::unique_ptr<TaskSystem> t(new TaskSystem());
   fs::path sandboxes = options.state_dir / "tasks";
   SVC_TRY(make_dirs(sandboxes, 0711));
-  t->cgroups_ = SVC_TRY_CTX(isolation::make_cgroup_driver(host.cgroup, options.cgroup_base), "cgroups");
+  t->cgroups_ =
+      SVC_TRY_CTX(isolation::make_cgroup_driver(host.cgroup, options.cgroup_base), "cgroups");
   t->seccomp_ = std::make_unique<isolation::seccomp::Compiler>(options.state_dir / "seccomp");
   isolation::UidPool::Options pool;
   pool.file = options.state_dir / "uid-ranges";

@@ -47,7 +47,8 @@ Result<std::pair<api::TokenRecord, std::string>> TokenManager::create(
 
 Result<std::vector<api::TokenRecord>> TokenManager::list() {
   return store_.read([&](Store& s) -> Result<std::vector<api::TokenRecord>> {
-    auto stmt = SVC_TRY(s.prepare(fmt::format("SELECT {} FROM tokens ORDER BY created_at", kColumns)));
+    auto stmt =
+        SVC_TRY(s.prepare(fmt::format("SELECT {} FROM tokens ORDER BY created_at", kColumns)));
     std::vector<api::TokenRecord> out;
     while (SVC_TRY(stmt.step())) out.push_back(read_record(stmt));
     return out;
@@ -82,14 +83,16 @@ Result<std::string> TokenManager::authenticate(std::string_view token) {
                 "token create` on the node");
   };
   // svc_<12 hex>_<48 hex>
-  if (!token.starts_with("svc_") || token.size() != 4 + 12 + 1 + 48 || token[16] != '_') return bad();
+  if (!token.starts_with("svc_") || token.size() != 4 + 12 + 1 + 48 || token[16] != '_')
+    return bad();
   std::string_view id = token.substr(4, 12);
   std::string_view secret = token.substr(17);
   std::string hash, name;
   std::int64_t expires = 0;
   bool has_expiry = false, revoked = false;
   auto found = store_.read([&](Store& s) -> Result<bool> {
-    auto stmt = SVC_TRY(s.prepare("SELECT secret_hash, name, expires_at, revoked FROM tokens WHERE id = ?"));
+    auto stmt = SVC_TRY(
+        s.prepare("SELECT secret_hash, name, expires_at, revoked FROM tokens WHERE id = ?"));
     stmt.bind(1, id);
     if (!SVC_TRY(stmt.step())) return false;
     hash = stmt.text(0);

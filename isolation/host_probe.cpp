@@ -79,10 +79,10 @@ FeatureProbe run_in_child(const std::function<int(char* msg, std::size_t len)>& 
   return {ok, msg};
 }
 
-#define PROBE_FAIL(...)                        \
-  do {                                         \
-    std::snprintf(msg, len, __VA_ARGS__);      \
-    return 1;                                  \
+#define PROBE_FAIL(...)                   \
+  do {                                    \
+    std::snprintf(msg, len, __VA_ARGS__); \
+    return 1;                             \
   } while (0)
 
 }  // namespace
@@ -128,8 +128,7 @@ CgroupLayout probe_cgroups(const ProbeRoots& roots) {
     f >> fstype >> source >> super;
     if (fstype == "cgroup2") {
       have_v2 = true;
-      if (layout.unified.empty() || mountpoint == layout.root.string())
-        layout.unified = mountpoint;
+      if (layout.unified.empty() || mountpoint == layout.root.string()) layout.unified = mountpoint;
     } else if (fstype == "cgroup") {
       std::istringstream opts(super);
       std::string opt;
@@ -217,7 +216,8 @@ FeatureProbe probe_user_namespaces(const ProbeRoots& roots) {
   std::string max = trim(read_small(roots.proc / "sys/user/max_user_namespaces"));
   if (max == "0") return {false, "user.max_user_namespaces is 0"};
   FeatureProbe p = run_in_child([](char* msg, std::size_t len) -> int {
-    if (::unshare(CLONE_NEWUSER) != 0) PROBE_FAIL("unshare(CLONE_NEWUSER): %s", std::strerror(errno));
+    if (::unshare(CLONE_NEWUSER) != 0)
+      PROBE_FAIL("unshare(CLONE_NEWUSER): %s", std::strerror(errno));
     std::snprintf(msg, len, "unshare(CLONE_NEWUSER) succeeded");
     return 0;
   });
@@ -271,9 +271,7 @@ FeatureProbe probe_idmapped_mounts(const fs::path& scratch) {
   fs::remove_all(base, ec);
   fs::create_directories(base / "src", ec);
   fs::create_directories(base / "dst", ec);
-  {
-    std::ofstream(base / "src/file") << "x";
-  }
+  { std::ofstream(base / "src/file") << "x"; }
   std::string src = (base / "src").string(), dst = (base / "dst").string(),
               file = (base / "dst/file").string();
   constexpr unsigned kHostBase = 1'000'000'000;  // a uid far from any real user
@@ -299,7 +297,8 @@ FeatureProbe probe_idmapped_mounts(const fs::path& scratch) {
     char path[64];
     for (int attempt = 0; attempt < 1000; ++attempt) {
       // Wait until the holder has unshared: its user ns differs from ours.
-      struct stat a {}, b {};
+      struct stat a {
+      }, b{};
       std::snprintf(path, sizeof path, "/proc/%d/ns/user", holder);
       if (::stat(path, &a) == 0 && ::stat("/proc/self/ns/user", &b) == 0 && a.st_ino != b.st_ino)
         break;

@@ -17,8 +17,8 @@ fs::path find_shim() {
   if (!ec) {
     fs::path dir = self.parent_path();
     candidates.push_back(dir / "svc-shim");
-    candidates.push_back(dir / "../shim/svc-shim");                // build tree: isolation/oci_cli
-    candidates.push_back(dir / "../isolation/shim/svc-shim");      // build tree: daemon/
+    candidates.push_back(dir / "../shim/svc-shim");            // build tree: isolation/oci_cli
+    candidates.push_back(dir / "../isolation/shim/svc-shim");  // build tree: daemon/
     candidates.push_back(dir / "../../isolation/shim/svc-shim");
     candidates.push_back(dir / "../libexec/svc/svc-shim");
   }

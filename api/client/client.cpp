@@ -51,11 +51,10 @@ Error Client::error(const grpc::Status& status) const {
   Code code = static_cast<Code>(static_cast<int>(status.error_code()));
   if (static_cast<int>(status.error_code()) > static_cast<int>(Code::kUnauthenticated))
     code = Code::kUnknown;
-  if (code == Code::kUnavailable && (status.error_message().find("failed to connect") !=
-                                         std::string::npos ||
-                                     status.error_message().find("Connection refused") !=
-                                         std::string::npos ||
-                                     status.error_message().find("No such file") != std::string::npos)) {
+  if (code == Code::kUnavailable &&
+      (status.error_message().find("failed to connect") != std::string::npos ||
+       status.error_message().find("Connection refused") != std::string::npos ||
+       status.error_message().find("No such file") != std::string::npos)) {
     std::string why = status.error_message();
     if (address_.kind == Address::Kind::kUnix) {
       struct stat st {};
@@ -65,16 +64,15 @@ Error Client::error(const grpc::Status& status) const {
         why = fmt::format("no permission to use {} (run as root or as a member of group svc)",
                           address_.path);
       else
-        why = fmt::format("nothing answers on {} (svcd stopped without removing it?)",
-                          address_.path);
+        why =
+            fmt::format("nothing answers on {} (svcd stopped without removing it?)", address_.path);
     }
     return Error(Code::kUnavailable,
                  fmt::format("cannot reach svcd at {}: {}. Is svcd running? Start it (`svcd` as "
                              "root, or `systemctl start svcd`), or point --host / SVC_HOST at it",
                              address_.str(), why));
   }
-  if (code == Code::kUnauthenticated && token_.empty())
-    return Error(code, status.error_message());
+  if (code == Code::kUnauthenticated && token_.empty()) return Error(code, status.error_message());
   return Error(code, status.error_message());
 }
 

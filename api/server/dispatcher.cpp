@@ -21,10 +21,10 @@ namespace pb = google::protobuf;
 Dispatcher::Dispatcher() {
   // Touching one message of each file links its generated code and registers its descriptors.
   const pb::FileDescriptor* files[] = {
-      v1::NodeInfo::descriptor()->file(),     v1::Task::descriptor()->file(),
-      v1::Image::descriptor()->file(),        v1::Service::descriptor()->file(),
-      v1::UsageRow::descriptor()->file(),     v1::Schedule::descriptor()->file(),
-      v1::Trigger::descriptor()->file(),      v1::TokenInfo::descriptor()->file(),
+      v1::NodeInfo::descriptor()->file(), v1::Task::descriptor()->file(),
+      v1::Image::descriptor()->file(),    v1::Service::descriptor()->file(),
+      v1::UsageRow::descriptor()->file(), v1::Schedule::descriptor()->file(),
+      v1::Trigger::descriptor()->file(),  v1::TokenInfo::descriptor()->file(),
   };
   auto* factory = pb::MessageFactory::generated_factory();
   for (const pb::FileDescriptor* file : files) {

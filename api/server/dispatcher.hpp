@@ -76,11 +76,11 @@ class Dispatcher {
   template <class Req, class Resp>
   void server_stream(std::string_view full_name,
                      std::function<Result<>(const Req&, TypedSink<Resp>&, CallContext&)> fn) {
-    set_stream(full_name, [fn = std::move(fn)](const Message& req, StreamSink& sink,
-                                               CallContext& ctx) {
-      TypedSink<Resp> typed(sink);
-      return fn(static_cast<const Req&>(req), typed, ctx);
-    });
+    set_stream(full_name,
+               [fn = std::move(fn)](const Message& req, StreamSink& sink, CallContext& ctx) {
+                 TypedSink<Resp> typed(sink);
+                 return fn(static_cast<const Req&>(req), typed, ctx);
+               });
   }
 
   // By "svc.v1.Node/Info" or the gRPC path "/svc.v1.Node/Info".

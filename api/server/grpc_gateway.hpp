@@ -14,7 +14,7 @@
 namespace grpc {
 class Server;
 class ServerCompletionQueue;
-}
+}  // namespace grpc
 
 namespace svc::api {
 

@@ -7,12 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/json.hpp"
 #include "api/server/status.hpp"
@@ -59,7 +59,8 @@ class ChunkSink final : public StreamSink {
   ChunkSink(Socket& socket, bool sse) : socket_(socket), sse_(sse) {}
   bool write(const google::protobuf::Message& message) override {
     if (broken_) return false;
-    std::string line = sse_ ? fmt::format("data: {}\n\n", to_json(message)) : to_json(message) + "\n";
+    std::string line =
+        sse_ ? fmt::format("data: {}\n\n", to_json(message)) : to_json(message) + "\n";
     beast::error_code ec;
     asio::write(socket_, http::make_chunk(asio::buffer(line)), ec);
     if (ec) broken_ = true;
@@ -151,10 +152,10 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
       Result<std::string> who =
           header.starts_with("Bearer ")
               ? authenticator_(header.substr(7))
-              : Result<std::string>(tl::unexpected(Error(
-                    Code::kUnauthenticated,
-                    "this address needs a token: send \"Authorization: Bearer <token>\" "
-                    "(create one with `svctl token create` on the node)")));
+              : Result<std::string>(tl::unexpected(
+                    Error(Code::kUnauthenticated,
+                          "this address needs a token: send \"Authorization: Bearer <token>\" "
+                          "(create one with `svctl token create` on the node)")));
       if (!who) {
         auto res = error_response(version, keep_alive, who.error());
         res.set(http::field::www_authenticate, "Bearer realm=\"svcd\"");

@@ -68,7 +68,8 @@ Result<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     if (c == '%') {
       int hi = i + 1 < text.size() ? hex(text[i + 1]) : -1;
       int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0) return fail(Code::kInvalidArgument, "bad percent-encoding in \"{}\"", text);
+      if (hi < 0 || lo < 0)
+        return fail(Code::kInvalidArgument, "bad percent-encoding in \"{}\"", text);
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -87,8 +88,8 @@ bool match_pattern(std::string_view pattern, std::string_view path,
                    std::vector<std::pair<std::string, std::string>>& params) {
   params.clear();
   std::string_view verb;
-  if (auto colon = pattern.rfind(':'); colon != std::string_view::npos &&
-                                       pattern.find('}', colon) == std::string_view::npos) {
+  if (auto colon = pattern.rfind(':');
+      colon != std::string_view::npos && pattern.find('}', colon) == std::string_view::npos) {
     verb = pattern.substr(colon);
     pattern = pattern.substr(0, colon);
     if (!path.ends_with(verb)) return false;
@@ -143,7 +144,8 @@ Result<nlohmann::json> scalar_json(const pb::FieldDescriptor* f, const std::stri
                   value);
     case FD::CPPTYPE_ENUM: {
       std::string upper;
-      for (char c : value) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      for (char c : value)
+        upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
       if (!f->enum_type()->FindValueByName(upper))
         return fail(Code::kInvalidArgument, "query parameter {}: unknown value \"{}\"", param,
                     value);
@@ -170,7 +172,8 @@ Result<RouteMatch> RestRouter::match(std::string_view http_method, std::string_v
     if (route.http_method != http_method) continue;
     m.route = &route;
     m.method = dispatcher_.find(route.rpc);
-    if (!m.method) return fail(Code::kInternal, "route {} names unknown method {}", route.pattern, route.rpc);
+    if (!m.method)
+      return fail(Code::kInternal, "route {} names unknown method {}", route.pattern, route.rpc);
     return m;
   }
   if (path_matched)
@@ -197,7 +200,8 @@ Result<std::unique_ptr<pb::Message>> RestRouter::build_request(const RouteMatch&
   const pb::Descriptor* d = request->GetDescriptor();
   if (match.route->body) {
     std::string_view trimmed = body;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front())))
+      trimmed.remove_prefix(1);
     if (!trimmed.empty()) SVC_TRY(from_json(body, request.get()));
   } else if (!body.empty() && body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
     return fail(Code::kInvalidArgument, "{} {} takes no request body", match.route->http_method,
@@ -231,14 +235,14 @@ Result<std::unique_ptr<pb::Message>> RestRouter::build_request(const RouteMatch&
       fields[json_name][k] = v;
       return {};
     }
-    if (!map_key.empty())
-      return fail(Code::kInvalidArgument, "unknown {} \"{}\"", what, name);
+    if (!map_key.empty()) return fail(Code::kInvalidArgument, "unknown {} \"{}\"", what, name);
     if (f->is_repeated()) {
       // Repeated fields take the parameter several times, or a comma-separated list.
       std::size_t start = 0;
       for (;;) {
         std::size_t comma = value.find(',', start);
-        std::string part = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string part =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         fields[json_name].push_back(SVC_TRY(scalar_json(f, part, name)));
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -251,7 +255,8 @@ Result<std::unique_ptr<pb::Message>> RestRouter::build_request(const RouteMatch&
   std::size_t pos = 0;
   while (pos < query.size()) {
     std::size_t amp = query.find('&', pos);
-    std::string_view part = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    std::string_view part =
+        query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
     pos = amp == std::string_view::npos ? query.size() : amp + 1;
     if (part.empty()) continue;
     auto eq = part.find('=');
@@ -266,7 +271,8 @@ Result<std::unique_ptr<pb::Message>> RestRouter::build_request(const RouteMatch&
     SVC_TRY(from_json(fields.dump(), extra.get()));
     // Path variables replace whatever the body said for the same field.
     for (const auto& [name, value] : match.path_params) {
-      if (const auto* f = find_field(d, name)) request->GetReflection()->ClearField(request.get(), f);
+      if (const auto* f = find_field(d, name))
+        request->GetReflection()->ClearField(request.get(), f);
     }
     request->MergeFrom(*extra);
   }

@@ -19,23 +19,40 @@ grpc::Status to_grpc_status(const Error& error) {
 
 int http_status(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kCancelled: return 499;
-    case Code::kUnknown: return 500;
-    case Code::kInvalidArgument: return 400;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kPermissionDenied: return 403;
-    case Code::kResourceExhausted: return 429;
-    case Code::kFailedPrecondition: return 400;
-    case Code::kAborted: return 409;
-    case Code::kOutOfRange: return 400;
-    case Code::kUnimplemented: return 501;
-    case Code::kInternal: return 500;
-    case Code::kUnavailable: return 503;
-    case Code::kDataLoss: return 500;
-    case Code::kUnauthenticated: return 401;
+    case Code::kOk:
+      return 200;
+    case Code::kCancelled:
+      return 499;
+    case Code::kUnknown:
+      return 500;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kDeadlineExceeded:
+      return 504;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kResourceExhausted:
+      return 429;
+    case Code::kFailedPrecondition:
+      return 400;
+    case Code::kAborted:
+      return 409;
+    case Code::kOutOfRange:
+      return 400;
+    case Code::kUnimplemented:
+      return 501;
+    case Code::kInternal:
+      return 500;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDataLoss:
+      return 500;
+    case Code::kUnauthenticated:
+      return 401;
   }
   return 500;
 }

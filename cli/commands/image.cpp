@@ -85,8 +85,8 @@ class PullView {
       std::string bar(static_cast<std::size_t>(fill), '=');
       if (fill < kWidth) bar += '>' + std::string(static_cast<std::size_t>(kWidth - fill - 1), ' ');
       out_ << "\x1b[2K" << short_digest(l.digest()) << " "
-                << fmt::format("{:<14}", phase_name(l.phase())) << " [" << bar << "] "
-                << size_str(l.current()) << "/" << size_str(l.total()) << "\n";
+           << fmt::format("{:<14}", phase_name(l.phase())) << " [" << bar << "] "
+           << size_str(l.current()) << "/" << size_str(l.total()) << "\n";
       ++lines;
     }
     out_ << "\x1b[2K" << message_ << "\n";
@@ -198,8 +198,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     if (!plat) return ctx.report(plat.error());
     *req.mutable_platform() = *plat;
     v1::Image image;
-    auto status = pull_image(ctx, req, std::cout, !ctx.json() && ::isatty(STDOUT_FILENO), ctx.json(),
-                             &image);
+    auto status =
+        pull_image(ctx, req, std::cout, !ctx.json() && ::isatty(STDOUT_FILENO), ctx.json(), &image);
     if (!status.ok()) return ctx.report(status);
     if (ctx.json()) {
       print_json(std::cout, image);

@@ -45,7 +45,8 @@ void add_logs_command(CLI::App& app, Context& ctx) {
   cmd->add_option("task", o->task, "task id or name")->required();
   cmd->add_flag("-f,--follow", o->follow, "keep printing new output until the task stops");
   cmd->add_option("-n,--tail", o->tail, "only the last N lines")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--since", o->since, "only lines newer than this: a duration (10m) or RFC 3339 time");
+  cmd->add_option("--since", o->since,
+                  "only lines newer than this: a duration (10m) or RFC 3339 time");
   cmd->add_flag("-t,--timestamps", o->timestamps, "print each line's time");
   set_runner(cmd, [&ctx, o]() -> int {
     LogOptions lo;

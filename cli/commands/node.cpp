@@ -15,10 +15,14 @@ std::string feature(const v1::Feature& f) {
 
 std::string mode_name(v1::CgroupInfo::Mode m) {
   switch (m) {
-    case v1::CgroupInfo::V1: return "v1";
-    case v1::CgroupInfo::V2: return "v2";
-    case v1::CgroupInfo::HYBRID: return "hybrid (v1 controllers beside a cgroup2 mount)";
-    default: return "unknown";
+    case v1::CgroupInfo::V1:
+      return "v1";
+    case v1::CgroupInfo::V2:
+      return "v2";
+    case v1::CgroupInfo::HYBRID:
+      return "hybrid (v1 controllers beside a cgroup2 mount)";
+    default:
+      return "unknown";
   }
 }
 
@@ -49,7 +53,8 @@ void add_node_commands(CLI::App& app, Context& ctx) {
                               format_cpu_millis(info.allocatable_cpu_millis())));
     f.add("Memory", fmt::format("{} (allocatable {})",
                                 format_size_human(static_cast<std::uint64_t>(info.memory_bytes())),
-                                format_size_human(static_cast<std::uint64_t>(info.allocatable_memory_bytes()))));
+                                format_size_human(
+                                    static_cast<std::uint64_t>(info.allocatable_memory_bytes()))));
     f.add("Cgroups", fmt::format("{}, driver {}", mode_name(info.cgroup().mode()),
                                  info.cgroup().driver().empty() ? "none" : info.cgroup().driver()));
     std::string controllers;
@@ -62,10 +67,11 @@ void add_node_commands(CLI::App& app, Context& ctx) {
     f.add("Seccomp", feature(info.seccomp()));
     f.add("Idmapped mounts", feature(info.idmapped_mounts()));
     const auto& kvm = info.kvm();
-    f.add("KVM", !kvm.device_present()
-                     ? std::string("no (/dev/kvm does not exist)")
-                     : fmt::format("{} ({})", kvm.usable_for_vms() ? "usable" : "not usable for VMs",
-                                   kvm.detail()));
+    f.add("KVM",
+          !kvm.device_present()
+              ? std::string("no (/dev/kvm does not exist)")
+              : fmt::format("{} ({})", kvm.usable_for_vms() ? "usable" : "not usable for VMs",
+                            kvm.detail()));
     f.add("State dir", info.state_dir());
     f.add("Run dir", info.run_dir());
     f.add("Started", TimeUtil::ToString(info.started_at()));

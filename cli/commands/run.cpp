@@ -27,7 +27,7 @@ using google::protobuf::util::TimeUtil;
 
 struct RunOpts {
   std::string name, cpu, memory, workdir, user, timeout, network = "private", stop_signal,
-      stop_timeout, entrypoint;
+                                                         stop_timeout, entrypoint;
   bool entrypoint_set = false;
   std::vector<std::string> env, env_files, labels;
   bool detach = false, rm = false, queue = false;
@@ -42,7 +42,9 @@ Result<std::pair<std::string, std::string>> split_kv(const std::string& text, st
     if (env_fallback) {
       // As docker: --env NAME takes NAME's value from svctl's own environment.
       const char* v = std::getenv(text.c_str());
-      if (!v) return fail(Code::kInvalidArgument, "{} {}: not set in this environment (use NAME=VALUE)", flag, text);
+      if (!v)
+        return fail(Code::kInvalidArgument, "{} {}: not set in this environment (use NAME=VALUE)",
+                    flag, text);
       return std::make_pair(text, std::string(v));
     }
     return fail(Code::kInvalidArgument, "{} {}: expected KEY=VALUE", flag, text);
@@ -90,13 +92,14 @@ Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   }
   s.set_workdir(o.workdir);
   s.set_user(o.user);
-  if (!o.cpu.empty()) s.mutable_resources()->set_cpu_millis(SVC_TRY_CTX(parse_cpu_millis(o.cpu), "--cpu"));
+  if (!o.cpu.empty())
+    s.mutable_resources()->set_cpu_millis(SVC_TRY_CTX(parse_cpu_millis(o.cpu), "--cpu"));
   if (!o.memory.empty())
     s.mutable_resources()->set_memory_bytes(
         static_cast<std::int64_t>(SVC_TRY_CTX(parse_size(o.memory), "--memory")));
   if (!o.timeout.empty())
-    *s.mutable_timeout() =
-        TimeUtil::MillisecondsToDuration(SVC_TRY_CTX(parse_duration(o.timeout), "--timeout").count());
+    *s.mutable_timeout() = TimeUtil::MillisecondsToDuration(
+        SVC_TRY_CTX(parse_duration(o.timeout), "--timeout").count());
   if (!o.stop_timeout.empty())
     *s.mutable_stop_grace_period() = TimeUtil::MillisecondsToDuration(
         SVC_TRY_CTX(parse_duration(o.stop_timeout), "--stop-timeout").count());
@@ -129,8 +132,7 @@ int ensure_image(Context& ctx, const std::string& image);
 
 void add_run_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RunOpts>();
-  auto* cmd = app.add_subcommand(
-      "run", "run a task: svctl run [flags] IMAGE [-- COMMAND ARGS...]");
+  auto* cmd = app.add_subcommand("run", "run a task: svctl run [flags] IMAGE [-- COMMAND ARGS...]");
   cmd->add_option("--name", o->name, "a unique name (default: task-<id>)");
   cmd->add_option("--cpu", o->cpu, "vCPUs to reserve and limit to: 0.5, 250m (default 1)");
   cmd->add_option("--memory,-m", o->memory, "memory limit: 256Mi, 1G (default 512Mi)");
@@ -138,14 +140,14 @@ void add_run_command(CLI::App& app, Context& ctx) {
       ->allow_extra_args(false);
   cmd->add_option("--env-file", o->env_files, "read variables from a file of KEY=VALUE lines")
       ->allow_extra_args(false);
-  cmd->add_option("--label,-l", o->labels, "a label KEY=VALUE")
-      ->allow_extra_args(false);
+  cmd->add_option("--label,-l", o->labels, "a label KEY=VALUE")->allow_extra_args(false);
   cmd->add_option("--workdir,-w", o->workdir, "working directory inside the task");
   cmd->add_option("--user,-u", o->user, "user: uid, uid:gid or a name from the image");
   cmd->add_option("--timeout", o->timeout, "stop the task after this long (10m)");
   cmd->add_option("--network", o->network, "private (loopback only), bridge (outbound), none")
       ->check(CLI::IsMember({"private", "bridge", "none"}));
-  cmd->add_option("--stop-signal", o->stop_signal, "signal that asks the task to stop (default SIGTERM)");
+  cmd->add_option("--stop-signal", o->stop_signal,
+                  "signal that asks the task to stop (default SIGTERM)");
   cmd->add_option("--stop-timeout", o->stop_timeout, "grace period before SIGKILL (default 10s)");
   cmd->add_option("--entrypoint", o->entrypoint, "replace the image's entrypoint (\"\" clears it)")
       ->each([o](const std::string&) { o->entrypoint_set = true; });
@@ -161,7 +163,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
       std::cerr << "svctl: " << spec.error().message() << "\n";
       return kExitUsage;
     }
-    if (int rc = ensure_image(ctx, o->image); rc != kExitOk) return rc == kExitUnreachable ? rc : kExitRunFailed;
+    if (int rc = ensure_image(ctx, o->image); rc != kExitOk)
+      return rc == kExitUnreachable ? rc : kExitRunFailed;
     v1::RunTaskRequest req;
     *req.mutable_spec() = *spec;
     v1::Task task;
@@ -242,8 +245,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
       return rc == kExitUnreachable ? rc : kExitRunFailed;
     }
     if (ctx.json()) print_json(std::cout, final_task);
-    if (final_task.stop_reason() == "ImagePullFailed" || final_task.stop_reason() == "StartFailed" ||
-        !final_task.has_exit_code()) {
+    if (final_task.stop_reason() == "ImagePullFailed" ||
+        final_task.stop_reason() == "StartFailed" || !final_task.has_exit_code()) {
       std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
                 << final_task.stop_message() << "\n";
       // A program that could not be executed has 127, as in a shell; otherwise 125.

@@ -39,7 +39,8 @@ void add_ps(CLI::App& app, Context& ctx) {
     for (const auto& l : o->labels) {
       auto eq = l.find('=');
       if (eq == std::string::npos)
-        return ctx.report(Error(Code::kInvalidArgument, fmt::format("--label {}: expected KEY=VALUE", l)));
+        return ctx.report(
+            Error(Code::kInvalidArgument, fmt::format("--label {}: expected KEY=VALUE", l)));
       (*req.mutable_labels())[l.substr(0, eq)] = l.substr(eq + 1);
     }
     req.set_page_size(1000);
@@ -76,10 +77,12 @@ void add_stop(CLI::App& app, Context& ctx) {
     std::string grace, signal;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("stop", "stop tasks: the stop signal, then SIGKILL after the grace period");
+  auto* cmd = app.add_subcommand(
+      "stop", "stop tasks: the stop signal, then SIGKILL after the grace period");
   cmd->add_option("task", o->tasks, "task ids or names")->required();
   cmd->add_option("-t,--time", o->grace, "grace period before SIGKILL (e.g. 10s; 0 = at once)");
-  cmd->add_option("-s,--signal", o->signal, "signal to send first (default: the task's stop signal)");
+  cmd->add_option("-s,--signal", o->signal,
+                  "signal to send first (default: the task's stop signal)");
   set_runner(cmd, [&ctx, o]() -> int {
     int rc = kExitOk;
     for (const auto& id : o->tasks) {
@@ -113,7 +116,8 @@ void add_rm(CLI::App& app, Context& ctx) {
     bool force = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("rm", "remove stopped tasks and their files (-f: running ones too)");
+  auto* cmd =
+      app.add_subcommand("rm", "remove stopped tasks and their files (-f: running ones too)");
   cmd->add_option("task", o->tasks, "task ids or names")->required();
   cmd->add_flag("-f,--force", o->force, "kill the task first if it runs");
   set_runner(cmd, [&ctx, o]() -> int {
@@ -137,7 +141,8 @@ void add_rm(CLI::App& app, Context& ctx) {
 
 void add_inspect(CLI::App& app, Context& ctx) {
   auto tasks = std::make_shared<std::vector<std::string>>();
-  auto* cmd = app.add_subcommand("inspect", "show everything about tasks (env values are never shown)");
+  auto* cmd =
+      app.add_subcommand("inspect", "show everything about tasks (env values are never shown)");
   cmd->add_option("task", *tasks, "task ids or names")->required();
   set_runner(cmd, [&ctx, tasks]() -> int {
     int rc = kExitOk;
@@ -158,7 +163,8 @@ void add_inspect(CLI::App& app, Context& ctx) {
       Fields f;
       f.add("ID", t.id());
       f.add("Name", t.name());
-      f.add("Image", t.spec().image() + (t.image_digest().empty() ? "" : " (" + t.image_digest() + ")"));
+      f.add("Image",
+            t.spec().image() + (t.image_digest().empty() ? "" : " (" + t.image_digest() + ")"));
       f.add("Command", command_line(t, 200));
       f.add("State", state_name(t.state()));
       f.add("Status", status_line(t));
@@ -166,19 +172,22 @@ void add_inspect(CLI::App& app, Context& ctx) {
       if (!t.stop_message().empty()) f.add("Stop message", t.stop_message());
       if (!t.queued_reason().empty()) f.add("Queued", t.queued_reason());
       f.add("CPU", format_cpu_millis(t.spec().resources().cpu_millis()) + " vCPU");
-      f.add("Memory", format_size_human(static_cast<std::uint64_t>(t.spec().resources().memory_bytes())));
+      f.add("Memory",
+            format_size_human(static_cast<std::uint64_t>(t.spec().resources().memory_bytes())));
       std::string env;
       for (const auto& [k, v] : t.spec().env()) env += (env.empty() ? "" : ", ") + k;
       if (!env.empty()) f.add("Env (names)", env);
       std::string labels;
-      for (const auto& [k, v] : t.spec().labels()) labels += (labels.empty() ? "" : ", ") + k + "=" + v;
+      for (const auto& [k, v] : t.spec().labels())
+        labels += (labels.empty() ? "" : ", ") + k + "=" + v;
       if (!labels.empty()) f.add("Labels", labels);
       f.add("Created", when(t.created_at()));
       f.add("Started", when(t.running_at()));
       f.add("Stopped", when(t.stopped_at()));
       if (t.pid()) f.add("PID", std::to_string(t.pid()));
       f.add("CPU used", fmt::format("{:.3f} s", t.usage().cpu_seconds()));
-      f.add("Memory peak", format_size_human(static_cast<std::uint64_t>(t.usage().memory_peak_bytes())));
+      f.add("Memory peak",
+            format_size_human(static_cast<std::uint64_t>(t.usage().memory_peak_bytes())));
       f.print(std::cout);
     }
     return rc;

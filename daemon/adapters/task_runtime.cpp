@@ -28,9 +28,15 @@ Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSp
   s.resources.memory_bytes = l.memory_bytes;
   s.resources.pids = l.pids;
   switch (l.network) {
-    case sch::NetworkMode::kPrivate: s.network = iso::NetworkMode::kPrivate; break;
-    case sch::NetworkMode::kBridge: s.network = iso::NetworkMode::kBridge; break;
-    case sch::NetworkMode::kNone: s.network = iso::NetworkMode::kNone; break;
+    case sch::NetworkMode::kPrivate:
+      s.network = iso::NetworkMode::kPrivate;
+      break;
+    case sch::NetworkMode::kBridge:
+      s.network = iso::NetworkMode::kBridge;
+      break;
+    case sch::NetworkMode::kNone:
+      s.network = iso::NetworkMode::kNone;
+      break;
   }
   s.stop_signal = l.stop_signal;
   s.stop_grace = l.stop_grace;

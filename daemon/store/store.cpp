@@ -10,15 +10,26 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   Code code = Code::kInternal;
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = Code::kUnavailable; break;
-    case SQLITE_FULL: code = Code::kResourceExhausted; break;
-    case SQLITE_CONSTRAINT: code = Code::kAlreadyExists; break;
+    case SQLITE_LOCKED:
+      code = Code::kUnavailable;
+      break;
+    case SQLITE_FULL:
+      code = Code::kResourceExhausted;
+      break;
+    case SQLITE_CONSTRAINT:
+      code = Code::kAlreadyExists;
+      break;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: code = Code::kDataLoss; break;
+    case SQLITE_NOTADB:
+      code = Code::kDataLoss;
+      break;
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_CANTOPEN: code = Code::kPermissionDenied; break;
-    default: break;
+    case SQLITE_CANTOPEN:
+      code = Code::kPermissionDenied;
+      break;
+    default:
+      break;
   }
   const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return Error(code, fmt::format("{}: {}", what, msg));
@@ -29,10 +40,10 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
                                            const std::vector<Migration>& migrations) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-                               SQLITE_OPEN_NOFOLLOW,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+      nullptr);
   if (rc != SQLITE_OK) {
     Error e = sqlite_error(db, rc, fmt::format("open database {}", path.string()));
     sqlite3_close(db);
@@ -51,7 +62,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
     return {};
   }();
   if (!pragmas)
-    return tl::unexpected(std::move(pragmas).error().context(fmt::format("open {}", path.string())));
+    return tl::unexpected(
+        std::move(pragmas).error().context(fmt::format("open {}", path.string())));
   auto migrated = store->migrate(migrations);
   if (!migrated) return tl::unexpected(std::move(migrated).error());
   return store;
@@ -79,8 +91,8 @@ Result<> Store::migrate(const std::vector<Migration>& migrations) {
   int expected = 0;
   for (const Migration& m : migrations) {
     if (m.version != expected + 1)
-      return fail(Code::kInternal, "migration {} ({}) out of order: expected version {}",
-                  m.version, m.name, expected + 1);
+      return fail(Code::kInternal, "migration {} ({}) out of order: expected version {}", m.version,
+                  m.name, expected + 1);
     expected = m.version;
     if (m.version <= current) continue;
     SVC_TRY(exec_locked("BEGIN IMMEDIATE"));
@@ -94,8 +106,7 @@ Result<> Store::migrate(const std::vector<Migration>& migrations) {
       return tl::unexpected(std::move(applied).error().context(
           fmt::format("migrate {} to schema version {} ({})", path_.string(), m.version, m.name)));
     }
-    spdlog::info("store: migrated {} to schema version {} ({})", path_.string(), m.version,
-                 m.name);
+    spdlog::info("store: migrated {} to schema version {} ({})", path_.string(), m.version, m.name);
   }
   schema_version_ = std::max(current, latest);
   return {};
@@ -144,8 +155,9 @@ Result<std::optional<std::string>> Store::get_meta(std::string_view key) {
 
 Result<> Store::put_meta(std::string_view key, std::string_view value) {
   std::lock_guard lock(mu_);
-  auto stmt = SVC_TRY(prepare_locked(
-      "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  auto stmt =
+      SVC_TRY(prepare_locked("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE "
+                             "SET value = excluded.value"));
   stmt.bind(1, key).bind(2, value);
   return stmt.run();
 }
@@ -210,8 +222,8 @@ Result<bool> Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return tl::unexpected(sqlite_error(db_, rc, fmt::format("step \"{}\"",
-                                                          std::string_view(sqlite3_sql(stmt_)).substr(0, 80))));
+  return tl::unexpected(sqlite_error(
+      db_, rc, fmt::format("step \"{}\"", std::string_view(sqlite3_sql(stmt_)).substr(0, 80))));
 }
 
 Result<> Statement::run() {

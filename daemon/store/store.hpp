@@ -21,7 +21,7 @@
 namespace svc::daemon {
 
 struct Migration {
-  int version;           // becomes PRAGMA user_version once applied
+  int version;  // becomes PRAGMA user_version once applied
   std::string_view name;
   std::string_view sql;  // may hold several statements
 };
@@ -35,9 +35,9 @@ class Store {
  public:
   // Opens (creating when missing) and migrates. A database whose user_version is newer than the
   // last known migration is refused: it was written by a newer svcd.
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
-                                             const std::vector<Migration>& migrations =
-                                                 builtin_migrations());
+  static Result<std::unique_ptr<Store>> open(
+      const std::filesystem::path& path,
+      const std::vector<Migration>& migrations = builtin_migrations());
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -107,7 +107,9 @@ class Statement {
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bind_null(int index);
   Statement& bind_blob(int index, std::string_view value);

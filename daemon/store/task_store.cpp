@@ -90,14 +90,15 @@ constexpr const char* kColumns =
 Result<> SqlTaskStore::write(const Task& t, bool insert) {
   auto tx = SVC_TRY(store_.begin());
   std::string sql =
-      insert ? fmt::format("INSERT INTO tasks({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           kColumns)
-             : std::string(
-                   "UPDATE tasks SET id=?1, name=?2, spec=?3, state=?4, exit_code=?5, signal=?6, "
-                   "stop_reason=?7, stop_message=?8, image_digest=?9, pid=?10, queued_reason=?11, "
-                   "created_at=?12, pulling_at=?13, starting_at=?14, running_at=?15, "
-                   "stopping_at=?16, stopped_at=?17, cpu_seconds=?18, memory_peak_bytes=?19, "
-                   "stop_requested=?20, timed_out=?21 WHERE id=?1");
+      insert
+          ? fmt::format("INSERT INTO tasks({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        kColumns)
+          : std::string(
+                "UPDATE tasks SET id=?1, name=?2, spec=?3, state=?4, exit_code=?5, signal=?6, "
+                "stop_reason=?7, stop_message=?8, image_digest=?9, pid=?10, queued_reason=?11, "
+                "created_at=?12, pulling_at=?13, starting_at=?14, running_at=?15, "
+                "stopping_at=?16, stopped_at=?17, cpu_seconds=?18, memory_peak_bytes=?19, "
+                "stop_requested=?20, timed_out=?21 WHERE id=?1");
   auto st = SVC_TRY(tx.prepare(sql));
   st.bind(1, t.id).bind(2, t.spec.name).bind(3, spec_to_json(t.spec));
   st.bind(4, static_cast<int>(t.state));
@@ -137,7 +138,8 @@ Result<> SqlTaskStore::remove(const std::string& id) {
 
 Result<std::vector<Task>> SqlTaskStore::load_all() {
   return store_.read([&](Store& s) -> Result<std::vector<Task>> {
-    auto st = SVC_TRY(s.prepare(fmt::format("SELECT {} FROM tasks ORDER BY created_at, id", kColumns)));
+    auto st =
+        SVC_TRY(s.prepare(fmt::format("SELECT {} FROM tasks ORDER BY created_at, id", kColumns)));
     std::vector<Task> out;
     while (SVC_TRY(st.step())) {
       Task t;
@@ -145,7 +147,8 @@ Result<std::vector<Task>> SqlTaskStore::load_all() {
       t.spec = SVC_TRY_CTX(spec_from_json(st.text(2)), "task {}", t.id);
       t.spec.name = st.text(1);
       int state = static_cast<int>(st.int64(3));
-      if (state < 1 || state > 6) return fail(Code::kDataLoss, "task {} has unknown state {}", t.id, state);
+      if (state < 1 || state > 6)
+        return fail(Code::kDataLoss, "task {} has unknown state {}", t.id, state);
       t.state = static_cast<TaskState>(state);
       if (!st.is_null(4)) t.exit_code = static_cast<int>(st.int64(4));
       t.signal = static_cast<int>(st.int64(5));

@@ -36,10 +36,10 @@
 namespace svc::isolation {
 
 struct CgroupLimits {
-  std::int64_t cpu_millis = 0;          // 0 = no CPU limit; else quota = millis * period / 1000
+  std::int64_t cpu_millis = 0;  // 0 = no CPU limit; else quota = millis * period / 1000
   std::uint64_t cpu_period_us = 100'000;
-  std::uint64_t memory_bytes = 0;       // 0 = no limit; swap is always off when limited
-  std::int64_t pids = 1024;             // 0 = no limit
+  std::uint64_t memory_bytes = 0;  // 0 = no limit; swap is always off when limited
+  std::int64_t pids = 1024;        // 0 = no limit
 };
 
 struct CgroupStats {

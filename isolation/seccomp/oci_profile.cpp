@@ -5,9 +5,9 @@
 
 #include <charconv>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <utility>
-#include <set>
 
 #include <nlohmann/json.hpp>
 

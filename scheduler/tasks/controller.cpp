@@ -71,7 +71,8 @@ Result<TaskController::Entry*> TaskController::must_find_locked(std::string_view
     }
     if (count == 1) return match;
     if (count > 1)
-      return fail(Code::kInvalidArgument, "\"{}\" matches {} tasks: give more of the id", ref, count);
+      return fail(Code::kInvalidArgument, "\"{}\" matches {} tasks: give more of the id", ref,
+                  count);
   }
   return fail(Code::kNotFound, "no task \"{}\" (see `svctl ps -a`)", ref);
 }
@@ -115,7 +116,8 @@ bool TaskController::fits_locked(const TaskSpec& spec, std::string* why) const {
         "{}, {} task(s) admitted)",
         format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
         format_cpu_millis(std::max<std::int64_t>(0, options_.capacity_cpu_millis - cpu)),
-        format_size_human(options_.capacity_memory_bytes > mem ? options_.capacity_memory_bytes - mem : 0),
+        format_size_human(
+            options_.capacity_memory_bytes > mem ? options_.capacity_memory_bytes - mem : 0),
         format_cpu_millis(options_.capacity_cpu_millis),
         format_size_human(options_.capacity_memory_bytes), active);
   }
@@ -172,12 +174,23 @@ void TaskController::set_state_locked(Entry& e, TaskState state, std::string mes
   t.state = state;
   TimePoint now = clock_.now();
   switch (state) {
-    case TaskState::kPending: break;
-    case TaskState::kPulling: t.pulling_at = now; break;
-    case TaskState::kStarting: t.starting_at = now; break;
-    case TaskState::kRunning: if (!t.running_at) t.running_at = now; break;
-    case TaskState::kStopping: t.stopping_at = now; break;
-    case TaskState::kStopped: if (!t.stopped_at) t.stopped_at = now; break;
+    case TaskState::kPending:
+      break;
+    case TaskState::kPulling:
+      t.pulling_at = now;
+      break;
+    case TaskState::kStarting:
+      t.starting_at = now;
+      break;
+    case TaskState::kRunning:
+      if (!t.running_at) t.running_at = now;
+      break;
+    case TaskState::kStopping:
+      t.stopping_at = now;
+      break;
+    case TaskState::kStopped:
+      if (!t.stopped_at) t.stopped_at = now;
+      break;
   }
   persist_locked(t);
   publish_locked(t, std::move(message));
@@ -208,10 +221,11 @@ void TaskController::arm_timeout_locked(Entry& e) {
 void TaskController::arm_auto_remove_locked(Entry& e) {
   if (!e.task.spec.auto_remove || e.remove_timer || shutting_down_) return;
   std::string id = e.task.id;
-  e.remove_timer = executor_.schedule(clock_.steady_now() + options_.auto_remove_linger, [this, id] {
-    if (auto r = remove(id, true); !r && r.error().code() != Code::kNotFound)
-      spdlog::warn("tasks: auto-remove of {}: {}", id, r.error().message());
-  });
+  e.remove_timer =
+      executor_.schedule(clock_.steady_now() + options_.auto_remove_linger, [this, id] {
+        if (auto r = remove(id, true); !r && r.error().code() != Code::kNotFound)
+          spdlog::warn("tasks: auto-remove of {}: {}", id, r.error().message());
+      });
 }
 
 // ---- run ------------------------------------------------------------------------------------
@@ -245,8 +259,9 @@ Result<Task> TaskController::run(TaskSpec spec) {
   std::string why;
   bool fits = fits_locked(spec, &why);
   if (!fits && !spec.queue)
-    return fail(Code::kResourceExhausted, "not enough capacity: {}. Wait for tasks to finish, ask "
-                                          "for less, or pass --queue to wait for room",
+    return fail(Code::kResourceExhausted,
+                "not enough capacity: {}. Wait for tasks to finish, ask "
+                "for less, or pass --queue to wait for room",
                 why);
   t.spec = std::move(spec);
   t.state = TaskState::kPending;
@@ -379,8 +394,9 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
   }
   if (info.lost) {
     t.usage.pids = 0;
-    finish_locked(e, reason::kLost,
-                  info.error.empty() ? std::string("its sandbox's supervisor vanished") : info.error);
+    finish_locked(
+        e, reason::kLost,
+        info.error.empty() ? std::string("its sandbox's supervisor vanished") : info.error);
     return;
   }
   t.exit_code = info.exit_code;
@@ -439,8 +455,9 @@ Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signa
   if (sig == 0) sig = SIGTERM;
   Millis g = grace.value_or(t.spec.stop_grace);
   if (t.state == TaskState::kRunning)
-    set_state_locked(*e, TaskState::kStopping,
-                     fmt::format("sending {}, SIGKILL after {}", signal_name(sig), format_duration(g)));
+    set_state_locked(
+        *e, TaskState::kStopping,
+        fmt::format("sending {}, SIGKILL after {}", signal_name(sig), format_duration(g)));
   std::string id = t.id;
   Task snapshot = t;
   lock.unlock();
@@ -719,9 +736,10 @@ Result<> TaskController::recover(bool node_rebooted) {
     Lock lock(mu_);
     drain_queue_locked();
   }
-  spdlog::info("tasks: recovered {} task(s): {} re-adopted running, {} finished while svcd was "
-               "down, {} restarted",
-               stored.size(), to_watch.size(), exited.size(), to_start.size());
+  spdlog::info(
+      "tasks: recovered {} task(s): {} re-adopted running, {} finished while svcd was "
+      "down, {} restarted",
+      stored.size(), to_watch.size(), exited.size(), to_start.size());
   return {};
 }
 

@@ -78,8 +78,8 @@ class TaskController {
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
     std::uint64_t timeout_timer = 0;
     std::uint64_t remove_timer = 0;
-    bool reserved = false;   // counts against capacity
-    bool launched = false;   // a sandbox exists (or may exist) for it
+    bool reserved = false;  // counts against capacity
+    bool launched = false;  // a sandbox exists (or may exist) for it
     int waiters = 0;
   };
   using Lock = std::unique_lock<std::mutex>;

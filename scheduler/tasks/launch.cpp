@@ -14,7 +14,7 @@ Result<LaunchSpec> make_launch_spec(const Task& task, const ResolvedImage& image
   std::vector<std::string> cmd =
       !s.args.empty() ? s.args
                       : ((!s.entrypoint.empty() || s.reset_entrypoint) ? std::vector<std::string>{}
-                                                                      : image.cmd);
+                                                                       : image.cmd);
   l.args = entrypoint;
   l.args.insert(l.args.end(), cmd.begin(), cmd.end());
   if (l.args.empty())
@@ -38,7 +38,9 @@ Result<LaunchSpec> make_launch_spec(const Task& task, const ResolvedImage& image
   }
   bool has_path = false;
   for (const auto& kv : l.env) has_path = has_path || key_of(kv) == "PATH";
-  if (!has_path) l.env.insert(l.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!has_path)
+    l.env.insert(l.env.begin(),
+                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 
   l.workdir = !s.workdir.empty() ? s.workdir : (!image.workdir.empty() ? image.workdir : "/");
   l.user = !s.user.empty() ? s.user : image.user;

@@ -42,8 +42,8 @@ class ImageSource {
 // What a sandbox is asked to run: the image config already merged with the task's overrides.
 struct LaunchSpec {
   std::string id;
-  std::vector<std::string> args;        // argv, args[0] the program
-  std::vector<std::string> env;         // KEY=VALUE
+  std::vector<std::string> args;  // argv, args[0] the program
+  std::vector<std::string> env;   // KEY=VALUE
   std::string workdir;
   std::string user;
   std::string hostname;
@@ -57,7 +57,7 @@ struct LaunchSpec {
 };
 
 struct ExitInfo {
-  int exit_code = 0;   // 128+signal when a signal ended it
+  int exit_code = 0;  // 128+signal when a signal ended it
   int signal = 0;
   bool oom_killed = false;
   std::optional<TimePoint> started_at;
@@ -114,7 +114,7 @@ struct LogLine {
 
 struct LogQuery {
   std::optional<TimePoint> since;
-  int tail = 0;          // the last N lines; 0 = all
+  int tail = 0;  // the last N lines; 0 = all
   bool follow = false;
 };
 

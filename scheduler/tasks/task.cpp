@@ -11,12 +11,18 @@ namespace svc::scheduler {
 
 std::string_view state_name(TaskState s) {
   switch (s) {
-    case TaskState::kPending: return "PENDING";
-    case TaskState::kPulling: return "PULLING";
-    case TaskState::kStarting: return "STARTING";
-    case TaskState::kRunning: return "RUNNING";
-    case TaskState::kStopping: return "STOPPING";
-    case TaskState::kStopped: return "STOPPED";
+    case TaskState::kPending:
+      return "PENDING";
+    case TaskState::kPulling:
+      return "PULLING";
+    case TaskState::kStarting:
+      return "STARTING";
+    case TaskState::kRunning:
+      return "RUNNING";
+    case TaskState::kStopping:
+      return "STOPPING";
+    case TaskState::kStopped:
+      return "STOPPED";
   }
   return "UNKNOWN";
 }
@@ -40,14 +46,14 @@ struct SignalName {
   int number;
 };
 constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT}, {"STOP", SIGSTOP},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
+    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"PWR", SIGPWR},   {"SYS", SIGSYS},
+    {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
@@ -66,7 +72,8 @@ int parse_signal(std::string_view text) {
     return n >= 1 ? n : 0;
   }
   std::string upper;
-  for (char c : text) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : text)
+    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   std::string_view name = upper;
   if (name.starts_with("SIG")) name.remove_prefix(3);
   for (const auto& s : kSignals)
@@ -106,7 +113,8 @@ std::optional<std::string> validate_spec(const TaskSpec& spec, const ValidationL
     if (k.find('=') != std::string::npos || has_nul(k))
       return fmt::format("spec.env: variable name \"{}\" contains '=' or NUL",
                          has_nul(k) ? std::string("?") : k.substr(0, 80));
-    if (has_nul(v)) return fmt::format("spec.env: the value of {} contains a NUL byte", k.substr(0, 80));
+    if (has_nul(v))
+      return fmt::format("spec.env: the value of {} contains a NUL byte", k.substr(0, 80));
     env_bytes += k.size() + v.size() + 2;
   }
   if (env_bytes > limits.max_env_bytes)
@@ -137,8 +145,9 @@ std::optional<std::string> validate_spec(const TaskSpec& spec, const ValidationL
   if (spec.stop_grace.count() < 0) return "spec.stopGracePeriod: must not be negative";
   if (spec.stop_grace > std::chrono::hours(1)) return "spec.stopGracePeriod: at most 1h";
   if (!spec.stop_signal.empty() && parse_signal(spec.stop_signal) == 0)
-    return fmt::format("spec.stopSignal: unknown signal \"{}\"",
-                       has_nul(spec.stop_signal) ? std::string("?") : spec.stop_signal.substr(0, 40));
+    return fmt::format(
+        "spec.stopSignal: unknown signal \"{}\"",
+        has_nul(spec.stop_signal) ? std::string("?") : spec.stop_signal.substr(0, 40));
   return std::nullopt;
 }
 

@@ -42,15 +42,15 @@ struct TaskSpec {
   std::map<std::string, std::string> labels;
   std::string workdir;
   std::string user;
-  std::int64_t cpu_millis = 0;      // 0 = default
-  std::uint64_t memory_bytes = 0;   // 0 = default
-  std::int64_t pids = 0;            // 0 = default
-  Millis timeout{0};                // 0 = none
+  std::int64_t cpu_millis = 0;     // 0 = default
+  std::uint64_t memory_bytes = 0;  // 0 = default
+  std::int64_t pids = 0;           // 0 = default
+  Millis timeout{0};               // 0 = none
   NetworkMode network = NetworkMode::kPrivate;
   bool auto_remove = false;
   bool queue = false;
-  std::string stop_signal;          // "" = the image's, else SIGTERM
-  Millis stop_grace{0};             // 0 = default (10 s)
+  std::string stop_signal;  // "" = the image's, else SIGTERM
+  Millis stop_grace{0};     // 0 = default (10 s)
 };
 
 // Defaults applied at admission, so a task's record says what it reserved.
@@ -80,8 +80,8 @@ struct Task {
   TimePoint created_at{};
   std::optional<TimePoint> pulling_at, starting_at, running_at, stopping_at, stopped_at;
   TaskUsage usage;
-  bool stop_requested = false;   // set by Stop: the exit is StoppedByUser
-  bool timed_out = false;        // set when the timeout fired: the exit is TimedOut
+  bool stop_requested = false;  // set by Stop: the exit is StoppedByUser
+  bool timed_out = false;       // set when the timeout fired: the exit is TimedOut
 };
 
 struct TaskEvent {
@@ -100,13 +100,13 @@ struct TaskFilter {
   std::string name;
   std::map<std::string, std::string> labels;
   int page_size = 100;
-  std::string page_token;         // the id after which to continue (ids sort by creation)
+  std::string page_token;  // the id after which to continue (ids sort by creation)
 };
 
 // Validates what a user asked for: every error names the field as the API spells it
 // ("spec.resources.memoryBytes: ...").
 struct ValidationLimits {
-  std::size_t max_env_bytes = 1 << 20;        // all keys and values together
+  std::size_t max_env_bytes = 1 << 20;  // all keys and values together
   std::size_t max_args_bytes = 1 << 20;
   std::size_t max_labels = 64;
   std::uint64_t min_memory_bytes = 4ULL << 20;

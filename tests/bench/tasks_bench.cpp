@@ -244,7 +244,8 @@ int main(int argc, char** argv) {
         shims.empty() ? 0.0 : static_cast<double>(shim_rss) / static_cast<double>(shims.size()),
         shims.empty() ? 0.0 : static_cast<double>(shim_pss) / static_cast<double>(shims.size()),
         (ids.empty() ? 0.0 : static_cast<double>(rss1 - rss0) / static_cast<double>(ids.size())) +
-            (shims.empty() ? 0.0 : static_cast<double>(shim_pss) / static_cast<double>(shims.size())));
+            (shims.empty() ? 0.0
+                           : static_cast<double>(shim_pss) / static_cast<double>(shims.size())));
     auto r0 = Clock::now();
     for (const auto& id : ids) {
       v1::DeleteTaskRequest del;

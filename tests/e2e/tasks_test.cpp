@@ -54,12 +54,12 @@ bool wait_state(const DaemonFixture& d, const std::string& task, const std::stri
   return wait_for([&] { return state_of(d, task) == state; }, timeout);
 }
 
-#define REQUIRE_ROOT()                                              \
-  do {                                                              \
-    if (!is_root()) {                                               \
-      WARN("skipped: needs root (real sandboxes and cgroups)");     \
-      return;                                                       \
-    }                                                               \
+#define REQUIRE_ROOT()                                          \
+  do {                                                          \
+    if (!is_root()) {                                           \
+      WARN("skipped: needs root (real sandboxes and cgroups)"); \
+      return;                                                   \
+    }                                                           \
   } while (0)
 
 }  // namespace
@@ -115,8 +115,8 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
   CHECK(wait_for([&] { return d.svctl({"inspect", "ephemeral"}).exit_code == 5; }, 10s));
 
   // Env values are used but never shown back.
-  auto env = d.svctl({"run", "--name", "secret", "-e", "TOKEN=s3cr3t-value", img, "--", "sh",
-                      "-c", "test \"${#TOKEN}\" -eq 12 && test \"${TOKEN#s3cr3t}\" = -value"});
+  auto env = d.svctl({"run", "--name", "secret", "-e", "TOKEN=s3cr3t-value", img, "--", "sh", "-c",
+                      "test \"${#TOKEN}\" -eq 12 && test \"${TOKEN#s3cr3t}\" = -value"});
   CHECK(env.exit_code == 0);
   auto ps = d.svctl({"ps", "-a", "-o", "json"});
   CHECK(ps.out.find("s3cr3t-value") == std::string::npos);
@@ -178,10 +178,10 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
     CHECK(task_json(d, "ctrlc")["stopReason"] == "StoppedByUser");
   }
   {
-    Background attached({svctl_path(), "--host", d.host(), "run", "--name", "detach",
-                         "--stop-timeout", "2s", img, "--",
-                         "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"},
-                        (d.dir() / "detach.log").string());
+    Background attached(
+        {svctl_path(), "--host", d.host(), "run", "--name", "detach", "--stop-timeout", "2s", img,
+         "--", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"},
+        (d.dir() / "detach.log").string());
     REQUIRE(wait_state(d, "detach", "RUNNING"));
     std::this_thread::sleep_for(300ms);
     ::kill(attached.pid(), SIGINT);
@@ -280,8 +280,8 @@ TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e]
   CHECK(refused.exit_code == 125);
   CHECK(refused.err.find("not enough capacity") != std::string::npos);
   CHECK(d.svctl({"inspect", "nofit"}).exit_code == 5);  // nothing stored
-  auto queued = d.svctl({"run", "-d", "--queue", "--name", "later", "--cpu", "0.5", img, "--",
-                         "sh", "-c", "exit 9"});
+  auto queued = d.svctl(
+      {"run", "-d", "--queue", "--name", "later", "--cpu", "0.5", img, "--", "sh", "-c", "exit 9"});
   REQUIRE(queued.exit_code == 0);
   json q = task_json(d, "later");
   CHECK(q["state"] == "PENDING");
@@ -300,8 +300,9 @@ TEST_CASE("50 tasks at once all reach STOPPED with their own exit codes", "[e2e]
   // Small reservations so all 50 are admitted on a 2-core node.
   std::vector<std::string> ids;
   for (int i = 0; i < 50; ++i) {
-    auto r = d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("many-{}", i),
-                      img, "--", "sh", "-c", fmt::format("sleep 0.5; exit {}", i)});
+    auto r =
+        d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("many-{}", i),
+                 img, "--", "sh", "-c", fmt::format("sleep 0.5; exit {}", i)});
     REQUIRE(r.exit_code == 0);
     ids.push_back(r.out.substr(0, r.out.find('\n')));
   }
@@ -329,9 +330,10 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
                      img, "--", "sh", "-c", fmt::format("echo started-{}; sleep 300", i)})
                 .exit_code == 0);
   for (int i = 0; i < 5; ++i)
-    REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
-                     img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)})
-                .exit_code == 0);
+    REQUIRE(
+        d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
+                 img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)})
+            .exit_code == 0);
   for (int i = 0; i < 20; ++i) REQUIRE(wait_state(d, fmt::format("long-{}", i), "RUNNING"));
   for (int i = 0; i < 5; ++i) REQUIRE(wait_state(d, fmt::format("short-{}", i), "RUNNING"));
 
@@ -378,7 +380,8 @@ TEST_CASE("bad input over REST and gRPC is refused naming the field, and nothing
       {R"({"spec":{"image":5}})", "image"},
       {R"({"spec":{"image":""}})", "spec.image"},
       {R"({})", "spec"},
-      {R"({"spec":{"image":"busybox","resources":{"memoryBytes":"99999999999999999"}}})", "memoryBytes"},
+      {R"({"spec":{"image":"busybox","resources":{"memoryBytes":"99999999999999999"}}})",
+       "memoryBytes"},
       {R"({"spec":{"image":"busybox","resources":{"cpuMillis":"-500"}}})", "cpuMillis"},
       {R"({"spec":{"image":"busybox","name":"a/b"}})", "spec.name"},
       {R"({"spec":{"image":"busybox","name":"a\u0000b"}})", "spec.name"},

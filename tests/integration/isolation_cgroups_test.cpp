@@ -89,7 +89,8 @@ class TestCgroup {
     for (pid_t p : children_) ::kill(p, SIGKILL);
     reap_all(2s);
     for (const auto& d : base_dirs(base_))
-      if (::rmdir(d.c_str()) != 0) WARN("cleanup: rmdir " << d << ": " << std::generic_category().message(errno));
+      if (::rmdir(d.c_str()) != 0)
+        WARN("cleanup: rmdir " << d << ": " << std::generic_category().message(errno));
     ::prctl(PR_SET_CHILD_SUBREAPER, 0);
   }
   TestCgroup(const TestCgroup&) = delete;

@@ -15,7 +15,8 @@ ImageBuilder busybox_image(LayerCompression compression) {
   std::string applet;
   while (applets >> applet)
     if (applet != "busybox") layer.symlink("bin/" + applet, "busybox");
-  layer.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  layer.file("etc/passwd",
+             "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
   layer.file("etc/group", "root:x:0:\nnogroup:x:65534:\n");
   ImageBuilder image;
   image.layer(layer);

@@ -26,9 +26,8 @@ void remove_cgroup_tree(const std::string& name) {
     for (auto it = std::filesystem::recursive_directory_iterator(top, ec);
          it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
       if (it->is_directory(ec)) dirs.push_back(it->path());
-    std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) {
-      return a.string().size() > b.string().size();
-    });
+    std::sort(dirs.begin(), dirs.end(),
+              [](const auto& a, const auto& b) { return a.string().size() > b.string().size(); });
     for (const auto& d : dirs) ::rmdir(d.c_str());
     ::rmdir(top.c_str());
   }
@@ -59,7 +58,6 @@ std::string DaemonFixture::cgroup_base() const {
   return fmt::format("svc-it-{}-{}", ::getpid(), instance_);
 }
 
-
 void DaemonFixture::start() {
   std::string config = options_.extra_config;
   if (config.find("[isolation]") == std::string::npos) {
@@ -69,11 +67,9 @@ void DaemonFixture::start() {
                           cgroup_base(), cgroup_base());
   }
   if (!write_file_atomic(config_path(), config)) throw std::runtime_error("write config");
-  std::vector<std::string> argv = {svcd_path(),
-                                   "--config", config_path().string(),
-                                   "--state-dir", state_dir().string(),
-                                   "--run-dir", run_dir().string(),
-                                   "--log-level", "debug"};
+  std::vector<std::string> argv = {svcd_path(),        "--config",           config_path().string(),
+                                   "--state-dir",      state_dir().string(), "--run-dir",
+                                   run_dir().string(), "--log-level",        "debug"};
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   proc_ = std::make_unique<Background>(argv, (dir() / "svcd.log").string(), options_.env);
   bool up = wait_for(
@@ -88,8 +84,7 @@ void DaemonFixture::start() {
         return ok;
       },
       std::chrono::seconds(30));
-  if (!up || !proc_->running())
-    throw std::runtime_error("svcd did not start; its log:\n" + log());
+  if (!up || !proc_->running()) throw std::runtime_error("svcd did not start; its log:\n" + log());
 }
 
 void DaemonFixture::remove_all_tasks() {
@@ -131,8 +126,9 @@ RunResult DaemonFixture::svctl(const std::vector<std::string>& args,
 
 RunResult DaemonFixture::curl(const std::string& method, const std::string& path,
                               const std::string& body) const {
-  std::vector<std::string> argv = {"curl", "-sS", "--unix-socket", socket().string(), "-X", method,
-                                   "-o", "-", "-w", "\n%{http_code}"};
+  std::vector<std::string> argv = {
+      "curl", "-sS", "--unix-socket", socket().string(), "-X", method, "-o",
+      "-",    "-w",  "\n%{http_code}"};
   if (!body.empty()) {
     argv.push_back("-H");
     argv.push_back("Content-Type: application/json");

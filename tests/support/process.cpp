@@ -83,7 +83,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool out_open = true, err_open = true;
   while (out_open || err_open) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);

@@ -24,7 +24,8 @@ RunResult run(const std::vector<std::string>& argv,
               const std::string& stdin_data = "");
 
 // Runs "sh -c <command>".
-RunResult sh(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+RunResult sh(const std::string& command,
+             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // A background process (its own process group); killed with SIGKILL at destruction unless it
 // was stopped before.
@@ -54,7 +55,9 @@ bool wait_for(Pred pred, std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    struct timespec ts {0, 5'000'000};
+    struct timespec ts {
+      0, 5'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return pred();

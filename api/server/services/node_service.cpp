@@ -16,10 +16,14 @@ void set_feature(v1::Feature* out, const isolation::FeatureProbe& in) {
 
 v1::CgroupInfo::Mode to_proto(isolation::CgroupMode mode) {
   switch (mode) {
-    case isolation::CgroupMode::kV1: return v1::CgroupInfo::V1;
-    case isolation::CgroupMode::kV2: return v1::CgroupInfo::V2;
-    case isolation::CgroupMode::kHybrid: return v1::CgroupInfo::HYBRID;
-    default: return v1::CgroupInfo::MODE_UNSPECIFIED;
+    case isolation::CgroupMode::kV1:
+      return v1::CgroupInfo::V1;
+    case isolation::CgroupMode::kV2:
+      return v1::CgroupInfo::V2;
+    case isolation::CgroupMode::kHybrid:
+      return v1::CgroupInfo::HYBRID;
+    default:
+      return v1::CgroupInfo::MODE_UNSPECIFIED;
   }
 }
 
@@ -65,9 +69,9 @@ void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
         out.set_allocatable_memory_bytes(static_cast<std::int64_t>(s.allocatable_memory_bytes));
         out.set_state_dir(s.state_dir);
         out.set_run_dir(s.run_dir);
-        auto started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              s.started_at.time_since_epoch())
-                              .count();
+        auto started_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(s.started_at.time_since_epoch())
+                .count();
         *out.mutable_started_at() = TimeUtil::MillisecondsToTimestamp(started_ms);
         auto up_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now() - s.started_at)

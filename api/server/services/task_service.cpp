@@ -15,25 +15,38 @@ namespace sch = svc::scheduler;
 
 v1::Task::State to_proto(sch::TaskState s) {
   switch (s) {
-    case sch::TaskState::kPending: return v1::Task::PENDING;
-    case sch::TaskState::kPulling: return v1::Task::PULLING;
-    case sch::TaskState::kStarting: return v1::Task::STARTING;
-    case sch::TaskState::kRunning: return v1::Task::RUNNING;
-    case sch::TaskState::kStopping: return v1::Task::STOPPING;
-    case sch::TaskState::kStopped: return v1::Task::STOPPED;
+    case sch::TaskState::kPending:
+      return v1::Task::PENDING;
+    case sch::TaskState::kPulling:
+      return v1::Task::PULLING;
+    case sch::TaskState::kStarting:
+      return v1::Task::STARTING;
+    case sch::TaskState::kRunning:
+      return v1::Task::RUNNING;
+    case sch::TaskState::kStopping:
+      return v1::Task::STOPPING;
+    case sch::TaskState::kStopped:
+      return v1::Task::STOPPED;
   }
   return v1::Task::STATE_UNSPECIFIED;
 }
 
 Result<sch::TaskState> from_proto(v1::Task::State s) {
   switch (s) {
-    case v1::Task::PENDING: return sch::TaskState::kPending;
-    case v1::Task::PULLING: return sch::TaskState::kPulling;
-    case v1::Task::STARTING: return sch::TaskState::kStarting;
-    case v1::Task::RUNNING: return sch::TaskState::kRunning;
-    case v1::Task::STOPPING: return sch::TaskState::kStopping;
-    case v1::Task::STOPPED: return sch::TaskState::kStopped;
-    default: return fail(Code::kInvalidArgument, "states: unknown task state {}", static_cast<int>(s));
+    case v1::Task::PENDING:
+      return sch::TaskState::kPending;
+    case v1::Task::PULLING:
+      return sch::TaskState::kPulling;
+    case v1::Task::STARTING:
+      return sch::TaskState::kStarting;
+    case v1::Task::RUNNING:
+      return sch::TaskState::kRunning;
+    case v1::Task::STOPPING:
+      return sch::TaskState::kStopping;
+    case v1::Task::STOPPED:
+      return sch::TaskState::kStopped;
+    default:
+      return fail(Code::kInvalidArgument, "states: unknown task state {}", static_cast<int>(s));
   }
 }
 
@@ -66,10 +79,17 @@ Result<sch::TaskSpec> from_proto(const v1::TaskSpec& p) {
   s.timeout = SVC_TRY(duration(p.timeout(), "spec.timeout"));
   switch (p.network()) {
     case v1::NETWORK_MODE_UNSPECIFIED:
-    case v1::PRIVATE: s.network = sch::NetworkMode::kPrivate; break;
-    case v1::BRIDGE: s.network = sch::NetworkMode::kBridge; break;
-    case v1::NONE: s.network = sch::NetworkMode::kNone; break;
-    default: return fail(Code::kInvalidArgument, "spec.network: unknown mode");
+    case v1::PRIVATE:
+      s.network = sch::NetworkMode::kPrivate;
+      break;
+    case v1::BRIDGE:
+      s.network = sch::NetworkMode::kBridge;
+      break;
+    case v1::NONE:
+      s.network = sch::NetworkMode::kNone;
+      break;
+    default:
+      return fail(Code::kInvalidArgument, "spec.network: unknown mode");
   }
   s.auto_remove = p.auto_remove();
   s.queue = p.queue();
@@ -92,7 +112,8 @@ void to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) {
   p->mutable_resources()->set_cpu_millis(s.cpu_millis);
   p->mutable_resources()->set_memory_bytes(static_cast<std::int64_t>(s.memory_bytes));
   p->mutable_resources()->set_pids(s.pids);
-  if (s.timeout.count()) *p->mutable_timeout() = TimeUtil::MillisecondsToDuration(s.timeout.count());
+  if (s.timeout.count())
+    *p->mutable_timeout() = TimeUtil::MillisecondsToDuration(s.timeout.count());
   p->set_network(s.network == sch::NetworkMode::kBridge ? v1::BRIDGE
                  : s.network == sch::NetworkMode::kNone ? v1::NONE
                                                         : v1::PRIVATE);
@@ -163,26 +184,32 @@ std::string valid_utf8(std::string_view in) {
 
 void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSource& logs) {
   d.unary<v1::RunTaskRequest, v1::Task>(
-      "svc.v1.Tasks/Run", [&tasks](const v1::RunTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
-        if (!req.has_spec()) return fail(Code::kInvalidArgument, "spec: missing (give at least spec.image)");
+      "svc.v1.Tasks/Run",
+      [&tasks](const v1::RunTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
+        if (!req.has_spec())
+          return fail(Code::kInvalidArgument, "spec: missing (give at least spec.image)");
         auto spec = SVC_TRY(from_proto(req.spec()));
         to_proto(SVC_TRY(tasks.run(std::move(spec))), &out);
         return {};
       });
   d.unary<v1::GetTaskRequest, v1::Task>(
-      "svc.v1.Tasks/Get", [&tasks](const v1::GetTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
+      "svc.v1.Tasks/Get",
+      [&tasks](const v1::GetTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
         to_proto(SVC_TRY(tasks.refresh_usage(req.id())), &out);
         return {};
       });
   d.unary<v1::ListTasksRequest, v1::ListTasksResponse>(
       "svc.v1.Tasks/List",
-      [&tasks](const v1::ListTasksRequest& req, v1::ListTasksResponse& out, CallContext&) -> Result<> {
+      [&tasks](const v1::ListTasksRequest& req, v1::ListTasksResponse& out,
+               CallContext&) -> Result<> {
         sch::TaskFilter f;
-        for (int s : req.states()) f.states.push_back(SVC_TRY(from_proto(static_cast<v1::Task::State>(s))));
+        for (int s : req.states())
+          f.states.push_back(SVC_TRY(from_proto(static_cast<v1::Task::State>(s))));
         f.all = req.all();
         f.name = req.name();
         for (const auto& [k, v] : req.labels()) f.labels[k] = v;
-        if (req.page_size() < 0) return fail(Code::kInvalidArgument, "pageSize: must not be negative");
+        if (req.page_size() < 0)
+          return fail(Code::kInvalidArgument, "pageSize: must not be negative");
         f.page_size = req.page_size();
         f.page_token = req.page_token();
         auto [list, next] = SVC_TRY(tasks.list(f));
@@ -191,11 +218,13 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
         return {};
       });
   d.unary<v1::StopTaskRequest, v1::Task>(
-      "svc.v1.Tasks/Stop", [&tasks](const v1::StopTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
+      "svc.v1.Tasks/Stop",
+      [&tasks](const v1::StopTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
         std::optional<int> sig;
         if (!req.signal().empty()) {
           int n = sch::parse_signal(req.signal());
-          if (n == 0) return fail(Code::kInvalidArgument, "signal: unknown signal \"{}\"", req.signal());
+          if (n == 0)
+            return fail(Code::kInvalidArgument, "signal: unknown signal \"{}\"", req.signal());
           sig = n;
         }
         std::optional<sch::Millis> grace;
@@ -205,11 +234,11 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
       });
   d.unary<v1::DeleteTaskRequest, v1::DeleteTaskResponse>(
       "svc.v1.Tasks/Delete",
-      [&tasks](const v1::DeleteTaskRequest& req, v1::DeleteTaskResponse&, CallContext&) -> Result<> {
-        return tasks.remove(req.id(), req.force());
-      });
+      [&tasks](const v1::DeleteTaskRequest& req, v1::DeleteTaskResponse&,
+               CallContext&) -> Result<> { return tasks.remove(req.id(), req.force()); });
   d.unary<v1::WaitTaskRequest, v1::Task>(
-      "svc.v1.Tasks/Wait", [&tasks](const v1::WaitTaskRequest& req, v1::Task& out, CallContext& ctx) -> Result<> {
+      "svc.v1.Tasks/Wait",
+      [&tasks](const v1::WaitTaskRequest& req, v1::Task& out, CallContext& ctx) -> Result<> {
         to_proto(SVC_TRY(tasks.wait(req.id(), ctx.deadline, ctx.cancelled)), &out);
         return {};
       });

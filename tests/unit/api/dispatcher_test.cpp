@@ -11,10 +11,10 @@ using namespace svc::api;
 
 TEST_CASE("every method of the protos is in the table", "[dispatcher]") {
   Dispatcher d;
-  for (const char* name : {"svc.v1.Node/Info", "svc.v1.Tasks/Run", "svc.v1.Tasks/Logs",
-                           "svc.v1.Images/Pull", "svc.v1.Services/Deploy", "svc.v1.Usage/Query",
-                           "svc.v1.Schedules/Create", "svc.v1.Triggers/Fire",
-                           "svc.v1.Tokens/Create"}) {
+  for (const char* name :
+       {"svc.v1.Node/Info", "svc.v1.Tasks/Run", "svc.v1.Tasks/Logs", "svc.v1.Images/Pull",
+        "svc.v1.Services/Deploy", "svc.v1.Usage/Query", "svc.v1.Schedules/Create",
+        "svc.v1.Triggers/Fire", "svc.v1.Tokens/Create"}) {
     INFO(name);
     CHECK(d.find(name) != nullptr);
   }
@@ -38,13 +38,15 @@ TEST_CASE("a method without a handler answers UNIMPLEMENTED with its name", "[di
 TEST_CASE("handlers run, and exceptions become INTERNAL errors", "[dispatcher]") {
   Dispatcher d;
   d.unary<v1::NodeInfoRequest, v1::NodeInfo>(
-      "svc.v1.Node/Info", [](const v1::NodeInfoRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
+      "svc.v1.Node/Info",
+      [](const v1::NodeInfoRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
         out.set_hostname("h");
         return {};
       });
   d.unary<v1::GetTaskRequest, v1::Task>(
-      "svc.v1.Tasks/Get",
-      [](const v1::GetTaskRequest&, v1::Task&, CallContext&) -> Result<> { throw std::runtime_error("boom"); });
+      "svc.v1.Tasks/Get", [](const v1::GetTaskRequest&, v1::Task&, CallContext&) -> Result<> {
+        throw std::runtime_error("boom");
+      });
   CallContext ctx;
   v1::NodeInfo info;
   REQUIRE(d.call_unary(*d.find("svc.v1.Node/Info"), v1::NodeInfoRequest(), info, ctx));
@@ -54,7 +56,8 @@ TEST_CASE("handlers run, and exceptions become INTERNAL errors", "[dispatcher]")
   CHECK(r.error().code() == Code::kInternal);
   CHECK(r.error().message().find("boom") != std::string::npos);
   CHECK_THROWS(d.unary<v1::TaskLogsRequest, v1::LogEntry>(
-      "svc.v1.Tasks/Logs", [](const v1::TaskLogsRequest&, v1::LogEntry&, CallContext&) -> Result<> { return {}; }));
+      "svc.v1.Tasks/Logs",
+      [](const v1::TaskLogsRequest&, v1::LogEntry&, CallContext&) -> Result<> { return {}; }));
 }
 
 TEST_CASE("status codes map to gRPC and HTTP as google.rpc.Code does", "[status]") {

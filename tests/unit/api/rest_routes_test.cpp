@@ -21,7 +21,8 @@ TEST_CASE("routes match paths, variables and custom verbs", "[rest]") {
   auto m = router.match("GET", "/v1/tasks/abc123").value();
   CHECK(m.method->full_name == "svc.v1.Tasks/Get");
   CHECK(m.path_params.at(0) == std::make_pair(std::string("id"), std::string("abc123")));
-  CHECK(router.match("POST", "/v1/tasks/abc:stop").value().method->full_name == "svc.v1.Tasks/Stop");
+  CHECK(router.match("POST", "/v1/tasks/abc:stop").value().method->full_name ==
+        "svc.v1.Tasks/Stop");
   CHECK(router.match("GET", "/v1/tasks/abc/logs").value().method->full_name == "svc.v1.Tasks/Logs");
   CHECK(router.match("POST", "/v1/images:pull").value().method->full_name == "svc.v1.Images/Pull");
   auto img = router.match("GET", "/v1/images/docker.io/library/alpine:3").value();
@@ -46,8 +47,10 @@ TEST_CASE("query parameters, path variables and body fill one request", "[rest]"
   Dispatcher d;
   RestRouter router(d);
   auto list = router.match("GET", "/v1/tasks").value();
-  auto req = router.build_request(list, "all=true&states=running,stopped&labels=team%3Dweb&page_size=5", "")
-                 .value();
+  auto req =
+      router
+          .build_request(list, "all=true&states=running,stopped&labels=team%3Dweb&page_size=5", "")
+          .value();
   auto& l = static_cast<v1::ListTasksRequest&>(*req);
   CHECK(l.all());
   REQUIRE(l.states_size() == 2);
@@ -57,7 +60,9 @@ TEST_CASE("query parameters, path variables and body fill one request", "[rest]"
   CHECK(l.page_size() == 5);
 
   auto stop = router.match("POST", "/v1/tasks/t1:stop").value();
-  auto sreq = router.build_request(stop, "", R"({"id":"other","signal":"SIGINT","gracePeriod":"3s"})").value();
+  auto sreq =
+      router.build_request(stop, "", R"({"id":"other","signal":"SIGINT","gracePeriod":"3s"})")
+          .value();
   auto& s = static_cast<v1::StopTaskRequest&>(*sreq);
   CHECK(s.id() == "t1");  // the path wins over the body
   CHECK(s.signal() == "SIGINT");

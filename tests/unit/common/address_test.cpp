@@ -21,7 +21,8 @@ TEST_CASE("API addresses parse in every form users write", "[address]") {
 }
 
 TEST_CASE("bad addresses say what is wrong", "[address]") {
-  CHECK(parse_address("unix://relative.sock").error().message().find("absolute") != std::string::npos);
+  CHECK(parse_address("unix://relative.sock").error().message().find("absolute") !=
+        std::string::npos);
   CHECK(parse_address("http://x:1").error().message().find("unix:///") != std::string::npos);
   CHECK(parse_address("127.0.0.1").error().message().find("HOST:PORT") != std::string::npos);
   CHECK(parse_address("host:99999").error().message().find("port") != std::string::npos);

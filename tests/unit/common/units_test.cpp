@@ -21,8 +21,8 @@ TEST_CASE("sizes parse in binary and decimal units", "[units]") {
 }
 
 TEST_CASE("bad sizes are errors that quote the input", "[units]") {
-  for (const char* bad : {"", "-1", "Mi", "12Q", "1.5", "1..5Mi", "1.Mi", "abc", "99999999999999999999",
-                          "20Ei"}) {
+  for (const char* bad :
+       {"", "-1", "Mi", "12Q", "1.5", "1..5Mi", "1.Mi", "abc", "99999999999999999999", "20Ei"}) {
     auto r = parse_size(bad);
     INFO(bad);
     REQUIRE_FALSE(r);
@@ -56,7 +56,8 @@ TEST_CASE("CPU amounts parse as millicores", "[units]") {
 }
 
 TEST_CASE("bad CPU amounts are errors", "[units]") {
-  for (const char* bad : {"", "-1", "0", "0m", "0.0001", "1.5m", "2 cores", "1e3", "m", "2000000000"}) {
+  for (const char* bad :
+       {"", "-1", "0", "0m", "0.0001", "1.5m", "2 cores", "1e3", "m", "2000000000"}) {
     auto r = parse_cpu_millis(bad);
     INFO(bad);
     REQUIRE_FALSE(r);

@@ -47,7 +47,9 @@ memory = "16Gi"
 price_vcpu_second = 0.00002
 price_gib_second = 0
 task_minimum = "1m"
-)", "svcd.toml").value();
+)",
+                        "svcd.toml")
+               .value();
   CHECK(c.daemon.state_dir == "/srv/svcd");
   CHECK(c.daemon.log_level == "debug");
   CHECK(c.api.tcp == "127.0.0.1:7070");

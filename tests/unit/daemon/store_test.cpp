@@ -49,8 +49,9 @@ TEST_CASE("reopening keeps data and applies nothing twice", "[store]") {
 
 TEST_CASE("migrations apply in order, only the missing ones", "[store]") {
   TempDir dir;
-  std::vector<Migration> v1 = {{1, "one", "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-                                          "CREATE TABLE a(x INTEGER);"}};
+  std::vector<Migration> v1 = {{1, "one",
+                                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                                "CREATE TABLE a(x INTEGER);"}};
   {
     auto s = Store::open(dir.path() / "db", v1).value();
     CHECK(s->schema_version() == 1);

@@ -47,13 +47,14 @@ TEST_CASE("a hybrid host (this machine's layout) is seen as hybrid with the v1 d
 TEST_CASE("a pure v2 host is seen as v2 with the v2 driver", "[probe]") {
   TempDir root;
   ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
-  put(r.proc / "self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+  put(r.proc / "self/mountinfo",
+      "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
   put(r.proc / "cgroups", kCgroups);
   // The fake tree is read at the mount point mountinfo names, relative to nothing: point the
   // unified path into the temp tree by making mountinfo name it.
   put(root.path() / "cg/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
-  put(r.proc / "self/mountinfo",
-      fmt::format("30 25 0:26 / {} rw - cgroup2 cgroup2 rw,nsdelegate\n", (root.path() / "cg").string()));
+  put(r.proc / "self/mountinfo", fmt::format("30 25 0:26 / {} rw - cgroup2 cgroup2 rw,nsdelegate\n",
+                                             (root.path() / "cg").string()));
   auto layout = probe_cgroups(r);
   CHECK(layout.mode == CgroupMode::kV2);
   CHECK(layout.driver == "v2");

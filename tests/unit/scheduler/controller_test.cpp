@@ -191,7 +191,8 @@ TEST_CASE("admission: refused when it does not fit, queued when asked", "[tasks]
   Harness h;
   h.options.capacity_cpu_millis = 2000;
   h.options.capacity_memory_bytes = 4ULL << 30;
-  h.tc = std::make_unique<TaskController>(h.store, h.images, h.runtime, h.executor, h.clock, h.options);
+  h.tc = std::make_unique<TaskController>(h.store, h.images, h.runtime, h.executor, h.clock,
+                                          h.options);
   Task a = h.started(h.spec("a"));
   Task b = h.started(h.spec("b"));
   auto refused = h.tc->run(h.spec("c"));
@@ -382,7 +383,7 @@ TEST_CASE("restart: running tasks re-adopted, exits while down kept, lost ones m
   Task l = h.tc->get(lost.id).value();
   CHECK(l.state == TaskState::kStopped);
   CHECK(l.stop_reason == "Lost");
-  CHECK_FALSE(l.exit_code.has_value());  // no exit code is invented
+  CHECK_FALSE(l.exit_code.has_value());                               // no exit code is invented
   CHECK(h.tc->get(pending.id).value().state == TaskState::kRunning);  // started again
   // The re-adopted running task is still controllable and its exit is seen.
   REQUIRE(h.tc->stop(running.id, SIGTERM, 1s));

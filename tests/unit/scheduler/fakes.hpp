@@ -6,15 +6,16 @@
 #include <mutex>
 #include <set>
 
-#include "scheduler/tasks/ports.hpp"
 #include "common/clock.hpp"
+#include "scheduler/tasks/ports.hpp"
 
 namespace svc::scheduler::test {
 
 class FakeClock final : public Clock {
  public:
   std::chrono::system_clock::time_point now() const override {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'000) + offset);
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'000) +
+                                                 offset);
   }
   std::chrono::steady_clock::time_point steady_now() const override {
     return std::chrono::steady_clock::time_point(std::chrono::hours(1) + offset);
@@ -26,7 +27,10 @@ class FakeStore final : public TaskStore {
  public:
   Result<> insert(const Task& t) override {
     std::lock_guard l(mu);
-    if (fail_next) { fail_next = false; return fail(Code::kResourceExhausted, "disk full"); }
+    if (fail_next) {
+      fail_next = false;
+      return fail(Code::kResourceExhausted, "disk full");
+    }
     if (rows.count(t.id)) return fail(Code::kAlreadyExists, "dup");
     rows[t.id] = t;
     ++writes;
@@ -76,8 +80,8 @@ class FakeImages final : public ImageSource {
     return {};
   }
   std::mutex mu;
-  ResolvedImage image{"", "sha256:abc", {"/bin/sh"}, {"-c", "true"}, {"PATH=/bin", "A=image"},
-                      "/srv", "", "", {"/snap/1"}};
+  ResolvedImage image{"",     "sha256:abc", {"/bin/sh"}, {"-c", "true"}, {"PATH=/bin", "A=image"},
+                      "/srv", "",           "",          {"/snap/1"}};
   std::set<std::string> failing;
   std::vector<std::string> resolved;
   std::map<std::string, std::string> leases;
@@ -153,7 +157,8 @@ class ManualExecutor final : public Executor {
     std::lock_guard l(mu);
     work_.push_back(std::move(work));
   }
-  std::uint64_t schedule(std::chrono::steady_clock::time_point at, std::function<void()> fn) override {
+  std::uint64_t schedule(std::chrono::steady_clock::time_point at,
+                         std::function<void()> fn) override {
     std::lock_guard l(mu);
     std::uint64_t id = next_++;
     timers_[id] = {at, std::move(fn)};
@@ -205,7 +210,8 @@ class ManualExecutor final : public Executor {
   FakeClock& clock_;
   std::mutex mu;
   std::deque<std::function<void()>> work_;
-  std::map<std::uint64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> timers_;
+  std::map<std::uint64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>>
+      timers_;
   std::uint64_t next_ = 1;
 };
 
