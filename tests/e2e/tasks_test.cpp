@@ -38,6 +38,15 @@ std::string config_for(const std::string& extra = "") {
   return fmt::format("[registries]\ninsecure = [\"{}\"]\n{}", shared().registry.host(), extra);
 }
 
+// A real svcd that may pull from the shared registry; extra: more TOML for its config.
+std::unique_ptr<DaemonFixture> start_daemon(const std::string& extra = "") {
+  DaemonFixture::Options o;
+  o.extra_config = config_for(extra);
+  auto d = std::make_unique<DaemonFixture>(o);
+  d->start();
+  return d;
+}
+
 json task_json(const DaemonFixture& d, const std::string& task) {
   auto r = d.svctl({"inspect", task, "-o", "json"});
   if (r.exit_code != 0) return json();
@@ -66,10 +75,8 @@ bool wait_state(const DaemonFixture& d, const std::string& task, const std::stri
 
 TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][tasks]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
 
   // The first run pulls the image (with progress on stderr), runs and exits with the code.
@@ -136,10 +143,8 @@ TEST_CASE("the image's entrypoint, cmd, env, workdir and user are honoured and o
   image.config().workdir = "/srv";
   image.config().user = "nobody";
   std::string ref = shared().registry.push(image, "e2e/configured:1");
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   auto plain = d.svctl({"run", "--rm", ref});
   INFO(plain.err);
   CHECK(plain.exit_code == 0);
@@ -159,10 +164,8 @@ TEST_CASE("the image's entrypoint, cmd, env, workdir and user are honoured and o
 
 TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[e2e][tasks]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
   REQUIRE(d.svctl({"pull", img}).exit_code == 0);
   {
@@ -197,10 +200,8 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
 
 TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
 
   // A task that handles SIGTERM exits with its own code.
@@ -240,10 +241,8 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
 
 TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e][tasks]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for("[node]\ncpus = 1\nmemory = \"1Gi\"\n");
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon("[node]\ncpus = 1\nmemory = \"1Gi\"\n");
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
 
   auto timed = d.svctl({"run", "--name", "slow", "--timeout", "1s", img, "--", "sleep", "30"});
@@ -292,10 +291,8 @@ TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e]
 
 TEST_CASE("50 tasks at once all reach STOPPED with their own exit codes", "[e2e][tasks]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
   // Small reservations so all 50 are admitted on a 2-core node.
   std::vector<std::string> ids;
@@ -320,10 +317,8 @@ TEST_CASE("50 tasks at once all reach STOPPED with their own exit codes", "[e2e]
 TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept, logs intact",
           "[e2e][tasks][restart]") {
   REQUIRE_ROOT();
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
   for (int i = 0; i < 20; ++i)
     REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("long-{}", i),
@@ -366,10 +361,8 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
 
 TEST_CASE("bad input over REST and gRPC is refused naming the field, and nothing is stored",
           "[e2e][tasks]") {
-  DaemonFixture::Options o;
-  o.extra_config = config_for();
-  DaemonFixture d(o);
-  d.start();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
   std::string big_env(10 << 20, 'x');
   struct Case {
     std::string body;
