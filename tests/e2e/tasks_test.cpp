@@ -162,6 +162,29 @@ TEST_CASE("the image's entrypoint, cmd, env, workdir and user are honoured and o
   CHECK(bad_user.err.find("nosuchuser") != std::string::npos);
 }
 
+TEST_CASE("network: private has only loopback up, none has nothing", "[e2e][tasks]") {
+  REQUIRE_ROOT();
+  auto daemon = start_daemon();
+  DaemonFixture& d = *daemon;
+  const std::string& img = shared().image;
+  auto priv = d.svctl({"run", "--rm", img, "--", "sh", "-c", "ip -o addr; ls /sys/class/net"});
+  INFO(priv.err);
+  REQUIRE(priv.exit_code == 0);
+  CHECK(priv.out.find("inet 127.0.0.1/8") != std::string::npos);
+  CHECK(priv.out.find("eth") == std::string::npos);  // no way out of the sandbox
+  auto none = d.svctl({"run", "--rm", "--network", "none", img, "--", "sh", "-c",
+                       "ip -o addr; cat /sys/class/net/lo/operstate"});
+  REQUIRE(none.exit_code == 0);
+  CHECK(none.out.find("127.0.0.1") == std::string::npos);  // not even loopback is up
+  CHECK(none.out.find("down") != std::string::npos);
+  // The host's loopback is not the task's: the registry listening on the host's 127.0.0.1 is
+  // out of reach (while the host itself reaches it, as the pull just did).
+  std::string probe = fmt::format("nc -w 1 127.0.0.1 {} </dev/null", shared().registry.port());
+  CHECK(run({"sh", "-c", "/bin/busybox " + probe}).exit_code == 0);
+  auto reach = d.svctl({"run", "--rm", img, "--", "sh", "-c", probe});
+  CHECK(reach.exit_code == 1);
+}
+
 TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[e2e][tasks]") {
   REQUIRE_ROOT();
   auto daemon = start_daemon();
