@@ -1,0 +1,100 @@
+#include "scheduler/capacity.hpp"
+
+#include <algorithm>
+
+#include "common/units.hpp"
+
+namespace svc::scheduler {
+
+Amount Capacity::reserved() const {
+  std::lock_guard lock(mu_);
+  return reserved_;
+}
+
+std::size_t Capacity::holders() const {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
+Amount Capacity::free() const {
+  std::lock_guard lock(mu_);
+  return Amount{std::max<std::int64_t>(0, total_.cpu_millis - reserved_.cpu_millis),
+                total_.memory_bytes > reserved_.memory_bytes
+                    ? total_.memory_bytes - reserved_.memory_bytes
+                    : 0};
+}
+
+bool Capacity::can_ever_fit(const Amount& need) const {
+  return need.cpu_millis <= total_.cpu_millis && need.memory_bytes <= total_.memory_bytes;
+}
+
+bool Capacity::try_reserve(const std::string& holder, const Amount& need, std::string* why) {
+  std::lock_guard lock(mu_);
+  Amount base = reserved_;
+  if (auto it = held_.find(holder); it != held_.end()) {
+    base.cpu_millis -= it->second.cpu_millis;
+    base.memory_bytes -= it->second.memory_bytes;
+  }
+  bool ok = base.cpu_millis + need.cpu_millis <= total_.cpu_millis &&
+            base.memory_bytes + need.memory_bytes <= total_.memory_bytes;
+  if (!ok) {
+    if (why) *why = describe_free_locked();
+    return false;
+  }
+  reserved_ = base;
+  reserved_ += need;
+  held_[holder] = need;
+  return true;
+}
+
+void Capacity::force_reserve(const std::string& holder, const Amount& need) {
+  std::lock_guard lock(mu_);
+  if (auto it = held_.find(holder); it != held_.end()) {
+    reserved_.cpu_millis -= it->second.cpu_millis;
+    reserved_.memory_bytes -= it->second.memory_bytes;
+  }
+  held_[holder] = need;
+  reserved_ += need;
+}
+
+void Capacity::release(const std::string& holder) {
+  std::vector<std::function<void()>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    auto it = held_.find(holder);
+    if (it == held_.end()) return;
+    reserved_.cpu_millis -= it->second.cpu_millis;
+    reserved_.memory_bytes -= it->second.memory_bytes;
+    held_.erase(it);
+    listeners = listeners_;
+  }
+  for (auto& l : listeners) l();
+}
+
+bool Capacity::holds(const std::string& holder) const {
+  std::lock_guard lock(mu_);
+  return held_.count(holder) > 0;
+}
+
+void Capacity::on_release(std::function<void()> listener) {
+  std::lock_guard lock(mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+std::string Capacity::describe_free() const {
+  std::lock_guard lock(mu_);
+  return describe_free_locked();
+}
+
+std::string Capacity::describe_free_locked() const {
+  std::int64_t cpu_free = std::max<std::int64_t>(0, total_.cpu_millis - reserved_.cpu_millis);
+  std::uint64_t mem_free = total_.memory_bytes > reserved_.memory_bytes
+                               ? total_.memory_bytes - reserved_.memory_bytes
+                               : 0;
+  return fmt::format("the node has {} vCPU and {} free (of {} vCPU and {}, {} admitted)",
+                     format_cpu_millis(cpu_free), format_size_human(mem_free),
+                     format_cpu_millis(total_.cpu_millis), format_size_human(total_.memory_bytes),
+                     held_.size());
+}
+
+}  // namespace svc::scheduler

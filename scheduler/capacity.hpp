@@ -1,0 +1,70 @@
+#pragma once
+// The node's capacity, shared by everything that runs sandboxes: tasks and service instances
+// reserve what they *request* here (admission), apart from what their cgroup *limits* them to.
+// One ledger for the node, so tasks and services see the same free room.
+//
+// Thread-safe (its own mutex, never held while calling out). Listeners added with on_release()
+// run after a release, on the thread that released, outside the ledger's lock: a listener must
+// not take a lock its caller may hold (the controllers post the work to their executor).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace svc::scheduler {
+
+// What a sandbox reserves on the node.
+struct Amount {
+  std::int64_t cpu_millis = 0;
+  std::uint64_t memory_bytes = 0;
+  Amount& operator+=(const Amount& o) {
+    cpu_millis += o.cpu_millis;
+    memory_bytes += o.memory_bytes;
+    return *this;
+  }
+  bool operator==(const Amount&) const = default;
+};
+
+class Capacity {
+ public:
+  // total: what the node can allocate ([node] cpus and memory).
+  explicit Capacity(Amount total) : total_(total) {}
+
+  const Amount& total() const { return total_; }
+  // What is reserved now, and by how many holders.
+  Amount reserved() const;
+  std::size_t holders() const;
+  Amount free() const;
+
+  // Could `need` ever fit on an empty node?
+  bool can_ever_fit(const Amount& need) const;
+  // Reserves need for holder ("task:<id>", "instance:<id>"); false (and why, for the user) when
+  // it does not fit now. Reserving again for the same holder replaces its amount.
+  bool try_reserve(const std::string& holder, const Amount& need, std::string* why = nullptr);
+  // Reserves even when it does not fit (re-adoption after a restart: the sandbox already runs).
+  void force_reserve(const std::string& holder, const Amount& need);
+  // Idempotent; runs the release listeners when something was held.
+  void release(const std::string& holder);
+  bool holds(const std::string& holder) const;
+
+  void on_release(std::function<void()> listener);
+
+  // "the node has 0.5 vCPU and 1.2 GiB free (of 2 vCPU and 21.6 GiB, 12 admitted)"
+  std::string describe_free() const;
+
+ private:
+  std::string describe_free_locked() const;
+
+  const Amount total_;
+  mutable std::mutex mu_;
+  std::map<std::string, Amount, std::less<>> held_;
+  Amount reserved_;
+  std::vector<std::function<void()>> listeners_;
+};
+
+}  // namespace svc::scheduler
