@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.hpp"
+#include "common/cli_reference.hpp"
 
 namespace svc::cli {
 int& exit_code_slot();
@@ -48,6 +49,30 @@ int main(int argc, char** argv) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+
+  // Hidden: the man page, completions and CLI reference, from the definitions above.
+  if (argc == 3 && std::string_view(argv[1]) == "--generate") {
+    svc::cli_reference::ManInfo info;
+    info.program = "svctl";
+    info.section = 1;
+    info.summary = "run containers as tasks and services on an svc node";
+    info.description =
+        "svctl drives svcd, the svc node daemon, through its API: it runs tasks (containers that "
+        "run to completion), deploys services (HTTP endpoints that scale to zero), manages images "
+        "and tokens, and reports usage.\n\n"
+        "It talks gRPC to the unix socket /run/svcd/svcd.sock by default (root and members of "
+        "group svc may use it), or to a TCP address given with --host (a bearer token is "
+        "needed there).";
+    info.files = "/run/svcd/svcd.sock\tthe API socket of the local svcd";
+    info.see_also = "svcd(8), svc-runtime(1)";
+    std::string out;
+    if (!svc::cli_reference::generate(app, info, argv[2], out)) {
+      std::cerr << "svctl: --generate takes man, bash-completion, zsh-completion or markdown\n";
+      return kExitUsage;
+    }
+    std::cout << out;
+    return 0;
+  }
 
   try {
     app.parse(argc, argv);

@@ -11,9 +11,11 @@
 #include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
+#include "common/cli_reference.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "daemon/config.hpp"
+#include "daemon/config_reference.hpp"
 #include "daemon/daemon.hpp"
 
 using namespace svc;
@@ -28,6 +30,42 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error (daemon.log_level)");
   app.add_flag("--print-config", print_config, "print the effective configuration and exit");
   app.add_flag("--version", show_version, "print the version and exit");
+  // Hidden: the man page, completions, the commented default config file and the
+  // configuration reference, all from the definitions svcd itself uses.
+  if (argc == 3 && std::string_view(argv[1]) == "--generate") {
+    std::string what = argv[2], out;
+    cli_reference::ManInfo info;
+    info.program = "svcd";
+    info.section = 8;
+    info.summary = "the svc node daemon: serverless containers on machines you own";
+    info.description =
+        "svcd pulls OCI images, runs every task in its own sandbox (its own namespaces, cgroup, "
+        "seccomp filter and user-id range), starts service instances on demand and bills every "
+        "second they run. svctl(1) and programs drive it through its API: gRPC and REST on the "
+        "unix socket <run_dir>/svcd.sock, and optionally on TCP.\n\n"
+        "svcd runs with no config file: /etc/svcd/svcd.toml (or --config) overrides the embedded "
+        "defaults, and the flags below override the file. Each sandbox is supervised by its own "
+        "svc-shim, so svcd can be stopped, restarted or upgraded while tasks run: the next svcd "
+        "re-adopts them.\n\n"
+        "Under systemd svcd runs as svcd.service (Type=notify, with a watchdog). SIGTERM or "
+        "SIGINT stop it (tasks keep running); a second one exits at once.";
+    info.files =
+        "/etc/svcd/svcd.toml\tthe configuration (every key, commented, at its default)\n"
+        "/var/lib/svcd\tthe state directory: database, images, snapshots, tasks\n"
+        "/run/svcd/svcd.sock\tthe API socket (root and group svc)";
+    info.see_also = "svctl(1), svc-runtime(1), systemd.service(5)";
+    if (what == "config-file") {
+      out = daemon::default_config_file();
+    } else if (what == "config-reference") {
+      out = daemon::config_reference_markdown();
+    } else if (!cli_reference::generate(app, info, what, out)) {
+      std::cerr << "svcd: --generate takes man, bash-completion, zsh-completion, markdown, "
+                   "config-file or config-reference\n";
+      return 2;
+    }
+    std::cout << out;
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

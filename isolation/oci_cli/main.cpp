@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/cli_reference.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "isolation/oci_cli/commands.hpp"
@@ -79,6 +80,29 @@ int run_cli(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "list containers");
   list->add_flag("--quiet,-q", quiet, "only ids");
 
+  // Hidden: the man page and completions, from the definitions above.
+  if (argc == 3 && std::string_view(argv[1]) == "--generate") {
+    cli_reference::ManInfo info;
+    info.program = "svc-runtime";
+    info.summary = "an OCI runtime with svc's sandbox for every container";
+    info.description =
+        "svc-runtime runs OCI bundles with runc's command line (create, start, state, kill, "
+        "delete, run, spec, features, list). It does what the bundle's config.json says; the "
+        "default spec it writes (svc-runtime spec) asks for svc's sandbox: a user namespace with "
+        "a private id range, seccomp, dropped capabilities and cgroup limits.\n\n"
+        "Each container is supervised by its own svc-shim (/usr/libexec/svc/svc-shim), which "
+        "keeps its exit status; state lives under --root.";
+    info.see_also = "svcd(8), svctl(1), runc(8), crun(1)";
+    std::string out;
+    if (!cli_reference::generate(app, info, argv[2], out)) {
+      std::fprintf(stderr,
+                   "svc-runtime: --generate takes man, bash-completion, zsh-completion or "
+                   "markdown\n");
+      return 2;
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
   CLI11_PARSE(app, argc, argv);
   g.root = root;
   if (spec->parsed()) {
