@@ -165,6 +165,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   return d;
 }
 
+Result<> Daemon::check_health() {
+  if (!store_) return fail(Code::kUnavailable, "the store is closed");
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return store_->put_meta("watchdog_at", std::to_string(now));
+}
+
 void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();

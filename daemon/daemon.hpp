@@ -34,6 +34,12 @@ class Daemon {
   // Closes the listeners, lets in-flight calls finish for up to grace, closes the store.
   void stop(std::chrono::milliseconds grace);
 
+  // The watchdog's question (main.cpp asks it every WATCHDOG_USEC/2): can svcd still record
+  // what happens? A write to the store within its busy timeout, so that a deadlocked store, a
+  // database another process keeps locked or a disk that stopped taking writes all stop the
+  // pets, and systemd restarts svcd (tasks keep running under their shims).
+  Result<> check_health();
+
   // For the task controller: pulls, leases and rootfs dirs.
   images::ImageService& images() { return *images_; }
 

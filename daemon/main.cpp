@@ -116,9 +116,37 @@ int main(int argc, char** argv) {
   }
   sd_notify(0, "READY=1");
 
+  // The watchdog: under systemd with WatchdogSec=, this loop checks svcd's health every half
+  // period and pets only when the check passes; a svcd that is wedged (its store deadlocked or
+  // locked by another process, its disk gone) stops petting and systemd restarts it.
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
+  timespec interval{};
+  if (watchdog_usec > 0) {
+    std::uint64_t half = watchdog_usec / 2;
+    interval.tv_sec = static_cast<time_t>(half / 1'000'000);
+    interval.tv_nsec = static_cast<long>(half % 1'000'000) * 1000;
+    spdlog::info("svcd: systemd watchdog every {} ms", watchdog_usec / 1000);
+    sd_notify(0, "WATCHDOG=1");
+  }
   int sig = 0;
+  bool healthy = true;
   for (;;) {
-    if (sigwait(&set, &sig) != 0) continue;
+    sig = watchdog_usec > 0 ? sigtimedwait(&set, nullptr, &interval) : sigwaitinfo(&set, nullptr);
+    if (sig < 0) {
+      if (errno == EAGAIN) {
+        auto ok = (*d)->check_health();
+        if (ok) {
+          if (!healthy) spdlog::info("svcd: health check passes again; petting the watchdog");
+          sd_notify(0, "WATCHDOG=1");
+        } else {
+          spdlog::error("svcd: health check failed, not petting the watchdog: {}",
+                        ok.error().message());
+        }
+        healthy = ok.has_value();
+      }
+      continue;  // EINTR, or the next watchdog period
+    }
     if (sig == SIGHUP) {
       spdlog::info("svcd: SIGHUP ignored (restart svcd to apply a new config)");
       continue;

@@ -61,8 +61,12 @@ Error Client::error(const grpc::Status& status) const {
       if (::stat(address_.path.c_str(), &st) != 0)
         why = fmt::format("{} does not exist", address_.path);
       else if (::access(address_.path.c_str(), R_OK | W_OK) != 0)
-        why = fmt::format("no permission to use {} (run as root or as a member of group svc)",
-                          address_.path);
+        // svcd may well be running: this user may not use it (exit code 4, not 3).
+        return Error(Code::kPermissionDenied,
+                     fmt::format("no permission to use svcd's socket {}: run as root or as a "
+                                 "member of group svc (sudo usermod -aG svc $USER, then log in "
+                                 "again)",
+                                 address_.path));
       else
         why =
             fmt::format("nothing answers on {} (svcd stopped without removing it?)", address_.path);
