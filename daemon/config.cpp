@@ -155,6 +155,16 @@ Result<> read_api(TableReader& r, Config::Api& a) {
     a.tcp = v;
     return {};
   }));
+  SVC_TRY(r.on("audit_retention", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string())
+      return r.type_error("audit_retention", node, "a duration such as \"90d\"");
+    auto d = parse_duration(*node.value<std::string>());
+    if (!d) return r.value_error("audit_retention", node, d.error().message());
+    if (d->count() < 3'600'000)
+      return r.value_error("audit_retention", node, "must be at least 1h");
+    a.audit_retention = *d;
+    return {};
+  }));
   return r.unknown_keys();
 }
 
@@ -413,7 +423,8 @@ std::string to_toml(const Config& c) {
       {"daemon", toml::table{{"state_dir", c.daemon.state_dir},
                              {"run_dir", c.daemon.run_dir},
                              {"log_level", c.daemon.log_level}}},
-      {"api", toml::table{{"tcp", c.api.tcp}}},
+      {"api", toml::table{{"tcp", c.api.tcp},
+                          {"audit_retention", format_duration(c.api.audit_retention)}}},
       {"ingress", toml::table{{"listen", c.ingress.listen}, {"domain", c.ingress.domain}}},
       {"registries", toml::table{{"default", c.registries.default_registry},
                                  {"insecure", strings(c.registries.insecure)},

@@ -24,6 +24,8 @@ struct Config {
 
   struct Api {
     std::string tcp;  // "" = off; "127.0.0.1:7070"
+    // The audit log of mutating calls keeps this long (svctl audit).
+    std::chrono::milliseconds audit_retention{90LL * 24 * 3600 * 1000};
   } api;
 
   struct Ingress {

@@ -30,6 +30,10 @@ const std::vector<ConfigKeyDoc> kDocs = {
      "Also serve the API on this TCP address (host:port). Every call there needs a bearer "
      "token (svctl token create). Off when empty.",
      "\"127.0.0.1:7070\""},
+    {"api", "audit_retention",
+     "How long the audit log keeps each mutating call (who, what, when, result; svctl audit). "
+     "Older records are pruned.",
+     "\"30d\""},
 
     {"ingress", "", "The HTTP proxy in front of services."},
     {"ingress", "listen", "Address the proxy listens on (host:port)."},

@@ -8,6 +8,7 @@
 
 #include "api/server/dispatcher.hpp"
 #include "api/server/listener.hpp"
+#include "api/server/services/audit_service.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
 #include "api/server/services/task_service.hpp"
@@ -19,6 +20,7 @@
 #include "daemon/adapters/api_images.hpp"
 #include "daemon/adapters/api_node.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/store/audit_store.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
@@ -111,6 +113,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       config.node.memory_bytes > 0 ? config.node.memory_bytes : host.memory_bytes / 10 * 9;
 
   d->tokens_ = std::make_unique<TokenManager>(*d->store_, d->clock_);
+  d->audit_ = std::make_unique<SqlAuditStore>(*d->store_, d->clock_, config.api.audit_retention);
+  if (auto pruned = d->audit_->prune(); !pruned)
+    spdlog::warn("audit: prune: {}", pruned.error().message());
 
   images::ImageServiceOptions io;
   io.root = state;
@@ -149,6 +154,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
+  api::register_audit_service(*d->dispatcher_, *d->audit_, d->clock_);
   d->api_images_ = std::make_unique<ApiImageBackend>(*d->images_);
   api::register_image_service(*d->dispatcher_, *d->api_images_);
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
@@ -182,6 +188,7 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  audit_.reset();
   api_tasks_.reset();
   api_images_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.

@@ -24,6 +24,7 @@ namespace svc::daemon {
 
 class Store;
 class TokenManager;
+class SqlAuditStore;
 class TaskSystem;
 class ApiImageBackend;
 class ApiTaskBackend;
@@ -53,6 +54,7 @@ class Daemon {
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
+  std::unique_ptr<SqlAuditStore> audit_;  // outlives the dispatcher, whose observer writes it
   std::unique_ptr<images::ImageService> images_;
   std::unique_ptr<TaskSystem> tasks_;
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.

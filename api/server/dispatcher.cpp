@@ -5,6 +5,7 @@
 #include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
 
+#include "svc/v1/audit.pb.h"
 #include "svc/v1/images.pb.h"
 #include "svc/v1/node.pb.h"
 #include "svc/v1/schedules.pb.h"
@@ -21,10 +22,11 @@ namespace pb = google::protobuf;
 Dispatcher::Dispatcher() {
   // Touching one message of each file links its generated code and registers its descriptors.
   const pb::FileDescriptor* files[] = {
-      v1::NodeInfo::descriptor()->file(), v1::Task::descriptor()->file(),
-      v1::Image::descriptor()->file(),    v1::Service::descriptor()->file(),
-      v1::UsageRow::descriptor()->file(), v1::Schedule::descriptor()->file(),
-      v1::Trigger::descriptor()->file(),  v1::TokenInfo::descriptor()->file(),
+      v1::NodeInfo::descriptor()->file(),   v1::Task::descriptor()->file(),
+      v1::Image::descriptor()->file(),      v1::Service::descriptor()->file(),
+      v1::UsageRow::descriptor()->file(),   v1::Schedule::descriptor()->file(),
+      v1::Trigger::descriptor()->file(),    v1::TokenInfo::descriptor()->file(),
+      v1::AuditEvent::descriptor()->file(),
   };
   auto* factory = pb::MessageFactory::generated_factory();
   for (const pb::FileDescriptor* file : files) {
@@ -96,14 +98,22 @@ Result<> guarded(const Dispatcher::Method& m, Fn&& fn) {
 
 Result<> Dispatcher::call_unary(const Method& m, const pb::Message& req, pb::Message& resp,
                                 CallContext& ctx) const {
-  if (m.server_streaming || !m.unary) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.unary(req, resp, ctx); });
+  if (m.server_streaming || !m.unary)
+    return observed(m, req, ctx, tl::unexpected(unimplemented(m)));
+  return observed(m, req, ctx, guarded(m, [&] { return m.unary(req, resp, ctx); }));
 }
 
 Result<> Dispatcher::call_stream(const Method& m, const pb::Message& req, StreamSink& sink,
                                  CallContext& ctx) const {
-  if (!m.server_streaming || !m.stream) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.stream(req, sink, ctx); });
+  if (!m.server_streaming || !m.stream)
+    return observed(m, req, ctx, tl::unexpected(unimplemented(m)));
+  return observed(m, req, ctx, guarded(m, [&] { return m.stream(req, sink, ctx); }));
+}
+
+Result<> Dispatcher::observed(const Method& m, const pb::Message& req, const CallContext& ctx,
+                              Result<> result) const {
+  if (observer_) observer_(m, req, ctx, result);
+  return result;
 }
 
 }  // namespace svc::api

@@ -23,7 +23,8 @@ namespace svc::api {
 struct CallContext {
   enum class Transport { kUnix, kTcp, kInProcess };
   Transport transport = Transport::kInProcess;
-  std::string principal;  // "unix" for the socket, the token's name for TCP
+  std::string principal;  // "uid:N" (or "unix") for the socket, the token's name for TCP
+  std::string peer;       // the TCP peer's address ("127.0.0.1:41234"); "" on the unix socket
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // True once the client went away or the server is shutting down: long handlers poll it.
   std::function<bool()> cancelled = [] { return false; };
@@ -83,6 +84,12 @@ class Dispatcher {
                });
   }
 
+  // Called after every call with its request, context and result, on the calling thread (the
+  // audit log: api/server/services/audit_service.hpp). Set before serving starts.
+  using Observer =
+      std::function<void(const Method&, const Message&, const CallContext&, const Result<>&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
   // By "svc.v1.Node/Info" or the gRPC path "/svc.v1.Node/Info".
   const Method* find(std::string_view name) const;
   const std::vector<std::string>& method_names() const { return names_; }
@@ -100,9 +107,12 @@ class Dispatcher {
   void set_unary(std::string_view full_name, UnaryFn fn);
   void set_stream(std::string_view full_name, StreamFn fn);
   Method& must_find(std::string_view full_name, bool streaming);
+  Result<> observed(const Method& m, const Message& req, const CallContext& ctx,
+                    Result<> result) const;
 
   std::map<std::string, Method, std::less<>> methods_;
   std::vector<std::string> names_;
+  Observer observer_;
 };
 
 }  // namespace svc::api

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
+#include "api/server/peer.hpp"
 #include "api/server/status.hpp"
 
 namespace svc::api {
@@ -49,15 +51,15 @@ std::chrono::steady_clock::time_point to_steady(std::chrono::system_clock::time_
 class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSink {
  public:
   CallReactor(grpc::GenericCallbackServerContext* ctx, const Dispatcher& dispatcher,
-              const Authenticator* authenticator)
-      : ctx_(ctx), dispatcher_(dispatcher) {
+              const Authenticator* authenticator, PeerIdentity peer)
+      : ctx_(ctx), dispatcher_(dispatcher), peer_(std::move(peer)) {
     method_ = dispatcher_.find(ctx_->method());
     if (!method_) {
       Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                           fmt::format("unknown method {}", ctx_->method())));
       return;
     }
-    principal_ = "unix";
+    principal_ = peer_.principal.empty() ? "unix" : peer_.principal;
     if (authenticator) {
       auto it = ctx_->client_metadata().find("authorization");
       std::string header;
@@ -128,6 +130,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
     CallContext cc;
     cc.transport = transport_;
     cc.principal = principal_;
+    cc.peer = peer_.address;
     cc.deadline = to_steady(ctx_->deadline());
     cc.cancelled = [this] { return cancelled_.load() || ctx_->IsCancelled(); };
     if (!method_->server_streaming) {
@@ -148,6 +151,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   grpc::GenericCallbackServerContext* ctx_;
   const Dispatcher& dispatcher_;
   const Dispatcher::Method* method_ = nullptr;
+  PeerIdentity peer_;
   CallContext::Transport transport_ = CallContext::Transport::kUnix;
   std::string principal_;
   grpc::ByteBuffer in_;
@@ -162,23 +166,44 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
 
 }  // namespace
 
+// gRPC names a connection added by fd "fd:<n>" (its peer string); the identity read at adopt()
+// is kept under that name until another connection takes the number.
+class GrpcGateway::PeerTable {
+ public:
+  void set(int fd, PeerIdentity id) {
+    std::lock_guard lock(mu_);
+    peers_[fmt::format("fd:{}", fd)] = std::move(id);
+  }
+  PeerIdentity get(const std::string& peer) const {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(peer);
+    return it == peers_.end() ? PeerIdentity{} : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, PeerIdentity> peers_;
+};
+
 class GrpcGateway::Service final : public grpc::CallbackGenericService {
  public:
-  Service(const Dispatcher& dispatcher, const Authenticator* authenticator)
-      : dispatcher_(dispatcher), authenticator_(authenticator) {}
+  Service(const Dispatcher& dispatcher, const Authenticator* authenticator, const PeerTable& peers)
+      : dispatcher_(dispatcher), authenticator_(authenticator), peers_(peers) {}
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
-    return new CallReactor(ctx, dispatcher_, authenticator_);
+    return new CallReactor(ctx, dispatcher_, authenticator_, peers_.get(ctx->peer()));
   }
 
  private:
   const Dispatcher& dispatcher_;
   const Authenticator* authenticator_;
+  const PeerTable& peers_;
 };
 
 GrpcGateway::GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticator)
-    : trusted_service_(std::make_unique<Service>(dispatcher, nullptr)) {
+    : peers_(std::make_unique<PeerTable>()) {
+  trusted_service_ = std::make_unique<Service>(dispatcher, nullptr, *peers_);
   auth_ = std::move(authenticator);
-  token_service_ = std::make_unique<Service>(dispatcher, &auth_);
+  token_service_ = std::make_unique<Service>(dispatcher, &auth_, *peers_);
 }
 
 GrpcGateway::~GrpcGateway() { shutdown(std::chrono::milliseconds(0)); }
@@ -221,6 +246,7 @@ void GrpcGateway::adopt(int fd, bool trusted) {
     ::close(fd);
     return;
   }
+  peers_->set(fd, identify_peer(fd, trusted));
   grpc::AddInsecureChannelFromFd(server, fd);
 }
 

@@ -36,6 +36,8 @@ class GrpcGateway {
 
  private:
   class Service;
+  class PeerTable;
+  std::unique_ptr<PeerTable> peers_;  // who is on each adopted connection (by gRPC's "fd:N")
   Authenticator auth_;
   std::unique_ptr<Service> trusted_service_;
   std::unique_ptr<Service> token_service_;

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "api/json.hpp"
+#include "api/server/peer.hpp"
 #include "api/server/status.hpp"
 #include "common/version.hpp"
 
@@ -96,6 +97,7 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
   beast::error_code ec;
   socket.assign(asio::generic::stream_protocol(addr.ss_family, SOCK_STREAM), fd, ec);
   if (ec) return;
+  const PeerIdentity peer = identify_peer(fd, trusted);
   beast::flat_buffer buffer;
   while (!stopping.load()) {
     http::request_parser<http::string_body> parser;
@@ -144,7 +146,8 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
 
     CallContext cc;
     cc.transport = trusted ? CallContext::Transport::kUnix : CallContext::Transport::kTcp;
-    cc.principal = "unix";
+    cc.principal = trusted ? peer.principal : std::string();
+    cc.peer = peer.address;
     cc.cancelled = [&] { return stopping.load() || peer_gone(fd); };
     if (!trusted) {
       auto auth = req[http::field::authorization];

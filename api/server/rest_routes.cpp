@@ -47,6 +47,7 @@ const std::vector<RestRoute>& rest_routes() {
       {"GET", "/v1/triggers", "svc.v1.Triggers/List"},
       {"DELETE", "/v1/triggers/{name}", "svc.v1.Triggers/Delete"},
 
+      {"GET", "/v1/audit", "svc.v1.Audit/List"},
       {"POST", "/v1/tokens", "svc.v1.Tokens/Create", true},
       {"GET", "/v1/tokens", "svc.v1.Tokens/List"},
       {"POST", "/v1/tokens/{id}:revoke", "svc.v1.Tokens/Revoke"},

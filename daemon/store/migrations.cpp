@@ -47,6 +47,20 @@ const std::vector<Migration>& builtin_migrations() {
         ) STRICT;
         CREATE INDEX tasks_state ON tasks(state);
       )sql"},
+      {3, "audit", R"sql(
+        CREATE TABLE audit (
+          id        INTEGER PRIMARY KEY,     -- increasing
+          at        INTEGER NOT NULL,        -- unix ms
+          principal TEXT NOT NULL,           -- uid:N, token:NAME, cert:SUBJECT, in-process
+          transport TEXT NOT NULL,
+          peer      TEXT NOT NULL DEFAULT '',
+          method    TEXT NOT NULL,
+          target    TEXT NOT NULL DEFAULT '',
+          code      TEXT NOT NULL,
+          message   TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+        CREATE INDEX audit_at ON audit(at);
+      )sql"},
   };
   return kMigrations;
 }

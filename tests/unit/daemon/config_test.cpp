@@ -180,3 +180,19 @@ max_file_size = "100Mi"
     CHECK(!parse_config(bad, "svcd.toml"));
   }
 }
+
+TEST_CASE("[api] audit_retention is a duration of at least an hour", "[config]") {
+  CHECK(Config{}.api.audit_retention == std::chrono::hours(24 * 90));
+  auto c = parse_config("[api]\naudit_retention = \"30d\"\n", "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->api.audit_retention == std::chrono::hours(24 * 30));
+  CHECK(parse_config(to_toml(*c), "printed").value().api.audit_retention ==
+        std::chrono::hours(24 * 30));
+  for (const char* bad : {"[api]\naudit_retention = \"10m\"\n", "[api]\naudit_retention = 30\n",
+                          "[api]\naudit_retention = \"forever\"\n"}) {
+    INFO(bad);
+    auto r = parse_config(bad, "svcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find("api.audit_retention") != std::string::npos);
+  }
+}
