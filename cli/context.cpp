@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "cli/cli_config.hpp"
+
 namespace svc::cli {
 
 namespace {
@@ -13,7 +15,13 @@ int& exit_code_slot() { return g_exit_code; }
 
 api::Client& Context::client() {
   if (!client_) {
-    auto c = api::Client::connect(globals_.host, globals_.token);
+    auto config = load_cli_config(cli_config_path());
+    if (!config) throw CLI::ValidationError("--context", config.error().message());
+    auto endpoint = resolve_endpoint(
+        {globals_.host, globals_.context, globals_.ca, globals_.cert, globals_.key, globals_.token},
+        *config);
+    if (!endpoint) throw CLI::ValidationError("--context", endpoint.error().message());
+    auto c = api::Client::connect(endpoint->host, endpoint->token, endpoint->tls);
     if (!c) {
       // A bad --host is a usage error; surface it through CLI11 so it prints like one.
       throw CLI::ValidationError("--host", c.error().message());

@@ -19,9 +19,13 @@ inline constexpr int kExitUnauthorized = 4;  // missing or bad token
 inline constexpr int kExitNotFound = 5;      // what was named does not exist
 inline constexpr int kExitRunFailed = 125;   // `run`: the task could not be run
 
+// The global flags (or their environment variables); empty = not given. Which endpoint they
+// make, with the current context: cli/cli_config.hpp.
 struct Globals {
   std::string host;
   std::string token;
+  std::string context;
+  std::string ca, cert, key;
   std::string output = "table";
   OutputFormat format() const {
     return output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
@@ -61,5 +65,7 @@ void add_run_command(CLI::App& app, Context& ctx);
 void add_task_commands(CLI::App& app, Context& ctx);
 void add_logs_command(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
+void add_audit_command(CLI::App& app, Context& ctx);
+void add_context_commands(CLI::App& app, Context& ctx);
 
 }  // namespace svc::cli

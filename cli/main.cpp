@@ -15,18 +15,32 @@ using namespace svc::cli;
 
 int main(int argc, char** argv) {
   Globals globals;
-  const char* env_host = std::getenv("SVC_HOST");
-  const char* env_token = std::getenv("SVC_TOKEN");
-  globals.host = env_host && *env_host ? env_host : svc::api::kDefaultHost;
-  globals.token = env_token ? env_token : "";
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  globals.host = env("SVC_HOST");
+  globals.token = env("SVC_TOKEN");
+  globals.context = env("SVC_CONTEXT");
+  globals.ca = env("SVC_CA");
+  globals.cert = env("SVC_CERT");
+  globals.key = env("SVC_KEY");
 
   CLI::App app{"svctl: run containers as tasks and services on an svc node"};
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("--host,-H", globals.host,
-                 "svcd address: unix:///path or tcp://HOST:PORT (env SVC_HOST)")
-      ->capture_default_str();
+                 "svcd address: unix:///path, tcp://HOST:PORT or, with TLS, tcps://HOST:PORT "
+                 "(env SVC_HOST; default: the current context, else unix:///run/svcd/svcd.sock)");
   app.add_option("--token", globals.token, "API token for a TCP address (env SVC_TOKEN)");
+  app.add_option("--context", globals.context,
+                 "use this saved context (svctl context ls; env SVC_CONTEXT)");
+  app.add_option("--ca", globals.ca,
+                 "tcps://: the PEM CA that signed svcd's certificate (env SVC_CA; default: the "
+                 "system's CAs)");
+  app.add_option("--cert", globals.cert,
+                 "tcps://: a PEM client certificate, for a svcd that asks for one (env SVC_CERT)");
+  app.add_option("--key", globals.key, "tcps://: the client certificate's PEM key (env SVC_KEY)");
   app.add_option("-o,--output", globals.output, "output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -49,6 +63,8 @@ int main(int argc, char** argv) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+  add_audit_command(app, ctx);
+  add_context_commands(app, ctx);
 
   // Hidden: the man page, completions and CLI reference, from the definitions above.
   if (argc == 3 && std::string_view(argv[1]) == "--generate") {

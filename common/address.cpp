@@ -6,8 +6,9 @@ namespace svc {
 
 std::string Address::str() const {
   if (kind == Kind::kUnix) return "unix://" + path;
-  if (host.find(':') != std::string::npos) return fmt::format("tcp://[{}]:{}", host, port);
-  return fmt::format("tcp://{}:{}", host, port);
+  const char* scheme = tls ? "tcps" : "tcp";
+  if (host.find(':') != std::string::npos) return fmt::format("{}://[{}]:{}", scheme, host, port);
+  return fmt::format("{}://{}:{}", scheme, host, port);
 }
 
 Result<Address> parse_host_port(std::string_view text, std::string_view what) {
@@ -59,9 +60,15 @@ Result<Address> parse_address(std::string_view text) {
     a.path = std::string(text);
   } else if (text.starts_with("tcp://")) {
     return parse_host_port(text.substr(6), "address");
+  } else if (text.starts_with("tcps://")) {
+    auto tcps = SVC_TRY(parse_host_port(text.substr(7), "address"));
+    tcps.tls = true;
+    return tcps;
   } else if (text.find("://") != std::string_view::npos) {
     return fail(Code::kInvalidArgument,
-                "invalid address \"{}\": use unix:///path/to/svcd.sock or tcp://HOST:PORT", text);
+                "invalid address \"{}\": use unix:///path/to/svcd.sock, tcp://HOST:PORT or "
+                "tcps://HOST:PORT (TLS)",
+                text);
   } else {
     return parse_host_port(text, "address");
   }

@@ -1,6 +1,7 @@
 #pragma once
 // API addresses as users write them: "unix:///run/svcd/svcd.sock", "/run/svcd/svcd.sock",
-// "tcp://127.0.0.1:7070", "127.0.0.1:7070", "localhost:7070", "[::1]:7070".
+// "tcp://127.0.0.1:7070", "127.0.0.1:7070", "localhost:7070", "[::1]:7070", and with TLS
+// "tcps://node1.example:7070".
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,8 +16,9 @@ struct Address {
   std::string path;  // kUnix
   std::string host;  // kTcp, without brackets
   std::uint16_t port = 0;
+  bool tls = false;  // kTcp: "tcps://"
 
-  std::string str() const;  // canonical: unix:///path or tcp://host:port
+  std::string str() const;  // canonical: unix:///path, tcp://host:port or tcps://host:port
 };
 
 Result<Address> parse_address(std::string_view text);

@@ -1,5 +1,8 @@
 #include "daemon/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -163,6 +166,23 @@ Result<> read_api(TableReader& r, Config::Api& a) {
     if (d->count() < 3'600'000)
       return r.value_error("audit_retention", node, "must be at least 1h");
     a.audit_retention = *d;
+    return {};
+  }));
+  for (auto [key, out] : {std::pair<std::string_view, std::string*>{"tls_cert", &a.tls_cert},
+                          {"tls_key", &a.tls_key},
+                          {"client_ca", &a.client_ca}}) {
+    SVC_TRY(r.on(key, [&](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a string (a file path)");
+      std::string v = *node.value<std::string>();
+      if (!v.empty() && v.front() != '/')
+        return r.value_error(key, node, "must be an absolute path (or \"\" for none)");
+      *out = std::move(v);
+      return {};
+    }));
+  }
+  SVC_TRY(r.on("require_client_cert", [&](const toml::node& node) -> Result<> {
+    if (!node.is_boolean()) return r.type_error("require_client_cert", node, "true or false");
+    a.require_client_cert = *node.value<bool>();
     return {};
   }));
   return r.unknown_keys();
@@ -424,7 +444,11 @@ std::string to_toml(const Config& c) {
                              {"run_dir", c.daemon.run_dir},
                              {"log_level", c.daemon.log_level}}},
       {"api", toml::table{{"tcp", c.api.tcp},
-                          {"audit_retention", format_duration(c.api.audit_retention)}}},
+                          {"audit_retention", format_duration(c.api.audit_retention)},
+                          {"tls_cert", c.api.tls_cert},
+                          {"tls_key", c.api.tls_key},
+                          {"client_ca", c.api.client_ca},
+                          {"require_client_cert", c.api.require_client_cert}}},
       {"ingress", toml::table{{"listen", c.ingress.listen}, {"domain", c.ingress.domain}}},
       {"registries", toml::table{{"default", c.registries.default_registry},
                                  {"insecure", strings(c.registries.insecure)},
@@ -457,6 +481,44 @@ std::string to_toml(const Config& c) {
   return out.str();
 }
 
+namespace {
+
+// 127.0.0.0/8, ::1 and "localhost": addresses only this machine can reach.
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr a{};
+  if (::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1)
+    return (ntohl(a.s_addr) >> 24) == 127;
+  return false;
+}
+
+}  // namespace
+
+Result<> validate_api_tls(const Config::Api& a) {
+  if (a.tls_cert.empty() != a.tls_key.empty())
+    return fail(Code::kInvalidArgument,
+                "api.tls_cert and api.tls_key go together: set both (a PEM certificate and its "
+                "key) or neither");
+  if (a.tls_cert.empty() && (!a.client_ca.empty() || a.require_client_cert))
+    return fail(Code::kInvalidArgument,
+                "api.client_ca and api.require_client_cert need TLS: set api.tls_cert and "
+                "api.tls_key too");
+  if (a.require_client_cert && a.client_ca.empty())
+    return fail(Code::kInvalidArgument,
+                "api.require_client_cert needs api.client_ca, the CA that signs the client "
+                "certificates");
+  if (!a.tcp.empty() && a.tls_cert.empty()) {
+    auto addr = SVC_TRY(parse_host_port(a.tcp, "api.tcp"));
+    if (!is_loopback_host(addr.host))
+      return fail(Code::kInvalidArgument,
+                  "api.tcp \"{}\" can be reached from other machines, and tokens must not cross "
+                  "a network in clear: set api.tls_cert and api.tls_key (docs/security.md), or "
+                  "listen on 127.0.0.1",
+                  a.tcp);
+  }
+  return {};
+}
+
 Result<> validate(const Config& c) {
   if (c.daemon.state_dir.empty() || c.daemon.state_dir.front() != '/')
     return fail(Code::kInvalidArgument, "daemon.state_dir \"{}\" must be an absolute path",
@@ -469,6 +531,7 @@ Result<> validate(const Config& c) {
                 "daemon.run_dir \"{}\" is too long: the socket path must stay under 108 bytes",
                 c.daemon.run_dir);
   SVC_TRY(validate_log_level(c.daemon.log_level));
+  SVC_TRY(validate_api_tls(c.api));
   return {};
 }
 

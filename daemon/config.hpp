@@ -26,6 +26,11 @@ struct Config {
     std::string tcp;  // "" = off; "127.0.0.1:7070"
     // The audit log of mutating calls keeps this long (svctl audit).
     std::chrono::milliseconds audit_retention{90LL * 24 * 3600 * 1000};
+    // TLS on the TCP listener (PEM files, re-read on SIGHUP); required for a non-loopback tcp.
+    std::string tls_cert;
+    std::string tls_key;
+    std::string client_ca;             // "" = no client certificates asked for
+    bool require_client_cert = false;  // refuse TLS clients without one
   } api;
 
   struct Ingress {
@@ -84,7 +89,10 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& explicit_
 // The effective configuration as TOML that parse_config accepts back.
 std::string to_toml(const Config& config);
 
-// Checks cross-key constraints (absolute dirs, valid addresses).
+// Checks cross-key constraints (absolute dirs, valid addresses, TLS for a non-loopback API).
 Result<> validate(const Config& config);
+// The [api] part: tls_cert and tls_key together, client certificates only with TLS, and a
+// tcp address other machines can reach only with TLS.
+Result<> validate_api_tls(const Config::Api& api);
 
 }  // namespace svc::daemon

@@ -34,6 +34,20 @@ const std::vector<ConfigKeyDoc> kDocs = {
      "How long the audit log keeps each mutating call (who, what, when, result; svctl audit). "
      "Older records are pruned.",
      "\"30d\""},
+    {"api", "tls_cert",
+     "TLS on the tcp listener: this PEM certificate (then its chain). svcd ends TLS itself, "
+     "for gRPC and REST alike, TLS 1.2 or newer. Required when tcp is not a loopback address. "
+     "svcd reads it again on SIGHUP (certificate rotation without a restart).",
+     "\"/etc/svcd/tls/server.pem\""},
+    {"api", "tls_key", "The PEM private key of tls_cert. Keep it 0600, owned by root.",
+     "\"/etc/svcd/tls/server.key\""},
+    {"api", "client_ca",
+     "Accept client certificates signed by this PEM CA: a client that presents one is the "
+     "caller \"cert:<subject>\" and needs no token. None asked for when empty.",
+     "\"/etc/svcd/tls/clients-ca.pem\""},
+    {"api", "require_client_cert",
+     "Refuse TLS clients without a valid client certificate (needs client_ca). Tokens alone "
+     "are then not enough."},
 
     {"ingress", "", "The HTTP proxy in front of services."},
     {"ingress", "listen", "Address the proxy listens on (host:port)."},

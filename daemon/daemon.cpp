@@ -13,6 +13,7 @@
 #include "api/server/services/node_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
+#include "api/server/tls.hpp"
 #include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/units.hpp"
@@ -167,13 +168,41 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
+  if (!config.api.tls_cert.empty()) {
+    api::TlsOptions tls;
+    tls.cert = config.api.tls_cert;
+    tls.key = config.api.tls_key;
+    tls.client_ca = config.api.client_ca;
+    tls.require_client_cert = config.api.require_client_cert;
+    d->tls_ = SVC_TRY_CTX(api::TlsContext::load(tls), "TLS for the API");
+    opts.tls = d->tls_.get();
+  }
   SVC_TRY_CTX(d->api_->start(opts), "start the API");
+  std::string tcp_about;
+  if (d->api_->tcp_port())
+    tcp_about = fmt::format(
+        " and tcp port {} ({})", *d->api_->tcp_port(),
+        d->tls_ ? fmt::format("TLS, certificate {}; {}", d->tls_->describe(),
+                              config.api.require_client_cert ? "client certificate required"
+                              : config.api.client_ca.empty() ? "token required"
+                                                             : "client certificate or token")
+                : std::string("token required"));
   spdlog::info("svcd {} ({}) serving the API on unix://{}{}", svc::version(), svc::git_commit(),
-               opts.unix_socket.string(),
-               d->api_->tcp_port()
-                   ? fmt::format(" and tcp port {} (token required)", *d->api_->tcp_port())
-                   : "");
+               opts.unix_socket.string(), tcp_about);
   return d;
+}
+
+Result<> Daemon::reload() {
+  if (!tls_) {
+    spdlog::info(
+        "svcd: SIGHUP: nothing to reload (no [api] tls_cert); restart svcd to apply a "
+        "new config");
+    return {};
+  }
+  SVC_TRY_CTX(tls_->reload(), "reload the API's TLS files (the ones in use stay)");
+  spdlog::info("svcd: SIGHUP: TLS certificate reloaded: {}; other config changes need a restart",
+               tls_->describe());
+  return {};
 }
 
 Result<> Daemon::check_health() {
@@ -187,6 +216,7 @@ Result<> Daemon::check_health() {
 void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
+  tls_.reset();
   dispatcher_.reset();
   audit_.reset();
   api_tasks_.reset();

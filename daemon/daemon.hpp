@@ -18,6 +18,7 @@ class ImageService;
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
+class TlsContext;
 }  // namespace svc::api
 
 namespace svc::daemon {
@@ -43,6 +44,10 @@ class Daemon {
   // pets, and systemd restarts svcd (tasks keep running under their shims).
   Result<> check_health();
 
+  // SIGHUP: reads again what can change without a restart — the API's TLS certificate, key and
+  // client CA (rotation). A reload that fails keeps what is in use and says why.
+  Result<> reload();
+
   // For the task controller: pulls, leases and rootfs dirs.
   images::ImageService& images() { return *images_; }
 
@@ -61,6 +66,7 @@ class Daemon {
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
+  std::unique_ptr<api::TlsContext> tls_;  // outlives the API server, whose connections use it
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;
 };

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
         "svc-shim, so svcd can be stopped, restarted or upgraded while tasks run: the next svcd "
         "re-adopts them.\n\n"
         "Under systemd svcd runs as svcd.service (Type=notify, with a watchdog). SIGTERM or "
-        "SIGINT stop it (tasks keep running); a second one exits at once.";
+        "SIGINT stop it (tasks keep running); a second one exits at once. SIGHUP (systemctl "
+        "reload svcd) reads the API's TLS certificate, key and client CA again.";
     info.files =
         "/etc/svcd/svcd.toml\tthe configuration (every key, commented, at its default)\n"
         "/var/lib/svcd\tthe state directory: database, images, snapshots, tasks\n"
@@ -148,7 +149,10 @@ int main(int argc, char** argv) {
       continue;  // EINTR, or the next watchdog period
     }
     if (sig == SIGHUP) {
-      spdlog::info("svcd: SIGHUP ignored (restart svcd to apply a new config)");
+      // systemd (ExecReload=) waits for READY=1 after RELOADING=1.
+      sd_notify(0, "RELOADING=1");
+      if (auto ok = (*d)->reload(); !ok) spdlog::error("svcd: SIGHUP: {}", ok.error().message());
+      sd_notify(0, "READY=1");
       continue;
     }
     break;

@@ -1,7 +1,8 @@
 #pragma once
-// The API client svctl (and tests) use: one gRPC channel to svcd over the unix socket or TCP,
-// with the bearer token added to every call. Errors come back as svc::Error, with a message that
-// says where the client looked when svcd could not be reached.
+// The API client svctl (and tests) use: one gRPC channel to svcd over the unix socket, TCP, or
+// TCP with TLS (tcps://, optionally with a client certificate), with the bearer token added to
+// every call. Errors come back as svc::Error, with a message that says where the client looked
+// when svcd could not be reached.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "common/address.hpp"
 #include "common/result.hpp"
+#include "svc/v1/audit.grpc.pb.h"
 #include "svc/v1/images.grpc.pb.h"
 #include "svc/v1/node.grpc.pb.h"
 #include "svc/v1/schedules.grpc.pb.h"
@@ -24,9 +26,17 @@ namespace svc::api {
 
 inline constexpr const char* kDefaultHost = "unix:///run/svcd/svcd.sock";
 
+// PEM files for a tcps:// address.
+struct ClientTls {
+  std::string ca;    // the CA that signed svcd's certificate; "" = the system's CAs
+  std::string cert;  // a client certificate, for a svcd with [api] client_ca; with key
+  std::string key;
+};
+
 class Client {
  public:
-  static Result<std::unique_ptr<Client>> connect(std::string_view host, std::string token);
+  static Result<std::unique_ptr<Client>> connect(std::string_view host, std::string token,
+                                                 const ClientTls& tls = {});
 
   // A context for one call; timeout unset = no deadline (streams, waits).
   std::unique_ptr<grpc::ClientContext> context(
@@ -40,6 +50,7 @@ class Client {
   v1::Tokens::Stub& tokens() { return *tokens_; }
   v1::Schedules::Stub& schedules() { return *schedules_; }
   v1::Triggers::Stub& triggers() { return *triggers_; }
+  v1::Audit::Stub& audit() { return *audit_; }
 
   // grpc::Status -> svc::Error; UNAVAILABLE from a failed connect names the address and what to
   // try.
@@ -49,6 +60,7 @@ class Client {
  private:
   Address address_;
   std::string token_;
+  bool tls_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Node::Stub> node_;
   std::unique_ptr<v1::Tasks::Stub> tasks_;
@@ -58,6 +70,7 @@ class Client {
   std::unique_ptr<v1::Tokens::Stub> tokens_;
   std::unique_ptr<v1::Schedules::Stub> schedules_;
   std::unique_ptr<v1::Triggers::Stub> triggers_;
+  std::unique_ptr<v1::Audit::Stub> audit_;
 };
 
 }  // namespace svc::api

@@ -14,7 +14,6 @@
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
-#include "api/server/peer.hpp"
 #include "api/server/status.hpp"
 
 namespace svc::api {
@@ -60,7 +59,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
       return;
     }
     principal_ = peer_.principal.empty() ? "unix" : peer_.principal;
-    if (authenticator) {
+    if (authenticator && peer_.principal.empty()) {  // TCP without a verified certificate
       auto it = ctx_->client_metadata().find("authorization");
       std::string header;
       if (it != ctx_->client_metadata().end()) header.assign(it->second.data(), it->second.size());
@@ -70,14 +69,14 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
                             "(create one with `svctl token create` on the node)"));
         return;
       }
-      auto who = (*authenticator)(std::string_view(header).substr(7));
+      auto who = (*authenticator)(std::string_view(header).substr(7), peer_);
       if (!who) {
         Finish(to_grpc_status(who.error()));
         return;
       }
       principal_ = *who;
-      transport_ = CallContext::Transport::kTcp;
     }
+    if (authenticator) transport_ = CallContext::Transport::kTcp;
     StartRead(&in_);
   }
 
@@ -233,7 +232,7 @@ Result<> GrpcGateway::start() {
   return {};
 }
 
-void GrpcGateway::adopt(int fd, bool trusted) {
+void GrpcGateway::adopt(int fd, bool trusted, PeerIdentity peer) {
   grpc::Server* server = trusted ? trusted_.get() : token_.get();
   if (!server) {
     ::close(fd);
@@ -246,7 +245,7 @@ void GrpcGateway::adopt(int fd, bool trusted) {
     ::close(fd);
     return;
   }
-  peers_->set(fd, identify_peer(fd, trusted));
+  peers_->set(fd, std::move(peer));
   grpc::AddInsecureChannelFromFd(server, fd);
 }
 

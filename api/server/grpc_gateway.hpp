@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/server/dispatcher.hpp"
+#include "api/server/peer.hpp"
 
 #include <thread>
 #include <vector>
@@ -18,8 +19,10 @@ class ServerCompletionQueue;
 
 namespace svc::api {
 
-// Checks a bearer token; returns the principal (token name) or UNAUTHENTICATED.
-using Authenticator = std::function<Result<std::string>(std::string_view token)>;
+// Checks a bearer token from peer; returns the principal ("token:<name>"), UNAUTHENTICATED, or
+// RESOURCE_EXHAUSTED while the peer is limited (api/server/auth_gate.hpp).
+using Authenticator =
+    std::function<Result<std::string>(std::string_view token, const PeerIdentity& peer)>;
 
 class GrpcGateway {
  public:
@@ -29,8 +32,9 @@ class GrpcGateway {
   GrpcGateway& operator=(const GrpcGateway&) = delete;
 
   Result<> start();
-  // Takes ownership of fd (a connected stream socket whose first bytes are the HTTP/2 preface).
-  void adopt(int fd, bool trusted);
+  // Takes ownership of fd (a connected stream socket whose first bytes are the HTTP/2 preface);
+  // peer: who is on it (the listener read it at accept).
+  void adopt(int fd, bool trusted, PeerIdentity peer);
   // Stops accepting calls; in-flight calls are cancelled after the grace period.
   void shutdown(std::chrono::milliseconds grace);
 

@@ -116,10 +116,19 @@ Result<bool> sniff_http2(int fd) {
 
 }  // namespace
 
-ApiServer::ApiServer(const Dispatcher& dispatcher, Authenticator authenticator, MetricsFn metrics)
+ApiServer::ApiServer(const Dispatcher& dispatcher, AuthGate::TokenCheck tokens, MetricsFn metrics)
     : dispatcher_(dispatcher),
-      grpc_(dispatcher, authenticator),
-      rest_(dispatcher, authenticator, std::move(metrics)) {}
+      gate_(std::move(tokens), clock_),
+      grpc_(dispatcher,
+            [this](std::string_view token, const PeerIdentity& peer) {
+              return gate_.check_token(token, peer);
+            }),
+      rest_(
+          dispatcher,
+          [this](std::string_view token, const PeerIdentity& peer) {
+            return gate_.check_token(token, peer);
+          },
+          std::move(metrics)) {}
 
 ApiServer::~ApiServer() { stop(std::chrono::milliseconds(0)); }
 
@@ -128,6 +137,7 @@ Result<> ApiServer::start(const Options& options) {
   if (!wake_fd_) return fail_errno("eventfd");
   unix_fd_ = SVC_TRY(bind_unix(options.unix_socket, options.socket_group));
   socket_path_ = options.unix_socket;
+  tls_ = options.tls;
   if (options.tcp) {
     std::uint16_t port = 0;
     auto tcp = bind_tcp(*options.tcp, &port);
@@ -173,22 +183,64 @@ void ApiServer::accept_loop(int listen_fd, bool trusted) {
 }
 
 void ApiServer::handle(Connection* conn, bool trusted) {
-  int fd = conn->fd;
-  auto is_h2 = sniff_http2(fd);
-  if (is_h2 && *is_h2) {
-    {
+  PeerIdentity peer = identify_peer(conn->fd, trusted);
+  if (!trusted && tls_) {
+    handle_tls(conn, std::move(peer));
+  } else {
+    serve_plain(conn->fd, trusted, peer, [&] {
       std::lock_guard lock(mu_);
       conn->fd = -1;  // gRPC owns the fd from here; stop() must not touch the number
-    }
-    grpc_.adopt(fd, trusted);
-  } else if (is_h2) {
-    rest_.serve(fd, trusted, stopping_);
+    });
   }
   std::lock_guard lock(mu_);
   // Closed under the lock, so stop() never shuts down a number the kernel reused.
   if (conn->fd >= 0) ::close(conn->fd);
   conn->fd = -1;
   conn->done = true;
+}
+
+bool ApiServer::serve_plain(int fd, bool trusted, const PeerIdentity& peer,
+                            const std::function<void()>& before_adopt) {
+  auto is_h2 = sniff_http2(fd);
+  if (is_h2 && *is_h2) {
+    before_adopt();
+    grpc_.adopt(fd, trusted, peer);
+    return true;
+  }
+  if (is_h2) rest_.serve(fd, trusted, stopping_, peer);
+  return false;
+}
+
+// TLS: the handshake on the TCP socket (conn->fd, which stays this connection's: stop() shuts
+// it down to end the relay), then the relay on this thread between it and one end of a
+// socketpair, while a second thread serves the other end as a plain connection.
+void ApiServer::handle_tls(Connection* conn, PeerIdentity peer) {
+  if (auto wait = gate_.retry_after(peer)) {
+    spdlog::debug("api: {} is limited for {} ms: closed before the handshake", peer.address,
+                  wait->count());
+    return;
+  }
+  auto tls = TlsConnection::accept(conn->fd, *tls_, std::chrono::seconds(10));
+  if (!tls) {
+    if (tls.error().code() == Code::kUnauthenticated)
+      gate_.failed(peer, tls.error().message());  // a client certificate refused
+    else
+      spdlog::info("api: TLS from {}: {}", peer.address, tls.error().message());
+    return;
+  }
+  if (!(*tls)->client_subject().empty()) peer.principal = "cert:" + (*tls)->client_subject();
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    spdlog::error("api: socketpair for a TLS connection: {}", std::strerror(errno));
+    return;
+  }
+  // sv[0]: the plain side, owned by the app thread until gRPC adopts it; sv[1]: the relay's.
+  std::thread app([this, fd = sv[0], peer] {
+    if (!serve_plain(fd, false, peer, [] {})) ::close(fd);
+  });
+  (*tls)->relay(sv[1]);
+  ::close(sv[1]);  // the plain side sees EOF: REST returns, gRPC closes the connection
+  app.join();
 }
 
 void ApiServer::reap_locked() {

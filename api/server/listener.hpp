@@ -1,14 +1,17 @@
 #pragma once
 // ApiServer: the daemon's API endpoints. One unix socket (<run_dir>/svcd.sock, mode 0660, group
 // "svc" when it exists; whoever can open it is trusted) and, when configured, one TCP address
-// whose calls need a bearer token. Each accepted connection is sniffed: the HTTP/2 preface goes
-// to gRPC, anything else is HTTP/1.1 REST. So `svctl` (gRPC) and `curl --unix-socket` (REST)
-// share one socket.
+// whose calls need a bearer token or a verified client certificate, over TLS when a TlsContext
+// is given (api/server/tls.hpp: svcd ends TLS before the sniff). Each accepted connection is
+// sniffed: the HTTP/2 preface goes to gRPC, anything else is HTTP/1.1 REST. So `svctl` (gRPC)
+// and `curl --unix-socket` (REST) share one socket.
 //
-// Owns the listening sockets, one accept thread per socket and one thread per REST connection;
-// stop() closes them all and joins every thread.
+// Owns the listening sockets, one accept thread per socket, one thread per REST connection and,
+// over TLS, one more per connection for the relay; stop() closes them all and joins every
+// thread.
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -16,10 +19,13 @@
 #include <string>
 #include <thread>
 
+#include "api/server/auth_gate.hpp"
 #include "api/server/dispatcher.hpp"
 #include "api/server/grpc_gateway.hpp"
 #include "api/server/rest_gateway.hpp"
+#include "api/server/tls.hpp"
 #include "common/address.hpp"
+#include "common/clock.hpp"
 #include "common/fd.hpp"
 
 namespace svc::api {
@@ -30,9 +36,12 @@ class ApiServer {
     std::filesystem::path unix_socket;
     std::optional<Address> tcp;
     std::string socket_group = "svc";
+    // TLS on the TCP address; null = plain. Not owned: the daemon reloads it on SIGHUP, and it
+    // outlives the server.
+    const TlsContext* tls = nullptr;
   };
 
-  ApiServer(const Dispatcher& dispatcher, Authenticator authenticator, MetricsFn metrics);
+  ApiServer(const Dispatcher& dispatcher, AuthGate::TokenCheck tokens, MetricsFn metrics);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -52,9 +61,17 @@ class ApiServer {
   };
   void accept_loop(int listen_fd, bool trusted);
   void handle(Connection* conn, bool trusted);
+  // The sniff and the gateways, on a plain connection (or the plain end of a TLS relay); true
+  // when gRPC took fd (before_adopt runs first), false when the caller still owns it.
+  bool serve_plain(int fd, bool trusted, const PeerIdentity& peer,
+                   const std::function<void()>& before_adopt);
+  void handle_tls(Connection* conn, PeerIdentity peer);
   void reap_locked();
 
   const Dispatcher& dispatcher_;
+  SystemClock clock_;
+  AuthGate gate_;  // before the gateways, which call it
+  const TlsContext* tls_ = nullptr;
   GrpcGateway grpc_;
   RestGateway rest_;
   std::filesystem::path socket_path_;

@@ -1,15 +1,17 @@
 #pragma once
 // Who is on the other end of an accepted API connection: on the unix socket the kernel's
 // SO_PEERCRED ("uid:1000"), over TCP the peer's address (the principal comes from its token or
-// certificate). Read once per connection, at accept; used for the audit log and the failed-auth
-// limiter.
+// certificate). Read once per connection, at accept, by the listener; used for authentication,
+// the audit log and the failed-auth limiter.
 #include <string>
 
 namespace svc::api {
 
 struct PeerIdentity {
-  std::string principal;  // "uid:N" on the unix socket; "" over TCP
-  std::string address;    // "127.0.0.1:41234" / "[::1]:41234" over TCP; "" on the unix socket
+  // "uid:N" on the unix socket; "cert:<subject>" over TLS with a verified client certificate
+  // (api/server/tls.hpp), which then needs no token; "" otherwise.
+  std::string principal;
+  std::string address;  // "127.0.0.1:41234" / "[::1]:41234" over TCP; "" on the unix socket
 };
 
 PeerIdentity identify_peer(int fd, bool unix_socket);

@@ -15,7 +15,6 @@
 #include <boost/beast/http.hpp>
 
 #include "api/json.hpp"
-#include "api/server/peer.hpp"
 #include "api/server/status.hpp"
 #include "common/version.hpp"
 
@@ -84,7 +83,8 @@ RestGateway::RestGateway(const Dispatcher& dispatcher, Authenticator authenticat
       authenticator_(std::move(authenticator)),
       metrics_(std::move(metrics)) {}
 
-void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping) const {
+void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping,
+                        const PeerIdentity& peer) const {
   // Idle keep-alive connections and stalled readers end after a while.
   timeval tv{kIdleSeconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -97,7 +97,6 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
   beast::error_code ec;
   socket.assign(asio::generic::stream_protocol(addr.ss_family, SOCK_STREAM), fd, ec);
   if (ec) return;
-  const PeerIdentity peer = identify_peer(fd, trusted);
   beast::flat_buffer buffer;
   while (!stopping.load()) {
     http::request_parser<http::string_body> parser;
@@ -146,15 +145,15 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
 
     CallContext cc;
     cc.transport = trusted ? CallContext::Transport::kUnix : CallContext::Transport::kTcp;
-    cc.principal = trusted ? peer.principal : std::string();
+    cc.principal = peer.principal;
     cc.peer = peer.address;
     cc.cancelled = [&] { return stopping.load() || peer_gone(fd); };
-    if (!trusted) {
+    if (!trusted && peer.principal.empty()) {  // TCP without a verified client certificate
       auto auth = req[http::field::authorization];
       std::string_view header(auth.data(), auth.size());
       Result<std::string> who =
           header.starts_with("Bearer ")
-              ? authenticator_(header.substr(7))
+              ? authenticator_(header.substr(7), peer)
               : Result<std::string>(tl::unexpected(
                     Error(Code::kUnauthenticated,
                           "this address needs a token: send \"Authorization: Bearer <token>\" "
@@ -162,6 +161,8 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
       if (!who) {
         auto res = error_response(version, keep_alive, who.error());
         res.set(http::field::www_authenticate, "Bearer realm=\"svcd\"");
+        // The limiter's window: an upper bound of the wait (the message has the exact one).
+        if (who.error().code() == Code::kResourceExhausted) res.set(http::field::retry_after, "60");
         if (!send(std::move(res)) || !keep_alive) break;
         continue;
       }

@@ -20,8 +20,9 @@ class RestGateway {
   RestGateway(const Dispatcher& dispatcher, Authenticator authenticator, MetricsFn metrics);
 
   // Serves one connection until the peer closes it, it idles out, or stopping is set. The
-  // caller keeps ownership of fd and closes it.
-  void serve(int fd, bool trusted, const std::atomic<bool>& stopping) const;
+  // caller keeps ownership of fd and closes it; peer: who is on it (read at accept).
+  void serve(int fd, bool trusted, const std::atomic<bool>& stopping,
+             const PeerIdentity& peer) const;
 
  private:
   const Dispatcher& dispatcher_;

@@ -31,3 +31,17 @@ TEST_CASE("bad addresses say what is wrong", "[address]") {
   CHECK_FALSE(parse_address(":80"));
   CHECK_FALSE(parse_address("unix://" + std::string(200, 'a')));
 }
+
+TEST_CASE("tcps:// is TCP with TLS", "[address]") {
+  auto s = parse_address("tcps://node1.example:7070").value();
+  CHECK(s.kind == Address::Kind::kTcp);
+  CHECK(s.tls);
+  CHECK(s.host == "node1.example");
+  CHECK(s.port == 7070);
+  CHECK(s.str() == "tcps://node1.example:7070");
+  CHECK(parse_address("tcps://[::1]:1").value().str() == "tcps://[::1]:1");
+  CHECK_FALSE(parse_address("tcp://127.0.0.1:1").value().tls);
+  CHECK_FALSE(parse_address("127.0.0.1:1").value().tls);
+  CHECK(parse_address("tcps://nope").error().message().find("HOST:PORT") != std::string::npos);
+  CHECK(parse_address("https://x:1").error().message().find("tcps://") != std::string::npos);
+}
