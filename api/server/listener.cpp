@@ -214,12 +214,11 @@ bool ApiServer::serve_plain(int fd, bool trusted, const PeerIdentity& peer,
 // TLS: the handshake on the TCP socket (conn->fd, which stays this connection's: stop() shuts
 // it down to end the relay), then the relay on this thread between it and one end of a
 // socketpair, while a second thread serves the other end as a plain connection.
+//
+// A peer the failed-auth limiter holds off still gets its handshake: closing before it would
+// save little (a peer with no token at all is not limited and can make handshakes as fast), and
+// after it the peer is told, in its own protocol, why and for how long (429 / RESOURCE_EXHAUSTED).
 void ApiServer::handle_tls(Connection* conn, PeerIdentity peer) {
-  if (auto wait = gate_.retry_after(peer)) {
-    spdlog::debug("api: {} is limited for {} ms: closed before the handshake", peer.address,
-                  wait->count());
-    return;
-  }
   auto tls = TlsConnection::accept(conn->fd, *tls_, std::chrono::seconds(10));
   if (!tls) {
     if (tls.error().code() == Code::kUnauthenticated)
