@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fs.hpp"
+#include "isolation/exec_defaults.hpp"
 #include "isolation/launch.hpp"
 #include "isolation/plan.hpp"
 #include "isolation/rootfs.hpp"
@@ -22,6 +23,7 @@
 #include "isolation/shim/protocol.hpp"
 #include "isolation/shim_cgroup.hpp"
 #include "isolation/shim_client.hpp"
+#include "isolation/terminal.hpp"
 
 namespace svc::isolation {
 
@@ -298,7 +300,30 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   f.shim_procs = shim_procs.data();
   f.n_shim_procs = static_cast<int>(shim_procs.size());
   for (int& s : f.stdio) s = null_fd.get();
-  if (spec.stdio == StdioMode::kLog) {
+  // A terminal: the child sends its pty's master on this pair; the shim keeps the other end
+  // (kLog), or the runtime does, for the console socket (kInherit).
+  UniqueFd console_r, console_w, stdin_r, stdin_w;
+  if (spec.terminal) {
+    if (spec.stdio == StdioMode::kInherit && options.console_socket.empty())
+      return fail(Code::kInvalidArgument,
+                  "process.terminal is true: give --console-socket (where the terminal's master "
+                  "is sent), or set process.terminal to false");
+    if (spec.stdio == StdioMode::kNull)
+      return fail(Code::kInvalidArgument, "a terminal needs the shim's stdio or a console socket");
+    int cp[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) != 0)
+      return fail_errno("socketpair for the terminal");
+    console_r.reset(cp[0]);
+    console_w.reset(cp[1]);
+    f.console_w = console_w.get();
+    if (spec.stdio == StdioMode::kLog) f.console_r = console_r.get();
+  } else if (spec.stdio == StdioMode::kLog && spec.open_stdin) {
+    std::tie(stdin_r, stdin_w) = make_pipe();
+    if (!stdin_w) return fail_errno("pipe for stdin");
+    f.stdio[0] = stdin_r.get();
+    f.stdin_w = stdin_w.get();
+  }
+  if (spec.stdio == StdioMode::kLog && !spec.terminal) {
     std::tie(out_r, out_w) = make_pipe();
     std::tie(err_r, err_w) = make_pipe();
     if (!out_w || !err_w) return fail_errno("pipe");
@@ -308,7 +333,7 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     f.err_w = err_w.get();
     f.stdio[1] = f.out_w;
     f.stdio[2] = f.err_w;
-  } else if (spec.stdio == StdioMode::kInherit) {
+  } else if (spec.stdio == StdioMode::kInherit && !spec.terminal) {
     for (int i = 0; i < 3; ++i) {
       if (options.stdio[i] < 0) continue;
       inherited[i].reset(::fcntl(options.stdio[i], F_DUPFD_CLOEXEC, 3));
@@ -336,11 +361,20 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
                                     std::to_string(f.start_w),
                                     "--execerr",
                                     std::to_string(f.execerr_r)};
-  if (spec.stdio == StdioMode::kLog) {
+  if (spec.stdio == StdioMode::kLog && !spec.terminal) {
     for (std::string s :
          {std::string("--stdout"), std::to_string(f.out_r), std::string("--stderr"),
           std::to_string(f.err_r), std::string("--log-max"), std::to_string(spec.log_max_bytes)})
       sargs.push_back(std::move(s));
+  }
+  if (f.console_r >= 0) {
+    for (std::string s : {std::string("--console"), std::to_string(f.console_r),
+                          std::string("--log-max"), std::to_string(spec.log_max_bytes)})
+      sargs.push_back(std::move(s));
+  }
+  if (f.stdin_w >= 0) {
+    sargs.push_back("--stdin");
+    sargs.push_back(std::to_string(f.stdin_w));
   }
   for (const auto& d : cgroup_dirs) {
     sargs.push_back("--cgroup");
@@ -355,9 +389,13 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   req.child.argv = argv.data();
   req.child.envp = envp.data();
   req.child.fds = f;
+  req.child.console_rows = spec.console_rows;
+  req.child.console_cols = spec.console_cols;
   req.null_fd = null_fd.get();
   req.shim_fds = {f.ctl_listen, f.start_w, f.execerr_r, f.pidfd_slot};
   if (f.out_r >= 0) req.shim_fds.insert(req.shim_fds.end(), {f.out_r, f.err_r});
+  for (int fd : {f.console_r, f.stdin_w})
+    if (fd >= 0) req.shim_fds.push_back(fd);
   req.shim_path = sargs[0].c_str();
   for (auto& s : sargs) req.shim_argv.push_back(s.data());
   req.shim_argv.push_back(nullptr);
@@ -371,10 +409,11 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   undo.pidfd.reset(pidfd_open(l.pid));
   if (!undo.pidfd) return fail_errno("pidfd_open the sandbox's first process");
   // The shim and the child have their copies now; ours would hide EOFs they wait for.
-  for (UniqueFd* fd :
-       {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl, &null_fd,
-        &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0], &inherited[1], &inherited[2]})
+  for (UniqueFd* fd : {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl,
+                       &null_fd, &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0],
+                       &inherited[1], &inherited[2], &console_w, &stdin_r, &stdin_w})
     fd->reset();
+  if (f.console_r >= 0) console_r.reset();  // the shim's now
   procs.clear();
 
   // The host's part, now that the sandbox's user namespace exists.
@@ -408,6 +447,11 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   mark("in-sandbox set-up");
   SVC_TRY_CTX(await_shim_exec(report_r.get(), static_cast<int>(options_.setup_timeout.count())),
               "start svc-shim {}", options_.shim_path.string());
+  if (console_r) {
+    // The child sent its master before it reported ready: it is in the socket already.
+    UniqueFd master = SVC_TRY_CTX(receive_fd(console_r.get(), options_.setup_timeout), "terminal");
+    SVC_TRY(send_console(options.console_socket, master.get()));
+  }
 
   SandboxInfo& info = record.info;
   info.id = std::string(id);
@@ -425,6 +469,8 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   info.stop_grace = spec.stop_grace;
   record.pid_start = process_start_time(options_.proc, l.pid);
   SVC_TRY(write_sandbox_record(dir, record));
+  // What a later exec joins with (exec_defaults.hpp).
+  SVC_TRY(write_exec_defaults(dir, exec_defaults_from_plan(plan, spec), program.get()));
   mark("shim, state");
   if (spdlog::should_log(spdlog::level::debug)) {
     std::string steps;
