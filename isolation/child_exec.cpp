@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,6 +23,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "common/syscall.hpp"
 
 namespace svc::isolation {
 
@@ -97,20 +98,11 @@ int sys_setgroups(std::size_t n, const gid_t* groups) {
   return static_cast<int>(::syscall(SYS_setgroups, n, groups));
 }
 
-int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = flags;
-  how.resolve = resolve;
-  int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
-  return fd < 0 ? -errno : fd;
-}
-
 // Opens path under root (never leaving it: ".." and absolute symlinks stay inside) as O_PATH.
 int open_in_root(int root, const char* path, bool no_symlinks) {
   std::uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   if (no_symlinks) resolve |= RESOLVE_NO_SYMLINKS;
-  return sys_openat2(root, path, O_PATH | O_CLOEXEC, resolve);
+  return sys::openat2(root, path, O_PATH | O_CLOEXEC, resolve);
 }
 
 // Opens path under root, creating missing directories (and, when file, an empty file as the

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
-#include "isolation/replace_file.hpp"
 
 namespace svc::isolation {
 
@@ -93,6 +92,7 @@ Result<ExecDefaults> parse_exec_defaults(std::string_view text) {
   }
 }
 
+// Not flushed to disk, as state.json: they describe a live process, which a power loss ends.
 Result<> write_exec_defaults(const fs::path& dir, const ExecDefaults& d,
                              const seccomp::Program* program) {
   if (program) {
@@ -100,9 +100,10 @@ Result<> write_exec_defaults(const fs::path& dir, const ExecDefaults& d,
     std::uint64_t n = program->filter.size();
     for (int i = 0; i < 8; ++i) bin.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
     bin.append(reinterpret_cast<const char*>(program->filter.data()), n * sizeof(sock_filter));
-    SVC_TRY_CTX(replace_file(dir / kSeccompFile, bin, 0600), "record the seccomp filter");
+    SVC_TRY_CTX(write_file_atomic(dir / kSeccompFile, bin, 0600, Flush::kNone),
+                "record the seccomp filter");
   }
-  SVC_TRY_CTX(replace_file(dir / kExecDefaultsFile, exec_defaults_json(d), 0600),
+  SVC_TRY_CTX(write_file_atomic(dir / kExecDefaultsFile, exec_defaults_json(d), 0600, Flush::kNone),
               "record the process for exec");
   return {};
 }

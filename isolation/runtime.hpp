@@ -164,9 +164,8 @@ class Runtime {
   std::filesystem::path sandbox_dir(std::string_view id) const;
 
  private:
-  struct Launch;
-  Result<SandboxInfo> create_locked(std::string_view id, const SandboxSpec& spec,
-                                    const CreateOptions& options, Launch& undo);
+  // One create, as named steps with their undo (runtime_create.cpp).
+  class Creator;
   // Made on the first create, from the hierarchies of that sandbox's cgroup.
   Result<std::vector<int>> shim_cgroup_fds(
       const std::vector<std::filesystem::path>& sandbox_cgroup_dirs);

@@ -12,6 +12,7 @@
 
 #include "common/digest.hpp"
 #include "common/fs.hpp"
+#include "common/syscall.hpp"
 #include "isolation/child_message.hpp"
 #include "isolation/exec_child.hpp"
 #include "isolation/image_user.hpp"
@@ -27,8 +28,6 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 namespace {
-
-int sys_pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 std::pair<UniqueFd, UniqueFd> pipe_pair() {
   int p[2];
@@ -103,7 +102,7 @@ Result<ExecInfo> Runtime::exec(std::string_view id, const ExecSpec& spec,
                 "exec in sandbox {}: its process has not been started yet (start it first)", id);
   // The pidfd pins the process: its namespaces are joined through it, so a reused pid cannot
   // lead the exec into another process's.
-  UniqueFd task(sys_pidfd_open(rec.info.pid));
+  UniqueFd task(sys::pidfd_open(rec.info.pid));
   if (!task || process_start_time(options_.proc, rec.info.pid) != rec.pid_start)
     return fail(Code::kFailedPrecondition, "exec in sandbox {}: it is not running", id);
   ExecDefaults defaults = SVC_TRY_CTX(read_exec_defaults(dir), "exec in sandbox {}", id);
