@@ -108,12 +108,14 @@ SandboxFixture::SandboxFixture() {
   usable_ = true;
 }
 
-std::unique_ptr<Runtime> SandboxFixture::make_runtime() const {
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(
+    const std::function<void(RuntimeOptions&)>& adjust) const {
   RuntimeOptions ro;
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
   ro.bridge = bridge_;
+  if (adjust) adjust(ro);
   return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,7 +38,9 @@ class SandboxFixture {
 
   isolation::Runtime& runtime() { return *runtime_; }
   // Another runtime on the same state dir, cgroups and pool: what a restarted daemon builds.
-  std::unique_ptr<isolation::Runtime> make_runtime() const;
+  // adjust: changes to the options first (e.g. forcing an older kernel's code path).
+  std::unique_ptr<isolation::Runtime> make_runtime(
+      const std::function<void(isolation::RuntimeOptions&)>& adjust = {}) const;
   isolation::CgroupDriver& cgroups() { return *driver_; }
   const std::filesystem::path& rootfs() const { return rootfs_; }
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }
