@@ -16,6 +16,7 @@ using namespace svc;
 using namespace svc::test;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -63,13 +64,16 @@ bool wait_state(const DaemonFixture& d, const std::string& task, const std::stri
   return wait_for([&] { return state_of(d, task) == state; }, timeout);
 }
 
-#define REQUIRE_ROOT()                                          \
-  do {                                                          \
-    if (!is_root()) {                                           \
-      WARN("skipped: needs root (real sandboxes and cgroups)"); \
-      return;                                                   \
-    }                                                           \
-  } while (0)
+// Waits until a task has printed `line` (as svctl logs shows it): the task says it is ready
+// (its trap installed) instead of the test guessing how long that takes.
+bool wait_printed(const DaemonFixture& d, const std::string& task, const std::string& line,
+                  std::chrono::milliseconds timeout = 30s) {
+  return wait_for([&] { return d.svctl({"logs", task}).out.find(line) != std::string::npos; },
+                  timeout);
+}
+
+#define REQUIRE_ROOT() \
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)")
 
 }  // namespace
 
@@ -192,11 +196,17 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
   const std::string& img = shared().image;
   REQUIRE(d.svctl({"pull", img}).exit_code == 0);
   {
-    Background attached({svctl_path(), "--host", d.host(), "run", "--name", "ctrlc", img, "--",
-                         "sh", "-c", "trap 'exit 5' TERM; while true; do sleep 0.1; done"},
-                        (d.dir() / "ctrlc.log").string());
-    REQUIRE(wait_state(d, "ctrlc", "RUNNING"));
-    std::this_thread::sleep_for(300ms);
+    Background attached(
+        {svctl_path(), "--host", d.host(), "run", "--name", "ctrlc", img, "--", "sh", "-c",
+         "trap 'exit 5' TERM; echo trap-set; while true; do sleep 0.1; done"},
+        (d.dir() / "ctrlc.log").string());
+    // The attached svctl prints the task's output: once the line is there, so is the trap.
+    REQUIRE(wait_for(
+        [&] {
+          return read_file(d.dir() / "ctrlc.log").value_or("").find("trap-set") !=
+                 std::string::npos;
+        },
+        30s));
     ::kill(attached.pid(), SIGINT);
     auto code = attached.stop(0, 20s);  // signal 0: only wait for it to end
     REQUIRE(code.has_value());
@@ -206,10 +216,14 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
   {
     Background attached(
         {svctl_path(), "--host", d.host(), "run", "--name", "detach", "--stop-timeout", "2s", img,
-         "--", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"},
+         "--", "sh", "-c", "trap '' TERM; echo trap-set; while true; do sleep 0.1; done"},
         (d.dir() / "detach.log").string());
-    REQUIRE(wait_state(d, "detach", "RUNNING"));
-    std::this_thread::sleep_for(300ms);
+    REQUIRE(wait_for(
+        [&] {
+          return read_file(d.dir() / "detach.log").value_or("").find("trap-set") !=
+                 std::string::npos;
+        },
+        30s));
     ::kill(attached.pid(), SIGINT);
     REQUIRE(wait_state(d, "detach", "STOPPING", 10s));
     ::kill(attached.pid(), SIGINT);
@@ -229,10 +243,9 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
 
   // A task that handles SIGTERM exits with its own code.
   REQUIRE(d.svctl({"run", "-d", "--name", "polite", img, "--", "sh", "-c",
-                   "trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done"})
+                   "trap 'echo bye; exit 7' TERM; echo trap-set; while true; do sleep 0.1; done"})
               .exit_code == 0);
-  REQUIRE(wait_state(d, "polite", "RUNNING"));
-  std::this_thread::sleep_for(300ms);  // let sh install its trap
+  REQUIRE(wait_printed(d, "polite", "trap-set"));
   REQUIRE(d.svctl({"stop", "-t", "10s", "polite"}).exit_code == 0);
   auto w = d.svctl({"wait", "polite"});
   CHECK(w.exit_code == 7);
@@ -242,10 +255,9 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
 
   // A task that ignores it is killed after the grace period.
   REQUIRE(d.svctl({"run", "-d", "--name", "stubborn", img, "--", "sh", "-c",
-                   "trap '' TERM; while true; do sleep 0.1; done"})
+                   "trap '' TERM; echo trap-set; while true; do sleep 0.1; done"})
               .exit_code == 0);
-  REQUIRE(wait_state(d, "stubborn", "RUNNING"));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(wait_printed(d, "stubborn", "trap-set"));
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(d.svctl({"stop", "-t", "1s", "stubborn"}).exit_code == 0);
   auto k = d.svctl({"wait", "stubborn"});
@@ -347,16 +359,22 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
     REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("long-{}", i),
                      img, "--", "sh", "-c", fmt::format("echo started-{}; sleep 300", i)})
                 .exit_code == 0);
-  for (int i = 0; i < 5; ++i)
-    REQUIRE(
+  std::vector<std::string> short_ids;
+  for (int i = 0; i < 5; ++i) {
+    auto r =
         d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
-                 img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)})
-            .exit_code == 0);
+                 img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)});
+    REQUIRE(r.exit_code == 0);
+    short_ids.push_back(r.out.substr(0, r.out.find('\n')));
+  }
   for (int i = 0; i < 20; ++i) REQUIRE(wait_state(d, fmt::format("long-{}", i), "RUNNING"));
   for (int i = 0; i < 5; ++i) REQUIRE(wait_state(d, fmt::format("short-{}", i), "RUNNING"));
 
   d.kill9();
-  std::this_thread::sleep_for(3s);  // the short ones exit while svcd is down
+  // The short ones exit while svcd is down: their shims record each exit (exit.json in the
+  // sandbox dir) with no daemon to tell.
+  for (const auto& id : short_ids)
+    REQUIRE(wait_for([&] { return fs::exists(d.state_dir() / "tasks" / id / "exit.json"); }, 30s));
   d.start();
 
   for (int i = 0; i < 20; ++i) {
