@@ -81,8 +81,9 @@ double measure_svc(const isolation::CgroupLayout& layout, double seconds) {
   double share = -1;
   if (pid > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into its quota
-    share = share_over(std::chrono::duration<double>(seconds),
-                       [&] { return (*driver)->stats("hog").value_or(isolation::CgroupStats{}).cpu_seconds; });
+    share = share_over(std::chrono::duration<double>(seconds), [&] {
+      return (*driver)->stats("hog").value_or(isolation::CgroupStats{}).cpu_seconds;
+    });
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   }
@@ -101,9 +102,9 @@ double measure_runc(const isolation::CgroupLayout& layout, const fs::path& bundl
   spec["linux"]["cgroupsPath"] = path;
   if (!write_file_atomic(bundle / "config.json", spec.dump(2))) return -1;
   fs::path root = bundle / "runc-state";
-  auto started = run({"runc", "--root", root.string(), "run", "-d", "--bundle", bundle.string(),
-                      id},
-                     std::chrono::seconds(30));
+  auto started =
+      run({"runc", "--root", root.string(), "run", "-d", "--bundle", bundle.string(), id},
+          std::chrono::seconds(30));
   double share = -1;
   if (started.exit_code == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -158,7 +159,8 @@ int main(int argc, char** argv) {
   double svc_mean = mean(svc_shares), runc_mean = mean(runc_shares);
   std::printf("### CPU share under a %lld millicpu limit (%d rounds of %.1f s, cgroups %s)\n\n",
               static_cast<long long>(kMillis), rounds, seconds, layout.driver.c_str());
-  std::printf("| | CPU share (CPU s per wall s) | of the limit | svc / runc |\n|---|---|---|---|\n");
+  std::printf(
+      "| | CPU share (CPU s per wall s) | of the limit | svc / runc |\n|---|---|---|---|\n");
   std::printf("| svc cgroup driver | %.3f | %.2f | %.2f |\n", svc_mean, svc_mean / 0.2,
               runc_mean > 0 ? svc_mean / runc_mean : 0);
   std::printf("| runc 1.1 (same quota) | %.3f | %.2f | 1.00 |\n", runc_mean, runc_mean / 0.2);

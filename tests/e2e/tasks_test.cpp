@@ -68,8 +68,11 @@ bool wait_state(const DaemonFixture& d, const std::string& task, const std::stri
 // (its trap installed) instead of the test guessing how long that takes.
 bool wait_printed(const DaemonFixture& d, const std::string& task, const std::string& line,
                   std::chrono::milliseconds timeout = 30s) {
-  return wait_for([&] { return d.svctl({"logs", task}).out.find(line) != std::string::npos; },
-                  timeout);
+  return wait_for(
+      [&] {
+        return d.svctl({"logs", task}).out.find(line) != std::string::npos;
+      },
+      timeout);
 }
 
 #define REQUIRE_ROOT() \

@@ -37,10 +37,10 @@ inline void report_skip(const std::string& reason) {
 }  // namespace svc::test
 
 // Reports the test as skipped with a reason (anything that streams: "no " << tool) and returns.
-#define SVC_SKIP(reason)                             \
-  do {                                               \
-    std::ostringstream svc_skip_reason_;             \
-    svc_skip_reason_ << reason;                      \
+#define SVC_SKIP(reason)                              \
+  do {                                                \
+    std::ostringstream svc_skip_reason_;              \
+    svc_skip_reason_ << reason;                       \
     ::svc::test::report_skip(svc_skip_reason_.str()); \
-    return;                                          \
+    return;                                           \
   } while (0)
