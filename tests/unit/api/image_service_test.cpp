@@ -41,7 +41,7 @@ ImageRecord sample_image() {
 
 }  // namespace
 
-TEST_CASE("Pull streams progress, then the image; platforms are checked", "[api][images]") {
+TEST_CASE("Pull streams progress, then the image - platforms are checked", "[api][images]") {
   Fixture f;
   PullUpdate first;
   first.message = "resolving";

@@ -124,7 +124,7 @@ TEST_CASE("Run: bad input is INVALID_ARGUMENT naming the field, and nothing runs
   CHECK(f.tasks.ran.empty());
 }
 
-TEST_CASE("Get refreshes usage and shows exit details; unknown ids are NOT_FOUND", "[api][tasks]") {
+TEST_CASE("Get refreshes usage and shows exit details - unknown ids are NOT_FOUND", "[api][tasks]") {
   Fixture f;
   auto& t = f.add("abcdef123456", "done", sch::TaskState::kStopped);
   t.exit_code = 3;
@@ -152,7 +152,7 @@ TEST_CASE("Get refreshes usage and shows exit details; unknown ids are NOT_FOUND
   CHECK(missing.error().code() == Code::kNotFound);
 }
 
-TEST_CASE("List passes the filter and pages; a negative page size is refused", "[api][tasks]") {
+TEST_CASE("List passes the filter and pages - a negative page size is refused", "[api][tasks]") {
   Fixture f;
   f.add("aaaa0001", "one");
   f.add("aaaa0002", "two", sch::TaskState::kStopped);
@@ -182,7 +182,7 @@ TEST_CASE("List passes the filter and pages; a negative page size is refused", "
              Catch::Contains("pageSize"));
 }
 
-TEST_CASE("Stop parses the signal and grace period; unknown signals are refused", "[api][tasks]") {
+TEST_CASE("Stop parses the signal and grace period - unknown signals are refused", "[api][tasks]") {
   Fixture f;
   f.add("bbbb0001", "web");
   v1::StopTaskRequest req;
@@ -209,7 +209,7 @@ TEST_CASE("Stop parses the signal and grace period; unknown signals are refused"
   CHECK(f.tasks.stops.size() == 2);
 }
 
-TEST_CASE("Delete passes force; Wait answers the stopped task", "[api][tasks]") {
+TEST_CASE("Delete passes force - Wait answers the stopped task", "[api][tasks]") {
   Fixture f;
   auto& t = f.add("cccc0001", "w", sch::TaskState::kStopped);
   t.exit_code = 124;
@@ -280,7 +280,7 @@ TEST_CASE("Logs: an unknown task or a negative tail fails before any line", "[ap
   CHECK_THAT(neg.error().message(), Catch::Contains("tail"));
 }
 
-TEST_CASE("Events: the task filter is resolved to an id; events are translated", "[api][tasks]") {
+TEST_CASE("Events: the task filter is resolved to an id - events are translated", "[api][tasks]") {
   Fixture f;
   f.add("ffff0001", "watched");
   sch::TaskEvent ev;
