@@ -4,7 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/context.hpp"
+#include "cli/app.hpp"
+#include "cli/suggest.hpp"
 #include "common/cli_reference.hpp"
 
 namespace svc::cli {
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
     const char* v = std::getenv(name);
     return std::string(v ? v : "");
   };
+  // Empty = not given: the endpoint is then the context's, else the local socket
+  // (cli/cli_config.hpp).
   globals.host = env("SVC_HOST");
   globals.token = env("SVC_TOKEN");
   globals.context = env("SVC_CONTEXT");
@@ -27,44 +30,8 @@ int main(int argc, char** argv) {
   globals.key = env("SVC_KEY");
 
   CLI::App app{"svctl: run containers as tasks and services on an svc node"};
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.add_option("--host,-H", globals.host,
-                 "svcd address: unix:///path, tcp://HOST:PORT or, with TLS, tcps://HOST:PORT "
-                 "(env SVC_HOST; default: the current context, else unix:///run/svcd/svcd.sock)");
-  app.add_option("--token", globals.token, "API token for a TCP address (env SVC_TOKEN)");
-  app.add_option("--context", globals.context,
-                 "use this saved context (svctl context ls; env SVC_CONTEXT)");
-  app.add_option("--ca", globals.ca,
-                 "tcps://: the PEM CA that signed svcd's certificate (env SVC_CA; default: the "
-                 "system's CAs)");
-  app.add_option("--cert", globals.cert,
-                 "tcps://: a PEM client certificate, for a svcd that asks for one (env SVC_CERT)");
-  app.add_option("--key", globals.key, "tcps://: the client certificate's PEM key (env SVC_KEY)");
-  app.add_option("-o,--output", globals.output, "output format")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
-  app.footer(
-      "Exit codes:\n"
-      "  0    success\n"
-      "  1    svcd refused or failed the request (the message says why)\n"
-      "  2    bad command line\n"
-      "  3    svcd could not be reached at --host\n"
-      "  4    not authorised: missing, bad or revoked token, or no permission\n"
-      "  5    the task, image, service or token named does not exist\n"
-      "  run, wait: the task's own exit code; 128+N when a signal N ended it;\n"
-      "  125 when the task could not be started at all");
-
   Context ctx(globals);
-  add_version_command(app, ctx);
-  add_node_commands(app, ctx);
-  add_run_command(app, ctx);
-  add_task_commands(app, ctx);
-  add_logs_command(app, ctx);
-  add_token_commands(app, ctx);
-  add_image_commands(app, ctx);
-  add_audit_command(app, ctx);
-  add_context_commands(app, ctx);
+  build_app(app, globals, ctx);
 
   // Hidden: the man page, completions and CLI reference, from the definitions above.
   if (argc == 3 && std::string_view(argv[1]) == "--generate") {
@@ -77,9 +44,13 @@ int main(int argc, char** argv) {
         "run to completion), deploys services (HTTP endpoints that scale to zero), manages images "
         "and tokens, and reports usage.\n\n"
         "It talks gRPC to the unix socket /run/svcd/svcd.sock by default (root and members of "
-        "group svc may use it), or to a TCP address given with --host (a bearer token is "
-        "needed there).";
-    info.files = "/run/svcd/svcd.sock\tthe API socket of the local svcd";
+        "group svc may use it), or to a TCP address given with --host: tcp:// on loopback, or "
+        "tcps:// (TLS) with --ca and, when svcd asks for one, a client certificate (--cert, "
+        "--key); a bearer token (--token) or a client certificate is needed there. `svctl "
+        "context` saves such endpoints under a name.";
+    info.files =
+        "/run/svcd/svcd.sock\tthe API socket of the local svcd\n"
+        "~/.config/svc/config.json\tsaved contexts (svctl context; $SVC_CONFIG overrides)";
     info.see_also = "svcd(8), svc-runtime(1)";
     std::string out;
     if (!svc::cli_reference::generate(app, info, argv[2], out)) {
@@ -90,11 +61,21 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Bare `svctl` prints the help (as docker does); a mistyped command says so and suggests.
+  auto words = check_command_words(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (words.error) {
+    std::cerr << "svctl: " << *words.error << "\n";
+    return kExitUsage;
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(argc, argv);  // without a command: the global options are still checked
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
+  }
+  if (!words.any) {
+    std::cout << app.help();
+    return kExitOk;
   }
   return exit_code_slot();
 }

@@ -16,6 +16,7 @@ PACKAGES="
   docker-registry skopeo umoci busybox-static podman openssl tar
   crun runc hyperfine nginx wrk
   debootstrap lintian man-db zsh dpkg-dev fakeroot file systemd util-linux
+  ccache
 "
 
 SUDO=""
