@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+  add_usage_command(app, ctx);
 
   try {
     app.parse(argc, argv);

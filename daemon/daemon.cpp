@@ -12,11 +12,17 @@
 #include "api/server/services/node_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
+#include "api/server/services/usage_service.hpp"
 #include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/units.hpp"
 #include "common/version.hpp"
+#include "daemon/adapters/usage_probe.hpp"
+#include "daemon/billing/meter.hpp"
+#include "daemon/billing/task_recorder.hpp"
+#include "daemon/billing/usage_api.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/store/usage_store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
@@ -63,6 +69,19 @@ std::string metrics_text(std::chrono::system_clock::time_point started_at) {
       "# TYPE svcd_uptime_seconds gauge\n"
       "svcd_uptime_seconds {:.3f}\n",
       svc::version(), svc::git_commit(), start, up);
+}
+
+billing::Policy billing_policy(const Config::Billing& b) {
+  billing::Policy p;
+  p.prices.currency = b.currency;
+  p.prices.vcpu_second = b.price_vcpu_second_nanos;
+  p.prices.gib_second = b.price_gib_second_nanos;
+  p.prices.million_requests = b.price_million_requests_nanos;
+  p.task_minimum = b.task_minimum;
+  // Both were checked when the config was read.
+  p.basis = billing::parse_basis(b.billed_resources).value_or(billing::Basis::kRequests);
+  p.service_mode = billing::parse_mode(b.service_mode).value_or(billing::ServiceMode::kInstance);
+  return p;
 }
 
 }  // namespace
@@ -123,7 +142,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
+  const billing::Policy policy = billing_policy(config.billing);
+  d->usage_store_ = std::make_unique<SqlUsageStore>(*d->store_);
+  d->usage_recorder_ = std::make_unique<billing::TaskUsageRecorder>(policy, d->clock_);
   TaskSystem::Options to;
+  to.usage = d->usage_recorder_.get();
   to.state_dir = state;
   to.capacity_cpu_millis = alloc_cpu;
   to.capacity_memory_bytes = alloc_mem;
@@ -131,6 +154,21 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.shim_cgroup = config.isolation.shim_cgroup;
   to.uid_base = config.isolation.uid_base;
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
+  Daemon* owner = d.get();
+  int orphans = SVC_TRY_CTX(
+      billing::TaskUsageRecorder::close_orphans(
+          *d->usage_store_,
+          [owner](const std::string& id) { return owner->tasks_->tasks().get(id).has_value(); }),
+      "usage records");
+  if (orphans)
+    spdlog::warn("billing: closed {} usage record(s) of tasks that no longer exist", orphans);
+  d->usage_probe_ = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  billing::UsageMeter::Options mo;
+  mo.interval = config.billing.checkpoint_interval;
+  d->usage_meter_ =
+      std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
+  d->usage_meter_->start();
+  d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
@@ -148,6 +186,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   api::register_token_service(*d->dispatcher_, *d->tokens_);
   api::register_image_service(*d->dispatcher_, *d->images_);
   api::register_task_service(*d->dispatcher_, d->tasks_->tasks(), d->tasks_->logs());
+  api::register_usage_service(*d->dispatcher_, *d->usage_api_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -169,9 +208,16 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  // The meter reads sandboxes through the task system: it stops first.
+  if (usage_meter_) usage_meter_->stop();
+  usage_meter_.reset();
+  usage_probe_.reset();
+  usage_api_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();
+  usage_recorder_.reset();
+  usage_store_.reset();
   images_.reset();
   tokens_.reset();
   store_.reset();

@@ -3,7 +3,8 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the dispatcher and the API server.
+// the usage store and recorder, the task system (runtime + controller), the usage meter, the
+// dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -20,9 +21,17 @@ class ApiServer;
 class Dispatcher;
 }  // namespace svc::api
 
+namespace svc::billing {
+class TaskUsageRecorder;
+class UsageApi;
+class UsageMeter;
+class UsageProbe;
+}  // namespace svc::billing
+
 namespace svc::daemon {
 
 class Store;
+class SqlUsageStore;
 class TokenManager;
 class TaskSystem;
 
@@ -46,7 +55,12 @@ class Daemon {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
+  std::unique_ptr<SqlUsageStore> usage_store_;
+  std::unique_ptr<billing::TaskUsageRecorder> usage_recorder_;
   std::unique_ptr<TaskSystem> tasks_;
+  std::unique_ptr<billing::UsageProbe> usage_probe_;
+  std::unique_ptr<billing::UsageMeter> usage_meter_;
+  std::unique_ptr<billing::UsageApi> usage_api_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

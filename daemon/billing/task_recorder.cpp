@@ -68,4 +68,17 @@ Result<> TaskUsageRecorder::on_task_removed(daemon::Store::Tx& tx, const std::st
   return {};
 }
 
+Result<int> TaskUsageRecorder::close_orphans(
+    daemon::SqlUsageStore& store, const std::function<bool(const std::string&)>& task_exists) {
+  int closed = 0;
+  for (const UsageRecord& r : SVC_TRY(store.open_records())) {
+    if (r.owner.kind != RunKind::kTask || task_exists(r.owner.task_id)) continue;
+    daemon::UsageClose c;
+    c.end_at_last_checkpoint = true;
+    c.reason = std::string(sch::reason::kLost);
+    if (SVC_TRY(store.close(r.id, c))) ++closed;
+  }
+  return closed;
+}
+
 }  // namespace svc::billing

@@ -8,6 +8,7 @@
 // pulling, a failed launch) has none; one whose program could not be executed has one that is
 // not billed (nothing of the user's ran).
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "common/clock.hpp"
@@ -30,6 +31,13 @@ class TaskUsageRecorder final : public daemon::TaskWriteListener {
   void set_recovering(bool recovering) { recovering_ = recovering; }
 
   const Policy& policy() const { return policy_; }
+
+  // After recovery: open task records whose task no longer exists (removed by a svcd that died
+  // before the removal's close could be written — not possible with the close in the removal's
+  // transaction, but a database from elsewhere may hold them) end at their last checkpoint.
+  // Returns how many were closed.
+  static Result<int> close_orphans(daemon::SqlUsageStore& store,
+                                   const std::function<bool(const std::string&)>& task_exists);
 
   static std::string record_id(const std::string& task_id) { return "task:" + task_id; }
   // The record a task's run opens: who, what it reserved and the prices of now.
