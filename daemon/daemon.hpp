@@ -4,7 +4,7 @@
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
 // the usage store and recorder, the task system (runtime + controller), the usage meter, the
-// dispatcher and the API server.
+// API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -34,6 +34,8 @@ class Store;
 class SqlUsageStore;
 class TokenManager;
 class TaskSystem;
+class ApiImageBackend;
+class ApiTaskBackend;
 
 class Daemon {
  public:
@@ -61,6 +63,9 @@ class Daemon {
   std::unique_ptr<billing::UsageProbe> usage_probe_;
   std::unique_ptr<billing::UsageMeter> usage_meter_;
   std::unique_ptr<billing::UsageApi> usage_api_;
+  // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
+  std::unique_ptr<ApiImageBackend> api_images_;
+  std::unique_ptr<ApiTaskBackend> api_tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

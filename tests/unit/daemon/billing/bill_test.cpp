@@ -89,7 +89,7 @@ TEST_CASE("billed resources: requests, or limits where there is one", "[billing]
   CHECK(basis_name(Basis::kRequests) == "requests");
 }
 
-TEST_CASE("instances: no minimum; instance mode bills the lifetime", "[billing][bill]") {
+TEST_CASE("instances: no minimum, instance mode bills the lifetime", "[billing][bill]") {
   CHECK(compute_bill(instance_run(3'000, ServiceMode::kInstance), 0).billed_seconds == 3);
   CHECK(compute_bill(instance_run(59'001, ServiceMode::kInstance), 0).billed_seconds == 60);
   // Request mode with nothing served bills nothing at all.

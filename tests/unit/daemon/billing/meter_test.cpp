@@ -81,7 +81,7 @@ TEST_CASE("meter: a new run is sampled after a second, then every interval", "[b
   CHECK(r.measured.memory_sampled_ms == 11'000);
 }
 
-TEST_CASE("meter: measured figures never go down; a vanished sandbox is skipped",
+TEST_CASE("meter: measured figures never go down, a vanished sandbox is skipped",
           "[billing][meter]") {
   Harness h;
   h.open("a");

@@ -130,7 +130,7 @@ TEST_CASE("with a minimum of 0 a task bills its run time rounded up", "[billing]
   CHECK(h.record(t).bill.billed_seconds == 4);
 }
 
-TEST_CASE("a task that never ran has no record; one that could not exec is not billed",
+TEST_CASE("a task that never ran has no record, one that could not exec is not billed",
           "[billing][recorder]") {
   Harness h;
   h.images.failing.insert("missing:1");
