@@ -17,13 +17,15 @@
 #include "common/fs.hpp"
 #include "common/units.hpp"
 #include "common/version.hpp"
+#include "daemon/adapters/api_images.hpp"
+#include "daemon/adapters/api_node.hpp"
+#include "daemon/adapters/api_tasks.hpp"
 #include "daemon/adapters/usage_probe.hpp"
 #include "daemon/billing/meter.hpp"
 #include "daemon/billing/task_recorder.hpp"
 #include "daemon/billing/usage_api.hpp"
-#include "daemon/adapters/api_images.hpp"
-#include "daemon/adapters/api_node.hpp"
-#include "daemon/adapters/api_tasks.hpp"
+#include "daemon/billing/usage_metrics.hpp"
+#include "daemon/metrics/node_metrics.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/store/usage_store.hpp"
 #include "daemon/task_system.hpp"
@@ -58,22 +60,6 @@ Result<UniqueFd> lock_state_dir(const fs::path& state_dir) {
 
 namespace {
 
-std::string metrics_text(std::chrono::system_clock::time_point started_at) {
-  auto up = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at).count();
-  auto start = std::chrono::duration<double>(started_at.time_since_epoch()).count();
-  return fmt::format(
-      "# HELP svcd_build_info The running svcd's version and commit.\n"
-      "# TYPE svcd_build_info gauge\n"
-      "svcd_build_info{{version=\"{}\",commit=\"{}\"}} 1\n"
-      "# HELP svcd_start_time_seconds When svcd started, in unix seconds.\n"
-      "# TYPE svcd_start_time_seconds gauge\n"
-      "svcd_start_time_seconds {:.3f}\n"
-      "# HELP svcd_uptime_seconds Seconds since svcd started.\n"
-      "# TYPE svcd_uptime_seconds gauge\n"
-      "svcd_uptime_seconds {:.3f}\n",
-      svc::version(), svc::git_commit(), start, up);
-}
-
 billing::Policy billing_policy(const Config::Billing& b) {
   billing::Policy p;
   p.prices.currency = b.currency;
@@ -93,6 +79,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->started_at_ = d->clock_.now();
+  d->metrics_ = std::make_unique<metrics::Registry>();
   fs::path state(config.daemon.state_dir);
   fs::path run(config.daemon.run_dir);
   SVC_TRY_CTX(make_dirs(state, 0711), "state dir");
@@ -144,6 +131,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_entries = config.images.max_layer_entries;
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
+  io.metrics = d->metrics_.get();
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
   const billing::Policy policy = billing_policy(config.billing);
   d->usage_store_ = std::make_unique<SqlUsageStore>(*d->store_);
@@ -172,8 +160,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
   d->usage_meter_->start();
   d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
+  NodeMetricsSources nm;
+  nm.started_at = d->started_at_;
+  nm.allocatable_cpu_millis = alloc_cpu;
+  nm.allocatable_memory_bytes = alloc_mem;
+  nm.tasks = &d->tasks_->tasks();
+  register_node_metrics(*d->metrics_, nm);
+  billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
+                                  policy.prices.currency);
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
+  d->dispatcher_->set_metrics(*d->metrics_);
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
@@ -196,7 +193,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] { return metrics_text(self->started_at_); });
+      [self] { return self->metrics_->render(); });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));

@@ -21,6 +21,10 @@ class ApiServer;
 class Dispatcher;
 }  // namespace svc::api
 
+namespace svc::metrics {
+class Registry;
+}  // namespace svc::metrics
+
 namespace svc::billing {
 class TaskUsageRecorder;
 class UsageApi;
@@ -53,6 +57,9 @@ class Daemon {
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
+  // Every module reports into it; /metrics renders it. Made first and released last, after
+  // the API server (the only reader) and every component its collectors read.
+  std::unique_ptr<metrics::Registry> metrics_;
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;

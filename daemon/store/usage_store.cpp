@@ -603,4 +603,20 @@ Result<b::UsageReport> SqlUsageStore::query(const b::UsageQuery& q) {
   });
 }
 
+Result<UsageTotals> SqlUsageStore::totals() {
+  return store_.read([&](Store& s) -> Result<UsageTotals> {
+    UsageTotals t;
+    // In the "service" grouping tasks are the rows keyed "" (an instance always has a service).
+    auto st = SVC_TRY(s.prepare(fmt::format(
+        "SELECT key = '', {} FROM usage_rollup WHERE dim = 'service' GROUP BY key = ''", kSums)));
+    while (SVC_TRY(st.step())) read_figures(st, 1, st.int64(0) ? t.tasks : t.instances);
+    auto open = SVC_TRY(
+        s.prepare("SELECT kind, count(*) FROM usage_records WHERE end_ms IS NULL GROUP BY kind"));
+    while (SVC_TRY(open.step()))
+      (open.int64(0) == static_cast<int>(b::RunKind::kTask) ? t.open_tasks : t.open_instances) =
+          open.int64(1);
+    return t;
+  });
+}
+
 }  // namespace svc::daemon

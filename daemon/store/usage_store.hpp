@@ -57,6 +57,15 @@ struct UsageRecordFilter {
   std::string page_token;
 };
 
+// Everything billed so far, by kind of run (the metrics' usage counters): closed runs from the
+// rollups, and how many runs are open now.
+struct UsageTotals {
+  billing::UsageRow tasks;
+  billing::UsageRow instances;
+  std::int64_t open_tasks = 0;
+  std::int64_t open_instances = 0;
+};
+
 class SqlUsageStore {
  public:
   explicit SqlUsageStore(Store& store) : store_(store) {}
@@ -82,6 +91,7 @@ class SqlUsageStore {
   Result<std::pair<std::vector<billing::UsageRecord>, std::string>> list(
       const UsageRecordFilter& filter);
   Result<billing::UsageReport> query(const billing::UsageQuery& query);
+  Result<UsageTotals> totals();
 
  private:
   Store& store_;
