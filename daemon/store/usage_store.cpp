@@ -126,7 +126,7 @@ Result<b::UsageRecord> read_record(const Statement& st) {
   return r;
 }
 
-std::string insert_sql() {
+std::string make_insert_sql() {
   std::string marks;
   for (int i = 1; i <= kColumnCount; ++i) marks += fmt::format("{}?{}", i > 1 ? "," : "", i);
   return fmt::format(
@@ -134,9 +134,14 @@ std::string insert_sql() {
       marks, kColumnCount + 1);
 }
 
+const std::string& insert_sql() {
+  static const std::string kSql = make_insert_sql();
+  return kSql;
+}
+
 // Adds a closed record's bill to every grouping it belongs to.
 Result<> add_to_rollups(Store::Tx& tx, const b::UsageRecord& r) {
-  auto st = SVC_TRY(tx.prepare(
+  Statement& st = *SVC_TRY(tx.cached(
       "INSERT INTO usage_rollup(dim, day, key, runs, run_ms, billed_seconds, vcpu_milli_seconds, "
       "memory_mib_seconds, requests, cpu_ms, cost_nanos) VALUES(?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, "
       "?9, ?10) ON CONFLICT(dim, day, key) DO UPDATE SET runs = runs + 1, "
@@ -159,7 +164,7 @@ Result<> add_to_rollups(Store::Tx& tx, const b::UsageRecord& r) {
   SVC_TRY(add("service", b::group_key(r, b::GroupBy::kService, {})));
   SVC_TRY(add("revision", b::group_key(r, b::GroupBy::kRevision, {})));
   if (!r.labels.empty()) {
-    auto lab = SVC_TRY(tx.prepare(
+    Statement& lab = *SVC_TRY(tx.cached(
         "INSERT INTO usage_labels(record_id, key, value) VALUES(?, ?, ?) ON CONFLICT DO NOTHING"));
     for (const auto& [k, v] : r.labels) {
       SVC_TRY(add("label:" + k, v));
@@ -171,7 +176,7 @@ Result<> add_to_rollups(Store::Tx& tx, const b::UsageRecord& r) {
   return {};
 }
 
-Result<std::optional<b::UsageRecord>> get_in(Statement st) {
+Result<std::optional<b::UsageRecord>> get_in(Statement& st) {
   if (!SVC_TRY(st.step())) return std::optional<b::UsageRecord>{};
   return std::optional<b::UsageRecord>(SVC_TRY(read_record(st)));
 }
@@ -184,7 +189,7 @@ Result<bool> SqlUsageStore::open_in(Store::Tx& tx, const b::UsageRecord& record)
   if (record.id.empty()) return fail(Code::kInvalidArgument, "usage record without an id");
   if (!record.open())
     return fail(Code::kInvalidArgument, "usage record {} is already closed", record.id);
-  auto st = SVC_TRY(tx.prepare(insert_sql()));
+  Statement& st = *SVC_TRY(tx.cached(insert_sql()));
   b::UsageRecord r = record;
   if (r.checkpoint_ms < r.start_ms) r.checkpoint_ms = r.start_ms;
   bind_record(st, r);
@@ -194,10 +199,10 @@ Result<bool> SqlUsageStore::open_in(Store::Tx& tx, const b::UsageRecord& record)
 }
 
 Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const UsageClose& c) {
-  auto sel = SVC_TRY(tx.prepare(
+  Statement& sel = *SVC_TRY(tx.cached(
       fmt::format("SELECT {} FROM usage_records WHERE id = ? AND end_ms IS NULL", kColumns)));
   sel.bind(1, id);
-  auto found = SVC_TRY(get_in(std::move(sel)));
+  auto found = SVC_TRY(get_in(sel));
   if (!found) return false;
   b::UsageRecord r = std::move(*found);
 
@@ -226,7 +231,7 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
   r.end_ms = end;
   r.bill = b::compute_bill(r, end);
 
-  auto up = SVC_TRY(tx.prepare(
+  Statement& up = *SVC_TRY(tx.cached(
       "UPDATE usage_records SET end_ms = ?2, cpu_ms = ?3, memory_peak_bytes = ?4, requests = ?5, "
       "busy_ms = ?6, busy_counted = ?7, busy_last_bucket = ?8, busy_since_ms = NULL, "
       "busy_closed_ms = ?9, billable = ?10, end_estimated = ?11, end_reason = ?12, run_ms = ?13, "
@@ -249,7 +254,7 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
 Result<> SqlUsageStore::insert_closed_in(Store::Tx& tx, b::UsageRecord r) {
   if (r.open()) return fail(Code::kInvalidArgument, "usage record {} is not closed", r.id);
   r.bill = b::compute_bill(r, *r.end_ms);
-  auto st = SVC_TRY(tx.prepare(insert_sql()));
+  Statement& st = *SVC_TRY(tx.cached(insert_sql()));
   bind_record(st, r);
   st.bind(kColumnCount + 1, b::day_of(r.start_ms));
   SVC_TRY_CTX(st.run(), "insert usage record {}", r.id);
@@ -274,7 +279,7 @@ Result<bool> SqlUsageStore::close(const std::string& id, const UsageClose& close
 Result<> SqlUsageStore::checkpoint(const std::vector<UsageCheckpoint>& checkpoints) {
   if (checkpoints.empty()) return {};
   auto tx = SVC_TRY(store_.begin());
-  auto st = SVC_TRY(tx.prepare(
+  Statement& st = *SVC_TRY(tx.cached(
       "UPDATE usage_records SET checkpoint_ms = max(checkpoint_ms, ?2), cpu_ms = max(cpu_ms, ?3), "
       "memory_peak_bytes = max(memory_peak_bytes, ?4), memory_avg_bytes = ?5, "
       "memory_sampled_ms = ?6, requests = max(requests, ?7), busy_ms = max(busy_ms, ?8), "
@@ -308,7 +313,7 @@ Result<std::optional<b::UsageRecord>> SqlUsageStore::get(const std::string& id) 
     auto st =
         SVC_TRY(s.prepare(fmt::format("SELECT {} FROM usage_records WHERE id = ?", kColumns)));
     st.bind(1, id);
-    return get_in(std::move(st));
+    return get_in(st);
   });
 }
 
