@@ -68,13 +68,37 @@ Result<std::size_t> UsageMeter::checkpoint_once() {
   const std::int64_t now = unix_millis(clock_.now());
   const std::int64_t interval = options_.interval.count();
   std::vector<daemon::UsageCheckpoint> out;
+  std::map<std::string, Activity> written;
   for (const UsageRecord& r : open) {
+    std::optional<Activity> act = activity_ ? activity_->activity(r.id) : std::nullopt;
+    auto with_activity = [&](daemon::UsageCheckpoint& c) {
+      if (!act) return;
+      c.busy = act->busy;
+      c.measured.requests = std::max(c.measured.requests, act->requests);
+      c.measured.busy_ms = std::max(c.measured.busy_ms, act->busy.busy_ms);
+      written[r.id] = *act;
+    };
     bool never = r.checkpoint_ms <= r.start_ms;
     bool due = never ? now - r.start_ms >= options_.first_sample.count()
                      : now - r.checkpoint_ms >= interval;
-    if (!due) continue;
-    auto sample = probe_.sample(sandbox_of(r));
-    if (!sample) continue;  // gone: its close carries the final figures
+    std::optional<Sample> sample;
+    if (due) sample = probe_.sample(sandbox_of(r));
+    if (!sample) {
+      // Not due (or gone: its close carries the final figures). Changed activity is written
+      // alone; the checkpoint time stays, since the cgroup was not seen.
+      auto w = written_.find(r.id);
+      if (act && (w == written_.end() || !(w->second == *act))) {
+        daemon::UsageCheckpoint c;
+        c.id = r.id;
+        c.at_ms = r.checkpoint_ms;
+        c.measured = r.measured;
+        with_activity(c);
+        out.push_back(std::move(c));
+      } else if (w != written_.end()) {
+        written[r.id] = w->second;
+      }
+      continue;
+    }
     daemon::UsageCheckpoint c;
     c.id = r.id;
     c.at_ms = now;
@@ -88,9 +112,11 @@ Result<std::size_t> UsageMeter::checkpoint_once() {
     std::int64_t since = std::max(r.checkpoint_ms, r.start_ms);
     fold_memory(c.measured, sample->memory_bytes,
                 std::min<std::int64_t>(now - since, 2 * std::max<std::int64_t>(interval, 1)));
+    with_activity(c);
     out.push_back(std::move(c));
   }
   SVC_TRY(store_.checkpoint(out));
+  written_ = std::move(written);  // records that closed drop out
   return out.size();
 }
 

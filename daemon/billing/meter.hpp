@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,6 +39,21 @@ class UsageProbe {
   virtual std::optional<Sample> sample(const std::string& sandbox_id) = 0;
 };
 
+// What svcd itself measures of an open run, in memory, beside its cgroup: a service instance's
+// request-mode accounting (from the proxy's edges) and the requests it served.
+struct Activity {
+  BusyState busy;
+  std::uint64_t requests = 0;
+  bool operator==(const Activity&) const = default;
+};
+
+class ActivitySource {
+ public:
+  virtual ~ActivitySource() = default;
+  // nullopt for a record it does not track (tasks, instances that have exited).
+  virtual std::optional<Activity> activity(const std::string& record_id) = 0;
+};
+
 // The sandbox a record measures: the task's, or the instance's.
 std::string sandbox_of(const UsageRecord& record);
 
@@ -59,6 +75,11 @@ class UsageMeter {
   void start();
   void stop();
 
+  // Before start(): the instances' accounting. Their records' activity is written with each
+  // sample, and also at every tick in which it changed (without a cgroup sample, so cheap): a
+  // crash of svcd loses at most one tick of request-mode busy time.
+  void set_activity(ActivitySource* source) { activity_ = source; }
+
   // Samples the open records that are due and writes them; returns how many it wrote.
   Result<std::size_t> checkpoint_once();
 
@@ -72,6 +93,8 @@ class UsageMeter {
   UsageProbe& probe_;
   const Clock& clock_;
   Options options_;
+  ActivitySource* activity_ = nullptr;
+  std::map<std::string, Activity> written_;  // by record id; checkpoint_once() only
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
