@@ -18,6 +18,7 @@
 #include "daemon/store/task_store.hpp"
 #include "daemon/store/usage_store.hpp"
 #include "tests/support/daemon_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -161,8 +162,8 @@ int main(int argc, char** argv) {
   int records = argc > 1 ? std::atoi(argv[1]) : 1'000'000;
   int runs = argc > 2 ? std::atoi(argv[2]) : 20;
   if (!is_root()) {
-    std::cout << "bench_usage: skipped: needs root (svcd runs sandboxes)\n";
-    return 77;  // ctest: SKIP_RETURN_CODE
+    test::report_skip("bench_usage needs root (svcd runs sandboxes)");
+    return 0;
   }
   bool have_sqlite3 = run({"sh", "-c", "command -v sqlite3"}).exit_code == 0;
   DaemonFixture d;

@@ -12,6 +12,7 @@
 #include "tests/support/busybox_image.hpp"
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -63,14 +64,9 @@ std::vector<std::string> dashboard_exprs() {
 
 TEST_CASE("/metrics passes promtool and shows pulls, tasks, capacity, API calls and usage",
           "[e2e][metrics]") {
-  if (!is_root()) {
-    WARN("skipped: needs root (real sandboxes and cgroups)");
-    return;
-  }
-  if (run({"sh", "-c", "command -v promtool"}).exit_code != 0) {
-    WARN("skipped: promtool not installed (Debian package prometheus)");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
+  if (run({"sh", "-c", "command -v promtool"}).exit_code != 0)
+    SVC_SKIP("promtool not installed (Debian package prometheus)");
   RegistryFixture registry;
   registry.start();
   std::string image = registry.push(busybox_image(), "e2e/busybox:1");

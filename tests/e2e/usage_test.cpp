@@ -9,6 +9,7 @@
 #include "tests/support/busybox_image.hpp"
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -65,13 +66,8 @@ std::string state_of(const DaemonFixture& d, const std::string& task) {
   return json::parse(r.out).value("state", "");
 }
 
-#define REQUIRE_ROOT()                                          \
-  do {                                                          \
-    if (!is_root()) {                                           \
-      WARN("skipped: needs root (real sandboxes and cgroups)"); \
-      return;                                                   \
-    }                                                           \
-  } while (0)
+#define REQUIRE_ROOT() \
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)")
 
 }  // namespace
 
