@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -21,6 +23,12 @@ namespace {
 class Capture {
  public:
   Capture() {
+    // What Catch has buffered (ctest's "Filters: ..." line) goes to the real stdout first:
+    // LogOutput flushes std::cout when it starts, by design.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(stdout);
+    std::fflush(stderr);
     REQUIRE(::pipe2(pipe_, O_CLOEXEC) == 0);
     ::fcntl(pipe_[0], F_SETPIPE_SZ, 1 << 20);  // room for a whole case without a reader
     saved_[0] = ::dup(STDOUT_FILENO);
