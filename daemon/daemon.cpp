@@ -184,7 +184,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
-  d->api_images_ = std::make_unique<ApiImageBackend>(*d->images_);
+  UploadStore::Options uploads;
+  uploads.dir = state / "uploads";
+  d->api_images_ = std::make_unique<ApiImageBackend>(
+      *d->images_, SVC_TRY_CTX(UploadStore::open(std::move(uploads)), "uploads"));
   api::register_image_service(*d->dispatcher_, *d->api_images_);
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
   api::register_task_service(*d->dispatcher_, *d->api_tasks_);

@@ -5,9 +5,11 @@
 // there is no second implementation to forget.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,21 +22,39 @@
 
 namespace svc::api {
 
+// Who is on the other end of a unix socket, as the kernel saw it at connect (SO_PEERCRED).
+struct PeerCredentials {
+  std::int32_t pid = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
 // What a handler knows about the call it serves.
 struct CallContext {
   enum class Transport { kUnix, kTcp, kInProcess };
   Transport transport = Transport::kInProcess;
   std::string principal;  // "unix" for the socket, the token's name for TCP
+  // The caller's credentials on the unix socket; unset on TCP (and when the kernel would not
+  // say). A handler that acts with svcd's own rights on the caller's behalf (reading a path on
+  // the node) checks them.
+  std::optional<PeerCredentials> unix_peer;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // True once the client went away or the server is shutting down: long handlers poll it.
   std::function<bool()> cancelled = [] { return false; };
 };
 
 // Where a server-streaming handler writes its messages; write() is false once the peer is gone.
+//
+// A stream is answered "ok" only once the handler accepted the call: at begin() or at the first
+// write(), whichever comes first. An error returned before that is the call's status (REST: a
+// 404 for an unknown task, not a 200 whose body carries the error). So a handler checks its
+// request (resolves the id, validates) before it writes, and calls begin() when it may wait a
+// long time before its first message (a follow with no output yet).
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
   virtual bool write(const google::protobuf::Message& message) = 0;
+  virtual void begin() {}
 };
 
 template <class T>
@@ -42,6 +62,7 @@ class TypedSink {
  public:
   explicit TypedSink(StreamSink& sink) : sink_(sink) {}
   bool write(const T& message) { return sink_.write(message); }
+  void begin() { sink_.begin(); }
 
  private:
   StreamSink& sink_;

@@ -25,6 +25,7 @@ const std::vector<RestRoute>& rest_routes() {
 
       {"POST", "/v1/images:pull", "svc.v1.Images/Pull", true},
       {"POST", "/v1/images:import", "svc.v1.Images/Import", true},
+      {"POST", "/v1/images:upload", "svc.v1.Images/Upload", true},
       {"POST", "/v1/images:prune", "svc.v1.Images/Prune", true},
       {"GET", "/v1/images", "svc.v1.Images/List"},
       {"GET", "/v1/images/{reference=**}", "svc.v1.Images/Get"},
@@ -178,8 +179,8 @@ Result<RouteMatch> RestRouter::match(std::string_view http_method, std::string_v
     return m;
   }
   if (path_matched)
-    return fail(Code::kFailedPrecondition, "{} is not allowed on {} (allowed: {})", http_method,
-                path, allowed_methods(path));
+    return fail(Code::kUnimplemented, "{} is not allowed on {} (allowed: {})", http_method, path,
+                allowed_methods(path));
   return fail(Code::kNotFound, "no API route {} {}", http_method, path);
 }
 

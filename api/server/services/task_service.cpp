@@ -254,6 +254,7 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
         q.tail = req.tail();
         q.follow = req.follow();
         if (req.has_since()) q.since = from_timestamp(req.since());
+        sink.begin();  // the task exists: a follow may wait long for its first line
         auto emit = [&](const sch::LogLine& line) {
           v1::LogEntry e;
           *e.mutable_time() = to_timestamp(line.time);
@@ -270,6 +271,7 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
                CallContext& ctx) -> Result<> {
         std::string filter;
         if (!req.task_id().empty()) filter = SVC_TRY(tasks.get(req.task_id(), false)).id;
+        sink.begin();
         auto emit = [&](const sch::TaskEvent& ev) {
           v1::TaskEvent out;
           *out.mutable_time() = to_timestamp(ev.time);

@@ -171,6 +171,33 @@ class FakeImageBackend final : public ImageBackend {
   Result<PruneImagesOutcome> prune(bool all) override {
     return PruneImagesOutcome{{all ? "all" : "unnamed"}, 3, 2, 1000};
   }
+  // Uploads kept in memory, as the daemon's UploadStore keeps them on disk.
+  std::map<std::string, std::string> uploads;
+  std::vector<std::string> imported_uploads;  // the bytes each import_upload read
+  Result<std::string> open_upload() override {
+    std::string id = "up" + std::to_string(uploads.size() + imported_uploads.size() + 1);
+    uploads[id];
+    return id;
+  }
+  Result<std::int64_t> append_upload(std::string_view id, std::int64_t offset,
+                                     std::string_view data) override {
+    auto it = uploads.find(std::string(id));
+    if (it == uploads.end()) return fail(Code::kNotFound, "no upload {}", id);
+    if (offset != static_cast<std::int64_t>(it->second.size()))
+      return fail(Code::kFailedPrecondition, "upload {}: {} bytes received", id, it->second.size());
+    it->second += data;
+    return static_cast<std::int64_t>(it->second.size());
+  }
+  Result<std::vector<ImageRecord>> import_upload(std::string_view id, std::string_view,
+                                                 const Cancelled&) override {
+    auto it = uploads.find(std::string(id));
+    if (it == uploads.end()) return fail(Code::kNotFound, "no upload {}", id);
+    imported_uploads.push_back(it->second);
+    uploads.erase(it);
+    ImageRecord r;
+    r.references = {"uploaded:1"};
+    return std::vector<ImageRecord>{r};
+  }
 };
 
 }  // namespace svc::api::testing
