@@ -308,6 +308,7 @@ RequestParser::RequestParser(const Limits& limits) : impl_(std::make_unique<Impl
 RequestParser::~RequestParser() = default;
 void RequestParser::reset() { impl_->reset(); }
 RequestHead& RequestParser::head() { return impl_->head; }
+const RequestHead& RequestParser::head() const { return impl_->head; }
 const ParseError& RequestParser::error() const { return impl_->error; }
 bool RequestParser::body_done() const { return impl_->parser->is_done(); }
 std::optional<std::uint64_t> RequestParser::body_remaining() const {
@@ -384,6 +385,7 @@ ResponseParser::ResponseParser(const Limits& limits) : impl_(std::make_unique<Im
 ResponseParser::~ResponseParser() = default;
 void ResponseParser::reset(bool head_request) { impl_->reset(head_request); }
 ResponseHead& ResponseParser::head() { return impl_->head; }
+const ResponseHead& ResponseParser::head() const { return impl_->head; }
 const ParseError& ResponseParser::error() const { return impl_->error; }
 bool ResponseParser::body_done() const { return impl_->parser->is_done(); }
 

@@ -53,6 +53,7 @@ class RequestParser {
   std::optional<std::uint64_t> body_remaining() const;
 
   RequestHead& head();
+  const RequestHead& head() const;
   const ParseError& error() const;
 
  private:
@@ -78,6 +79,7 @@ class ResponseParser {
   bool body_done() const;
 
   ResponseHead& head();
+  const ResponseHead& head() const;
   const ParseError& error() const;
 
  private:

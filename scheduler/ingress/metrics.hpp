@@ -32,7 +32,7 @@ class Histogram {
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
-enum class Phase { kQueue = 0, kSandbox, kReadiness, kFirstByte };
+enum class ColdPhase { kQueue = 0, kSandbox, kReadiness, kFirstByte };
 inline constexpr std::array<std::string_view, 4> kPhaseNames = {"queue", "sandbox", "readiness",
                                                                 "first-byte"};
 

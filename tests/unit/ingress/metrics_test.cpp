@@ -14,7 +14,7 @@ TEST_CASE("metrics: Prometheus text for each service", "[ingress][metrics]") {
   m->count_response(204, milliseconds(3));
   m->count_response(503, microseconds(10));
   m->cold_starts = 1;
-  m->cold_phases[static_cast<int>(Phase::kSandbox)].observe(milliseconds(5));
+  m->cold_phases[static_cast<int>(ColdPhase::kSandbox)].observe(milliseconds(5));
   m->queue_rejections = 2;
   ProxyCounters counters;
   counters.unrouted = 4;
