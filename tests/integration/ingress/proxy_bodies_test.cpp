@@ -11,6 +11,24 @@
 #include "tests/integration/ingress/proxy_fixture.hpp"
 #include "tests/support/process.hpp"
 
+namespace {
+// ASan's quarantine keeps freed blocks resident (256 MiB by default), so under it resident
+// memory says nothing about what the proxy holds: the transfers are still checked, not growth.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMemoryMeasurable = false;
+#else
+constexpr bool kMemoryMeasurable = true;
+#endif
+
+void check_growth(std::size_t growth) {
+  INFO("memory growth " << growth);
+  if (kMemoryMeasurable)
+    CHECK(growth < 16u << 20);
+  else
+    WARN("memory growth not checked under ASan (" << growth << " bytes)");
+}
+}  // namespace
+
 using namespace svc;
 using namespace svc::ingress;
 using namespace svc::ingress::test;
@@ -187,8 +205,7 @@ TEST_CASE("bodies: 64 MiB up and down through /echo, streamed, never held whole"
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "200 67108864 67108864");
   CHECK(run({"cmp", in, out}).exit_code == 0);
-  INFO("memory growth " << growth);
-  CHECK(growth < 16u << 20);
+  check_growth(growth);
 
   // A 256 MiB download: the proxy reads from the instance only as fast as the client takes.
   MemoryWatch down;
@@ -199,6 +216,5 @@ TEST_CASE("bodies: 64 MiB up and down through /echo, streamed, never held whole"
   std::size_t down_growth = down.growth();
   REQUIRE(d.exit_code == 0);
   CHECK(d.out == "200 268435456");
-  INFO("memory growth " << down_growth);
-  CHECK(down_growth < 16u << 20);
+  check_growth(down_growth);
 }
