@@ -13,6 +13,7 @@
 
 #include "tests/integration/ingress/proxy_fixture.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::ingress;
@@ -38,10 +39,7 @@ std::string ready_since(TestControlPlane& cp, std::size_t from) {
 
 TEST_CASE("load: zero 5xx while instances are replaced and scaled to zero under wrk",
           "[ingress][proxy][load]") {
-  if (!have("wrk")) {
-    WARN("SVC-SKIP: wrk is not installed (packaging/install-deps.sh installs it)");
-    return;
-  }
+  if (!have("wrk")) SVC_SKIP("wrk is not installed (packaging/install-deps.sh installs it)");
   ProxyFixture f;
   f.route("hello", "hello-00001");
   StartPolicy policy;
