@@ -30,6 +30,7 @@ void build_app(CLI::App& app, Globals& globals, Context& ctx) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+  add_usage_command(app, ctx);
   // Last: only the names no command above took (the real ones replace these as they land).
   add_not_built_commands(app);
 }

@@ -12,6 +12,7 @@
 #include "api/server/services/node_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
+#include "api/server/services/usage_service.hpp"
 #include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/units.hpp"
@@ -19,7 +20,14 @@
 #include "daemon/adapters/api_images.hpp"
 #include "daemon/adapters/api_node.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/adapters/usage_probe.hpp"
+#include "daemon/billing/meter.hpp"
+#include "daemon/billing/task_recorder.hpp"
+#include "daemon/billing/usage_api.hpp"
+#include "daemon/billing/usage_metrics.hpp"
+#include "daemon/metrics/node_metrics.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/store/usage_store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
@@ -52,20 +60,17 @@ Result<UniqueFd> lock_state_dir(const fs::path& state_dir) {
 
 namespace {
 
-std::string metrics_text(std::chrono::system_clock::time_point started_at) {
-  auto up = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at).count();
-  auto start = std::chrono::duration<double>(started_at.time_since_epoch()).count();
-  return fmt::format(
-      "# HELP svcd_build_info The running svcd's version and commit.\n"
-      "# TYPE svcd_build_info gauge\n"
-      "svcd_build_info{{version=\"{}\",commit=\"{}\"}} 1\n"
-      "# HELP svcd_start_time_seconds When svcd started, in unix seconds.\n"
-      "# TYPE svcd_start_time_seconds gauge\n"
-      "svcd_start_time_seconds {:.3f}\n"
-      "# HELP svcd_uptime_seconds Seconds since svcd started.\n"
-      "# TYPE svcd_uptime_seconds gauge\n"
-      "svcd_uptime_seconds {:.3f}\n",
-      svc::version(), svc::git_commit(), start, up);
+billing::Policy billing_policy(const Config::Billing& b) {
+  billing::Policy p;
+  p.prices.currency = b.currency;
+  p.prices.vcpu_second = b.price_vcpu_second_nanos;
+  p.prices.gib_second = b.price_gib_second_nanos;
+  p.prices.million_requests = b.price_million_requests_nanos;
+  p.task_minimum = b.task_minimum;
+  // Both were checked when the config was read.
+  p.basis = billing::parse_basis(b.billed_resources).value_or(billing::Basis::kRequests);
+  p.service_mode = billing::parse_mode(b.service_mode).value_or(billing::ServiceMode::kInstance);
+  return p;
 }
 
 }  // namespace
@@ -74,6 +79,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->started_at_ = d->clock_.now();
+  d->metrics_ = std::make_unique<metrics::Registry>();
   fs::path state(config.daemon.state_dir);
   fs::path run(config.daemon.run_dir);
   SVC_TRY_CTX(make_dirs(state, 0711), "state dir");
@@ -125,8 +131,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_entries = config.images.max_layer_entries;
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
+  io.metrics = d->metrics_.get();
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
+  const billing::Policy policy = billing_policy(config.billing);
+  d->usage_store_ = std::make_unique<SqlUsageStore>(*d->store_);
+  d->usage_recorder_ = std::make_unique<billing::TaskUsageRecorder>(policy, d->clock_);
   TaskSystem::Options to;
+  to.usage = d->usage_recorder_.get();
   to.state_dir = state;
   to.capacity_cpu_millis = alloc_cpu;
   to.capacity_memory_bytes = alloc_mem;
@@ -134,8 +145,32 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.shim_cgroup = config.isolation.shim_cgroup;
   to.uid_base = config.isolation.uid_base;
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
+  Daemon* owner = d.get();
+  int orphans = SVC_TRY_CTX(
+      billing::TaskUsageRecorder::close_orphans(
+          *d->usage_store_,
+          [owner](const std::string& id) { return owner->tasks_->tasks().get(id).has_value(); }),
+      "usage records");
+  if (orphans)
+    spdlog::warn("billing: closed {} usage record(s) of tasks that no longer exist", orphans);
+  d->usage_probe_ = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  billing::UsageMeter::Options mo;
+  mo.interval = config.billing.checkpoint_interval;
+  d->usage_meter_ =
+      std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
+  d->usage_meter_->start();
+  d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
+  NodeMetricsSources nm;
+  nm.started_at = d->started_at_;
+  nm.allocatable_cpu_millis = alloc_cpu;
+  nm.allocatable_memory_bytes = alloc_mem;
+  nm.tasks = &d->tasks_->tasks();
+  register_node_metrics(*d->metrics_, nm);
+  billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
+                                  policy.prices.currency);
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
+  d->dispatcher_->set_metrics(*d->metrics_);
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
@@ -153,11 +188,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   api::register_image_service(*d->dispatcher_, *d->api_images_);
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
   api::register_task_service(*d->dispatcher_, *d->api_tasks_);
+  api::register_usage_service(*d->dispatcher_, *d->usage_api_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] { return metrics_text(self->started_at_); });
+      [self] { return self->metrics_->render(); });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -174,11 +210,18 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  // The meter reads sandboxes through the task system: it stops first.
+  if (usage_meter_) usage_meter_->stop();
+  usage_meter_.reset();
+  usage_probe_.reset();
+  usage_api_.reset();
   api_tasks_.reset();
   api_images_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();
+  usage_recorder_.reset();
+  usage_store_.reset();
   images_.reset();
   tokens_.reset();
   store_.reset();

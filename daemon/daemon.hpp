@@ -3,7 +3,8 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the API's backends, the dispatcher and the API server.
+// the usage store and recorder, the task system (runtime + controller), the usage meter, the
+// API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -20,9 +21,21 @@ class ApiServer;
 class Dispatcher;
 }  // namespace svc::api
 
+namespace svc::metrics {
+class Registry;
+}  // namespace svc::metrics
+
+namespace svc::billing {
+class TaskUsageRecorder;
+class UsageApi;
+class UsageMeter;
+class UsageProbe;
+}  // namespace svc::billing
+
 namespace svc::daemon {
 
 class Store;
+class SqlUsageStore;
 class TokenManager;
 class TaskSystem;
 class ApiImageBackend;
@@ -44,11 +57,19 @@ class Daemon {
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
+  // Every module reports into it; /metrics renders it. Made first and released last, after
+  // the API server (the only reader) and every component its collectors read.
+  std::unique_ptr<metrics::Registry> metrics_;
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
+  std::unique_ptr<SqlUsageStore> usage_store_;
+  std::unique_ptr<billing::TaskUsageRecorder> usage_recorder_;
   std::unique_ptr<TaskSystem> tasks_;
+  std::unique_ptr<billing::UsageProbe> usage_probe_;
+  std::unique_ptr<billing::UsageMeter> usage_meter_;
+  std::unique_ptr<billing::UsageApi> usage_api_;
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;

@@ -94,16 +94,41 @@ Result<> guarded(const Dispatcher::Method& m, Fn&& fn) {
 }
 }  // namespace
 
+void Dispatcher::set_metrics(metrics::Registry& registry) {
+  calls_ =
+      &registry.counter("svc_api_requests_total",
+                        "API calls (gRPC and REST) by method and status code.", {"method", "code"});
+  durations_ =
+      &registry.histogram("svc_api_request_duration_seconds",
+                          "Time to answer an API call (a stream's whole life).", {"method"});
+}
+
+void Dispatcher::observe(const Method& m, const Result<>& r,
+                         std::chrono::steady_clock::time_point started) const {
+  if (!calls_) return;
+  std::string_view code = code_name(r ? Code::kOk : r.error().code());
+  calls_->with({m.full_name, code}).inc();
+  durations_->with({m.full_name})
+      .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 Result<> Dispatcher::call_unary(const Method& m, const pb::Message& req, pb::Message& resp,
                                 CallContext& ctx) const {
-  if (m.server_streaming || !m.unary) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.unary(req, resp, ctx); });
+  auto started = std::chrono::steady_clock::now();
+  Result<> r = m.server_streaming || !m.unary ? Result<>(tl::unexpected(unimplemented(m)))
+                                              : guarded(m, [&] { return m.unary(req, resp, ctx); });
+  observe(m, r, started);
+  return r;
 }
 
 Result<> Dispatcher::call_stream(const Method& m, const pb::Message& req, StreamSink& sink,
                                  CallContext& ctx) const {
-  if (!m.server_streaming || !m.stream) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.stream(req, sink, ctx); });
+  auto started = std::chrono::steady_clock::now();
+  Result<> r = !m.server_streaming || !m.stream
+                   ? Result<>(tl::unexpected(unimplemented(m)))
+                   : guarded(m, [&] { return m.stream(req, sink, ctx); });
+  observe(m, r, started);
+  return r;
 }
 
 }  // namespace svc::api

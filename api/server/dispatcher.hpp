@@ -15,6 +15,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include "common/metrics.hpp"
 #include "common/result.hpp"
 
 namespace svc::api {
@@ -96,13 +97,21 @@ class Dispatcher {
   Result<> call_stream(const Method& m, const Message& req, StreamSink& sink,
                        CallContext& ctx) const;
 
+  // Counts every call by method and code (svc_api_requests_total) and times it
+  // (svc_api_request_duration_seconds; a stream's whole life). Set before serving.
+  void set_metrics(metrics::Registry& registry);
+
  private:
   void set_unary(std::string_view full_name, UnaryFn fn);
   void set_stream(std::string_view full_name, StreamFn fn);
   Method& must_find(std::string_view full_name, bool streaming);
+  void observe(const Method& m, const Result<>& result,
+               std::chrono::steady_clock::time_point started) const;
 
   std::map<std::string, Method, std::less<>> methods_;
   std::vector<std::string> names_;
+  metrics::Family<metrics::Counter>* calls_ = nullptr;
+  metrics::Family<metrics::Histogram>* durations_ = nullptr;
 };
 
 }  // namespace svc::api

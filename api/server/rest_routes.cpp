@@ -36,6 +36,7 @@ const std::vector<RestRoute>& rest_routes() {
       {"DELETE", "/v1/services/{name}", "svc.v1.Services/Delete"},
 
       {"GET", "/v1/usage", "svc.v1.Usage/Query"},
+      {"GET", "/v1/usage/records", "svc.v1.Usage/Records"},
 
       {"POST", "/v1/schedules", "svc.v1.Schedules/Create", true},
       {"GET", "/v1/schedules", "svc.v1.Schedules/List"},

@@ -24,7 +24,6 @@ constexpr NotBuilt kNotBuilt[] = {
     {"deploy", "deploy a service: an HTTP endpoint that scales from zero", "services"},
     {"services", "list services", "services"},
     {"service", "describe or remove a service", "services"},
-    {"usage", "vCPU-seconds and GiB-seconds per task and service", "usage reports (billing)"},
     {"schedule", "run tasks on a schedule", "schedules"},
     {"exec", "run a command inside a running task", "exec"},
     {"attach", "attach to a running task's input and output", "attach"},

@@ -122,6 +122,7 @@ Result<> SqlTaskStore::write(const Task& t, bool insert) {
     return tl::unexpected(ran.error());
   }
   if (!insert && tx.changes() == 0) return fail(Code::kNotFound, "no task {} in the store", t.id);
+  if (listener_) SVC_TRY(listener_->on_task_written(tx, t));
   return tx.commit();
 }
 
@@ -133,6 +134,7 @@ Result<> SqlTaskStore::remove(const std::string& id) {
   auto st = SVC_TRY(tx.prepare("DELETE FROM tasks WHERE id = ?"));
   st.bind(1, id);
   SVC_TRY(st.run());
+  if (listener_) SVC_TRY(listener_->on_task_removed(tx, id));
   return tx.commit();
 }
 

@@ -641,6 +641,13 @@ int TaskController::running_count() const {
   return n;
 }
 
+std::map<TaskState, int> TaskController::count_by_state() const {
+  Lock lock(mu_);
+  std::map<TaskState, int> counts;
+  for (const auto& [id, e] : tasks_) ++counts[e.task.state];
+  return counts;
+}
+
 // ---- recovery -------------------------------------------------------------------------------
 
 Result<> TaskController::recover(bool node_rebooted) {

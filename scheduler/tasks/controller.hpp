@@ -65,6 +65,8 @@ class TaskController {
   Result<Task> refresh_usage(std::string_view ref);
 
   int running_count() const;
+  // How many tasks the controller holds in each state (metrics: svc_tasks{state}).
+  std::map<TaskState, int> count_by_state() const;
   // Reserved CPU and memory of admitted tasks that have not stopped.
   std::pair<std::int64_t, std::uint64_t> reserved() const;
 

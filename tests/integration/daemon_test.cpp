@@ -67,7 +67,7 @@ TEST_CASE("REST: health, metrics, JSON errors with matching statuses", "[daemon]
   CHECK(health.out == "ok\n");
   auto metrics = d.curl("GET", "/metrics");
   CHECK(metrics.exit_code == 200);
-  CHECK(metrics.out.find("svcd_uptime_seconds") != std::string::npos);
+  CHECK(metrics.out.find("svc_uptime_seconds") != std::string::npos);
 
   auto missing = d.curl("GET", "/v1/nothing");
   CHECK(missing.exit_code == 404);
