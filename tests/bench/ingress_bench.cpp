@@ -8,10 +8,9 @@
 // Two measurements per target, rounds interleaved so drift on a shared machine hits all alike:
 //   1. saturation: wrk, keep-alive, C connections, D seconds: requests per second;
 //   2. latency at half of the slowest target's saturation rate: a paced open-loop generator
-//   (requests
-//      scheduled at fixed intervals on keep-alive connections; latency from the scheduled time,
-//      so a stall is not hidden), p50/p90/p99 — the proxies' added latency is theirs minus
-//      direct's.
+//      (requests scheduled at fixed intervals on keep-alive connections; latency from the
+//      scheduled time, so a stall is not hidden), p50/p90/p99 — the proxies' added latency is
+//      theirs minus direct's.
 // Usage: bench_ingress [SECONDS=5] [ROUNDS=3] [THREADS=1] [CONNECTIONS=16]
 // Run it under `flock /tmp/svc-bench.lock` so two engineers' benchmarks never overlap.
 #include <arpa/inet.h>
