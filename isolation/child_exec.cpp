@@ -3,6 +3,8 @@
 // no stdio, no exceptions; errors leave as a fixed-size ChildMessage.
 #include "isolation/child_exec.hpp"
 
+#include "isolation/terminal.hpp"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -558,7 +560,8 @@ void drop_privileges(const Child& c) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (a.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Ends that belong to the runtime or the shim: holding them would hide an EOF they wait for.
-  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot})
+  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot,
+                 f.console_r, f.stdin_w})
     if (fd >= 0) ::close(fd);
   for (int i = 0; i < f.n_shim_procs; ++i) ::close(f.shim_procs[i]);
   for (int i = 0; i < f.n_sandbox_procs; ++i) ::close(f.sandbox_procs[i]);
@@ -657,6 +660,18 @@ void drop_privileges(const Child& c) {
     if (rc != 0) die(c, "load the seccomp filter (before dropping privileges)", nullptr, -rc);
   }
   drop_privileges(c);
+  if (f.console_w >= 0) {
+    // With the task's credentials, in its own devpts: the slave belongs to the task's user.
+    int master = -1, slave = -1;
+    int rc = open_pty(&master, &slave, a.console_rows, a.console_cols);
+    if (rc != 0) die(c, "open a terminal (/dev/ptmx)", nullptr, -rc);
+    rc = send_fd(f.console_w, master);
+    if (rc != 0) die(c, "send the terminal to the shim", nullptr, -rc);
+    ::close(master);
+    ::close(f.console_w);
+    rc = take_terminal(slave);
+    if (rc != 0) die(c, "make the terminal the controlling one", nullptr, -rc);
+  }
 
   send_message(c.sync, ChildMessage::kReady, 0, "", nullptr);
   ::close(c.sync);

@@ -9,7 +9,7 @@
 //   launch        the shim-to-be and the sandbox's first process (launch.hpp)
 //   host_side     id maps, the idmapped root and bind mounts, the bridge, once the user ns exists
 //   hand_over     the mounts to the child; its "ready"; the shim's exec
-//   record        state.json
+//   record        state.json, and what a later exec joins with (process.json, seccomp.bpf)
 //
 // Ownership: the Creator owns every fd it opens (UniqueFd members) and closes them when it is
 // destroyed; once launch() returns, the shim and the child hold their own copies, and ours are
@@ -32,6 +32,7 @@
 
 #include "common/fs.hpp"
 #include "common/syscall.hpp"
+#include "isolation/exec_defaults.hpp"
 #include "isolation/launch.hpp"
 #include "isolation/plan.hpp"
 #include "isolation/rootfs.hpp"
@@ -40,6 +41,7 @@
 #include "isolation/shim/protocol.hpp"
 #include "isolation/shim_cgroup.hpp"
 #include "isolation/shim_client.hpp"
+#include "isolation/terminal.hpp"
 
 namespace svc::isolation {
 
@@ -134,14 +136,20 @@ struct LaunchFiles {
   UniqueFd out_r, out_w, err_r, err_w;  // StdioMode::kLog
   std::array<UniqueFd, 3> inherited;    // StdioMode::kInherit: our dups of the caller's fds
   std::vector<UniqueFd> joins;          // namespaces to join and ours to return to, in pairs
+  // A terminal: the child sends its pty's master on console_w; console_r goes to the shim
+  // (kLog), or stays ours for the console socket (kInherit).
+  UniqueFd console_r, console_w;
+  bool console_to_shim = false;
+  UniqueFd stdin_r, stdin_w;  // kLog with an open stdin: the child's end, the shim's end
 
   // Ours once the shim and the child have theirs (report_r and sync_rt stay: we read them).
   void close_handed_over() {
-    for (UniqueFd* fd :
-         {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl, &null_fd,
-          &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0], &inherited[1], &inherited[2]})
+    for (UniqueFd* fd : {&sync_child, &report_w, &start_r, &start_w, &execerr_r, &execerr_w, &ctl,
+                         &null_fd, &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0],
+                         &inherited[1], &inherited[2], &console_w, &stdin_r, &stdin_w})
       fd->reset();
     joins.clear();
+    if (console_to_shim) console_r.reset();
   }
 };
 
@@ -366,11 +374,29 @@ class Runtime::Creator {
       f.joins.push_back(std::move(target));
       f.joins.push_back(std::move(mine));
     }
-    if (spec_.stdio == StdioMode::kLog) {
+    if (spec_.terminal) {
+      if (spec_.stdio == StdioMode::kInherit && options_.console_socket.empty())
+        return fail(Code::kInvalidArgument,
+                    "process.terminal is true: give --console-socket (where the terminal's "
+                    "master is sent), or set process.terminal to false");
+      if (spec_.stdio == StdioMode::kNull)
+        return fail(Code::kInvalidArgument,
+                    "a terminal needs the shim's stdio or a console socket");
+      int cp[2];
+      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) != 0)
+        return fail_errno("socketpair for the terminal");
+      f.console_r.reset(cp[0]);
+      f.console_w.reset(cp[1]);
+      f.console_to_shim = spec_.stdio == StdioMode::kLog;
+    } else if (spec_.stdio == StdioMode::kLog && spec_.open_stdin) {
+      std::tie(f.stdin_r, f.stdin_w) = make_pipe();
+      if (!f.stdin_w) return fail_errno("pipe for stdin");
+    }
+    if (spec_.stdio == StdioMode::kLog && !spec_.terminal) {
       std::tie(f.out_r, f.out_w) = make_pipe();
       std::tie(f.err_r, f.err_w) = make_pipe();
       if (!f.out_w || !f.err_w) return fail_errno("pipe");
-    } else if (spec_.stdio == StdioMode::kInherit) {
+    } else if (spec_.stdio == StdioMode::kInherit && !spec_.terminal) {
       for (int i = 0; i < 3; ++i) {
         if (options_.stdio[i] < 0) continue;
         f.inherited[i].reset(::fcntl(options_.stdio[i], F_DUPFD_CLOEXEC, 3));
@@ -412,6 +438,12 @@ class Runtime::Creator {
     }
     for (int i = 0; i < 3; ++i)
       if (o.inherited[i]) f.stdio[i] = o.inherited[i].get();
+    f.console_w = o.console_w.get();
+    if (o.console_to_shim) f.console_r = o.console_r.get();
+    if (o.stdin_w) {
+      f.stdio[0] = o.stdin_r.get();
+      f.stdin_w = o.stdin_w.get();
+    }
     return f;
   }
 
@@ -431,11 +463,20 @@ class Runtime::Creator {
                                   std::to_string(f.start_w),
                                   "--execerr",
                                   std::to_string(f.execerr_r)};
-    if (spec_.stdio == StdioMode::kLog) {
+    if (spec_.stdio == StdioMode::kLog && !spec_.terminal) {
       for (std::string s :
            {std::string("--stdout"), std::to_string(f.out_r), std::string("--stderr"),
             std::to_string(f.err_r), std::string("--log-max"), std::to_string(spec_.log_max_bytes)})
         a.push_back(std::move(s));
+    }
+    if (f.console_r >= 0) {
+      for (std::string s : {std::string("--console"), std::to_string(f.console_r),
+                            std::string("--log-max"), std::to_string(spec_.log_max_bytes)})
+        a.push_back(std::move(s));
+    }
+    if (f.stdin_w >= 0) {
+      a.push_back("--stdin");
+      a.push_back(std::to_string(f.stdin_w));
     }
     for (const auto& d : cgroup_dirs_) {
       a.push_back("--cgroup");
@@ -464,9 +505,13 @@ class Runtime::Creator {
     req.child.fds = f;
     req.child.kill_with_parent = !options_.reparent;
     req.reparent = options_.reparent;
+    req.child.console_rows = spec_.console_rows;
+    req.child.console_cols = spec_.console_cols;
     req.null_fd = files_.null_fd.get();
     req.shim_fds = {f.ctl_listen, f.start_w, f.execerr_r, f.pidfd_slot};
     if (f.out_r >= 0) req.shim_fds.insert(req.shim_fds.end(), {f.out_r, f.err_r});
+    for (int fd : {f.console_r, f.stdin_w})
+      if (fd >= 0) req.shim_fds.push_back(fd);
     req.shim_path = sargs[0].c_str();
     for (auto& s : sargs) req.shim_argv.push_back(s.data());
     req.shim_argv.push_back(nullptr);
@@ -533,6 +578,13 @@ class Runtime::Creator {
     SVC_TRY_CTX(await_shim_exec(files_.report_r.get(),
                                 static_cast<int>(rt_.options_.setup_timeout.count())),
                 "start svc-shim {}", rt_.options_.shim_path.string());
+    if (files_.console_r) {
+      // The child sent its master before it said ready: it is in the socket already.
+      UniqueFd master =
+          SVC_TRY_CTX(receive_fd(files_.console_r.get(), rt_.options_.setup_timeout), "terminal");
+      files_.console_r.reset();
+      SVC_TRY(send_console(options_.console_socket, master.get()));
+    }
     return {};
   }
 
@@ -553,6 +605,7 @@ class Runtime::Creator {
     info.stop_grace = spec_.stop_grace;
     record_.pid_start = process_start_time(rt_.options_.proc, launched_.pid);
     SVC_TRY(write_sandbox_record(dir_, record_));
+    SVC_TRY(write_exec_defaults(dir_, exec_defaults_from_plan(plan_, spec_), program_.get()));
     SandboxInfo out = info;
     out.status = options_.start ? SandboxStatus::kRunning : SandboxStatus::kCreated;
     return out;

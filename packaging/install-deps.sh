@@ -16,6 +16,7 @@ PACKAGES="
   docker-registry skopeo umoci busybox-static podman conmon openssl tar
   containerd golang-go
   crun runc hyperfine nginx wrk
+  ccache
 "
 
 SUDO=""

@@ -7,6 +7,7 @@
 #include "tests/support/busybox_image.hpp"
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -27,10 +28,7 @@ ImageBuilder layered_image(int n) {
 }  // namespace
 
 TEST_CASE("svctl run starts images of 1, 16, 40 and 128 layers", "[e2e][layers]") {
-  if (!is_root()) {
-    WARN("skipped: needs root (real sandboxes and cgroups)");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
   RegistryFixture registry;
   registry.start();
   DaemonFixture::Options o;

@@ -77,13 +77,13 @@ std::vector<std::string> mount_lines() {
 
 SandboxFixture::SandboxFixture() {
   if (!is_root()) {
-    WARN("skipped: needs root (real namespaces, mounts and cgroups)");
+    report_skip("needs root (real namespaces, mounts and cgroups)");
     return;
   }
   rootfs_ = tmp_.path() / "rootfs";
   std::string why;
   if (!make_busybox_rootfs(rootfs_, &why)) {
-    WARN("skipped: " << why);
+    report_skip(why);
     return;
   }
   ::chmod(tmp_.path().c_str(), 0755);

@@ -16,6 +16,7 @@
 #include "isolation/runtime.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
+#include "tests/support/skip.hpp"
 
 namespace svc::test {
 
@@ -33,7 +34,8 @@ class SandboxFixture {
   SandboxFixture(const SandboxFixture&) = delete;
   SandboxFixture& operator=(const SandboxFixture&) = delete;
 
-  // False (with a WARN printed) when the test cannot run here: not root, no busybox.
+  // False when the test cannot run here (not root, no busybox): the constructor has reported
+  // the skip (skip.hpp), and the test returns: `if (!fx.usable()) return;`.
   bool usable() const { return usable_; }
 
   isolation::Runtime& runtime() { return *runtime_; }

@@ -19,6 +19,7 @@
 #include "isolation/shim_cgroup.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sandbox_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 namespace svc::test::oci {
 
@@ -105,12 +106,12 @@ struct Bundle {
 // "skipped: ...", which ctest reports as a skip) when the test cannot run here.
 inline bool prepare(Bundle& b) {
   if (!test::is_root()) {
-    WARN("skipped: needs root");
+    test::report_skip("needs root (real namespaces, mounts and cgroups)");
     return false;
   }
   std::string why;
   if (!test::make_busybox_rootfs(b.dir.path() / "rootfs", &why)) {
-    WARN("skipped: " << why);
+    test::report_skip(why);
     return false;
   }
   auto spec = test::run({test::svc_runtime_path(), "spec", "--bundle", b.dir.path().string()});

@@ -14,6 +14,7 @@
 #include "common/fs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sandbox_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace std::chrono_literals;
@@ -48,17 +49,17 @@ struct Root {
 
 bool prepare(Root& r, const std::vector<std::string>& tools) {
   if (!test::is_root()) {
-    WARN("skipped: needs root");
+    test::report_skip("needs root (real namespaces, mounts and cgroups)");
     return false;
   }
   for (const auto& tool : tools)
     if (!have(tool)) {
-      WARN("skipped: " << tool << " is not installed (packaging/install-deps.sh installs it)");
+      test::report_skip(tool + " is not installed (packaging/install-deps.sh installs it)");
       return false;
     }
   std::string why;
   if (!test::make_busybox_rootfs(r.rootfs(), &why)) {
-    WARN("skipped: " << why);
+    test::report_skip(why);
     return false;
   }
   return true;
