@@ -68,19 +68,12 @@ bool prepare(Root& r, const std::vector<std::string>& tools) {
 struct Podman {
   const Root& root;
   std::vector<std::string> argv(std::vector<std::string> args) const {
-    std::vector<std::string> out = {"podman",
-                                    "--root",
-                                    (root.dir.path() / "storage").string(),
-                                    "--runroot",
-                                    (root.dir.path() / "run").string(),
-                                    "--storage-driver",
-                                    "vfs",
-                                    "--cgroup-manager",
-                                    "cgroupfs",
-                                    "--events-backend",
-                                    "file",
-                                    "--runtime",
-                                    test::svc_runtime_path()};
+    std::vector<std::string> out = {
+        "podman", "--root", (root.dir.path() / "storage").string(), "--runroot",
+        (root.dir.path() / "run").string(), "--storage-driver", "vfs", "--cgroup-manager",
+        "cgroupfs", "--events-backend", "file", "--runtime", test::svc_runtime_path(),
+        // svc-runtime's state in the temp dir, not /run/svc-runtime
+        "--runtime-flag", "root=" + (root.dir.path() / "runtime").string()};
     out.insert(out.end(), args.begin(), args.end());
     return out;
   }
