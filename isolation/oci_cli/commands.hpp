@@ -8,6 +8,7 @@
 
 #include "common/result.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
+#include "isolation/oci_spec.hpp"
 #include "isolation/runtime.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
@@ -19,7 +20,9 @@ struct GlobalOptions {
   std::string log_file;                             // --log: errors also go there
   std::string log_format = "text";                  // text | json
   std::uint32_t id_base = 2'100'000'000u;           // id ranges (svcd uses 1e9 and up)
-  std::string cgroup_base = "svc-runtime";          // containers: <hierarchy>/<base>/<id>
+  // Containers without linux.cgroupsPath: <hierarchy>/<own cgroup>/<base>/<id> (runc's default
+  // when empty: a cgroup named for the container below the runtime's own).
+  std::string cgroup_base;
   std::string shim_cgroup = "svc-shims";
 };
 
@@ -47,6 +50,12 @@ class Cli {
   int report(const Error& err) const;
 
  private:
+  // One line to stderr and to --log (as JSON with --log-format json): "error" or "warning".
+  void log_line(const char* level, const std::string& message) const;
+  void run_warning_hooks(const std::vector<OciHook>& hooks, const std::string& state,
+                         const char* which) const;
+  // The OCI state (runtime.md "State"), as `state` prints it and hooks read it on stdin.
+  static std::string state_json(const SandboxInfo& info, std::string_view status, bool with_pid);
   Result<SandboxInfo> create_sandbox(const std::string& id, const std::filesystem::path& bundle,
                                      const std::string& pid_file, const std::string& console_socket,
                                      bool start);
