@@ -3,7 +3,7 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the dispatcher and the API server.
+// the task system (runtime + controller), the API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -25,6 +25,8 @@ namespace svc::daemon {
 class Store;
 class TokenManager;
 class TaskSystem;
+class ApiImageBackend;
+class ApiTaskBackend;
 
 class Daemon {
  public:
@@ -47,6 +49,9 @@ class Daemon {
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
   std::unique_ptr<TaskSystem> tasks_;
+  // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
+  std::unique_ptr<ApiImageBackend> api_images_;
+  std::unique_ptr<ApiTaskBackend> api_tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;
