@@ -10,6 +10,7 @@
 #include "api/server/listener.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/service_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
 #include "common/digest.hpp"
@@ -18,7 +19,10 @@
 #include "common/version.hpp"
 #include "daemon/adapters/api_images.hpp"
 #include "daemon/adapters/api_node.hpp"
+#include "daemon/adapters/api_services.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/service_metrics.hpp"
+#include "daemon/service_system.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
@@ -51,6 +55,11 @@ Result<UniqueFd> lock_state_dir(const fs::path& state_dir) {
 }
 
 namespace {
+
+// What a service instance without --cpu/--memory requests and is limited to, until the [node]
+// defaults of the request/limit model are configurable: small enough that a 2-core node holds
+// a hundred idle instances, with a memory limit of its own.
+constexpr scheduler::ResourceDefaults kInstanceDefaults{10, 16ULL << 20, 512ULL << 20, 1024};
 
 std::string metrics_text(std::chrono::system_clock::time_point started_at) {
   auto up = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at).count();
@@ -135,6 +144,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.uid_base = config.isolation.uid_base;
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
 
+  d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{alloc_cpu, alloc_mem});
+  ServiceSystem::Options so;
+  so.state_dir = state;
+  so.shim_cgroup = config.isolation.shim_cgroup;
+  so.resources = kInstanceDefaults;
+  ServiceSystem::DataPlaneFactory make_ingress;  // the ingress proxy: see below
+  d->services_ = SVC_TRY_CTX(ServiceSystem::start(so, *d->tasks_, *d->store_, *d->images_,
+                                                  *d->capacity_, d->clock_, make_ingress),
+                             "services");
+  std::string url_pattern;
+
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
@@ -146,6 +166,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.allocatable_memory_bytes = alloc_mem;
     s.started_at = self->started_at_;
     s.running_tasks = self->tasks_->tasks().running_count();
+    s.running_instances = self->services_->controller().counts().total;
+    s.ingress_domain = self->config_.ingress.domain;
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
@@ -153,11 +175,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   api::register_image_service(*d->dispatcher_, *d->api_images_);
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
   api::register_task_service(*d->dispatcher_, *d->api_tasks_);
+  d->api_services_ = std::make_unique<ApiServiceBackend>(d->services_->controller(),
+                                                         d->services_->logs(), url_pattern);
+  api::register_service_service(*d->dispatcher_, *d->api_services_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] { return metrics_text(self->started_at_); });
+      [self] {
+        auto& sc = self->services_->controller();
+        return metrics_text(self->started_at_) + service_metrics_text(sc.list(), sc.counts());
+      });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -174,8 +202,12 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  api_services_.reset();
   api_tasks_.reset();
   api_images_.reset();
+  // Instances keep running too; the ingress stops with the service system.
+  if (services_) services_->shutdown();
+  services_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();

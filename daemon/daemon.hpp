@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "daemon/config.hpp"
+#include "scheduler/capacity.hpp"
 
 namespace svc::images {
 class ImageService;
@@ -27,6 +28,8 @@ class TokenManager;
 class TaskSystem;
 class ApiImageBackend;
 class ApiTaskBackend;
+class ApiServiceBackend;
+class ServiceSystem;
 
 class Daemon {
  public:
@@ -49,9 +52,13 @@ class Daemon {
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
   std::unique_ptr<TaskSystem> tasks_;
+  // The node's one admission ledger: service instances reserve there ("instance:<id>").
+  std::unique_ptr<scheduler::Capacity> capacity_;
+  std::unique_ptr<ServiceSystem> services_;
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;
+  std::unique_ptr<ApiServiceBackend> api_services_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

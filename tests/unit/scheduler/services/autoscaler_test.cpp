@@ -57,7 +57,7 @@ bool non_increasing(const std::vector<int>& v) {
 
 }  // namespace
 
-TEST_CASE("autoscaler: a new revision is idle; idle-timeout alone decides zero", "[autoscaler]") {
+TEST_CASE("autoscaler: a new revision is idle, idle-timeout alone decides zero", "[autoscaler]") {
   ScalingSpec s = knobs();
   s.idle_timeout = 1s;
   Sim sim(s);
@@ -175,7 +175,7 @@ TEST_CASE("autoscaler: sparse traffic neither flaps to zero nor lingers (#11926,
   CHECK(sim.now - last == 60s);
 }
 
-TEST_CASE("autoscaler: min and max always hold; min stays when idle", "[autoscaler]") {
+TEST_CASE("autoscaler: min and max always hold, min stays when idle", "[autoscaler]") {
   ScalingSpec s = knobs(10);
   s.min_instances = 2;
   s.max_instances = 4;

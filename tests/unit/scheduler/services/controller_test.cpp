@@ -7,6 +7,7 @@
 
 #include "scheduler/services/controller.hpp"
 #include "tests/unit/scheduler/services/fakes.hpp"
+#include "tests/unit/scheduler/services/store_suite.hpp"
 
 using namespace svc;
 using namespace svc::services;
@@ -166,7 +167,7 @@ TEST_CASE("deploy: the first revision is routed and nothing runs until a request
   CHECK(h.condition(*s, "Ready")->reason == "ScaledToZero");
 }
 
-TEST_CASE("deploy: an identical spec makes no revision; a changed one makes the next",
+TEST_CASE("deploy: an identical spec makes no revision, a changed one makes the next",
           "[services][controller]") {
   Harness h;
   h.deploy(h.spec());
@@ -346,7 +347,7 @@ TEST_CASE("a burst of 1000 held at zero starts every instance it may have in one
   CHECK(h.runtime.launched.size() == 50);
 }
 
-TEST_CASE("min-instances start without traffic and stay when idle; max caps",
+TEST_CASE("min-instances start without traffic and stay when idle, max caps",
           "[services][controller]") {
   Harness h;
   ServiceSpec s = h.spec();
@@ -390,7 +391,7 @@ TEST_CASE("capacity: no room is said clearly, held requests fail, room freed sta
 }
 
 TEST_CASE(
-    "a crash while serving: in-flight fails, a replacement starts at once; a crash loop "
+    "a crash while serving: in-flight fails, a replacement starts at once, a crash loop "
     "backs off and says so",
     "[services][controller]") {
   Harness h;
@@ -533,7 +534,7 @@ TEST_CASE("remove: the route goes at once, instances drain and stop, records and
   CHECK(h.deploy(h.spec()).revision == "hello-00001");
 }
 
-TEST_CASE("recover: running instances are re-adopted and routed again; the rest is cleaned",
+TEST_CASE("recover: running instances are re-adopted and routed again, the rest is cleaned",
           "[services][controller]") {
   Harness h;
   h.deploy(h.spec());
@@ -642,4 +643,9 @@ TEST_CASE("start(): a scale pass runs every tick", "[services][controller]") {
   h.sc->shutdown();
   h.executor.advance(100ms);
   CHECK(h.executor.pending_timers() == 0);
+}
+
+TEST_CASE("the fake service store behaves as the store suite says", "[services][store]") {
+  FakeServiceStore store;
+  service_store_suite(store);
 }
