@@ -61,5 +61,7 @@ void add_run_command(CLI::App& app, Context& ctx);
 void add_task_commands(CLI::App& app, Context& ctx);
 void add_logs_command(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
+void add_deploy_command(CLI::App& app, Context& ctx);
+void add_service_commands(CLI::App& app, Context& ctx);
 
 }  // namespace svc::cli

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+  add_deploy_command(app, ctx);
+  add_service_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -61,6 +62,19 @@ namespace {
 // a hundred idle instances, with a memory limit of its own.
 constexpr scheduler::ResourceDefaults kInstanceDefaults{10, 16ULL << 20, 512ULL << 20, 1024};
 
+// Every connection through the ingress holds two descriptors (client and instance): the soft
+// limit of 1024 a service manager gives by default would cap the node at a few hundred
+// requests at once. Raise it to the hard limit, as nginx's worker_rlimit_nofile does; the
+// sandboxes set their own limits.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    spdlog::debug("svcd: open files limit raised from {} to {}", was, rl.rlim_max);
+}
+
 std::string metrics_text(std::chrono::system_clock::time_point started_at) {
   auto up = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at).count();
   auto start = std::chrono::duration<double>(started_at.time_since_epoch()).count();
@@ -81,6 +95,7 @@ std::string metrics_text(std::chrono::system_clock::time_point started_at) {
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon());
+  raise_nofile_limit();
   d->config_ = config;
   d->started_at_ = d->clock_.now();
   fs::path state(config.daemon.state_dir);

@@ -18,6 +18,7 @@ std::string SqlServiceStore::spec_to_json(const svs::ServiceSpec& s) {
       {"image", s.image},
       {"port", s.port},
       {"entrypoint", s.entrypoint},
+      {"reset_entrypoint", s.reset_entrypoint},
       {"args", s.args},
       {"env", env},
       {"labels", s.labels},
@@ -53,6 +54,7 @@ Result<svs::ServiceSpec> SqlServiceStore::spec_from_json(std::string_view text) 
     s.image = j.at("image").get<std::string>();
     s.port = j.value("port", std::uint16_t{8080});
     s.entrypoint = j.value("entrypoint", std::vector<std::string>{});
+    s.reset_entrypoint = j.value("reset_entrypoint", false);
     s.args = j.value("args", std::vector<std::string>{});
     for (const auto& kv : j.value("env", json::array()))
       s.env.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::string>());

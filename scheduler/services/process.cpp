@@ -11,6 +11,7 @@ scheduler::TaskSpec process_spec(const ServiceSpec& s, const std::string& hostna
   t.name = hostname;
   t.image = s.image;
   t.entrypoint = s.entrypoint;
+  t.reset_entrypoint = s.reset_entrypoint;
   t.args = s.args;
   t.env = s.env;
   t.labels = s.labels;

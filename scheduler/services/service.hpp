@@ -41,6 +41,7 @@ struct ServiceSpec {
   std::string image;
   std::uint16_t port = 0;  // the port the app listens on inside its sandbox; 0 = 8080
   std::vector<std::string> entrypoint;
+  bool reset_entrypoint = false;  // as `docker run --entrypoint ""`: the image's is cleared
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // sorted by name (one revision, one form)
   std::map<std::string, std::string> labels;

@@ -41,6 +41,7 @@ Result<svs::ServiceSpec> from_proto(const v1::ServiceSpec& p) {
                 p.port());
   s.port = static_cast<std::uint16_t>(p.port());
   s.entrypoint.assign(p.entrypoint().begin(), p.entrypoint().end());
+  s.reset_entrypoint = p.reset_entrypoint();
   s.args.assign(p.args().begin(), p.args().end());
   for (const auto& [k, v] : p.env()) s.env.emplace_back(k, v);
   std::sort(s.env.begin(), s.env.end());
@@ -108,6 +109,7 @@ void to_proto(const svs::ServiceSpec& s, v1::ServiceSpec* p) {
   p->set_image(s.image);
   p->set_port(s.port);
   for (const auto& a : s.entrypoint) p->add_entrypoint(a);
+  p->set_reset_entrypoint(s.reset_entrypoint);
   for (const auto& a : s.args) p->add_args(a);
   // Values are secrets as far as svc knows: answers carry the names only.
   for (const auto& [k, v] : s.env) (*p->mutable_env())[k] = "";

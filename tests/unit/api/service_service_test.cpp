@@ -107,6 +107,7 @@ TEST_CASE("Deploy: the spec reaches the backend as the control plane's ServiceSp
   s->set_port(9000);
   s->add_entrypoint("/bin/app");
   s->add_args("--serve");
+  s->set_reset_entrypoint(true);
   (*s->mutable_env())["B"] = "2";
   (*s->mutable_env())["A"] = "secret";
   (*s->mutable_labels())["team"] = "web";
@@ -139,6 +140,7 @@ TEST_CASE("Deploy: the spec reaches the backend as the control plane's ServiceSp
   CHECK(spec.port == 9000);
   CHECK(spec.entrypoint == std::vector<std::string>{"/bin/app"});
   CHECK(spec.args == std::vector<std::string>{"--serve"});
+  CHECK(spec.reset_entrypoint);
   // Sorted by name: one form per intent, so an identical deploy compares equal.
   CHECK(spec.env == std::vector<std::pair<std::string, std::string>>{{"A", "secret"}, {"B", "2"}});
   CHECK(spec.labels.at("team") == "web");

@@ -21,6 +21,7 @@ TEST_CASE("a service spec round-trips through its JSON form", "[store][services]
   services::ServiceSpec s = services::test::sample_service("api", 3).spec;
   s.entrypoint = {"/bin/app", "--serve"};
   s.args = {"-v"};
+  s.reset_entrypoint = true;
   s.workdir = "/srv";
   s.user = "1000:1000";
   s.cpu_millis = 250;
