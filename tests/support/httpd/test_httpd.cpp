@@ -17,6 +17,7 @@
 //   /crash            exits in the middle of the response head (&after=body: mid-body)
 //   /healthz          200, or 503 while failing (?fail=1 starts failing, ?fail=0 stops)
 //   /headers          the request line and headers as received, one per line
+//   /conn             "conn N": which connection (numbered from 1 in accept order) carried it
 //
 // Prints "listening on HOST:PORT" once it accepts (tests wait for that line; --port 0 picks a
 // free port). SIGTERM/SIGINT: stop accepting, let requests in progress finish (at most 10 s),
@@ -54,6 +55,7 @@ constexpr std::size_t kIoChunk = 64 * 1024;
 std::atomic<bool> g_healthz_fail{false};
 std::atomic<int> g_active{0};  // requests being served now (for the SIGTERM drain)
 std::atomic<bool> g_stopping{false};
+std::atomic<long> g_connections{0};
 bool g_log_requests = false;
 std::string g_name;  // --id, or the hostname
 int g_port = 0;
@@ -130,7 +132,7 @@ struct Request {
 // One client connection: a read buffer and the request it is on. Owned by its thread.
 class Connection {
  public:
-  explicit Connection(int fd) : fd_(fd), buf_(kIoChunk * 2) {}
+  explicit Connection(int fd) : fd_(fd), number_(++g_connections), buf_(kIoChunk * 2) {}
   ~Connection() { ::close(fd_); }
 
   void serve() {
@@ -360,6 +362,7 @@ class Connection {
       if (g_healthz_fail) return respond(req, 503, "Service Unavailable", "unhealthy\n");
       return respond(req, 200, "OK", "ok\n");
     }
+    if (path == "/conn") return respond(req, 200, "OK", "conn " + std::to_string(number_) + "\n");
     if (path == "/headers") {
       std::string body = req.method + " " + req.target + " " + req.version + "\n";
       for (auto& [n, v] : req.headers) body += n + ": " + v + "\n";
@@ -427,6 +430,7 @@ class Connection {
   }
 
   int fd_;
+  long number_;
   std::vector<char> buf_;
   std::size_t start_ = 0, end_ = 0;
   bool chunked_ = false, body_done_ = true, continue_sent_ = false;
