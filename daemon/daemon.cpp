@@ -29,6 +29,7 @@
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
+#include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
 
@@ -164,11 +165,33 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   so.state_dir = state;
   so.shim_cgroup = config.isolation.shim_cgroup;
   so.resources = kInstanceDefaults;
-  ServiceSystem::DataPlaneFactory make_ingress;  // the ingress proxy: see below
+  // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
+  // the controller), the daemon keeps a pointer for its port and metrics.
+  ServiceSystem::DataPlaneFactory make_ingress;
+  ingress::Proxy* proxy = nullptr;
+  if (!config.ingress.listen.empty()) {
+    make_ingress =
+        [&](ingress::ControlPlane& control) -> Result<std::unique_ptr<ingress::DataPlane>> {
+      ingress::ProxyOptions po;
+      po.listen = config.ingress.listen;
+      po.domain = config.ingress.domain;
+      auto p = SVC_TRY(ingress::Proxy::start(po, control, d->clock_));
+      proxy = p.get();
+      return std::unique_ptr<ingress::DataPlane>(std::move(p));
+    };
+  }
   d->services_ = SVC_TRY_CTX(ServiceSystem::start(so, *d->tasks_, *d->store_, *d->images_,
                                                   *d->capacity_, d->clock_, make_ingress),
                              "services");
+  d->proxy_ = proxy;
   std::string url_pattern;
+  if (proxy) {
+    url_pattern = service_url_pattern(config.ingress.domain, proxy->port());
+    spdlog::info("svcd: ingress listening on {} (service NAME answers at NAME.{})",
+                 proxy->listen_address(), config.ingress.domain);
+  } else {
+    spdlog::info("svcd: ingress off ([ingress] listen = \"\"): services cannot be deployed");
+  }
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
@@ -183,6 +206,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.running_tasks = self->tasks_->tasks().running_count();
     s.running_instances = self->services_->controller().counts().total;
     s.ingress_domain = self->config_.ingress.domain;
+    if (self->proxy_) s.ingress_address = self->proxy_->listen_address();
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
@@ -199,7 +223,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
       [self] {
         auto& sc = self->services_->controller();
-        return metrics_text(self->started_at_) + service_metrics_text(sc.list(), sc.counts());
+        return metrics_text(self->started_at_) + service_metrics_text(sc.list(), sc.counts()) +
+               (self->proxy_ ? self->proxy_->metrics_text() : std::string());
       });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
@@ -220,8 +245,11 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   api_services_.reset();
   api_tasks_.reset();
   api_images_.reset();
-  // Instances keep running too; the ingress stops with the service system.
+  // The ingress stops accepting and lets requests in progress finish (their instances keep
+  // running, as tasks do: the next svcd re-adopts and routes to them).
+  if (proxy_) proxy_->stop(grace);
   if (services_) services_->shutdown();
+  proxy_ = nullptr;
   services_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();

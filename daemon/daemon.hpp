@@ -16,6 +16,9 @@ namespace svc::images {
 class ImageService;
 }
 
+namespace svc::ingress {
+class Proxy;
+}
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
@@ -55,6 +58,7 @@ class Daemon {
   // The node's one admission ledger: service instances reserve there ("instance:<id>").
   std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<ServiceSystem> services_;
+  ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;

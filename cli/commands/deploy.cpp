@@ -34,10 +34,13 @@ struct DeployOpts {
       panic_window;
 };
 
-Result<> set_duration(const std::string& text, const char* flag, google::protobuf::Duration* out) {
+// field() is called only when the flag was given: a mutable_*() call alone would mark the
+// field set (to 0), which the API refuses as a typo rather than taking the default.
+template <typename Field>
+Result<> set_duration(const std::string& text, const char* flag, Field field) {
   if (text.empty()) return {};
   auto d = SVC_TRY_CTX(parse_duration(text), "{}", flag);
-  *out = TimeUtil::MillisecondsToDuration(d.count());
+  *field() = TimeUtil::MillisecondsToDuration(d.count());
   return {};
 }
 
@@ -74,21 +77,25 @@ Result<v1::ServiceSpec> build_spec(const DeployOpts& o) {
         static_cast<std::int64_t>(SVC_TRY_CTX(parse_size(o.memory), "--memory")));
   s.set_network(o.network == "bridge" ? v1::BRIDGE : v1::PRIVATE);
   s.set_stop_signal(o.stop_signal);
-  SVC_TRY(set_duration(o.stop_timeout, "--stop-timeout", s.mutable_stop_grace_period()));
+  SVC_TRY(set_duration(o.stop_timeout, "--stop-timeout",
+                       [&] { return s.mutable_stop_grace_period(); }));
   s.set_concurrency(o.concurrency);
   s.set_min_instances(o.min_instances);
   s.set_max_instances(o.max_instances);
   s.set_queue_limit(o.queue_limit);
-  SVC_TRY(set_duration(o.idle_timeout, "--idle-timeout", s.mutable_idle_timeout()));
-  SVC_TRY(set_duration(o.request_timeout, "--request-timeout", s.mutable_request_timeout()));
+  SVC_TRY(set_duration(o.idle_timeout, "--idle-timeout", [&] { return s.mutable_idle_timeout(); }));
+  SVC_TRY(set_duration(o.request_timeout, "--request-timeout",
+                       [&] { return s.mutable_request_timeout(); }));
   s.mutable_readiness()->set_http_path(o.readiness_path);
   SVC_TRY(set_duration(o.readiness_timeout, "--readiness-timeout",
-                       s.mutable_readiness()->mutable_timeout()));
+                       [&] { return s.mutable_readiness()->mutable_timeout(); }));
   auto* k = s.mutable_scaling();
   k->set_target_utilization_percent(o.target_utilization);
   k->set_panic_threshold_percent(o.panic_threshold);
-  SVC_TRY(set_duration(o.stable_window, "--stable-window", k->mutable_stable_window()));
-  SVC_TRY(set_duration(o.panic_window, "--panic-window", k->mutable_panic_window()));
+  SVC_TRY(
+      set_duration(o.stable_window, "--stable-window", [&] { return k->mutable_stable_window(); }));
+  SVC_TRY(
+      set_duration(o.panic_window, "--panic-window", [&] { return k->mutable_panic_window(); }));
   return s;
 }
 
@@ -155,7 +162,8 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
                   "... and over this long to catch bursts (default 6s)");
   cmd->add_option("--panic-threshold", o->panic_threshold,
                   "a burst is the panic window at this percent of the ready capacity (200)");
-  cmd->positionals_at_end();
+  // Unlike `run` (docker's order: flags, IMAGE, command), deploy takes its flags after NAME
+  // IMAGE too; only what follows "--" is the command.
   set_runner(cmd, [&ctx, o]() -> int {
     auto spec = build_spec(*o);
     if (!spec) {

@@ -253,7 +253,7 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, const std::atom
   rev.created_at = clock_.now();
   // An image that cannot make an instance is refused now, not at the first request.
   SVC_TRY(make_instance_launch(rev, rev.name + "-00000000", *image, res));
-  std::string holder = "revision:" + rev.name;
+  std::string holder = revision_lease(rev.name);
   SVC_TRY_CTX(images_.lease(holder, *image), "keep image {} for {}", spec.image, rev.name);
 
   Actions a;

@@ -111,7 +111,7 @@ class ServiceController final : public ingress::ControlPlane {
     Autoscaler scaler;
     CrashBackoff backoff;
     std::optional<scheduler::ResolvedImage> image;  // resolved once, then reused
-    bool leased = true;                             // holds "revision:<name>" on its image
+    bool leased = true;                             // holds revision_lease(<name>) on its image
     bool retired = false;                           // no traffic; its instances drain
     std::string retire_reason;
     bool capacity_short = false;  // the last start found no room on the node
@@ -151,7 +151,7 @@ class ServiceController final : public ingress::ControlPlane {
     std::vector<Stop> stops;
     std::vector<std::pair<std::string, std::string>> archives;  // (service, id): keep logs
     std::vector<std::string> kills;     // sandboxes nobody wants: SIGKILL and remove
-    std::vector<std::string> releases;  // image leases ("revision:<name>")
+    std::vector<std::string> releases;  // image leases (revision_lease(<name>))
     bool rescan = false;                // another scale pass right after this one
   };
   using Lock = std::unique_lock<std::mutex>;

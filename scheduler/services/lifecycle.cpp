@@ -366,7 +366,7 @@ Result<> ServiceController::recover(bool node_rebooted) {
       r.scaler.start_in_panic(now, c.starting);
       if (c.starting > 0) r.scaler.touch(now);
       if (r.retired && c.starting + c.ready + c.draining == 0 && r.leased) {
-        a.releases.push_back("revision:" + name);
+        a.releases.push_back(revision_lease(name));
         r.leased = false;
       }
     }

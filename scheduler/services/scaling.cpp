@@ -106,7 +106,7 @@ void ServiceController::plan_revision_locked(RevisionEntry& r, SteadyTime now, A
     r.desired = 0;
     r.last = ScaleDecision{};
     if (c.ready + c.starting + c.draining == 0 && r.leased) {
-      a.releases.push_back("revision:" + r.rev.name);
+      a.releases.push_back(revision_lease(r.rev.name));
       r.leased = false;
       r.image.reset();
     }

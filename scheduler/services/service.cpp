@@ -33,6 +33,10 @@ bool valid_service_name(std::string_view name) {
   return true;
 }
 
+std::string revision_lease(std::string_view revision) {
+  return "revision-" + std::string(revision);
+}
+
 std::string revision_name(std::string_view service, int number) {
   return fmt::format("{}-{:05d}", service, number);
 }

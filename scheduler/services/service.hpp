@@ -92,6 +92,9 @@ struct Revision {
 };
 
 std::string revision_name(std::string_view service, int number);  // "hello-00002"
+// The holder of a revision's image lease: "revision-hello-00002". Lease holders are file names
+// in images/leases/ ([A-Za-z0-9._-]); a task's holder is its hex id, so the two never meet.
+std::string revision_lease(std::string_view revision);
 // The revision an instance id belongs to ("hello-00002-3fa9c210" -> "hello-00002"), or "".
 std::string revision_of_instance(std::string_view instance_id);
 

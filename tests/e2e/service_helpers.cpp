@@ -1,5 +1,9 @@
 #include "tests/e2e/service_helpers.hpp"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <catch2/catch.hpp>
 
 #include <sstream>
@@ -222,6 +226,25 @@ std::string Traffic::summary() const {
 bool Traffic::wait_more(int n, std::chrono::milliseconds timeout) const {
   int target = total() + n;
   return wait_for([&] { return total() >= target; }, timeout);
+}
+
+long long count_of(const json& field) {
+  if (field.is_string()) return std::stoll(field.get<std::string>());
+  if (field.is_number()) return field.get<long long>();
+  return 0;
+}
+
+std::string archived_output(const DaemonFixture& d, const std::string& name) {
+  std::string out;
+  std::error_code ec;
+  auto dir = d.state_dir() / "services" / name / "instances";
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(e.path() / "log");
+    std::stringstream text;
+    text << in.rdbuf();
+    out += "--- " + e.path().filename().string() + "\n" + text.str();
+  }
+  return out;
 }
 
 }  // namespace svc::test::services

@@ -54,6 +54,9 @@ Response get(const std::string& url, std::chrono::milliseconds timeout = std::ch
 
 // `svctl service describe NAME -o json`; null when it fails.
 json describe(const DaemonFixture& d, const std::string& name);
+// A counter of the API's JSON: protobuf's JSON mapping prints 64-bit integers as strings
+// ("2"), 32-bit ones as numbers; absent (a zero) is 0.
+long long count_of(const json& field);
 // Instances of the service by state ("READY", "STARTING", "DRAINING").
 int instances_in(const json& service, const std::string& state);
 int instance_count(const json& service);
@@ -61,6 +64,10 @@ int instance_count(const json& service);
 bool wait_service(const DaemonFixture& d, const std::string& name,
                   const std::function<bool(const json&)>& pred,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// What the service's stopped instances printed, read from svcd's state dir (archived there
+// when they stop): for a failure's message, even when svcd itself is gone.
+std::string archived_output(const DaemonFixture& d, const std::string& name);
 
 // `svctl deploy ARGS...`, requiring success; returns the URL it printed.
 std::string deploy(const DaemonFixture& d, const std::vector<std::string>& args);

@@ -37,7 +37,9 @@ TEST_CASE("deploy: the URL answers from zero, then scales back to zero after its
   // The first request starts an instance and is answered by it; the response that paid for
   // the cold start says so in Server-Timing.
   Response first = get(d.service_url("hello"));
-  INFO(first.error << d.log());
+  // On failure, what the instances printed says why far better than svcd's log alone.
+  std::string instance_output = first.status == 200 ? "" : archived_output(d, "hello");
+  INFO(first.error << first.body << "\ninstances' output:\n" << instance_output << d.log());
   REQUIRE(first.status == 200);
   CHECK(first.body.find("hello from hello-00001-") != std::string::npos);
   REQUIRE(first.headers.count("server-timing"));
@@ -48,9 +50,9 @@ TEST_CASE("deploy: the URL answers from zero, then scales back to zero after its
 
   s = describe(d, "hello");
   CHECK(instances_in(s, "READY") == 1);
-  CHECK(s["stats"]["requestsTotal"] == 2);
-  CHECK(s["stats"]["requestsByClass"]["2xx"] == 2);
-  CHECK(s["stats"]["coldStarts"]["count"] == 1);
+  CHECK(count_of(s["stats"]["requestsTotal"]) == 2);
+  CHECK(count_of(s["stats"]["requestsByClass"]["2xx"]) == 2);
+  CHECK(count_of(s["stats"]["coldStarts"]["count"]) == 1);
   auto inst = d.svctl({"service", "instances", "hello"});
   CHECK(inst.out.find("ready") != std::string::npos);
 
@@ -64,7 +66,7 @@ TEST_CASE("deploy: the URL answers from zero, then scales back to zero after its
   Response again = get(d.service_url("hello"));
   CHECK(again.status == 200);
   CHECK(again.headers.count("server-timing") == 1);
-  CHECK(describe(d, "hello")["stats"]["coldStarts"]["count"] == 2);
+  CHECK(count_of(describe(d, "hello")["stats"]["coldStarts"]["count"]) == 2);
 
   // The human view shows revisions, instances, conditions and the cold start's phases.
   auto text = d.svctl({"service", "describe", "hello"});
@@ -141,7 +143,8 @@ TEST_CASE("deploy: bad input gets a clear error and stores nothing", "[e2e][serv
   };
   std::vector<Case> cases = {
       {{"Hello_World", img}, "name \"Hello_World\": a service name is"},
-      {{"-leading", img}, "-leading"},
+      {{"9lives", img}, "name \"9lives\": a service name is"},
+      {{"trailing-", img}, "name \"trailing-\": a service name is"},
       {{std::string(60, 'a'), img}, "a service name is 1-49"},
       {{"ok", img, "--port", "0"}, "--port 0"},
       {{"ok", img, "--port", "70000"}, "--port 70000"},

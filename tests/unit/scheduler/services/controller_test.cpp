@@ -158,7 +158,7 @@ TEST_CASE("deploy: the first revision is routed and nothing runs until a request
   CHECK(h.store.services.count("hello"));
   CHECK(h.store.revisions.count("hello-00001"));
   CHECK(h.store.revisions["hello-00001"].image_digest == "sha256:abc");
-  CHECK(h.images.leases.count("revision:hello-00001"));
+  CHECK(h.images.leases.count("revision-hello-00001"));
   for (int i = 0; i < 30; ++i) h.tick("hello-00001");
   CHECK(h.runtime.launched.empty());
   auto s = h.sc->get("hello");
@@ -185,8 +185,8 @@ TEST_CASE("deploy: an identical spec makes no revision, a changed one makes the 
   // Nothing ran on 00001: the route moves at once and 00001 lets its image go.
   CHECK(h.dp.routes["hello"].traffic[0].revision == "hello-00002");
   h.tick("hello-00002");
-  CHECK_FALSE(h.images.leases.count("revision:hello-00001"));
-  CHECK(h.images.leases.count("revision:hello-00002"));
+  CHECK_FALSE(h.images.leases.count("revision-hello-00001"));
+  CHECK(h.images.leases.count("revision-hello-00002"));
   auto s = h.sc->get("hello");
   REQUIRE(s->revisions.size() == 2);
   CHECK(s->revisions[0].revision.name == "hello-00002");
@@ -528,7 +528,7 @@ TEST_CASE("remove: the route goes at once, instances drain and stop, records and
   h.tick("hello-00001");
   CHECK_FALSE(h.capacity.holds("instance:" + id));
   CHECK(h.logs.archived.empty());  // its logs went with it
-  CHECK_FALSE(h.images.leases.count("revision:hello-00001"));
+  CHECK_FALSE(h.images.leases.count("revision-hello-00001"));
   CHECK(h.sc->remove("hello").error().code() == Code::kNotFound);
   // The name can be used again; numbering continues past what may still be draining.
   CHECK(h.deploy(h.spec()).revision == "hello-00001");
