@@ -217,12 +217,18 @@ Task<Exchange::Admit> Exchange::admit() {
         }
         phase_ = Phase::kIdle;
         if (!lease_) {
-          co_await respond(rejected_status_,
-                           rejected_status_ == 502
-                               ? fmt::format("service {} could not start an instance: {}\n",
-                                             service, rejected_reason_)
-                               : fmt::format("service {}: {}\n", service, rejected_reason_),
-                           rejected_status_ == 503 ? "Retry-After: 1\r\n" : "");
+          // Built before the co_await: g++ 12 destroys a conditional's temporary twice when it
+          // is a coroutine's argument (found by ASan).
+          std::string body;
+          std::string_view extra;
+          if (rejected_status_ == 502) {
+            body = fmt::format("service {} could not start an instance: {}\n", service,
+                               rejected_reason_);
+          } else {
+            body = fmt::format("service {}: {}\n", service, rejected_reason_);
+            if (rejected_status_ == 503) extra = "Retry-After: 1\r\n";
+          }
+          co_await respond(rejected_status_, std::move(body), extra);
           co_return Admit::kAnswered;
         }
         break;
@@ -397,7 +403,9 @@ Task<void> Exchange::stream_response() {
     w = co_await down_->send_body(response_pieces_, last);
   }
   int status = resp.status;
-  if (w != Io::kOk) {
+  // The pump cuts the instance off when the client leaves mid-body: that read failed because of
+  // the client, not the instance, which must not be blamed for it.
+  if (w != Io::kOk || (upstream_failed && pump_client_gone_)) {
     // The client left (or was cut off by the body-idle deadline) mid-response.
     down_->mark_unusable();
     keep_alive_ = false;
@@ -405,12 +413,17 @@ Task<void> Exchange::stream_response() {
     status = kClientClosed;
   } else if (upstream_failed) {
     // Too late for a 502: the client sees the connection end before the body does.
-    std::string why = !instance_gone_.empty() ? instance_gone_ : up_->error();
     down_->mark_unusable();
     down_->cancel();
     keep_alive_ = false;
-    metrics_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
-    ctx.activator.report_upstream_error(*lease_.instance(), why);
+    if (timed_out_) {
+      // Nothing moved either way for body_idle: neither side is known to have failed.
+      metrics_->timeouts.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::string why = !instance_gone_.empty() ? instance_gone_ : up_->error();
+      metrics_->upstream_errors.fetch_add(1, std::memory_order_relaxed);
+      ctx.activator.report_upstream_error(*lease_.instance(), why);
+    }
   }
   if (pump_running_) {
     // The instance answered before the client finished its body: stop reading it.
@@ -452,6 +465,10 @@ Task<void> Exchange::pump_body() {
       co_return;
     }
     for (auto p : pieces) request_bytes_ += p.size();
+    // A body still moving keeps a streaming exchange alive (an /echo-like app answers only
+    // as fast as the client uploads).
+    if (phase_ == Phase::kStreaming)
+      phase_deadline_ = now() + worker_.ctx().options.timeouts.body_idle;
     Io w = co_await up_->send_body(pieces, r == Io::kEnd);
     if (w != Io::kOk) {
       pump_upstream_failed_ = true;

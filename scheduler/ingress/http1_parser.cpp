@@ -320,10 +320,13 @@ std::optional<std::uint64_t> RequestParser::body_remaining() const {
 Parse RequestParser::parse_head(std::string_view bytes) {
   Impl& m = *impl_;
   std::size_t end = 0;
-  Parse s = m.scan.scan(bytes, end, m.error);
+  // Never look past the limit: what lies beyond it cannot change the answer, and the answer
+  // must not depend on how many bytes happened to arrive at once (tests/fuzz checks it).
+  std::string_view window = bytes.substr(0, m.limits.max_header_bytes + 1);
+  Parse s = m.scan.scan(window, end, m.error);
   if (s == Parse::kError) return s;
   if (s == Parse::kNeedMore) {
-    if (bytes.size() > m.limits.max_header_bytes) return m.fail(431, "request head too large");
+    if (window.size() > m.limits.max_header_bytes) return m.fail(431, "request head too large");
     return s;
   }
   if (end > m.limits.max_header_bytes) return m.fail(431, "request head too large");

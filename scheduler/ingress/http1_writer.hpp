@@ -7,7 +7,6 @@
 #include <string_view>
 
 #include "scheduler/ingress/message.hpp"
-#include "scheduler/ingress/stream.hpp"
 
 namespace svc::ingress {
 

@@ -47,4 +47,19 @@ struct ResponseHead {
   std::size_t head_bytes = 0;
 };
 
+// How a response body is framed towards the client.
+enum class Framing {
+  kNone,        // no body (HEAD, 1xx, 204, 304)
+  kLength,      // Content-Length as the instance sent it
+  kChunked,     // re-chunked (instance sent chunked, or until-close to an HTTP/1.1 client)
+  kUntilClose,  // raw until the connection closes (an HTTP/1.0 client)
+};
+
+struct ResponseOut {
+  const ResponseHead* head = nullptr;  // status, reason and the instance's fields
+  Framing framing = Framing::kLength;
+  std::string_view server_timing;  // "" or the phases of the cold start it paid for
+  bool close = false;              // the client connection ends after this response
+};
+
 }  // namespace svc::ingress

@@ -88,7 +88,7 @@ std::string TestControlPlane::launch(const std::string& revision, int concurrenc
     std::lock_guard l(mu_);
     id = revision + "-i" + std::to_string(next_id_++);
   }
-  args.insert(args.end(), {"--port", std::to_string(port), "--id", id});
+  args.insert(args.end(), {"--port", std::to_string(port), "--id", id, "--die-with-parent"});
   auto process = std::make_unique<TestHttpd>(args);
   InstanceEndpoint ep;
   ep.id = id;
@@ -167,21 +167,36 @@ void TestControlPlane::on_demand(const std::string& revision, std::size_t waitin
   StartPolicy policy = it->second;
   if (!policy.auto_start && policy.fail_with.empty()) return;
   starting_[revision] = true;
+  // One start at a time, as a real control plane: it is in progress until the instance is
+  // ready or given up (or, for a failing start, until fail_waiting has been called).
   work_.push_back([this, revision, policy] {
-    if (!policy.fail_with.empty())
+    if (!policy.fail_with.empty()) {
+      {
+        std::lock_guard l2(mu_);
+        starting_[revision] = false;
+      }
       data->fail_waiting(revision, policy.fail_with);
-    else
+    } else {
       launch(revision, policy.concurrency, policy.args, policy.readiness);
-    std::lock_guard l2(mu_);
-    starting_[revision] = false;
+    }
   });
   cv_.notify_all();
 }
 
-void TestControlPlane::on_ready(const std::string& id, SteadyTime) { record("ready " + id); }
+void TestControlPlane::start_done(const std::string& id) {
+  std::lock_guard l(mu_);
+  starting_[id.substr(0, id.rfind("-i"))] = false;
+}
+
+void TestControlPlane::on_ready(const std::string& id, SteadyTime) {
+  start_done(id);
+  record("ready " + id);
+}
 void TestControlPlane::on_not_ready(const std::string& id, std::string why) {
-  record("not_ready " + id);
+  start_done(id);
+  // The reason first: a test waiting for "not_ready ID" then reads it.
   record("not_ready_why " + why);
+  record("not_ready " + id);
 }
 void TestControlPlane::on_drained(const std::string& id) { record("drained " + id); }
 void TestControlPlane::on_busy(const std::string& id, bool busy, SteadyTime) {

@@ -74,6 +74,7 @@ class TestControlPlane final : public ControlPlane {
 
  private:
   void record(std::string line);
+  void start_done(const std::string& instance_id);
   void post(std::function<void()> fn);
   std::string launch(const std::string& revision, int concurrency, std::vector<std::string> args,
                      Readiness readiness);

@@ -3,7 +3,7 @@
 // proxy's integration tests and benchmarks.
 //
 //   svc-test-httpd [--host 127.0.0.1] [--port 8080] [--delay-ms N] [--healthz-fail] [--id NAME]
-//                  [--log-requests]
+//                  [--log-requests] [--drop-after N] [--die-with-parent]
 //   $PORT, $HOST, $STARTUP_DELAY_MS and $INSTANCE_ID stand in for the flags (flags win).
 //   --log-requests prints "request METHOD TARGET" as each request head is read (tests wait for
 //   it to know a request is in progress).
@@ -31,6 +31,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,7 +58,8 @@ std::atomic<int> g_active{0};  // requests being served now (for the SIGTERM dra
 std::atomic<bool> g_stopping{false};
 std::atomic<long> g_connections{0};
 bool g_log_requests = false;
-std::string g_name;  // --id, or the hostname
+long long g_drop_after = 0;  // 0: never
+std::string g_name;          // --id, or the hostname
 int g_port = 0;
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -136,9 +138,16 @@ class Connection {
   ~Connection() { ::close(fd_); }
 
   void serve() {
-    for (;;) {
+    for (long long served = 0;; ++served) {
       Request req;
       if (!read_head(req)) return;
+      if (g_drop_after > 0 && served == g_drop_after) {
+        if (g_log_requests) {
+          std::printf("dropped %s %s\n", req.method.c_str(), req.target.c_str());
+          std::fflush(stdout);
+        }
+        return;
+      }
       g_active.fetch_add(1);
       bool again = handle(req);
       g_active.fetch_sub(1);
@@ -446,7 +455,8 @@ void* connection_main(void* arg) {
 int usage(const char* why) {
   std::fprintf(stderr,
                "svc-test-httpd: %s\nusage: svc-test-httpd [--host ADDR] [--port N] [--delay-ms N] "
-               "[--healthz-fail] [--id NAME] [--log-requests]\n",
+               "[--healthz-fail] [--id NAME] [--log-requests] [--drop-after N] "
+               "[--die-with-parent]\n",
                why);
   return 2;
 }
@@ -459,6 +469,7 @@ int main(int argc, char** argv) {
   long long delay_ms =
       std::getenv("STARTUP_DELAY_MS") ? to_number(std::getenv("STARTUP_DELAY_MS"), -1) : 0;
   if (std::getenv("INSTANCE_ID")) g_name = std::getenv("INSTANCE_ID");
+  bool die_with_parent = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> std::string_view { return i + 1 < argc ? argv[++i] : ""; };
@@ -474,11 +485,18 @@ int main(int argc, char** argv) {
       g_name = value();
     else if (a == "--log-requests")
       g_log_requests = true;
+    else if (a == "--drop-after")
+      g_drop_after = to_number(value(), -1);
+    else if (a == "--die-with-parent")
+      die_with_parent = true;
     else
       return usage(("unknown argument " + std::string(a)).c_str());
   }
   if (port < 0 || port > 65535) return usage("--port (or $PORT) must be 0..65535");
   if (delay_ms < 0) return usage("--delay-ms (or $STARTUP_DELAY_MS) must be a number of ms");
+  if (g_drop_after < 0) return usage("--drop-after must be a number of requests");
+  // The parent may have ended between fork and here: then getppid() is no longer it.
+  if (die_with_parent && (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() == 1)) return 1;
   if (g_name.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof name - 1);
