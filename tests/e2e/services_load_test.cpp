@@ -41,7 +41,7 @@ WrkResult wrk(int port, const std::string& host, int connections, int seconds) {
     out.non_2xx = std::stol(m[1]);
   if (std::regex_search(out.text, m,
                         std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), )"
-                                   R"(timeout (\d+)))")))
+                                   R"(timeout (\d+))")))
     out.socket_errors = std::stol(m[1]) + std::stol(m[2]) + std::stol(m[3]) + std::stol(m[4]);
   return out;
 }
