@@ -3,10 +3,11 @@
 // no stdio, no exceptions; errors leave as a fixed-size ChildMessage.
 #include "isolation/child_exec.hpp"
 
+#include "isolation/terminal.hpp"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +23,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "common/syscall.hpp"
 
 namespace svc::isolation {
 
@@ -95,20 +98,11 @@ int sys_setgroups(std::size_t n, const gid_t* groups) {
   return static_cast<int>(::syscall(SYS_setgroups, n, groups));
 }
 
-int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = flags;
-  how.resolve = resolve;
-  int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
-  return fd < 0 ? -errno : fd;
-}
-
 // Opens path under root (never leaving it: ".." and absolute symlinks stay inside) as O_PATH.
 int open_in_root(int root, const char* path, bool no_symlinks) {
   std::uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   if (no_symlinks) resolve |= RESOLVE_NO_SYMLINKS;
-  return sys_openat2(root, path, O_PATH | O_CLOEXEC, resolve);
+  return sys::openat2(root, path, O_PATH | O_CLOEXEC, resolve);
 }
 
 // Opens path under root, creating missing directories (and, when file, an empty file as the
@@ -444,7 +438,8 @@ void drop_privileges(const Child& c) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Ends that belong to the runtime or the shim: holding them would hide an EOF they wait for.
-  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot})
+  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot,
+                 f.console_r, f.stdin_w})
     if (fd >= 0) ::close(fd);
   for (int i = 0; i < f.n_shim_procs; ++i) ::close(f.shim_procs[i]);
   for (int i = 0; i < f.n_sandbox_procs; ++i) ::close(f.sandbox_procs[i]);
@@ -517,6 +512,18 @@ void drop_privileges(const Child& c) {
     }
   }
   drop_privileges(c);
+  if (f.console_w >= 0) {
+    // With the task's credentials, in its own devpts: the slave belongs to the task's user.
+    int master = -1, slave = -1;
+    int rc = open_pty(&master, &slave, a.console_rows, a.console_cols);
+    if (rc != 0) die(c, "open a terminal (/dev/ptmx)", nullptr, -rc);
+    rc = send_fd(f.console_w, master);
+    if (rc != 0) die(c, "send the terminal to the shim", nullptr, -rc);
+    ::close(master);
+    ::close(f.console_w);
+    rc = take_terminal(slave);
+    if (rc != 0) die(c, "make the terminal the controlling one", nullptr, -rc);
+  }
 
   // Created: only 0, 1, 2 survive the exec (every other fd is close-on-exec from here on).
   if (::close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0) die(c, "close_range");

@@ -36,6 +36,11 @@ struct LaunchFds {
   int start_r = -1, start_w = -1;                      // shim writes one byte: exec now
   int execerr_r = -1, execerr_w = -1;  // child -> shim: why execve failed (EOF: it did not)
   int pidfd_slot = -1;  // a placeholder the child's pidfd is dup2'ed onto for the shim
+  // A terminal task: the child sends its pty master on console_w; console_r is the shim's (or
+  // the runtime's) end. stdin_w: the shim's end of the task's stdin pipe (its read end is in
+  // stdio[0]).
+  int console_w = -1, console_r = -1;
+  int stdin_w = -1;
   // <sandbox>: the root is attached at <sandbox>/rootfs. A path, not an fd: an fd opened before
   // the clone would name the host's mount namespace, where nothing may be attached.
   const char* sandbox_dir = nullptr;
@@ -52,6 +57,8 @@ struct ChildArgs {
   const char* const* argv = nullptr;          // NULL-terminated, from plan->child.argv
   const char* const* envp = nullptr;
   LaunchFds fds;
+  // With fds.console_w: the pty's first size (0: the kernel's).
+  unsigned short console_rows = 0, console_cols = 0;
 };
 
 // Never returns: execs the task or _exits (1 for set-up errors, 127 when execve fails).

@@ -148,10 +148,10 @@ Result<LaunchReport> read_report(int fd, int timeout_ms, bool eof_ok) {
 
 std::vector<int> launch_keep_list(const LaunchRequest& req) {
   const LaunchFds& f = req.child.fds;
-  std::vector<int> keep = {f.report_w,  f.sync_child, f.ctl_listen, f.out_r,
-                           f.out_w,     f.err_r,      f.err_w,      f.stdio[0],
-                           f.stdio[1],  f.stdio[2],   f.start_r,    f.start_w,
-                           f.execerr_r, f.execerr_w,  f.pidfd_slot, req.null_fd};
+  std::vector<int> keep = {f.report_w,  f.sync_child, f.ctl_listen, f.out_r,     f.out_w,
+                           f.err_r,     f.err_w,      f.stdio[0],   f.stdio[1],  f.stdio[2],
+                           f.start_r,   f.start_w,    f.execerr_r,  f.execerr_w, f.pidfd_slot,
+                           req.null_fd, f.console_w,  f.console_r,  f.stdin_w};
   for (int i = 0; i < f.n_sandbox_procs; ++i) keep.push_back(f.sandbox_procs[i]);
   for (int i = 0; i < f.n_shim_procs; ++i) keep.push_back(f.shim_procs[i]);
   keep.erase(std::remove_if(keep.begin(), keep.end(), [](int fd) { return fd < 0; }), keep.end());

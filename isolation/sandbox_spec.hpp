@@ -31,6 +31,7 @@ struct Rlimit {
   int resource = 0;  // RLIMIT_NOFILE, ...
   std::uint64_t soft = 0;
   std::uint64_t hard = 0;  // clamped to the host's hard limit when planned (a higher one fails)
+  bool operator==(const Rlimit&) const = default;
 };
 
 // Capability sets as bit masks (bit N = capability N, linux/capability.h).
@@ -132,6 +133,16 @@ struct SandboxSpec {
   std::vector<std::string> readonly_paths = default_readonly_paths();
   NetworkMode network = NetworkMode::kPrivate;
   StdioMode stdio = StdioMode::kLog;
+  // A terminal (OCI process.terminal): the first process opens a pty in the sandbox's own devpts
+  // with the task's credentials and makes it its controlling terminal and its 0, 1 and 2. kLog:
+  // the shim keeps the master (output goes to the log as stdout, attached clients type into
+  // it); kInherit: the master goes to CreateOptions::console_socket.
+  bool terminal = false;
+  std::uint16_t console_rows = 0;  // the terminal's first size (OCI process.consoleSize); 0: the
+  std::uint16_t console_cols = 0;  // kernel's default
+  // kLog: the task's stdin is a pipe its shim keeps open and attached clients write into (until
+  // one closes it); otherwise /dev/null. A terminal's input is always open.
+  bool open_stdin = false;
   std::uint64_t log_max_bytes = 10ull << 20;  // rotation to log.1 past this size
   int stop_signal = 15;                       // SIGTERM
   std::chrono::milliseconds stop_grace{10'000};

@@ -16,21 +16,15 @@
 
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 namespace svc::test::services {
 
 using json = nlohmann::json;
 
-// "SVC_SKIPPED: <reason>" and return: ctest counts the test as skipped (SKIP_REGULAR_EXPRESSION
-// in tests/e2e/CMakeLists.txt), never as passed.
-#define SERVICES_REQUIRE_ROOT()                                                          \
-  do {                                                                                   \
-    if (!::svc::test::is_root()) {                                                       \
-      std::printf("SVC_SKIPPED: needs root (real sandboxes, cgroups and namespaces)\n"); \
-      std::fflush(stdout);                                                               \
-      return;                                                                            \
-    }                                                                                    \
-  } while (0)
+// Root only: reported as skipped (tests/support/skip.hpp), never as passed.
+#define SERVICES_REQUIRE_ROOT() \
+  if (!::svc::test::is_root()) SVC_SKIP("needs root (real sandboxes, cgroups and namespaces)")
 
 struct Images {
   RegistryFixture registry;

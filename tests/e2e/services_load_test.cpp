@@ -51,10 +51,8 @@ WrkResult wrk(int port, const std::string& host, int connections, int seconds) {
 TEST_CASE("load: repeated 0 -> N -> 0 cycles under wrk answer no 5xx and drop no connection",
           "[e2e][services][load]") {
   SERVICES_REQUIRE_ROOT();
-  if (run({"sh", "-c", "command -v wrk"}).exit_code != 0) {
-    std::printf("SVC_SKIPPED: wrk is not installed (packaging/install-deps.sh)\n");
-    return;
-  }
+  if (run({"sh", "-c", "command -v wrk"}).exit_code != 0)
+    SVC_SKIP("wrk is not installed (packaging/install-deps.sh)");
   const int cycles = env_int("SVC_LOAD_CYCLES", 3);
   const int seconds = env_int("SVC_LOAD_SECONDS", 3);
   const int connections = env_int("SVC_LOAD_CONNECTIONS", 64);
