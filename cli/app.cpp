@@ -31,6 +31,8 @@ void build_app(CLI::App& app, Globals& globals, Context& ctx) {
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
   add_usage_command(app, ctx);
+  add_deploy_command(app, ctx);
+  add_service_commands(app, ctx);
   // Last: only the names no command above took (the real ones replace these as they land).
   add_not_built_commands(app);
 }

@@ -150,8 +150,10 @@ Result<> read_ingress(TableReader& r, Config::Ingress& i) {
   SVC_TRY(r.on("listen", [&](const toml::node& node) -> Result<> {
     if (!node.is_string()) return r.type_error("listen", node, "a string");
     std::string v = *node.value<std::string>();
-    if (auto ok = parse_host_port(v, "address"); !ok)
-      return r.value_error("listen", node, ok.error().message());
+    // "" turns the ingress off (no service can be deployed or reached then).
+    if (!v.empty())
+      if (auto ok = parse_host_port(v, "address"); !ok)
+        return r.value_error("listen", node, ok.error().message());
     i.listen = v;
     return {};
   }));

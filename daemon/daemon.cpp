@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 #include "api/server/listener.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/service_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
 #include "api/server/services/usage_service.hpp"
@@ -19,6 +21,7 @@
 #include "common/version.hpp"
 #include "daemon/adapters/api_images.hpp"
 #include "daemon/adapters/api_node.hpp"
+#include "daemon/adapters/api_services.hpp"
 #include "daemon/adapters/api_tasks.hpp"
 #include "daemon/adapters/usage_probe.hpp"
 #include "daemon/billing/meter.hpp"
@@ -26,12 +29,15 @@
 #include "daemon/billing/usage_api.hpp"
 #include "daemon/billing/usage_metrics.hpp"
 #include "daemon/metrics/node_metrics.hpp"
+#include "daemon/service_metrics.hpp"
+#include "daemon/service_system.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/store/usage_store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
+#include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
 
@@ -73,10 +79,29 @@ billing::Policy billing_policy(const Config::Billing& b) {
   return p;
 }
 
+// What a service instance without --cpu/--memory requests and is limited to, until the [node]
+// defaults of the request/limit model are configurable: small enough that a 2-core node holds
+// a hundred idle instances, with a memory limit of its own.
+constexpr scheduler::ResourceDefaults kInstanceDefaults{10, 16ULL << 20, 512ULL << 20, 1024};
+
+// Every connection through the ingress holds two descriptors (client and instance): the soft
+// limit of 1024 a service manager gives by default would cap the node at a few hundred
+// requests at once. Raise it to the hard limit, as nginx's worker_rlimit_nofile does; the
+// sandboxes set their own limits.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    spdlog::debug("svcd: open files limit raised from {} to {}", was, rl.rlim_max);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon());
+  raise_nofile_limit();
   d->config_ = config;
   d->started_at_ = d->clock_.now();
   d->metrics_ = std::make_unique<metrics::Registry>();
@@ -169,6 +194,39 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
                                   policy.prices.currency);
 
+  d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{alloc_cpu, alloc_mem});
+  ServiceSystem::Options so;
+  so.state_dir = state;
+  so.shim_cgroup = config.isolation.shim_cgroup;
+  so.resources = kInstanceDefaults;
+  // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
+  // the controller), the daemon keeps a pointer for its port and metrics.
+  ServiceSystem::DataPlaneFactory make_ingress;
+  ingress::Proxy* proxy = nullptr;
+  if (!config.ingress.listen.empty()) {
+    make_ingress =
+        [&](ingress::ControlPlane& control) -> Result<std::unique_ptr<ingress::DataPlane>> {
+      ingress::ProxyOptions po;
+      po.listen = config.ingress.listen;
+      po.domain = config.ingress.domain;
+      auto p = SVC_TRY(ingress::Proxy::start(po, control, d->clock_));
+      proxy = p.get();
+      return std::unique_ptr<ingress::DataPlane>(std::move(p));
+    };
+  }
+  d->services_ = SVC_TRY_CTX(ServiceSystem::start(so, *d->tasks_, *d->store_, *d->images_,
+                                                  *d->capacity_, d->clock_, make_ingress),
+                             "services");
+  d->proxy_ = proxy;
+  std::string url_pattern;
+  if (proxy) {
+    url_pattern = service_url_pattern(config.ingress.domain, proxy->port());
+    spdlog::info("svcd: ingress listening on {} (service NAME answers at NAME.{})",
+                 proxy->listen_address(), config.ingress.domain);
+  } else {
+    spdlog::info("svcd: ingress off ([ingress] listen = \"\"): services cannot be deployed");
+  }
+
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   d->dispatcher_->set_metrics(*d->metrics_);
   Daemon* self = d.get();
@@ -181,6 +239,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.allocatable_memory_bytes = alloc_mem;
     s.started_at = self->started_at_;
     s.running_tasks = self->tasks_->tasks().running_count();
+    s.running_instances = self->services_->controller().counts().total;
+    s.ingress_domain = self->config_.ingress.domain;
+    if (self->proxy_) s.ingress_address = self->proxy_->listen_address();
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
@@ -192,11 +253,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
   api::register_task_service(*d->dispatcher_, *d->api_tasks_);
   api::register_usage_service(*d->dispatcher_, *d->usage_api_);
+  d->api_services_ = std::make_unique<ApiServiceBackend>(d->services_->controller(),
+                                                         d->services_->logs(), url_pattern);
+  api::register_service_service(*d->dispatcher_, *d->api_services_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] { return self->metrics_->render(); });
+      [self] {
+        auto& sc = self->services_->controller();
+        return self->metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
+               (self->proxy_ ? self->proxy_->metrics_text() : std::string());
+      });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -218,8 +286,15 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   usage_meter_.reset();
   usage_probe_.reset();
   usage_api_.reset();
+  api_services_.reset();
   api_tasks_.reset();
   api_images_.reset();
+  // The ingress stops accepting and lets requests in progress finish (their instances keep
+  // running, as tasks do: the next svcd re-adopts and routes to them).
+  if (proxy_) proxy_->stop(grace);
+  if (services_) services_->shutdown();
+  proxy_ = nullptr;
+  services_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();

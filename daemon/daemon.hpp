@@ -11,11 +11,15 @@
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "daemon/config.hpp"
+#include "scheduler/capacity.hpp"
 
 namespace svc::images {
 class ImageService;
 }
 
+namespace svc::ingress {
+class Proxy;
+}
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
@@ -40,6 +44,8 @@ class TokenManager;
 class TaskSystem;
 class ApiImageBackend;
 class ApiTaskBackend;
+class ApiServiceBackend;
+class ServiceSystem;
 
 class Daemon {
  public:
@@ -70,9 +76,14 @@ class Daemon {
   std::unique_ptr<billing::UsageProbe> usage_probe_;
   std::unique_ptr<billing::UsageMeter> usage_meter_;
   std::unique_ptr<billing::UsageApi> usage_api_;
+  // The node's one admission ledger: service instances reserve there ("instance:<id>").
+  std::unique_ptr<scheduler::Capacity> capacity_;
+  std::unique_ptr<ServiceSystem> services_;
+  ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;
+  std::unique_ptr<ApiServiceBackend> api_services_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

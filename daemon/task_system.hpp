@@ -62,6 +62,10 @@ class TaskSystem {
   scheduler::TaskController& tasks() { return *controller_; }
   scheduler::LogSource& logs();
   isolation::Runtime& runtime() { return *runtime_; }
+  // Shared with the service instances' runtime (one uid pool, one seccomp cache per node).
+  isolation::CgroupDriver& cgroups() { return *cgroups_; }
+  isolation::seccomp::Compiler& seccomp() { return *seccomp_; }
+  isolation::UidPool& uid_pool() { return *uid_pool_; }
   void shutdown();
 
  private:

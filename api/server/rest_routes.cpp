@@ -33,6 +33,8 @@ const std::vector<RestRoute>& rest_routes() {
 
       {"POST", "/v1/services", "svc.v1.Services/Deploy", true},
       {"GET", "/v1/services", "svc.v1.Services/List"},
+      {"GET", "/v1/services/{name}/logs", "svc.v1.Services/Logs"},
+      {"GET", "/v1/services/{name}/instances", "svc.v1.Services/ListInstances"},
       {"GET", "/v1/services/{name}", "svc.v1.Services/Get"},
       {"DELETE", "/v1/services/{name}", "svc.v1.Services/Delete"},
 

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -16,6 +15,7 @@
 
 #include "cli/context.hpp"
 #include "cli/log_stream.hpp"
+#include "cli/spec_flags.hpp"
 #include "cli/task_format.hpp"
 #include "common/units.hpp"
 
@@ -35,24 +35,6 @@ struct RunOpts {
   std::vector<std::string> command;
 };
 
-Result<std::pair<std::string, std::string>> split_kv(const std::string& text, std::string_view flag,
-                                                     bool env_fallback) {
-  auto eq = text.find('=');
-  if (eq == std::string::npos) {
-    if (env_fallback) {
-      // As docker: --env NAME takes NAME's value from svctl's own environment.
-      const char* v = std::getenv(text.c_str());
-      if (!v)
-        return fail(Code::kInvalidArgument, "{} {}: not set in this environment (use NAME=VALUE)",
-                    flag, text);
-      return std::make_pair(text, std::string(v));
-    }
-    return fail(Code::kInvalidArgument, "{} {}: expected KEY=VALUE", flag, text);
-  }
-  if (eq == 0) return fail(Code::kInvalidArgument, "{} {}: the name is empty", flag, text);
-  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
-}
-
 Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   v1::TaskSpec s;
   s.set_image(o.image);
@@ -67,29 +49,10 @@ Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   std::size_t skip = !o.command.empty() && o.command.front() == "--" ? 1 : 0;
   for (std::size_t i = skip; i < o.command.size(); ++i) s.add_args(o.command[i]);
   // Env files first, then --env, so a flag overrides a file (as docker).
-  for (const auto& file : o.env_files) {
-    std::ifstream in(file);
-    if (!in) return fail(Code::kInvalidArgument, "--env-file {}: cannot read it", file);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      auto first = line.find_first_not_of(" \t");
-      if (first == std::string::npos || line[first] == '#') continue;
-      auto kv = split_kv(line.substr(first), fmt::format("--env-file {}:{}", file, n), true);
-      if (!kv) return tl::unexpected(kv.error());
-      (*s.mutable_env())[kv->first] = kv->second;
-    }
-  }
-  for (const auto& e : o.env) {
-    auto kv = SVC_TRY(split_kv(e, "--env", true));
-    (*s.mutable_env())[kv.first] = kv.second;
-  }
-  for (const auto& l : o.labels) {
-    auto kv = SVC_TRY(split_kv(l, "--label", false));
-    (*s.mutable_labels())[kv.first] = kv.second;
-  }
+  auto env = SVC_TRY(read_env(o.env_files, o.env));
+  for (const auto& [k, v] : env) (*s.mutable_env())[k] = v;
+  auto labels = SVC_TRY(read_labels(o.labels));
+  for (const auto& [k, v] : labels) (*s.mutable_labels())[k] = v;
   s.set_workdir(o.workdir);
   s.set_user(o.user);
   if (!o.cpu.empty())

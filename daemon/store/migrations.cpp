@@ -127,6 +127,37 @@ const std::vector<Migration>& builtin_migrations() {
           PRIMARY KEY (dim, day, key)
         ) STRICT, WITHOUT ROWID;
       )sql"},
+      {4, "services, revisions and instances", R"sql(
+        CREATE TABLE services (
+          name             TEXT PRIMARY KEY,
+          spec             TEXT NOT NULL,             -- JSON (service_store.cpp), the latest
+          latest_revision  INTEGER NOT NULL,          -- its number
+          serving_revision TEXT NOT NULL,             -- the revision that takes the traffic
+          created_at       INTEGER NOT NULL,          -- unix ms, like every *_at below
+          updated_at       INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE revisions (
+          name         TEXT PRIMARY KEY,              -- "hello-00002"
+          service      TEXT NOT NULL,
+          number       INTEGER NOT NULL,
+          spec         TEXT NOT NULL,                 -- JSON, immutable
+          image_digest TEXT NOT NULL,
+          created_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX revisions_service ON revisions(service);
+        CREATE TABLE instances (
+          id           TEXT PRIMARY KEY,              -- also its sandbox's id
+          service      TEXT NOT NULL,
+          revision     TEXT NOT NULL,
+          state        INTEGER NOT NULL,              -- services::InstanceState
+          pid          INTEGER NOT NULL DEFAULT 0,
+          created_at   INTEGER NOT NULL,
+          ready_at     INTEGER,
+          draining_at  INTEGER,
+          stop_reason  TEXT NOT NULL DEFAULT '',
+          stop_message TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+      )sql"},
   };
   return kMigrations;
 }

@@ -214,3 +214,15 @@ max_file_size = "100Mi"
     CHECK(!parse_config(bad, "svcd.toml"));
   }
 }
+
+TEST_CASE("[ingress] listen = \"\" turns the ingress off, port 0 lets the kernel pick",
+          "[config]") {
+  auto off = parse_config("[ingress]\nlisten = \"\"\n", "svcd.toml");
+  REQUIRE(off);
+  CHECK(off->ingress.listen.empty());
+  CHECK(validate(*off));
+  auto any = parse_config("[ingress]\nlisten = \"127.0.0.1:0\"\n", "svcd.toml");
+  REQUIRE(any);
+  CHECK(any->ingress.listen == "127.0.0.1:0");
+  CHECK(parse_config(to_toml(*off), "effective").value().ingress.listen.empty());
+}

@@ -71,6 +71,12 @@ class FakeImages final : public ImageSource {
   }
   Result<> lease(const std::string& holder, const ResolvedImage& img) override {
     std::lock_guard l(mu);
+    // As images/leases.cpp: a holder is a file name, so the fake refuses what the real one does.
+    if (holder.empty() || holder.size() > 128 || holder[0] == '.' ||
+        holder.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            std::string::npos)
+      return fail(Code::kInvalidArgument, "lease holder \"{}\": not a valid file name", holder);
     leases[holder] = img.digest;
     return {};
   }
