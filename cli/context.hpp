@@ -61,5 +61,6 @@ void add_run_command(CLI::App& app, Context& ctx);
 void add_task_commands(CLI::App& app, Context& ctx);
 void add_logs_command(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
+void add_exec_commands(CLI::App& app, Context& ctx);  // exec, attach
 
 }  // namespace svc::cli

@@ -8,7 +8,8 @@
 
 namespace svc::cli {
 int& exit_code_slot();
-}
+void strip_exec_separator(std::vector<char*>& args);  // commands/exec.cpp
+}  // namespace svc::cli
 
 using namespace svc::cli;
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
       "  3    svcd could not be reached at --host\n"
       "  4    not authorised: missing, bad or revoked token, or no permission\n"
       "  5    the task, image, service or token named does not exist\n"
-      "  run, wait: the task's own exit code; 128+N when a signal N ended it;\n"
+      "  run, wait, exec, attach: the process's own exit code; 128+N when a signal N ended it;\n"
       "  125 when the task could not be started at all");
 
   Context ctx(globals);
@@ -48,9 +49,12 @@ int main(int argc, char** argv) {
   add_logs_command(app, ctx);
   add_token_commands(app, ctx);
   add_image_commands(app, ctx);
+  add_exec_commands(app, ctx);
 
+  std::vector<char*> args(argv, argv + argc);
+  strip_exec_separator(args);
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;

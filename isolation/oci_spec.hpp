@@ -6,7 +6,8 @@
 // - /proc, /dev (+pts, shm, mqueue) and /sys are always svc's own (the config's entries for
 //   them are recognised and skipped); /sys/fs/cgroup is not mounted;
 // - no_new_privs is always on; a pids limit of 1024 applies unless the config sets one;
-// - unsupported features (hooks, joining namespaces by path, terminals, other mount types)
+// - process.terminal makes a pty inside the sandbox (its master goes to --console-socket);
+// - unsupported features (hooks, joining namespaces by path, other mount types)
 //   are refused with UNIMPLEMENTED rather than ignored, except sysctl, devices, apparmor,
 //   selinux and cgroupsPath, which are accepted and ignored.
 #include <filesystem>

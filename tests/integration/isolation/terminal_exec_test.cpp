@@ -278,7 +278,7 @@ TEST_CASE("exec joins every namespace, the cgroup, the credentials and the secco
   REQUIRE(fx.runtime().remove(id, true));
 }
 
-TEST_CASE("exec with a terminal; exec refused when the sandbox does not run", "[exec]") {
+TEST_CASE("exec with a terminal, and exec refused when the sandbox does not run", "[exec]") {
   test::SandboxFixture fx;
   if (!fx.usable()) return;
   std::string id = fx.next_id("ex");
