@@ -8,7 +8,7 @@
 
 namespace svc::cli {
 int& exit_code_slot();
-void strip_exec_separator(std::vector<char*>& args);  // commands/exec.cpp
+void separate_exec_command(std::vector<char*>& args);  // commands/exec.cpp
 }  // namespace svc::cli
 
 using namespace svc::cli;
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   add_exec_commands(app, ctx);
 
   std::vector<char*> args(argv, argv + argc);
-  strip_exec_separator(args);
+  separate_exec_command(args);
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {

@@ -208,10 +208,8 @@ SessionResult session(grpc::ClientReaderWriter<Req, v1::StdioOutput>& call,
   done = true;
   wake();
   input.join();
-  if (result.end != SessionResult::End::kExited) {
-    // Our side ends the call: gRPC then answers Finish with CANCELLED.
-    context.TryCancel();
-  }
+  // Read ended: the server finished the call (Finish has its status, the reason a stream was
+  // refused, say) or it was cancelled (a detach). After an exit the server finishes it too.
   result.status = call.Finish();
   if (detached) result.end = SessionResult::End::kDetached;
   ::sigaction(SIGWINCH, &old_winch, nullptr);

@@ -44,9 +44,11 @@ void set_size(v1::TerminalSize* size) {
 
 }  // namespace
 
-// `svctl exec TASK -- CMD...`: CLI11's prefix mode (everything after TASK is the command, so
-// its own flags stay its own) does not take a "--" there; drop that one separator.
-void strip_exec_separator(std::vector<char*>& args) {
+// `svctl exec TASK CMD...`: everything after TASK is the command, its flags too (`svctl exec box
+// ls -l`). CLI11 would read those flags as svctl's, so a "--" is put after TASK when the user
+// gave none: after it, CLI11 takes every word as a positional.
+void separate_exec_command(std::vector<char*>& args) {
+  static char separator[] = "--";
   auto takes_value = [](std::string_view a) {
     return a == "--host" || a == "-H" || a == "--token" || a == "-o" || a == "--output" ||
            a == "-e" || a == "--env" || a == "-w" || a == "--workdir" || a == "-u" || a == "--user";
@@ -55,6 +57,7 @@ void strip_exec_separator(std::vector<char*>& args) {
   for (; i < args.size() && args[i]; ++i) {
     std::string_view a = args[i];
     if (a == "exec") break;
+    if (a == "--") return;
     if (takes_value(a))
       ++i;
     else if (!a.starts_with('-'))
@@ -62,14 +65,15 @@ void strip_exec_separator(std::vector<char*>& args) {
   }
   for (++i; i < args.size() && args[i]; ++i) {
     std::string_view a = args[i];
+    if (a == "--") return;  // before the task: CLI11 reads the task and command after it
     if (takes_value(a)) {
       ++i;
       continue;
     }
     if (a.starts_with('-')) continue;
     // a is the task
-    if (i + 1 < args.size() && args[i + 1] && std::string_view(args[i + 1]) == "--")
-      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    if (i + 1 < args.size() && args[i + 1] && std::string_view(args[i + 1]) != "--")
+      args.insert(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, separator);
     return;
   }
 }
@@ -102,6 +106,7 @@ void add_exec_commands(CLI::App& app, Context& ctx) {
     bool interactive = false, tty = false;
     std::vector<std::string> env;
     std::string workdir, user, task;
+    std::vector<std::string> command;
   };
   auto o = std::make_shared<ExecOpts>();
   auto* cmd = app.add_subcommand(
@@ -112,18 +117,16 @@ void add_exec_commands(CLI::App& app, Context& ctx) {
   cmd->add_option("--workdir,-w", o->workdir, "working directory (default: the task's)");
   cmd->add_option("--user,-u", o->user, "user: uid, uid:gid or a name (default: the task's)");
   cmd->add_option("task", o->task, "the task: id, id prefix or name")->required();
-  // Everything after the task is the command, its flags too (`svctl exec box ls -l`).
-  cmd->prefix_command();
-  cmd->footer("COMMAND ARGS...: the program to run and its arguments, after TASK");
-  CLI::App* cmd_app = cmd;
-  set_runner(cmd, [&ctx, o, cmd_app]() -> int {
+  // Everything after the task (separate_exec_command puts a "--" before it).
+  cmd->add_option("command", o->command, "the program to run and its arguments, after TASK");
+  set_runner(cmd, [&ctx, o]() -> int {
     if (o->tty && o->interactive && !::isatty(0)) {
       std::cerr << "svctl: exec -it: the input is not a terminal (drop -t, or run svctl in one)\n";
       return kExitUsage;
     }
     v1::ExecRequest first;
     first.set_id(o->task);
-    for (const auto& a : cmd_app->remaining()) first.add_args(a);
+    for (const auto& a : o->command) first.add_args(a);
     if (first.args().empty()) {
       std::cerr << "svctl: exec: give the command to run after the task\n";
       return kExitUsage;

@@ -92,7 +92,13 @@ TEST_CASE("run -it: typing, the task's own tty, resize, Ctrl-C and the exit code
   CHECK(s->expect("33 101"));
   // Ctrl-C reaches the task's foreground process, not svctl: the shell lives on.
   s->type("sleep 1000\r");
-  REQUIRE(s->expect("sleep 1000"));
+  // The echo of the line comes before the shell ran it: wait for sleep itself (ash makes it the
+  // terminal's foreground group before its execve).
+  REQUIRE(wait_for(
+      [&] {
+        return d.svctl({"exec", "shell", "pidof", "sleep"}).exit_code == 0;
+      },
+      30s));
   s->type("\x03");
   s->type("echo after-$?\r");
   CHECK(s->expect("after-130"));
@@ -240,7 +246,7 @@ TEST_CASE("attach after detach, and after svcd was killed with -9", "[e2e][tty]"
   CHECK(late.err.find("svctl logs term") != std::string::npos);
 }
 
-TEST_CASE("--init: stop ends a sleep on SIGTERM (143) instead of SIGKILL after the grace",
+TEST_CASE("run --init: stop ends a sleep on SIGTERM (143) instead of SIGKILL after the grace",
           "[e2e][init]") {
   REQUIRE_ROOT();
   auto daemon = start_daemon();
