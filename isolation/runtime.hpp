@@ -29,6 +29,7 @@
 #include "isolation/exec_plan.hpp"
 #include "isolation/exit_record.hpp"
 #include "isolation/netns.hpp"
+#include "isolation/rootfs.hpp"
 #include "isolation/sandbox_spec.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
@@ -44,6 +45,7 @@ struct RuntimeOptions {
   std::filesystem::path proc = "/proc";
   BridgeOptions bridge;  // NetworkMode::kBridge
   std::chrono::milliseconds setup_timeout{10'000};
+  OverlayLayers overlay_layers = OverlayLayers::kAuto;  // kMountData: the pre-6.8 path (tests)
 };
 
 enum class SandboxStatus { kCreated, kRunning, kStopped };

@@ -432,8 +432,9 @@ class Runtime::Creator {
     SVC_TRY(write_proc_file(pid_dir / "gid_map", format_id_map(plan_.gid_map)));
     UniqueFd userns(::open((pid_dir / "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns) return fail_errno("open the sandbox's user namespace");
-    mounts_.push_back(SVC_TRY_CTX(prepare_rootfs(plan_.rootfs, userns.get(), rt_.options_.proc),
-                                  "root file system"));
+    mounts_.push_back(SVC_TRY_CTX(
+        prepare_rootfs(plan_.rootfs, userns.get(), rt_.options_.proc, rt_.options_.overlay_layers),
+        "root file system"));
     for (const auto& b : plan_.binds)
       mounts_.push_back(
           SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));

@@ -15,6 +15,7 @@ PACKAGES="
   curl jq procps psmisc util-linux iproute2 iptables kmod
   docker-registry skopeo umoci busybox-static podman openssl tar
   crun runc hyperfine nginx wrk
+  ccache
 "
 
 SUDO=""

@@ -120,6 +120,43 @@ Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   return s;
 }
 
+// svcd names what it refuses as the API spells it ("spec.resources.memoryBytes: ..."); a user
+// of svctl typed a flag, so the error names the flag and the value given.
+Error name_the_flag(const Error& e, const RunOpts& o) {
+  struct Field {
+    std::string_view api;
+    std::string_view flag;
+    const std::string* value;
+  };
+  const Field fields[] = {
+      {"spec.resources.memoryBytes", "--memory", &o.memory},
+      {"spec.resources.cpuMillis", "--cpu", &o.cpu},
+      {"spec.stopGracePeriod", "--stop-timeout", &o.stop_timeout},
+      {"spec.stopSignal", "--stop-signal", &o.stop_signal},
+      {"spec.timeout", "--timeout", &o.timeout},
+      {"spec.name", "--name", &o.name},
+      {"spec.image", "IMAGE", &o.image},
+      {"spec.entrypoint", "--entrypoint", &o.entrypoint},
+      {"spec.args", "COMMAND", nullptr},
+      {"spec.env", "--env", nullptr},
+      {"spec.labels", "--label", nullptr},
+      {"spec.workdir", "--workdir", &o.workdir},
+      {"spec.user", "--user", &o.user},
+      {"spec.network", "--network", &o.network},
+  };
+  const std::string& msg = e.message();
+  for (const Field& f : fields) {
+    if (!msg.starts_with(f.api) || msg.size() <= f.api.size() || msg[f.api.size()] != ':') continue;
+    std::string flag(f.flag);
+    std::string rest = msg.substr(f.api.size());
+    // The value as typed, unless svcd's message starts with it ("--memory: 1 is less than").
+    if (f.value && !f.value->empty() && f.value->size() <= 80 && !rest.starts_with(": " + *f.value))
+      flag += " " + *f.value;
+    return Error(e.code(), flag + rest);
+  }
+  return e;
+}
+
 // Ctrl-C while attached: the first stops the task, the second detaches.
 std::atomic<int> g_interrupts{0};
 int g_wake_fd = -1;
@@ -140,20 +177,13 @@ SessionResult attach_session(Context& ctx, const std::string& task, bool stdin, 
 
 namespace {
 
-// The exit code of an attached run, from the task as Wait answered it.
+// The exit code of a run, from the task as Wait answered it (task_exit_code says how).
 int final_exit(Context& ctx, const v1::Task& final_task) {
   if (ctx.json()) print_json(std::cout, final_task);
-  if (final_task.stop_reason() == "ImagePullFailed" || final_task.stop_reason() == "StartFailed" ||
-      !final_task.has_exit_code()) {
-    std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
-              << final_task.stop_message() << "\n";
-    // A program that could not be executed has 127, as in a shell; otherwise 125.
-    return final_task.has_exit_code() ? final_task.exit_code() : kExitRunFailed;
-  }
-  if (final_task.stop_reason() == "OOMKilled" || final_task.stop_reason() == "TimedOut")
-    std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
-              << final_task.stop_message() << "\n";
-  return final_task.exit_code();
+  std::string why;
+  int code = task_exit_code(final_task, &why);
+  if (!why.empty()) std::cerr << "svctl: " << why << "\n";
+  return code;
 }
 
 // svctl run -i / -t: svctl's stdio joined to the task's until it exits (Ctrl-P Ctrl-Q
@@ -251,7 +281,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
       auto call = ctx.client().context();
       auto status = ctx.client().tasks().Run(call.get(), req, &task);
       if (!status.ok()) {
-        int rc = ctx.report(status);
+        int rc = ctx.report(name_the_flag(ctx.client().error(status), *o));
         return rc == kExitUnreachable ? rc : kExitRunFailed;
       }
     }

@@ -1,6 +1,6 @@
 // Terminals, stdin, exec, attach and --init as a user drives them: svctl on a real pty (the
 // test types, reads the screen, resizes), a real svcd, real sandboxes, images from a real
-// registry. Root only; a test that cannot run says "SKIPPED:" (ctest reports it skipped).
+// registry. Root only; a test that cannot run says SVC_SKIPPED (ctest reports it skipped).
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +11,7 @@
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/pty_session.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -64,13 +65,8 @@ std::unique_ptr<PtySession> svctl_on_pty(const DaemonFixture& d,
   return std::make_unique<PtySession>(argv, 24, 80);
 }
 
-#define REQUIRE_ROOT()                                               \
-  do {                                                               \
-    if (!is_root()) {                                                \
-      std::puts("SKIPPED: needs root (real sandboxes and cgroups)"); \
-      return;                                                        \
-    }                                                                \
-  } while (0)
+#define REQUIRE_ROOT() \
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)")
 
 }  // namespace
 

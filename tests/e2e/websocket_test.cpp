@@ -1,6 +1,6 @@
 // REST's Attach and Exec as a WebSocket client drives them (Beast's client over svcd's unix
 // socket): the path and query are the first message, JSON text messages go both ways, the last
-// message is the exit. Root only ("SKIPPED:" otherwise).
+// message is the exit. Root only (SVC_SKIPPED otherwise).
 #include <utility>  // before Asio: g++ 12 in C++20
 
 #include <unistd.h>
@@ -14,6 +14,7 @@
 #include "tests/support/busybox_image.hpp"
 #include "tests/support/daemon_fixture.hpp"
 #include "tests/support/registry_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::test;
@@ -101,10 +102,7 @@ std::string unbase64(const std::string& in) {
 }  // namespace
 
 TEST_CASE("REST: exec and attach are WebSockets with the same messages as gRPC", "[e2e][rest]") {
-  if (!is_root()) {
-    std::puts("SKIPPED: needs root (real sandboxes and cgroups)");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
   DaemonFixture::Options o;
   o.extra_config = fmt::format("[registries]\ninsecure = [\"{}\"]\n", shared().registry.host());
   DaemonFixture d(o);

@@ -32,6 +32,7 @@
 
 #include "common/fs.hpp"
 #include "isolation/seccomp/seccomp.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::isolation::seccomp;
@@ -43,9 +44,9 @@ std::string err_text(int err) { return std::generic_category().message(err); }
 
 bool need_root() {
   if (::geteuid() == 0) return true;
-  WARN(
-      "SKIPPED: seccomp integration tests need root (refused calls must be ones root could "
-      "otherwise make)");
+  svc::test::report_skip(
+      "seccomp integration tests need root (refused calls must be ones root could otherwise "
+      "make)");
   return false;
 }
 
@@ -289,10 +290,8 @@ TEST_CASE("seccomp: without the filter the same calls succeed (the checks can fa
 TEST_CASE("seccomp default: the refusals hold through the i386 and x32 ABIs",
           "[seccomp][integration][security]") {
   if (!need_root()) return;
-  if (int80(kI386Getpid) != ::getpid()) {
-    WARN("SKIPPED: this kernel has no IA32 emulation (int 0x80 does not reach getpid)");
-    return;
-  }
+  if (int80(kI386Getpid) != ::getpid())
+    SVC_SKIP("this kernel has no IA32 emulation (int 0x80 does not reach getpid)");
   auto program = default_program();
   TempDir scratch("svc-seccomp-test-");
   const std::string target = scratch.path().string();
@@ -356,10 +355,7 @@ TEST_CASE("seccomp: conditions repeated on one argument mean any of them, as in 
 TEST_CASE("seccomp default: i386 socketcall(SYS_SOCKET) cannot make an AF_VSOCK socket",
           "[seccomp][integration][security]") {
   if (!need_root()) return;
-  if (int80(kI386Getpid) != ::getpid()) {
-    WARN("SKIPPED: this kernel has no IA32 emulation");
-    return;
-  }
+  if (int80(kI386Getpid) != ::getpid()) SVC_SKIP("this kernel has no IA32 emulation");
   auto program = default_program();
   auto r = in_filtered_child(program.get(), [&](std::string& report) {
     void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
@@ -386,10 +382,7 @@ TEST_CASE("seccomp default: i386 socketcall(SYS_SOCKET) cannot make an AF_VSOCK 
 
 TEST_CASE("seccomp: an ABI the profile does not list kills the process", "[seccomp][integration]") {
   if (!need_root()) return;
-  if (int80(kI386Getpid) != ::getpid()) {
-    WARN("SKIPPED: this kernel has no IA32 emulation");
-    return;
-  }
+  if (int80(kI386Getpid) != ::getpid()) SVC_SKIP("this kernel has no IA32 emulation");
   Profile only_native = default_profile();
   only_native.architectures = {"SCMP_ARCH_X86_64"};
   Compiler compiler;

@@ -77,13 +77,13 @@ std::vector<std::string> mount_lines() {
 
 SandboxFixture::SandboxFixture() {
   if (!is_root()) {
-    WARN("skipped: needs root (real namespaces, mounts and cgroups)");
+    report_skip("needs root (real namespaces, mounts and cgroups)");
     return;
   }
   rootfs_ = tmp_.path() / "rootfs";
   std::string why;
   if (!make_busybox_rootfs(rootfs_, &why)) {
-    WARN("skipped: " << why);
+    report_skip(why);
     return;
   }
   ::chmod(tmp_.path().c_str(), 0755);
@@ -108,12 +108,14 @@ SandboxFixture::SandboxFixture() {
   usable_ = true;
 }
 
-std::unique_ptr<Runtime> SandboxFixture::make_runtime() const {
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(
+    const std::function<void(RuntimeOptions&)>& adjust) const {
   RuntimeOptions ro;
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
   ro.bridge = bridge_;
+  if (adjust) adjust(ro);
   return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 

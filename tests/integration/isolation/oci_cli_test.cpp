@@ -85,12 +85,12 @@ struct Bundle {
 
 bool prepare(Bundle& b) {
   if (!test::is_root()) {
-    WARN("skipped: needs root");
+    test::report_skip("needs root (svc-runtime makes real namespaces, mounts and cgroups)");
     return false;
   }
   std::string why;
   if (!test::make_busybox_rootfs(b.dir.path() / "rootfs", &why)) {
-    WARN("skipped: " << why);
+    test::report_skip(why);
     return false;
   }
   auto spec = test::run({test::svc_runtime_path(), "spec", "--bundle", b.dir.path().string()});

@@ -1,6 +1,7 @@
 // svc-runtime exec and --console-socket, driven as runc is by conmon and containerd (root;
 // busybox-static bundle), and podman run -it / podman exec with --runtime svc-runtime (skipped
-// with the reason when podman or conmon is not installed). Skips print "SKIPPED:".
+// with the reason when podman or conmon is not installed). Skips say SVC_SKIPPED
+// (tests/support/skip.hpp).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "tests/support/process.hpp"
 #include "tests/support/pty_session.hpp"
 #include "tests/support/sandbox_fixture.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace std::chrono_literals;
@@ -85,12 +87,12 @@ struct Bundle {
 
 bool prepare(Bundle& b) {
   if (!test::is_root()) {
-    std::puts("SKIPPED: needs root");
+    test::report_skip("needs root");
     return false;
   }
   std::string why;
   if (!test::make_busybox_rootfs(b.dir.path() / "rootfs", &why)) {
-    std::printf("SKIPPED: %s\n", why.c_str());
+    test::report_skip(why);
     return false;
   }
   REQUIRE(
@@ -239,20 +241,12 @@ TEST_CASE("svc-runtime: process.terminal and exec -t send a pty master to --cons
 }
 
 TEST_CASE("podman run -it and podman exec with --runtime svc-runtime", "[oci][podman]") {
-  if (!test::is_root()) {
-    std::puts("SKIPPED: needs root");
-    return;
-  }
-  if (::access("/usr/bin/podman", X_OK) != 0 || ::access("/usr/bin/conmon", X_OK) != 0) {
-    std::puts("SKIPPED: podman or conmon is not installed (apt-get install podman)");
-    return;
-  }
+  if (!test::is_root()) SVC_SKIP("needs root");
+  if (::access("/usr/bin/podman", X_OK) != 0 || ::access("/usr/bin/conmon", X_OK) != 0)
+    SVC_SKIP("podman or conmon is not installed (apt-get install podman)");
   TempDir dir("svc-podman-");
   std::string why;
-  if (!test::make_busybox_rootfs(dir.path() / "rootfs", &why)) {
-    std::printf("SKIPPED: %s\n", why.c_str());
-    return;
-  }
+  if (!test::make_busybox_rootfs(dir.path() / "rootfs", &why)) SVC_SKIP(why);
   // podman's own storage and state, and svc-runtime's, in the temp dir; cgroups of this test's
   // own names. conmon's cgroupfs manager makes libpod_parent/: removed after unless it was there.
   std::string tag = std::to_string(::getpid());
