@@ -52,7 +52,8 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   t->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);
   t->task_store_ = std::make_unique<SqlTaskStore>(store, options.usage);
   t->image_source_ = std::make_unique<ImageSourceAdapter>(images);
-  t->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_);
+  t->task_runtime_ =
+      std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_, isolation::find_init());
   isolation::Runtime* runtime = t->runtime_.get();
   t->logs_ = std::make_unique<LogSourceAdapter>(
       [runtime](const std::string& id) { return runtime->sandbox_dir(id); });

@@ -214,6 +214,12 @@ Result<std::vector<OciHook>> parse_hooks(const json& hooks, const char* name) {
 
 Result<> parse_process(const json& p, SandboxSpec& spec, OciConfig& out) {
   out.terminal = p.value("terminal", false);
+  // The pty is made inside the sandbox; its master goes to --console-socket (svc-runtime).
+  spec.terminal = out.terminal;
+  if (p.contains("consoleSize") && p["consoleSize"].is_object()) {
+    spec.console_rows = static_cast<std::uint16_t>(p["consoleSize"].value("height", 0u));
+    spec.console_cols = static_cast<std::uint16_t>(p["consoleSize"].value("width", 0u));
+  }
   spec.process.args = SVC_TRY(strings(p.value("args", json()), "process.args"));
   spec.process.env = SVC_TRY(strings(p.value("env", json()), "process.env"));
   spec.process.cwd = p.value("cwd", std::string("/"));

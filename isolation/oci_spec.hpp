@@ -11,6 +11,7 @@
 // - what svc-runtime cannot do is refused with UNIMPLEMENTED naming the field (AppArmor and
 //   SELinux process labels, blockIO/hugetlb/network/rdma resources, hooks that run inside the
 //   container, time namespaces, joining a user namespace), never silently dropped.
+// process.terminal makes a pty inside the sandbox (its master goes to --console-socket).
 #include <filesystem>
 #include <string>
 #include <string_view>

@@ -68,11 +68,36 @@ class TypedSink {
   StreamSink& sink_;
 };
 
+// Where a bidirectional-streaming handler reads the client's messages (the first one too).
+// read() waits at most timeout: kTimeout lets a reader look at its own stop flag.
+class StreamSource {
+ public:
+  enum class Status { kMessage, kEnd, kTimeout };
+  virtual ~StreamSource() = default;
+  // kEnd once the client has sent its last message (or went away). INVALID_ARGUMENT for a
+  // message that does not parse.
+  virtual Result<Status> read(google::protobuf::Message& message,
+                              std::chrono::milliseconds timeout) = 0;
+};
+
+template <class T>
+class TypedSource {
+ public:
+  explicit TypedSource(StreamSource& source) : source_(source) {}
+  Result<StreamSource::Status> read(T& message, std::chrono::milliseconds timeout) {
+    return source_.read(message, timeout);
+  }
+
+ private:
+  StreamSource& source_;
+};
+
 class Dispatcher {
  public:
   using Message = google::protobuf::Message;
   using UnaryFn = std::function<Result<>(const Message&, Message&, CallContext&)>;
   using StreamFn = std::function<Result<>(const Message&, StreamSink&, CallContext&)>;
+  using BidiFn = std::function<Result<>(StreamSource&, StreamSink&, CallContext&)>;
 
   struct Method {
     std::string full_name;  // "svc.v1.Node/Info"
@@ -80,8 +105,10 @@ class Dispatcher {
     const Message* request_prototype = nullptr;
     const Message* response_prototype = nullptr;
     bool server_streaming = false;
+    bool client_streaming = false;  // then server-streaming too: svc has no client-only streams
     UnaryFn unary;
     StreamFn stream;
+    BidiFn bidi;
   };
 
   // Loads every method of every service in svc/v1.
@@ -105,6 +132,17 @@ class Dispatcher {
                });
   }
 
+  template <class Req, class Resp>
+  void bidi_stream(std::string_view full_name,
+                   std::function<Result<>(TypedSource<Req>&, TypedSink<Resp>&, CallContext&)> fn) {
+    set_bidi(full_name,
+             [fn = std::move(fn)](StreamSource& source, StreamSink& sink, CallContext& ctx) {
+               TypedSource<Req> in(source);
+               TypedSink<Resp> out(sink);
+               return fn(in, out, ctx);
+             });
+  }
+
   // By "svc.v1.Node/Info" or the gRPC path "/svc.v1.Node/Info".
   const Method* find(std::string_view name) const;
   const std::vector<std::string>& method_names() const { return names_; }
@@ -117,6 +155,8 @@ class Dispatcher {
   Result<> call_unary(const Method& m, const Message& req, Message& resp, CallContext& ctx) const;
   Result<> call_stream(const Method& m, const Message& req, StreamSink& sink,
                        CallContext& ctx) const;
+  Result<> call_bidi(const Method& m, StreamSource& source, StreamSink& sink,
+                     CallContext& ctx) const;
 
   // Counts every call by method and code (svc_api_requests_total) and times it
   // (svc_api_request_duration_seconds; a stream's whole life). Set before serving.
@@ -125,7 +165,8 @@ class Dispatcher {
  private:
   void set_unary(std::string_view full_name, UnaryFn fn);
   void set_stream(std::string_view full_name, StreamFn fn);
-  Method& must_find(std::string_view full_name, bool streaming);
+  void set_bidi(std::string_view full_name, BidiFn fn);
+  Method& must_find(std::string_view full_name, bool streaming, bool client_streaming = false);
   void observe(const Method& m, const Result<>& result,
                std::chrono::steady_clock::time_point started) const;
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -55,10 +56,15 @@ std::chrono::steady_clock::time_point to_steady(std::chrono::system_clock::time_
 }
 
 // One call. Reads the single request message, runs the handler on its own thread (handlers may
-// block: Wait, Logs with follow), writes the answer(s), finishes. Deletes itself in OnDone,
-// after joining the worker thread. Counts itself in its server's budget from construction to
-// OnDone; past the limit it answers RESOURCE_EXHAUSTED without starting a thread.
-class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSink {
+// block: Wait, Logs with follow), writes the answer(s), finishes. A bidirectional method's
+// handler starts at once and reads the client's messages from an inbox that gRPC's reads fill
+// (one read in flight, at most kInbox messages waiting: a client that sends faster than the
+// handler consumes is held back). Deletes itself in OnDone, after joining the worker thread.
+// Counts itself in its server's budget from construction to OnDone; past the limit it answers
+// RESOURCE_EXHAUSTED without starting a thread.
+class CallReactor final : public grpc::ServerGenericBidiReactor,
+                          public StreamSink,
+                          public StreamSource {
  public:
   CallReactor(grpc::GenericCallbackServerContext* ctx, const Dispatcher& dispatcher,
               const Authenticator* authenticator, CallBudget& budget)
@@ -97,10 +103,32 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
     } else {
       peer_ = peer_credentials_of_grpc_peer(ctx_->peer());
     }
+    if (method_->client_streaming) {
+      reading_ = true;
+      StartRead(&in_);
+      worker_ = std::thread([this] { run_bidi(); });
+      return;
+    }
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    if (method_->client_streaming) {
+      std::lock_guard lock(mu_);
+      reading_ = false;
+      if (!ok) {
+        read_ended_ = true;
+      } else {
+        inbox_.push_back(std::move(in_));
+        in_.Clear();
+        if (inbox_.size() < kInbox && !finished_) {
+          reading_ = true;
+          StartRead(&in_);
+        }
+      }
+      cv_.notify_all();
+      return;
+    }
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
       return;
@@ -116,6 +144,27 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
     StartWrite(&out_);
     cv_.wait(lock, [&] { return !writing_; });
     return !broken_;
+  }
+
+  Result<Status> read(google::protobuf::Message& message,
+                      std::chrono::milliseconds timeout) override {
+    grpc::ByteBuffer next;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, timeout, [&] { return !inbox_.empty() || read_ended_; }))
+        return Status::kTimeout;
+      if (inbox_.empty()) return Status::kEnd;
+      next = std::move(inbox_.front());
+      inbox_.pop_front();
+      if (!reading_ && !read_ended_ && !finished_) {
+        reading_ = true;
+        StartRead(&in_);
+      }
+    }
+    if (!message.ParseFromString(flatten(next)))
+      return fail(Code::kInvalidArgument, "{}: a message is not a valid {}", method_->full_name,
+                  message.GetDescriptor()->full_name());
+    return Status::kMessage;
   }
 
   void OnWriteDone(bool ok) override {
@@ -139,6 +188,26 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   }
 
  private:
+  CallContext call_context() {
+    CallContext cc;
+    cc.transport = transport_;
+    cc.principal = principal_;
+    cc.deadline = to_steady(ctx_->deadline());
+    cc.cancelled = [this] { return cancelled_.load() || ctx_->IsCancelled(); };
+    return cc;
+  }
+
+  void run_bidi() {
+    CallContext cc = call_context();
+    auto r = dispatcher_.call_bidi(*method_, *this, *this, cc);
+    {
+      // No read is started after this: Finish completes the one in flight (ok = false).
+      std::lock_guard lock(mu_);
+      finished_ = true;
+    }
+    Finish(r ? grpc::Status::OK : to_grpc_status(r.error()));
+  }
+
   void run() {
     auto request = dispatcher_.new_request(*method_);
     if (!request->ParseFromString(flatten(in_))) {
@@ -183,6 +252,12 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   bool writing_ = false;
   bool broken_ = false;
   std::atomic<bool> cancelled_{false};
+  // Bidirectional calls: guarded by mu_.
+  static constexpr std::size_t kInbox = 16;
+  std::deque<grpc::ByteBuffer> inbox_;
+  bool reading_ = false;
+  bool read_ended_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "api/json.hpp"
 #include "api/server/peer_credentials.hpp"
+#include "api/server/rest_websocket.hpp"
 #include "api/server/status.hpp"
 #include "common/version.hpp"
 
@@ -240,6 +241,19 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
       continue;
     }
     const Dispatcher::Method& m = *match->method;
+    if (m.client_streaming) {
+      // Both directions at once: only over a WebSocket (rest_websocket.hpp).
+      if (!is_websocket_upgrade(req)) {
+        Error e(Code::kInvalidArgument,
+                fmt::format("{} {} is a WebSocket: send \"Connection: Upgrade\" and \"Upgrade: "
+                            "websocket\" (as docker and kubectl exec do)",
+                            method, path));
+        if (!send(error_response(version, false, e))) break;
+        break;
+      }
+      serve_websocket(socket, req, dispatcher_, m, std::move(*request), cc);
+      break;  // the connection was the session's
+    }
     if (!m.server_streaming) {
       auto response = dispatcher_.new_response(m);
       auto r = dispatcher_.call_unary(m, **request, *response, cc);

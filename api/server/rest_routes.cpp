@@ -19,6 +19,9 @@ const std::vector<RestRoute>& rest_routes() {
       {"POST", "/v1/tasks/{id}:wait", "svc.v1.Tasks/Wait"},
       {"GET", "/v1/tasks/{id}:wait", "svc.v1.Tasks/Wait"},
       {"GET", "/v1/tasks/{id}/logs", "svc.v1.Tasks/Logs"},
+      // WebSockets (rest_websocket.hpp): the path and query are the first message.
+      {"GET", "/v1/tasks/{id}:attach", "svc.v1.Tasks/Attach"},
+      {"GET", "/v1/tasks/{id}:exec", "svc.v1.Tasks/Exec"},
       {"GET", "/v1/tasks/{id}", "svc.v1.Tasks/Get"},
       {"DELETE", "/v1/tasks/{id}", "svc.v1.Tasks/Delete"},
       {"GET", "/v1/events", "svc.v1.Tasks/Events"},

@@ -27,6 +27,14 @@ namespace svc::isolation::oci {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+// conmon runs the runtime as its own child.
+bool parent_is_conmon() {
+  auto comm = read_file("/proc/" + std::to_string(::getppid()) + "/comm");
+  return comm && (*comm == "conmon\n" || *comm == "conmon");
+}
+}  // namespace
+
 Cli::Cli(GlobalOptions options) : options_(std::move(options)) {}
 Cli::~Cli() = default;
 
@@ -111,16 +119,16 @@ Result<SandboxInfo> Cli::create_sandbox(const std::string& id, const fs::path& b
   std::error_code ec;
   fs::path abs = fs::weakly_canonical(fs::absolute(bundle, ec), ec);
   OciConfig config = SVC_TRY(load_oci_bundle(abs));
-  if (config.terminal)
-    return fail(Code::kUnimplemented,
-                "process.terminal is true, but svc-runtime does not allocate terminals; set it "
-                "to false{}",
-                console_socket.empty() ? "" : " (the --console-socket is not used)");
+  if (config.terminal && console_socket.empty())
+    return fail(Code::kInvalidArgument,
+                "process.terminal is true: give --console-socket (the unix socket the "
+                "terminal's master is sent to), or set process.terminal to false");
   config.spec.stdio = StdioMode::kInherit;  // runc's pass-through: the task gets our 0, 1, 2
   if (!config.cgroups_path.empty())
     config.spec.cgroup = SVC_TRY(cgroup_name(config.cgroups_path, id, options_.cgroup_base));
   CreateOptions o;
   o.stdio = {0, 1, 2};
+  o.console_socket = console_socket;
   o.bundle = abs;
   // Hooks run between create and start: no autostart then.
   o.start = start && config.hooks.prestart.empty() && config.hooks.create_runtime.empty();
@@ -136,7 +144,12 @@ Result<SandboxInfo> Cli::create_sandbox(const std::string& id, const fs::path& b
   if (auto saved = save_hooks(runtime_->sandbox_dir(id), config.hooks); !saved)
     return undo(std::move(saved).error().context("keep the hooks"));
   if (!pid_file.empty()) {
-    auto written = write_file_atomic(pid_file, std::to_string(info.pid));
+    // conmon waits for the pid it is given with waitpid(): it must be its descendant, and the
+    // task is the shim's child. The shim is conmon's (reparented to it, a subreaper) and exits
+    // with the task's status, so conmon gets the shim's pid (the kata-shim precedent); every
+    // other caller gets the task's, as runc gives.
+    pid_t pid = options_.pid_file_shim || parent_is_conmon() ? info.shim_pid : info.pid;
+    auto written = write_file_atomic(pid_file, std::to_string(pid));
     if (!written) return undo(std::move(written).error().context("write the pid file"));
   }
   std::vector<OciHook> before = config.hooks.prestart;
@@ -210,14 +223,14 @@ Result<int> Cli::remove(const std::string& id, bool force) {
 }
 
 Result<int> Cli::run(const std::string& id, const fs::path& bundle, const std::string& pid_file,
-                     bool detach, bool keep) {
+                     const std::string& console_socket, bool detach, bool keep) {
   // Signals for the task go to the task: block them here and pass them on from a thread.
   sigset_t forward;
   sigemptyset(&forward);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH})
     sigaddset(&forward, s);
   if (!detach) pthread_sigmask(SIG_BLOCK, &forward, nullptr);
-  SVC_TRY(create_sandbox(id, bundle, pid_file, "", true));
+  SVC_TRY(create_sandbox(id, bundle, pid_file, console_socket, true));
   if (detach) return 0;
   std::thread([this, id, forward] {
     for (;;) {

@@ -24,6 +24,20 @@ struct GlobalOptions {
   // when empty: a cgroup named for the container below the runtime's own).
   std::string cgroup_base;
   std::string shim_cgroup = "svc-shims";
+  // --pid-file gets the shim's pid (which exits with the task's status) instead of the task's:
+  // for supervisors that waitpid() the pid they are given. Automatic under conmon.
+  bool pid_file_shim = false;
+};
+
+// svc-runtime exec's flags (runc's names).
+struct ExecCliOptions {
+  std::string process_file;  // --process: an OCI process JSON (then args are not used)
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd, user, console_socket, pid_file;
+  std::vector<std::uint32_t> additional_gids;
+  std::vector<std::string> caps;  // --cap: added to the container's
+  bool tty = false, detach = false, no_new_privs = false;
 };
 
 // Owns the runtime and what it borrows (driver, compiler, pool), for one invocation.
@@ -41,7 +55,11 @@ class Cli {
   Result<int> remove(const std::string& id, bool force);
   // Foreground: the task's exit code (128+N for signal N); signals to svc-runtime are passed on.
   Result<int> run(const std::string& id, const std::filesystem::path& bundle,
-                  const std::string& pid_file, bool detach, bool keep);
+                  const std::string& pid_file, const std::string& console_socket, bool detach,
+                  bool keep);
+  // runc exec: a process in the running container (exec_command.cpp). Foreground: its exit
+  // code, signals passed on; detach: it is left to our subreaper (conmon, containerd's shim).
+  Result<int> exec(const std::string& id, const ExecCliOptions& options);
   Result<int> list(bool quiet);
 
   static Result<int> spec(const std::filesystem::path& bundle);

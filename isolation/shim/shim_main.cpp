@@ -447,7 +447,11 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
     ::fdatasync(exit_fd);
     ::fsync(s.dirfd);
   }
-  ::_exit(0);
+  // The shim's own status is the task's (128+N for signal N): a caller that waits for the shim
+  // as the container's supervisor (conmon, given the shim's pid by svc-runtime) reads the
+  // task's exit code from it, as kata's shim did.
+  int code = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+  ::_exit(code & 0xff);
 }
 
 bool parse_int(const char* text, int* out) {

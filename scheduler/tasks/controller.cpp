@@ -355,8 +355,12 @@ void TaskController::start_task(const std::string& id) {
       Entry& e = it->second;
       if (e.task.pid == 0) e.task.pid = *pid;
       if (e.task.state == TaskState::kStarting) {
-        set_state_locked(e, TaskState::kRunning, fmt::format("running as pid {}", *pid));
+        set_state_locked(e, TaskState::kRunning,
+                         launch.hold
+                             ? fmt::format("running as pid {}, held for its first attach", *pid)
+                             : fmt::format("running as pid {}", *pid));
         arm_timeout_locked(e);
+        if (launch.hold) arm_attach_hold_locked(e);
         if (e.task.stop_requested) {
           set_state_locked(e, TaskState::kStopping, "stop requested while starting");
           stop_now = true;

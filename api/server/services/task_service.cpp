@@ -98,6 +98,9 @@ Result<sch::TaskSpec> from_proto(const v1::TaskSpec& p) {
   s.queue = p.queue();
   s.stop_signal = p.stop_signal();
   s.stop_grace = SVC_TRY(duration(p.stop_grace_period(), "spec.stopGracePeriod"));
+  s.tty = p.tty();
+  s.open_stdin = p.stdin();
+  s.init = p.init();
   return s;
 }
 
@@ -124,6 +127,9 @@ void to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) {
   p->set_queue(s.queue);
   p->set_stop_signal(s.stop_signal);
   *p->mutable_stop_grace_period() = TimeUtil::MillisecondsToDuration(s.stop_grace.count());
+  p->set_tty(s.tty);
+  p->set_stdin(s.open_stdin);
+  p->set_init(s.init);
 }
 
 void to_proto(const sch::Task& t, v1::Task* p) {
@@ -155,12 +161,18 @@ void to_proto(const sch::Task& t, v1::Task* p) {
 }  // namespace
 
 void register_task_service(Dispatcher& d, TaskBackend& tasks) {
+  register_task_stdio_service(d, tasks);
   d.unary<v1::RunTaskRequest, v1::Task>(
       "svc.v1.Tasks/Run",
       [&tasks](const v1::RunTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
         if (!req.has_spec())
           return fail(Code::kInvalidArgument, "spec: missing (give at least spec.image)");
         auto spec = SVC_TRY(from_proto(req.spec()));
+        if (req.start_on_attach() && !spec.tty && !spec.open_stdin)
+          return fail(Code::kInvalidArgument,
+                      "startOnAttach: only for a task with spec.tty or spec.stdin (attach to "
+                      "any other task's output with Logs)");
+        spec.hold_for_attach = req.start_on_attach();
         to_proto(SVC_TRY(tasks.run(std::move(spec))), &out);
         return {};
       });

@@ -10,6 +10,7 @@
 #include "api/server/dispatcher.hpp"
 #include "api/server/services/image_backend.hpp"
 #include "api/server/services/task_backend.hpp"
+#include "tests/unit/scheduler/fake_stdio.hpp"
 
 namespace svc::api::testing {
 
@@ -127,6 +128,27 @@ class FakeTaskBackend final : public TaskBackend {
     for (const auto& e : events_to_send)
       if (!emit(e)) break;
     return {};
+  }
+  // Attach and exec hand out a stream over this state (fake_stdio.hpp).
+  std::shared_ptr<scheduler::test::FakeStdioState> stdio =
+      std::make_shared<scheduler::test::FakeStdioState>();
+  std::vector<std::pair<std::string, scheduler::AttachRequest>> attached;
+  std::vector<std::pair<std::string, scheduler::ExecRequest>> execs;
+  Result<std::unique_ptr<scheduler::StdioStream>> attach(const std::string& task_id,
+                                                         const scheduler::AttachRequest& request,
+                                                         std::chrono::steady_clock::time_point,
+                                                         const Cancelled&) override {
+    if (!tasks.count(task_id)) return fail(Code::kInternal, "attach asked for {} by name", task_id);
+    attached.emplace_back(task_id, request);
+    return std::unique_ptr<scheduler::StdioStream>(
+        std::make_unique<scheduler::test::FakeStdioStream>(stdio));
+  }
+  Result<std::unique_ptr<scheduler::StdioStream>> exec(
+      const std::string& task_id, const scheduler::ExecRequest& request) override {
+    if (!tasks.count(task_id)) return fail(Code::kInternal, "exec asked for {} by name", task_id);
+    execs.emplace_back(task_id, request);
+    return std::unique_ptr<scheduler::StdioStream>(
+        std::make_unique<scheduler::test::FakeStdioStream>(stdio));
   }
 };
 
