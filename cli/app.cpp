@@ -28,7 +28,7 @@ void build_app(CLI::App& app, Globals& globals, Context& ctx) {
       "  3    svcd could not be reached at --host\n"
       "  4    not authorised: missing, bad or revoked token, or no permission\n"
       "  5    the task, image, service or token named does not exist\n"
-      "  run, wait: the task's own exit code; 128+N when a signal N ended it;\n"
+      "  run, wait, exec, attach: the process's own exit code; 128+N when a signal N ended it;\n"
       "  124 when its --timeout stopped it (as timeout(1)); 125 when it could not be started");
 
   add_version_command(app, ctx);
@@ -40,6 +40,10 @@ void build_app(CLI::App& app, Globals& globals, Context& ctx) {
   add_image_commands(app, ctx);
   add_audit_command(app, ctx);
   add_context_commands(app, ctx);
+  add_usage_command(app, ctx);
+  add_deploy_command(app, ctx);
+  add_service_commands(app, ctx);
+  add_exec_commands(app, ctx);
   // Last: only the names no command above took (the real ones replace these as they land).
   add_not_built_commands(app);
 }

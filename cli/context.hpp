@@ -68,6 +68,10 @@ void add_logs_command(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
 void add_audit_command(CLI::App& app, Context& ctx);
 void add_context_commands(CLI::App& app, Context& ctx);
+void add_usage_command(CLI::App& app, Context& ctx);
+void add_deploy_command(CLI::App& app, Context& ctx);
+void add_service_commands(CLI::App& app, Context& ctx);
+void add_exec_commands(CLI::App& app, Context& ctx);  // exec, attach
 // The commands of features not built yet (not_built.cpp): they say so. Add them last.
 void add_not_built_commands(CLI::App& app);
 

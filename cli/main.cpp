@@ -10,7 +10,8 @@
 
 namespace svc::cli {
 int& exit_code_slot();
-}
+void separate_exec_command(std::vector<char*>& args);  // commands/exec.cpp
+}  // namespace svc::cli
 
 using namespace svc::cli;
 
@@ -61,14 +62,17 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::vector<char*> args(argv, argv + argc);
+  separate_exec_command(args);
   // Bare `svctl` prints the help (as docker does); a mistyped command says so and suggests.
-  auto words = check_command_words(app, std::vector<std::string>(argv + 1, argv + argc));
+  auto words = check_command_words(app, std::vector<std::string>(args.begin() + 1, args.end()));
   if (words.error) {
     std::cerr << "svctl: " << *words.error << "\n";
     return kExitUsage;
   }
   try {
-    app.parse(argc, argv);  // without a command: the global options are still checked
+    app.parse(static_cast<int>(args.size()),
+              args.data());  // without a command: the global options are still checked
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;

@@ -3,32 +3,51 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the API's backends, the dispatcher and the API server.
+// the usage store and recorder, the task system (runtime + controller), the usage meter, the
+// API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "daemon/config.hpp"
+#include "scheduler/capacity.hpp"
 
 namespace svc::images {
 class ImageService;
 }
 
+namespace svc::ingress {
+class Proxy;
+}
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
 class TlsContext;
 }  // namespace svc::api
 
+namespace svc::metrics {
+class Registry;
+}  // namespace svc::metrics
+
+namespace svc::billing {
+class TaskUsageRecorder;
+class UsageApi;
+class UsageMeter;
+class UsageProbe;
+}  // namespace svc::billing
+
 namespace svc::daemon {
 
 class Store;
+class SqlUsageStore;
 class TokenManager;
 class SqlAuditStore;
 class TaskSystem;
 class ApiImageBackend;
 class ApiTaskBackend;
+class ApiServiceBackend;
+class ServiceSystem;
 
 class Daemon {
  public:
@@ -56,15 +75,28 @@ class Daemon {
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
+  // Every module reports into it; /metrics renders it. Made first and released last, after
+  // the API server (the only reader) and every component its collectors read.
+  std::unique_ptr<metrics::Registry> metrics_;
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<SqlAuditStore> audit_;  // outlives the dispatcher, whose observer writes it
   std::unique_ptr<images::ImageService> images_;
+  std::unique_ptr<SqlUsageStore> usage_store_;
+  std::unique_ptr<billing::TaskUsageRecorder> usage_recorder_;
   std::unique_ptr<TaskSystem> tasks_;
+  std::unique_ptr<billing::UsageProbe> usage_probe_;
+  std::unique_ptr<billing::UsageMeter> usage_meter_;
+  std::unique_ptr<billing::UsageApi> usage_api_;
+  // The node's one admission ledger: service instances reserve there ("instance:<id>").
+  std::unique_ptr<scheduler::Capacity> capacity_;
+  std::unique_ptr<ServiceSystem> services_;
+  ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;
+  std::unique_ptr<ApiServiceBackend> api_services_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::TlsContext> tls_;  // outlives the API server, whose connections use it
   std::unique_ptr<api::ApiServer> api_;

@@ -6,6 +6,7 @@
 #include "daemon/adapters/image_source.hpp"
 #include "daemon/adapters/log_source.hpp"
 #include "daemon/adapters/task_runtime.hpp"
+#include "daemon/billing/task_recorder.hpp"
 #include "daemon/store/task_store.hpp"
 #include "images/image_service.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
@@ -49,9 +50,10 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   t->runtime_ = std::make_unique<isolation::Runtime>(ro, *t->cgroups_, *t->seccomp_, *t->uid_pool_);
   t->monitor_ = std::make_unique<isolation::ExitMonitor>();
   t->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);
-  t->task_store_ = std::make_unique<SqlTaskStore>(store);
+  t->task_store_ = std::make_unique<SqlTaskStore>(store, options.usage);
   t->image_source_ = std::make_unique<ImageSourceAdapter>(images);
-  t->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_);
+  t->task_runtime_ =
+      std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_, isolation::find_init());
   isolation::Runtime* runtime = t->runtime_.get();
   t->logs_ = std::make_unique<LogSourceAdapter>(
       [runtime](const std::string& id) { return runtime->sandbox_dir(id); });
@@ -65,7 +67,10 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   std::string boot_id = read_boot_id();
   auto last_boot = SVC_TRY(store.get_meta("boot_id"));
   bool rebooted = last_boot && !boot_id.empty() && *last_boot != boot_id;
-  SVC_TRY(t->controller_->recover(rebooted));
+  if (options.usage) options.usage->set_recovering(true);
+  auto recovered = t->controller_->recover(rebooted);
+  if (options.usage) options.usage->set_recovering(false);
+  SVC_TRY(std::move(recovered));
   if (!boot_id.empty()) SVC_TRY(store.put_meta("boot_id", boot_id));
   spdlog::info("tasks: sandboxes in {}, shim {}", sandboxes.string(), ro.shim_path.string());
   return t;

@@ -28,6 +28,9 @@ class Compiler;
 namespace svc::scheduler {
 class ThreadPoolExecutor;
 }
+namespace svc::billing {
+class TaskUsageRecorder;
+}
 
 namespace svc::daemon {
 
@@ -47,6 +50,8 @@ class TaskSystem {
     std::string cgroup_base = "svc";
     std::string shim_cgroup = "svc-shims";
     std::uint64_t uid_base = 1'000'000'000;
+    // Opens and closes each run's usage record in the task's own store transactions.
+    billing::TaskUsageRecorder* usage = nullptr;
   };
   static Result<std::unique_ptr<TaskSystem>> start(const Options& options,
                                                    const isolation::HostFacts& host, Store& store,
@@ -57,6 +62,10 @@ class TaskSystem {
   scheduler::TaskController& tasks() { return *controller_; }
   scheduler::LogSource& logs();
   isolation::Runtime& runtime() { return *runtime_; }
+  // Shared with the service instances' runtime (one uid pool, one seccomp cache per node).
+  isolation::CgroupDriver& cgroups() { return *cgroups_; }
+  isolation::seccomp::Compiler& seccomp() { return *seccomp_; }
+  isolation::UidPool& uid_pool() { return *uid_pool_; }
   void shutdown();
 
  private:

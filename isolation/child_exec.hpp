@@ -48,6 +48,13 @@ struct LaunchFds {
   int n_sandbox_procs = 0;
   const int* shim_procs = nullptr;  // cgroup.procs of the shims' cgroup
   int n_shim_procs = 0;
+  // Namespaces the shim-to-be enters before it clones the child (so the child is born in them)
+  // and leaves again after: join_fds[i] is entered as join_types[i] (CLONE_NEW*), restore_fds[i]
+  // (the runtime's own namespace of that type) is entered again afterwards.
+  const int* join_fds = nullptr;
+  const int* join_types = nullptr;
+  const int* restore_fds = nullptr;
+  int n_joins = 0;
 };
 
 // Read-only inputs of the child, built by the runtime before the clone.
@@ -57,6 +64,10 @@ struct ChildArgs {
   const char* const* argv = nullptr;          // NULL-terminated, from plan->child.argv
   const char* const* envp = nullptr;
   LaunchFds fds;
+  // SIGKILL when the parent dies (the shim-to-be, until it has exec'd the shim). Off when the
+  // first process is handed to the caller's subreaper (CreateOptions::reparent): its parent then
+  // exits at once by design.
+  bool kill_with_parent = true;
   // With fds.console_w: the pty's first size (0: the kernel's).
   unsigned short console_rows = 0, console_cols = 0;
 };

@@ -31,6 +31,8 @@ Result<> set_attrs(int fd, unsigned attrs, int userns_fd, bool recursive, const 
   struct mount_attr attr;
   std::memset(&attr, 0, sizeof attr);
   attr.attr_set = attrs;
+  // The kernel takes an atime mode only with the whole atime field cleared (mount_setattr(2)).
+  if (attrs & MOUNT_ATTR__ATIME) attr.attr_clr = MOUNT_ATTR__ATIME;
   if (attrs & MOUNT_ATTR_IDMAP) attr.userns_fd = static_cast<__u64>(userns_fd);
   if (::mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) !=
       0) {
@@ -106,7 +108,7 @@ std::optional<Result<UniqueFd>> overlay_by_layers(const RootfsPlan& r,
         fail_errno(err, fmt::format("create the overlay over {} layers{}", r.lower.size(),
                                     fs_context_log(fsfd.get()))));
   }
-  UniqueFd m(::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, r.readonly ? MOUNT_ATTR_RDONLY : 0));
+  UniqueFd m(::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, 0));
   if (!m) return Result<UniqueFd>(fail_errno("fsmount the overlay"));
   return Result<UniqueFd>(std::move(m));
 }
@@ -157,7 +159,6 @@ Result<UniqueFd> overlay_by_mount_data(const RootfsPlan& r, const std::vector<st
   MountDataJob job;
   job.data = data.c_str();
   job.target = target.c_str();
-  job.flags = r.readonly ? MS_RDONLY : 0;
   constexpr std::size_t kStack = 64UL * 1024;
   std::vector<char> stack(kStack);
   // CLONE_VM|CLONE_VFORK: the child writes job in our memory and we wait for it, as
@@ -185,17 +186,19 @@ Result<UniqueFd> overlay_by_mount_data(const RootfsPlan& r, const std::vector<st
 
 Result<UniqueFd> prepare_rootfs(const RootfsPlan& r, int userns_fd, const fs::path& proc,
                                 OverlayLayers how) {
+  // Read-only roots are made read-only by the sandbox once its mount points exist (an image
+  // may lack /proc or /dev, and a read-only root could not get them).
+  const unsigned idmap = r.idmap ? MOUNT_ATTR_IDMAP : 0u;
   if (!r.overlay) {
     UniqueFd root = SVC_TRY(clone_tree(r.lower.at(0), true));
-    SVC_TRY(set_attrs(root.get(), MOUNT_ATTR_IDMAP | (r.readonly ? MOUNT_ATTR_RDONLY : 0u),
-                      userns_fd, true, r.lower[0]));
+    SVC_TRY(set_attrs(root.get(), idmap, userns_fd, true, r.lower[0]));
     return root;
   }
   std::vector<UniqueFd> layers;
   std::vector<std::string> paths;
   for (const auto& lower : r.lower) {
     UniqueFd l = SVC_TRY(clone_tree(lower, false));
-    SVC_TRY(set_attrs(l.get(), MOUNT_ATTR_IDMAP, userns_fd, false, lower));
+    SVC_TRY(set_attrs(l.get(), idmap, userns_fd, false, lower));
     // overlayfs resolves the magic link to the detached, idmapped clone.
     paths.push_back((proc / "self/fd" / std::to_string(l.get())).string());
     layers.push_back(std::move(l));

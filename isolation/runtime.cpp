@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -245,6 +246,10 @@ Result<> Runtime::remove(std::string_view id, bool force) {
   if (rec && !rec->host_veth.empty())
     SVC_TRY_CTX(bridge().detach(dir.string(), rec->host_veth), "remove sandbox {}", id);
   SVC_TRY_CTX(ids_.release(dir.string()), "remove sandbox {}", id);
+  // A sandbox without a mount namespace of its own was set up in ours (runc does the same): its
+  // root and everything below it are still attached at <dir>/rootfs. Not a mount point (every
+  // other sandbox): EINVAL, nothing to do.
+  ::umount2((dir / "rootfs").c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
   // The shim unlinks its socket as it exits; a vanishing entry is not an error.
   std::error_code ec;
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -77,6 +77,10 @@ struct CreateOptions {
   // StdioMode::kInherit: the fds for the task's 0, 1, 2 (borrowed; duplicated). -1: /dev/null.
   std::array<int, 3> stdio = {-1, -1, -1};
   std::filesystem::path bundle;  // recorded in state.json (svc-runtime state)
+  // The first process is handed to the caller's subreaper (or init) instead of being the shim's
+  // child (launch.hpp LaunchRequest::reparent): svc-runtime create, for conmon and containerd.
+  // The shim still starts, signals and watches it; its exit status goes to that reaper.
+  bool reparent = false;
   // StdioMode::kInherit with spec.terminal: the OCI console socket the pty master is sent to.
   std::filesystem::path console_socket;
 };

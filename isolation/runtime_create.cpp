@@ -17,12 +17,14 @@
 // the shim from then on; undo() kills them through the pidfd if the create fails.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -37,6 +39,7 @@
 #include "isolation/runtime.hpp"
 #include "isolation/sandbox_state.hpp"
 #include "isolation/shim/protocol.hpp"
+#include "isolation/shim_cgroup.hpp"
 #include "isolation/shim_client.hpp"
 #include "isolation/terminal.hpp"
 
@@ -51,6 +54,25 @@ std::pair<UniqueFd, UniqueFd> make_pipe() {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return {};
   return {UniqueFd(p[0]), UniqueFd(p[1])};
+}
+
+const char* ns_file(int type) {
+  switch (type) {
+    case CLONE_NEWNET:
+      return "net";
+    case CLONE_NEWPID:
+      return "pid";
+    case CLONE_NEWIPC:
+      return "ipc";
+    case CLONE_NEWUTS:
+      return "uts";
+    case CLONE_NEWNS:
+      return "mnt";
+    case CLONE_NEWCGROUP:
+      return "cgroup";
+    default:
+      return "user";
+  }
 }
 
 Result<> write_proc_file(const fs::path& path, const std::string& data) {
@@ -113,6 +135,7 @@ struct LaunchFiles {
   UniqueFd pidfd_slot;                  // the number the child's pidfd is dup2'ed onto in the shim
   UniqueFd out_r, out_w, err_r, err_w;  // StdioMode::kLog
   std::array<UniqueFd, 3> inherited;    // StdioMode::kInherit: our dups of the caller's fds
+  std::vector<UniqueFd> joins;          // namespaces to join and ours to return to, in pairs
   // A terminal: the child sends its pty's master on console_w; console_r goes to the shim
   // (kLog), or stays ours for the console socket (kInherit).
   UniqueFd console_r, console_w;
@@ -125,6 +148,7 @@ struct LaunchFiles {
                          &null_fd, &pidfd_slot, &out_r, &out_w, &err_r, &err_w, &inherited[0],
                          &inherited[1], &inherited[2], &console_w, &stdin_r, &stdin_w})
       fd->reset();
+    joins.clear();
     if (console_to_shim) console_r.reset();
   }
 };
@@ -211,7 +235,8 @@ class Runtime::Creator {
     ctx.sandbox_dir = dir_;
     ctx.cap_last_cap = rt_.cap_last_cap_;
     ctx.cgroup = rt_.options_.cgroup_parent.empty() ? id_ : rt_.options_.cgroup_parent + "/" + id_;
-    if (spec_.uid_mappings.empty()) {
+    const bool new_userns = spec_.namespaces.user && !spec_.namespaces.join.count("user");
+    if (new_userns && spec_.uid_mappings.empty()) {
       ctx.ids = SVC_TRY(rt_.ids_.allocate(dir_.string()));
       ids_allocated_ = true;
     }
@@ -222,6 +247,18 @@ class Runtime::Creator {
         ctx.host_hard_limits[r.resource] = host.rlim_max;
     }
     plan_ = SVC_TRY(plan_sandbox(spec_, ctx));
+    if (!plan_.limits.devices.empty() && rt_.cgroups_.version() == "v2") {
+      // v2 controls devices with an eBPF program, which svc does not load. In a user namespace
+      // the rules add nothing (no device node can be made there; the sandbox sees only the
+      // nodes bound in); without one they would be the only wall, so refuse rather than drop.
+      if (!plan_.new_userns)
+        return fail(Code::kUnimplemented,
+                    "device rules (linux.resources.devices) on cgroup v2 need an eBPF device "
+                    "filter, which svc does not have; give the container a user namespace, or "
+                    "run it on a cgroup v1 host");
+      spdlog::debug("create sandbox {}: cgroup v2: device rules not applied (user namespace)", id_);
+      plan_.limits.devices.clear();
+    }
     if (plan_.binds.size() > 200)
       return fail(Code::kInvalidArgument, "{} bind mounts (at most 200)", plan_.binds.size());
     if (spec_.seccomp)
@@ -236,6 +273,7 @@ class Runtime::Creator {
     if (!plan_.rootfs.overlay) return {};
     SVC_TRY(svc::make_dirs(plan_.rootfs.upper, 0755));
     SVC_TRY(svc::make_dirs(plan_.rootfs.work, 0700));
+    if (!plan_.new_userns) return {};  // the sandbox's root is the host's
     uid_t root_uid = *map_to_host(plan_.uid_map, 0);
     gid_t root_gid = *map_to_host(plan_.gid_map, 0);
     if (::chown(plan_.rootfs.upper.c_str(), root_uid, root_gid) != 0)
@@ -246,7 +284,18 @@ class Runtime::Creator {
   // The cgroup, and the cgroup.procs files the shim-to-be writes itself into (the sandbox's, so
   // the child is born there, then the shims').
   Result<> make_cgroup() {
-    SVC_TRY_CTX(rt_.cgroups_.create(plan_.cgroup, plan_.limits), "cgroup {}", plan_.cgroup);
+    auto made = rt_.cgroups_.create(plan_.cgroup, plan_.limits);
+    if (!made && made.error().code() == Code::kAlreadyExists && plan_.cgroup_given) {
+      // A cgroup the spec names may exist already (runc joins it): used when nothing runs there.
+      auto pids = SVC_TRY_CTX(rt_.cgroups_.pids(plan_.cgroup), "cgroup {}", plan_.cgroup);
+      if (!pids.empty())
+        return fail(Code::kAlreadyExists,
+                    "cgroup {} exists and has {} processes in it; give the container a cgroup "
+                    "of its own (linux.cgroupsPath)",
+                    plan_.cgroup, pids.size());
+      made = rt_.cgroups_.update(plan_.cgroup, plan_.limits);
+    }
+    SVC_TRY_CTX(std::move(made), "cgroup {}", plan_.cgroup);
     cgroup_ = plan_.cgroup;
     procs_ = SVC_TRY_CTX(rt_.cgroups_.open_procs_files(plan_.cgroup), "cgroup {}", plan_.cgroup);
     for (const auto& p : procs_) {
@@ -258,7 +307,43 @@ class Runtime::Creator {
     }
     std::vector<fs::path> cgroup_paths(cgroup_dirs_.begin(), cgroup_dirs_.end());
     shim_procs_ = SVC_TRY(rt_.shim_cgroup_fds(cgroup_paths));
+    plan_cgroup_fs(cgroup_paths);
     return {};
+  }
+
+  // What a "cgroup" mount shows: the sandbox's directory in each hierarchy it has one in, the
+  // runtime's own elsewhere (where the child stays, being born in it).
+  void plan_cgroup_fs(const std::vector<fs::path>& sandbox_dirs) {
+    const auto& steps = plan_.child.steps;
+    if (std::none_of(steps.begin(), steps.end(),
+                     [](const ChildStep& s) { return s.kind == StepKind::kCgroupFs; }))
+      return;
+    CgroupFsPlan& cg = plan_.child.cgroup_fs;
+    auto mounts = cgroup_mounts(rt_.options_.proc);
+    auto own = own_cgroups(mounts, rt_.options_.proc);
+    const bool v2_only =
+        std::all_of(mounts.begin(), mounts.end(), [](const CgroupMount& m) { return m.v2; });
+    cg.v2 = rt_.cgroups_.version() == "v2" && v2_only;
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      const CgroupMount& m = mounts[i];
+      if (m.v2 != cg.v2) continue;  // a hybrid host's cgroup2 stays the host's
+      fs::path dir;
+      for (const auto& d : sandbox_dirs)
+        if (d.string().starts_with(m.mount_point.string() + "/")) dir = d;
+      if (dir.empty()) dir = own[i].empty() ? m.mount_point : m.mount_point / own[i].substr(1);
+      std::string name = m.v2 ? "" : m.mount_point.filename().string();
+      cg.hierarchies.push_back({name, dir});
+      // "cpu,cpuacct" is also reached as "cpu" and "cpuacct".
+      if (!m.v2 && name.find(',') != std::string::npos) {
+        std::size_t pos = 0;
+        while (pos <= name.size()) {
+          std::size_t comma = name.find(',', pos);
+          if (comma == std::string::npos) comma = name.size();
+          cg.links.emplace_back(name.substr(pos, comma - pos), name);
+          pos = comma + 1;
+        }
+      }
+    }
   }
 
   Result<> open_fds() {
@@ -277,6 +362,18 @@ class Runtime::Creator {
     if (!f.null_fd) return fail_errno("open /dev/null");
     f.pidfd_slot.reset(::fcntl(f.null_fd.get(), F_DUPFD_CLOEXEC, 3));
     if (!f.pidfd_slot) return fail_errno("dup /dev/null");
+    for (const NamespaceJoin& j : plan_.joins) {
+      UniqueFd target(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!target) return fail_errno("open the namespace to join at " + j.path);
+      fs::path own = rt_.options_.proc / "self/ns" / ns_file(j.type);
+      UniqueFd mine(::open(own.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!mine) return fail_errno("open " + own.string());
+      join_types_.push_back(j.type);
+      join_fds_.push_back(target.get());
+      restore_fds_.push_back(mine.get());
+      f.joins.push_back(std::move(target));
+      f.joins.push_back(std::move(mine));
+    }
     if (spec_.terminal) {
       if (spec_.stdio == StdioMode::kInherit && options_.console_socket.empty())
         return fail(Code::kInvalidArgument,
@@ -326,6 +423,10 @@ class Runtime::Creator {
     f.n_sandbox_procs = static_cast<int>(sandbox_procs_.size());
     f.shim_procs = shim_procs_.data();
     f.n_shim_procs = static_cast<int>(shim_procs_.size());
+    f.join_fds = join_fds_.data();
+    f.join_types = join_types_.data();
+    f.restore_fds = restore_fds_.data();
+    f.n_joins = static_cast<int>(join_fds_.size());
     for (int& s : f.stdio) s = o.null_fd.get();
     if (o.out_w) {
       f.out_r = o.out_r.get();
@@ -402,6 +503,8 @@ class Runtime::Creator {
     req.child.argv = argv.data();
     req.child.envp = envp.data();
     req.child.fds = f;
+    req.child.kill_with_parent = !options_.reparent;
+    req.reparent = options_.reparent;
     req.child.console_rows = spec_.console_rows;
     req.child.console_cols = spec_.console_cols;
     req.null_fd = files_.null_fd.get();
@@ -416,7 +519,13 @@ class Runtime::Creator {
     req.shim_envp = {shim_env.data(), nullptr};
 
     const int timeout_ms = static_cast<int>(rt_.options_.setup_timeout.count());
-    launched_ = SVC_TRY(isolation::launch(req, files_.report_r.get(), timeout_ms));
+    auto launched = isolation::launch(req, files_.report_r.get(), timeout_ms);
+    if (!launched && !plan_.joins.empty()) {
+      std::string paths;
+      for (const auto& j : plan_.joins) paths += (paths.empty() ? "" : ", ") + j.path;
+      return tl::unexpected(std::move(launched).error().context("namespaces " + paths));
+    }
+    launched_ = SVC_TRY(std::move(launched));
     pidfd_.reset(sys::pidfd_open(launched_.pid));
     if (!pidfd_) return fail_errno("pidfd_open the sandbox's first process");
     files_.close_handed_over();
@@ -428,10 +537,17 @@ class Runtime::Creator {
   // and bind mounts idmapped into it, and the bridge's veth in its network namespace.
   Result<> host_side() {
     fs::path pid_dir = rt_.options_.proc / std::to_string(launched_.pid);
-    SVC_TRY(write_proc_file(pid_dir / "uid_map", format_id_map(plan_.uid_map)));
-    SVC_TRY(write_proc_file(pid_dir / "gid_map", format_id_map(plan_.gid_map)));
-    UniqueFd userns(::open((pid_dir / "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!userns) return fail_errno("open the sandbox's user namespace");
+    UniqueFd userns;
+    if (plan_.new_userns) {
+      SVC_TRY(write_proc_file(pid_dir / "uid_map", format_id_map(plan_.uid_map)));
+      SVC_TRY(write_proc_file(pid_dir / "gid_map", format_id_map(plan_.gid_map)));
+      userns.reset(::open((pid_dir / "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!userns) return fail_errno("open the sandbox's user namespace");
+    }
+    // The runtime's privilege, not the sandbox's: lowering the score needs CAP_SYS_RESOURCE.
+    if (plan_.oom_score_adj)
+      SVC_TRY_CTX(write_proc_file(pid_dir / "oom_score_adj", std::to_string(*plan_.oom_score_adj)),
+                  "process.oomScoreAdj");
     mounts_.push_back(SVC_TRY_CTX(
         prepare_rootfs(plan_.rootfs, userns.get(), rt_.options_.proc, rt_.options_.overlay_layers),
         "root file system"));
@@ -480,7 +596,7 @@ class Runtime::Creator {
     info.shim_pid = launched_.shim_pid;
     info.shim_alive = true;
     info.created_at = std::chrono::system_clock::now();
-    info.ids = {*map_to_host(plan_.uid_map, 0), plan_.uid_map[0].size};
+    if (plan_.new_userns) info.ids = {*map_to_host(plan_.uid_map, 0), plan_.uid_map[0].size};
     info.cgroup = plan_.cgroup;
     info.network = plan_.network;
     info.bundle = options_.bundle;
@@ -511,6 +627,7 @@ class Runtime::Creator {
   std::vector<int> sandbox_procs_;        // their numbers
   std::vector<std::string> cgroup_dirs_;  // their directories (the shim's --cgroup)
   std::vector<int> shim_procs_;           // the shims' cgroup.procs (owned by the runtime)
+  std::vector<int> join_fds_, join_types_, restore_fds_;  // numbers of files_.joins, by join
   LaunchFiles files_;
   Launched launched_;
   UniqueFd pidfd_;                // the sandbox's first process: killed by undo()

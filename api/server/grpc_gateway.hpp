@@ -6,11 +6,12 @@
 #include <memory>
 #include <string>
 
-#include "api/server/dispatcher.hpp"
-#include "api/server/peer.hpp"
-
+#include <atomic>
 #include <thread>
 #include <vector>
+
+#include "api/server/dispatcher.hpp"
+#include "api/server/peer.hpp"
 
 namespace grpc {
 class Server;
@@ -26,14 +27,21 @@ using Authenticator =
 
 class GrpcGateway {
  public:
+  // Calls in flight at once per server; each holds a thread while its handler runs. One more
+  // is answered RESOURCE_EXHAUSTED at once.
+  struct Limits {
+    std::size_t trusted_calls = 1024;  // the unix socket
+    std::size_t token_calls = 64;      // TCP
+  };
+
   GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticator);
   ~GrpcGateway();
   GrpcGateway(const GrpcGateway&) = delete;
   GrpcGateway& operator=(const GrpcGateway&) = delete;
 
-  Result<> start();
+  Result<> start(Limits limits);
   // Takes ownership of fd (a connected stream socket whose first bytes are the HTTP/2 preface);
-  // peer: who is on it (the listener read it at accept).
+  // peer: who is on it (the listener read it at accept, the unix peer's credentials too).
   void adopt(int fd, bool trusted, PeerIdentity peer);
   // Stops accepting calls; in-flight calls are cancelled after the grace period.
   void shutdown(std::chrono::milliseconds grace);

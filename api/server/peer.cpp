@@ -6,16 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "api/server/peer_credentials.hpp"
+
 namespace svc::api {
 
 PeerIdentity identify_peer(int fd, bool unix_socket) {
   PeerIdentity id;
   if (unix_socket) {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    id.principal = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
-                       ? fmt::format("uid:{}", cred.uid)
-                       : "unix";
+    id.credentials = peer_credentials(fd);
+    id.principal = id.credentials ? fmt::format("uid:{}", id.credentials->uid) : "unix";
     return id;
   }
   sockaddr_storage ss{};

@@ -1,5 +1,5 @@
-// The commands of features this version of svc does not have yet (services, usage, schedules,
-// exec and attach are being built). They are listed in `svctl --help` under their own heading
+// The commands of features this version of svc does not have yet (services, usage and
+// schedules are being built). They are listed in `svctl --help` under their own heading
 // and, when run, say plainly that the feature is not built in, instead of being absent (CLI11's
 // "arguments were not expected") or pretending. Each is added only when no real command of that
 // name was registered before, so the real one replaces it by being added earlier in main.cpp.
@@ -24,10 +24,7 @@ constexpr NotBuilt kNotBuilt[] = {
     {"deploy", "deploy a service: an HTTP endpoint that scales from zero", "services"},
     {"services", "list services", "services"},
     {"service", "describe or remove a service", "services"},
-    {"usage", "vCPU-seconds and GiB-seconds per task and service", "usage reports (billing)"},
     {"schedule", "run tasks on a schedule", "schedules"},
-    {"exec", "run a command inside a running task", "exec"},
-    {"attach", "attach to a running task's input and output", "attach"},
 };
 
 }  // namespace

@@ -412,8 +412,17 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.cfg.pidfd), &info, WEXITED) !=
-             0 &&
-         errno == EINTR) {
+         0) {
+    if (errno == EINTR) continue;
+    // Not our child: svc-runtime create hands the process to the caller's subreaper (conmon,
+    // containerd's shim), which reaps it and has its status; we only saw it go (pidfd POLLIN).
+    if (errno == ECHILD && !s.exec_error[0])
+      snprintf(s.exec_error, sizeof s.exec_error,
+               "the process was reaped by its parent (the caller's subreaper), which has its "
+               "exit status");
+    info.si_code = CLD_EXITED;
+    info.si_status = -1;
+    break;
   }
   if (!s.exec_resolved && s.cfg.execerr_r >= 0) on_exec_error(s);
   s.stdio.drain();
@@ -438,7 +447,11 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
     ::fdatasync(exit_fd);
     ::fsync(s.dirfd);
   }
-  ::_exit(0);
+  // The shim's own status is the task's (128+N for signal N): a caller that waits for the shim
+  // as the container's supervisor (conmon, given the shim's pid by svc-runtime) reads the
+  // task's exit code from it, as kata's shim did.
+  int code = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+  ::_exit(code & 0xff);
 }
 
 bool parse_int(const char* text, int* out) {

@@ -36,6 +36,9 @@ class TaskController {
     // How long a stopped task started with auto_remove waits for someone to read its exit
     // code (Wait) before it is deleted anyway.
     std::chrono::milliseconds auto_remove_linger{60'000};
+    // How long a task run with hold_for_attach waits for its first Attach before it is started
+    // anyway (the client that ran it went away, say).
+    std::chrono::milliseconds attach_hold{10'000};
   };
 
   TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime, Executor& executor,
@@ -61,10 +64,21 @@ class TaskController {
   Result<Task> wait(std::string_view ref, std::chrono::steady_clock::time_point deadline,
                     const std::function<bool()>& cancelled);
   std::shared_ptr<EventHub::Subscription> subscribe(std::string task_id = {});
+  // A client of the task's stdio (controller_stdio.cpp). Waits while the task is pending,
+  // pulling or starting (until deadline or cancelled()); FAILED_PRECONDITION once it stopped.
+  Result<std::unique_ptr<StdioStream>> attach(std::string_view ref, const AttachRequest& request,
+                                              std::chrono::steady_clock::time_point deadline,
+                                              const std::function<bool()>& cancelled);
+  // A process in the running task's sandbox, its stream attached before it starts.
+  // FAILED_PRECONDITION unless the task is running.
+  Result<std::unique_ptr<StdioStream>> exec(std::string_view ref, const ExecRequest& request);
+
   // Refreshes a running task's usage from its cgroup.
   Result<Task> refresh_usage(std::string_view ref);
 
   int running_count() const;
+  // How many tasks the controller holds in each state (metrics: svc_tasks{state}).
+  std::map<TaskState, int> count_by_state() const;
   // Reserved CPU and memory of admitted tasks that have not stopped.
   std::pair<std::int64_t, std::uint64_t> reserved() const;
 
@@ -80,6 +94,7 @@ class TaskController {
     std::uint64_t remove_timer = 0;
     bool reserved = false;  // counts against capacity
     bool launched = false;  // a sandbox exists (or may exist) for it
+    bool held = false;      // launched with hold, not yet released by an attach or the timer
     int waiters = 0;
   };
   using Lock = std::unique_lock<std::mutex>;
@@ -101,6 +116,7 @@ class TaskController {
   void start_task(const std::string& id);
   void on_exit(const std::string& id, const ExitInfo& info);
   void on_timeout(const std::string& id);
+  void arm_attach_hold_locked(Entry& e);
   void cleanup_async(const std::string& id, bool kill_first);
 
   TaskStore& store_;

@@ -399,16 +399,30 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
   for (int i = 0; i < 5; ++i) {
     auto r =
         d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
-                 img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)});
+                 img, "--", "sh", "-c",
+                 // Exits when the test says so (SIGUSR1), not after a guessed sleep: it must be
+                 // running when svcd dies and exit while svcd is down, however loaded the host.
+                 fmt::format("trap 'echo done-{0}; exit {1}' USR1; echo ready-{0}; "
+                             "while :; do sleep 0.1; done",
+                             i, 10 + i)});
     REQUIRE(r.exit_code == 0);
     short_ids.push_back(r.out.substr(0, r.out.find('\n')));
   }
   for (int i = 0; i < 20; ++i) REQUIRE(wait_state(d, fmt::format("long-{}", i), "RUNNING"));
-  for (int i = 0; i < 5; ++i) REQUIRE(wait_state(d, fmt::format("short-{}", i), "RUNNING"));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(wait_printed(d, fmt::format("short-{}", i), fmt::format("ready-{}\n", i)));
 
   d.kill9();
   // The short ones exit while svcd is down: their shims record each exit (exit.json in the
-  // sandbox dir) with no daemon to tell.
+  // sandbox dir) with no daemon to tell. Their host pids are in the sandbox's state.json.
+  for (const auto& id : short_ids) {
+    INFO(id);
+    auto state = read_file(d.state_dir() / "tasks" / id / "state.json");
+    REQUIRE(state.has_value());
+    auto pid = json::parse(*state).at("pid").get<pid_t>();
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGUSR1) == 0);
+  }
   for (const auto& id : short_ids)
     REQUIRE(wait_for([&] { return fs::exists(d.state_dir() / "tasks" / id / "exit.json"); }, 30s));
   d.start();
@@ -426,7 +440,7 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
     CHECK(t["state"] == "STOPPED");
     CHECK(t["exitCode"] == 10 + i);
     CHECK(t["stopReason"] == "Exited");
-    CHECK(d.svctl({"logs", name}).out == fmt::format("done-{}\n", i));
+    CHECK(d.svctl({"logs", name}).out == fmt::format("ready-{0}\ndone-{0}\n", i));
   }
   // The re-adopted ones are still controllable.
   REQUIRE(d.svctl({"stop", "-t", "0s", "long-0"}).exit_code == 0);

@@ -197,6 +197,20 @@ int tiocsti() {
   return 0;
 }
 
+// TIOCSTI on the process's own stdin (its terminal under `svctl run -it`): each byte of a
+// command it would type into whoever reads that terminal. Prints how the first one went.
+int tiocsti_stdin() {
+  const char* keys = "echo INJECTED\n";
+  long rc = 0;
+  int err = 0;
+  for (const char* p = keys; *p && rc == 0; ++p) {
+    rc = syscall(SYS_ioctl, 0, 0x5412UL, p);
+    if (rc < 0) err = errno;
+  }
+  printf("tiocsti_stdin=%s\n", name(rc < 0 ? err : 0));
+  return 0;
+}
+
 int fds() {
   DIR* d = opendir("/proc/self/fd");
   if (!d) return 1;
@@ -329,7 +343,8 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc < 2) {
     fprintf(stderr,
-            "usage: sandbox-probe syscalls|vsock|tiocsti|fds|caps|ids|exe|hog MiB|spin ms|"
+            "usage: sandbox-probe syscalls|vsock|tiocsti|tiocsti-stdin|fds|caps|ids|exe|hog "
+            "MiB|spin ms|"
             "forkbomb N|serve PORT TEXT\n");
     return 2;
   }
@@ -338,6 +353,7 @@ int main(int argc, char** argv) {
   if (!strcmp(cmd, "fds")) return fds();
   if (!strcmp(cmd, "vsock")) return vsock();
   if (!strcmp(cmd, "tiocsti")) return tiocsti();
+  if (!strcmp(cmd, "tiocsti-stdin")) return tiocsti_stdin();
   if (!strcmp(cmd, "caps")) return caps();
   if (!strcmp(cmd, "ids")) return ids();
   if (!strcmp(cmd, "exe")) return exe();

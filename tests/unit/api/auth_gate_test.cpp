@@ -26,7 +26,11 @@ AuthGate::TokenCheck tokens(int* looked_up) {
   };
 }
 
-PeerIdentity peer(std::string address) { return PeerIdentity{"", std::move(address)}; }
+PeerIdentity peer(std::string address) {
+  PeerIdentity p;
+  p.address = std::move(address);
+  return p;
+}
 }  // namespace
 
 TEST_CASE("a good token is the caller token:<name>, a bad one UNAUTHENTICATED", "[auth_gate]") {

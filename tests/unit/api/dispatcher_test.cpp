@@ -60,6 +60,112 @@ TEST_CASE("handlers run, and exceptions become INTERNAL errors", "[dispatcher]")
       [](const v1::TaskLogsRequest&, v1::LogEntry&, CallContext&) -> Result<> { return {}; }));
 }
 
+TEST_CASE("every call is counted by method and code, and timed", "[dispatcher][metrics]") {
+  Dispatcher d;
+  metrics::Registry registry;
+  d.set_metrics(registry);
+  d.unary<v1::NodeInfoRequest, v1::NodeInfo>(
+      "svc.v1.Node/Info",
+      [](const v1::NodeInfoRequest&, v1::NodeInfo&, CallContext&) -> Result<> { return {}; });
+  d.unary<v1::GetTaskRequest, v1::Task>(
+      "svc.v1.Tasks/Get", [](const v1::GetTaskRequest&, v1::Task&, CallContext&) -> Result<> {
+        return fail(Code::kNotFound, "no task");
+      });
+  CallContext ctx;
+  v1::NodeInfo info;
+  v1::Task task;
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(d.call_unary(*d.find("svc.v1.Node/Info"), v1::NodeInfoRequest(), info, ctx));
+  CHECK_FALSE(d.call_unary(*d.find("svc.v1.Tasks/Get"), v1::GetTaskRequest(), task, ctx));
+  const auto* deploy = d.find("svc.v1.Services/Deploy");
+  auto req = d.new_request(*deploy);
+  auto resp = d.new_response(*deploy);
+  CHECK_FALSE(d.call_unary(*deploy, *req, *resp, ctx));
+  std::string text = registry.render();
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Node/Info\",code=\"OK\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Tasks/Get\",code=\"NOT_FOUND\"} 1\n") !=
+        std::string::npos);
+  CHECK(
+      text.find("svc_api_requests_total{method=\"svc.v1.Services/Deploy\",code=\"UNIMPLEMENTED\"} "
+                "1\n") != std::string::npos);
+  CHECK(text.find("svc_api_request_duration_seconds_count{method=\"svc.v1.Node/Info\"} 3\n") !=
+        std::string::npos);
+}
+
+namespace {
+// A client that sends the given messages, then ends.
+class ListSource final : public StreamSource {
+ public:
+  explicit ListSource(std::vector<v1::AttachRequest> messages) : messages_(std::move(messages)) {}
+  Result<Status> read(google::protobuf::Message& m, std::chrono::milliseconds) override {
+    if (next_ == messages_.size()) return Status::kEnd;
+    m.CopyFrom(messages_[next_++]);
+    return Status::kMessage;
+  }
+
+ private:
+  std::vector<v1::AttachRequest> messages_;
+  std::size_t next_ = 0;
+};
+
+class NullSink final : public StreamSink {
+ public:
+  bool write(const google::protobuf::Message&) override { return true; }
+};
+}  // namespace
+
+TEST_CASE("every kind of call reaches the metrics and the observer, a bidi one with its first "
+          "message",
+          "[dispatcher][metrics]") {
+  Dispatcher d;
+  metrics::Registry registry;
+  d.set_metrics(registry);
+  std::vector<std::string> seen;  // method, then what the request named
+  d.set_observer([&](const Dispatcher::Method& m, const google::protobuf::Message& req,
+                     const CallContext& ctx, const Result<>& r) {
+    seen.push_back(m.full_name);
+    const auto* id = req.GetDescriptor()->FindFieldByName("id");
+    seen.push_back(id ? req.GetReflection()->GetString(req, id) : "");
+    seen.push_back(r ? "OK" : std::string(code_name(r.error().code())));
+    seen.push_back(ctx.principal);
+  });
+  d.bidi_stream<v1::AttachRequest, v1::StdioOutput>(
+      "svc.v1.Tasks/Attach",
+      [](TypedSource<v1::AttachRequest>& in, TypedSink<v1::StdioOutput>&,
+         CallContext&) -> Result<> {
+        v1::AttachRequest first;
+        while (SVC_TRY(in.read(first, std::chrono::milliseconds(0))) ==
+               StreamSource::Status::kMessage) {
+        }
+        return fail(Code::kNotFound, "no task");
+      });
+  d.server_stream<v1::TaskLogsRequest, v1::LogEntry>(
+      "svc.v1.Tasks/Logs",
+      [](const v1::TaskLogsRequest&, TypedSink<v1::LogEntry>&, CallContext&) -> Result<> {
+        return {};
+      });
+  CallContext ctx;
+  ctx.principal = "uid:1000";
+  v1::AttachRequest first;
+  first.set_id("web");
+  v1::AttachRequest later;
+  later.set_id("not-this");
+  ListSource in({first, later});
+  NullSink out;
+  CHECK_FALSE(d.call_bidi(*d.find("svc.v1.Tasks/Attach"), in, out, ctx));
+  v1::TaskLogsRequest logs;
+  logs.set_id("db");
+  CHECK(d.call_stream(*d.find("svc.v1.Tasks/Logs"), logs, out, ctx));
+  CHECK(seen == std::vector<std::string>{"svc.v1.Tasks/Attach", "web", "NOT_FOUND", "uid:1000",
+                                         "svc.v1.Tasks/Logs", "db", "OK", "uid:1000"});
+  std::string text = registry.render();
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Tasks/Attach\",code=\"NOT_FOUND\"} "
+                  "1\n") != std::string::npos);
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Tasks/Logs\",code=\"OK\"} 1\n") !=
+        std::string::npos);
+}
+
 TEST_CASE("status codes map to gRPC and HTTP as google.rpc.Code does", "[status]") {
   CHECK(to_grpc_code(Code::kNotFound) == grpc::StatusCode::NOT_FOUND);
   CHECK(to_grpc_code(Code::kUnauthenticated) == grpc::StatusCode::UNAUTHENTICATED);

@@ -124,7 +124,8 @@ TEST_CASE("Run: bad input is INVALID_ARGUMENT naming the field, and nothing runs
   CHECK(f.tasks.ran.empty());
 }
 
-TEST_CASE("Get refreshes usage and shows exit details - unknown ids are NOT_FOUND", "[api][tasks]") {
+TEST_CASE("Get refreshes usage and shows exit details - unknown ids are NOT_FOUND",
+          "[api][tasks]") {
   Fixture f;
   auto& t = f.add("abcdef123456", "done", sch::TaskState::kStopped);
   t.exit_code = 3;
