@@ -319,6 +319,52 @@ Result<> read_node(TableReader& r, Config::Node& n) {
     n.memory_bytes = *bytes;
     return {};
   }));
+  SVC_TRY(r.on("cpu_overcommit", [&](const toml::node& node) -> Result<> {
+    if (!node.is_integer() && !node.is_floating_point())
+      return r.type_error("cpu_overcommit", node, "a number such as 1 or 4.0");
+    double v = node.is_integer() ? static_cast<double>(*node.value<std::int64_t>())
+                                 : *node.value<double>();
+    if (!(v >= 1.0 && v <= 1000.0))
+      return r.value_error("cpu_overcommit", node,
+                           "must be 1 (requests up to the allocatable vCPUs) to 1000");
+    n.cpu_overcommit = v;
+    return {};
+  }));
+  SVC_TRY(r.on("default_cpu_request", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string())
+      return r.type_error("default_cpu_request", node, "a CPU amount such as \"10m\" or \"0.1\"");
+    auto millis = parse_cpu_millis(*node.value<std::string>());
+    if (!millis) return r.value_error("default_cpu_request", node, millis.error().message());
+    n.default_cpu_request_millis = *millis;
+    return {};
+  }));
+  auto size_key = [&](std::string_view key, std::uint64_t& out) {
+    return r.on(key, [&, key](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a size such as \"16Mi\"");
+      auto v = parse_size(*node.value<std::string>());
+      if (!v) return r.value_error(key, node, v.error().message());
+      // The smallest memory limit a sandbox may have (ValidationLimits::min_memory_bytes).
+      if (*v < (4ULL << 20)) return r.value_error(key, node, "must be at least 4Mi");
+      out = *v;
+      return {};
+    });
+  };
+  SVC_TRY(size_key("default_memory_request", n.default_memory_request_bytes));
+  SVC_TRY(size_key("default_memory_limit", n.default_memory_limit_bytes));
+  SVC_TRY(r.on("default_pids", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("default_pids", node, "an integer");
+    if (*v < 1 || *v > 4'194'304)
+      return r.value_error("default_pids", node, "must be 1 to 4194304");
+    n.default_pids = *v;
+    return {};
+  }));
+  if (n.default_memory_request_bytes > n.default_memory_limit_bytes)
+    return fail(Code::kInvalidArgument,
+                "{}: node.default_memory_request ({}) is more than node.default_memory_limit ({}): "
+                "a request is at most its limit",
+                r.source(), format_size(n.default_memory_request_bytes),
+                format_size(n.default_memory_limit_bytes));
   return r.unknown_keys();
 }
 
@@ -429,8 +475,14 @@ std::string to_toml(const Config& c) {
       {"isolation", toml::table{{"cgroup_base", c.isolation.cgroup_base},
                                 {"shim_cgroup", c.isolation.shim_cgroup},
                                 {"uid_base", static_cast<std::int64_t>(c.isolation.uid_base)}}},
-      {"node", toml::table{{"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes)
-                                                          : std::string()}}},
+      {"node",
+       toml::table{
+           {"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes) : std::string()},
+           {"cpu_overcommit", c.node.cpu_overcommit},
+           {"default_cpu_request", format_cpu_millis(c.node.default_cpu_request_millis)},
+           {"default_memory_request", format_size(c.node.default_memory_request_bytes)},
+           {"default_memory_limit", format_size(c.node.default_memory_limit_bytes)},
+           {"default_pids", c.node.default_pids}}},
       {"billing", toml::table{{"price_vcpu_second", c.billing.price_vcpu_second},
                               {"price_gib_second", c.billing.price_gib_second},
                               {"task_minimum", format_duration(c.billing.task_minimum)}}},

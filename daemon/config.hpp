@@ -58,6 +58,14 @@ struct Config {
   struct Node {
     std::int64_t cpu_millis = 0;     // 0 = all online CPUs
     std::uint64_t memory_bytes = 0;  // 0 = 90 % of RAM
+    // CPU requests admitted per allocatable vCPU (1 = none beyond the node; 4 = four times).
+    double cpu_overcommit = 1.0;
+    // What a task or instance without --cpu / --memory requests and is limited to: a weight
+    // under contention and no CPU quota, a small memory reservation and a memory limit.
+    std::int64_t default_cpu_request_millis = 1;
+    std::uint64_t default_memory_request_bytes = 16ULL << 20;
+    std::uint64_t default_memory_limit_bytes = 512ULL << 20;
+    std::int64_t default_pids = 1024;
   } node;
 
   struct Billing {

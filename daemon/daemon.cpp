@@ -21,6 +21,7 @@
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
+#include "scheduler/capacity.hpp"
 
 namespace svc::daemon {
 
@@ -123,10 +124,16 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
+  // Admission counts requests against the allocatable CPU times the overcommit ratio.
+  std::int64_t admit_cpu =
+      static_cast<std::int64_t>(static_cast<double>(alloc_cpu) * config.node.cpu_overcommit);
+  d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{admit_cpu, alloc_mem});
   TaskSystem::Options to;
   to.state_dir = state;
-  to.capacity_cpu_millis = alloc_cpu;
-  to.capacity_memory_bytes = alloc_mem;
+  to.capacity = d->capacity_.get();
+  to.defaults = scheduler::ResourceDefaults{
+      config.node.default_cpu_request_millis, config.node.default_memory_request_bytes,
+      config.node.default_memory_limit_bytes, config.node.default_pids};
   to.cgroup_base = config.isolation.cgroup_base;
   to.shim_cgroup = config.isolation.shim_cgroup;
   to.uid_base = config.isolation.uid_base;
@@ -136,6 +143,22 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, host, [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
+    auto totals = self->capacity_->totals();
+    s.admittable_cpu_millis = totals.total.cpu_millis;
+    s.cpu_overcommit = self->config_.node.cpu_overcommit;
+    s.requested_cpu_millis = totals.reserved.cpu_millis;
+    s.requested_memory_bytes = totals.reserved.memory_bytes;
+    s.limited_cpu_millis = totals.limits.cpu_millis;
+    s.limited_memory_bytes = totals.limits.memory_bytes;
+    s.without_cpu_limit = static_cast<int>(totals.without_cpu_limit);
+    s.admitted = static_cast<int>(totals.holders);
+    auto free = self->capacity_->free();
+    s.free_cpu_millis = free.cpu_millis;
+    s.free_memory_bytes = free.memory_bytes;
+    const auto& n = self->config_.node;
+    s.default_cpu_request_millis = n.default_cpu_request_millis;
+    s.default_memory_request_bytes = n.default_memory_request_bytes;
+    s.default_memory_limit_bytes = n.default_memory_limit_bytes;
     s.node_id = self->node_id_;
     s.state_dir = self->config_.daemon.state_dir;
     s.run_dir = self->config_.daemon.run_dir;
@@ -172,6 +195,7 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();
+  capacity_.reset();
   images_.reset();
   tokens_.reset();
   store_.reset();

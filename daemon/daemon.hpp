@@ -15,6 +15,10 @@ namespace svc::images {
 class ImageService;
 }
 
+namespace svc::scheduler {
+class Capacity;
+}
+
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
@@ -46,6 +50,9 @@ class Daemon {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
+  // The node's one admission ledger: tasks and (later) service instances reserve their
+  // requests here. Outlives the controllers that hold it.
+  std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<TaskSystem> tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;

@@ -56,10 +56,11 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   t->logs_ = std::make_unique<LogSourceAdapter>(
       [runtime](const std::string& id) { return runtime->sandbox_dir(id); });
   scheduler::TaskController::Options co;
-  co.capacity_cpu_millis = options.capacity_cpu_millis;
-  co.capacity_memory_bytes = options.capacity_memory_bytes;
-  t->controller_ = std::make_unique<scheduler::TaskController>(
-      *t->task_store_, *t->image_source_, *t->task_runtime_, *t->executor_, clock, co);
+  co.defaults = options.defaults;
+  if (!options.capacity) return fail(Code::kInternal, "tasks: no capacity ledger given");
+  t->controller_ = std::make_unique<scheduler::TaskController>(*t->task_store_, *t->image_source_,
+                                                               *t->task_runtime_, *t->executor_,
+                                                               clock, *options.capacity, co);
 
   // A changed boot id means the machine restarted: no sandbox of before can still run.
   std::string boot_id = read_boot_id();

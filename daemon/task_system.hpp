@@ -41,8 +41,8 @@ class TaskSystem {
  public:
   struct Options {
     std::filesystem::path state_dir;
-    std::int64_t capacity_cpu_millis = 0;
-    std::uint64_t capacity_memory_bytes = 0;
+    scheduler::Capacity* capacity = nullptr;  // the node's ledger (the Daemon owns it)
+    scheduler::ResourceDefaults defaults = scheduler::default_resource_defaults();
     unsigned workers = 8;  // concurrent pulls/launches
     std::string cgroup_base = "svc";
     std::string shim_cgroup = "svc-shims";

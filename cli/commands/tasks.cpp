@@ -171,9 +171,15 @@ void add_inspect(CLI::App& app, Context& ctx) {
       if (t.has_exit_code()) f.add("Exit code", std::to_string(t.exit_code()));
       if (!t.stop_message().empty()) f.add("Stop message", t.stop_message());
       if (!t.queued_reason().empty()) f.add("Queued", t.queued_reason());
-      f.add("CPU", format_cpu_millis(t.spec().resources().cpu_millis()) + " vCPU");
+      const auto& res = t.resources();
+      f.add("CPU", fmt::format("request {} vCPU, {}", format_cpu_millis(res.cpu_request_millis()),
+                               res.cpu_limit_millis() > 0
+                                   ? "limit " + format_cpu_millis(res.cpu_limit_millis()) + " vCPU"
+                                   : std::string("no limit (uses idle CPU)")));
       f.add("Memory",
-            format_size_human(static_cast<std::uint64_t>(t.spec().resources().memory_bytes())));
+            fmt::format("request {}, limit {}",
+                        format_size_human(static_cast<std::uint64_t>(res.memory_request_bytes())),
+                        format_size_human(static_cast<std::uint64_t>(res.memory_limit_bytes()))));
       std::string env;
       for (const auto& [k, v] : t.spec().env()) env += (env.empty() ? "" : ", ") + k;
       if (!env.empty()) f.add("Env (names)", env);

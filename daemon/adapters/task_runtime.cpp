@@ -24,7 +24,9 @@ Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSp
   s.hostname = l.hostname;
   if (s.rootfs.lower.empty())
     return fail(Code::kInvalidArgument, "the image has no layers to make a root filesystem of");
+  // The request is a weight under contention; only a limit is a CFS quota.
   s.resources.cpu_millis = l.cpu_millis;
+  if (l.cpu_request_millis > 0) s.resources.cpu_shares = sch::cpu_shares_for(l.cpu_request_millis);
   s.resources.memory_bytes = l.memory_bytes;
   s.resources.pids = l.pids;
   switch (l.network) {

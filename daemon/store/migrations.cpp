@@ -47,6 +47,11 @@ const std::vector<Migration>& builtin_migrations() {
         ) STRICT;
         CREATE INDEX tasks_state ON tasks(state);
       )sql"},
+      {3, "task resources: requests apart from limits", R"sql(
+        -- JSON of scheduler::Resources as admission resolved it (task_store.cpp). '' for rows
+        -- of before: they reserved and were limited to spec.cpu_millis / memory_bytes.
+        ALTER TABLE tasks ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+      )sql"},
   };
   return kMigrations;
 }

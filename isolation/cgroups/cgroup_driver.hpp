@@ -38,6 +38,11 @@ namespace svc::isolation {
 struct CgroupLimits {
   std::int64_t cpu_millis = 0;  // 0 = no CPU limit; else quota = millis * period / 1000
   std::uint64_t cpu_period_us = 100'000;
+  // Relative CPU weight under contention, in cgroup v1 cpu.shares units (2..262144; 1024 = the
+  // kernel's default); v2 writes the equivalent cpu.weight (the conversion runc and crun use).
+  // 0 = leave the kernel's default. Independent of cpu_millis: a weight without a quota lets a
+  // sandbox use idle CPU and still yield to the others by its share when the CPU is busy.
+  std::uint64_t cpu_shares = 0;
   std::uint64_t memory_bytes = 0;  // 0 = no limit; swap is always off when limited
   std::int64_t pids = 1024;        // 0 = no limit
 };

@@ -17,6 +17,8 @@ Result<> apply_cpu(const CgroupLimits& limits, const fs::path& dir) {
   auto quota = cpu_quota_us(limits);
   if (quota) SVC_TRY(write_value(dir / "cpu.cfs_period_us", std::to_string(limits.cpu_period_us)));
   SVC_TRY(write_value(dir / "cpu.cfs_quota_us", quota ? std::to_string(*quota) : "-1"));
+  if (limits.cpu_shares)
+    SVC_TRY(write_value(dir / "cpu.shares", std::to_string(limits.cpu_shares)));
   return {};
 }
 

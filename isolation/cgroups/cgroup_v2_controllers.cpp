@@ -27,7 +27,7 @@ Result<std::set<std::string>> read_controllers(const fs::path& file) {
 
 std::set<std::string> needed_by(const CgroupLimits& limits) {
   std::set<std::string> out;
-  if (limits.cpu_millis > 0) out.insert("cpu");
+  if (limits.cpu_millis > 0 || limits.cpu_shares > 0) out.insert("cpu");
   if (limits.memory_bytes > 0) out.insert("memory");
   if (limits.pids > 0) out.insert("pids");
   return out;
@@ -63,7 +63,11 @@ Result<> apply_cpu(const CgroupLimits& limits, const fs::path& dir) {
   auto quota = cpu_quota_us(limits);
   std::string value = quota ? fmt::format("{} {}", *quota, limits.cpu_period_us)
                             : fmt::format("max {}", limits.cpu_period_us);
-  return write_value(dir / "cpu.max", value);
+  SVC_TRY(write_value(dir / "cpu.max", value));
+  if (limits.cpu_shares)
+    SVC_TRY(
+        write_value(dir / "cpu.weight", std::to_string(cpu_weight_for_shares(limits.cpu_shares))));
+  return {};
 }
 
 Result<> apply_memory(const CgroupLimits& limits, const fs::path& dir) {

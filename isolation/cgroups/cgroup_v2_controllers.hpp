@@ -27,7 +27,7 @@ std::set<std::string> needed_by(const CgroupLimits& limits);
 // holds processes) is reported as such.
 Result<> enable_controllers(const std::filesystem::path& dir, const std::set<std::string>& wanted);
 
-// cpu.max "<quota> <period>" or "max <period>".
+// cpu.max "<quota> <period>" or "max <period>"; cpu.weight from cpu_shares when set.
 Result<> apply_cpu(const CgroupLimits& limits, const std::filesystem::path& dir);
 // memory.max, and memory.swap.max = 0 when limited so the sandbox cannot swap (when the kernel
 // has swap accounting: the file exists); "max" for both without a limit.

@@ -21,15 +21,38 @@ std::string describe_exit(const ExitInfo& info) {
 }  // namespace
 
 TaskController::TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime,
-                               Executor& executor, const Clock& clock, Options options)
+                               Executor& executor, const Clock& clock, Capacity& capacity,
+                               Options options)
     : store_(store),
       images_(images),
       runtime_(runtime),
       executor_(executor),
       clock_(clock),
-      options_(options) {}
+      capacity_(capacity),
+      options_(options) {
+  lifeline_->self = this;
+  // Room freed by anyone (a service instance too) may let a queued task start. The listener
+  // runs on the releasing thread, maybe under its lock: post, never lock here.
+  release_listener_ = capacity_.on_release([life = std::weak_ptr<Lifeline>(lifeline_)] {
+    auto l = life.lock();
+    if (!l) return;
+    std::lock_guard guard(l->mu);
+    if (TaskController* self = l->self)
+      self->executor_.post([self] {
+        Lock lock(self->mu_);
+        self->drain_queue_locked();
+      });
+  });
+}
 
-TaskController::~TaskController() { shutdown(); }
+TaskController::~TaskController() {
+  capacity_.remove_listener(release_listener_);
+  {
+    std::lock_guard guard(lifeline_->mu);
+    lifeline_->self = nullptr;
+  }
+  shutdown();
+}
 
 void TaskController::shutdown() {
   Lock lock(mu_);
@@ -86,47 +109,23 @@ std::string TaskController::new_id_locked() const {
 
 // ---- capacity -------------------------------------------------------------------------------
 
-std::pair<std::int64_t, std::uint64_t> TaskController::reserved() const {
-  Lock lock(mu_);
-  std::int64_t cpu = 0;
-  std::uint64_t mem = 0;
-  for (const auto& [id, e] : tasks_) {
-    if (!e.reserved) continue;
-    cpu += e.task.spec.cpu_millis;
-    mem += e.task.spec.memory_bytes;
-  }
-  return {cpu, mem};
+bool TaskController::reserve_locked(Entry& e, std::string* why) {
+  const Resources& r = e.task.resources;
+  if (!capacity_.try_reserve(holder(e.task.id), r.request(), r.limit(), why)) return false;
+  e.reserved = true;
+  return true;
 }
 
-bool TaskController::fits_locked(const TaskSpec& spec, std::string* why) const {
-  std::int64_t cpu = 0;
-  std::uint64_t mem = 0;
-  int active = 0;
-  for (const auto& [id, e] : tasks_) {
-    if (!e.reserved) continue;
-    cpu += e.task.spec.cpu_millis;
-    mem += e.task.spec.memory_bytes;
-    ++active;
-  }
-  bool ok = cpu + spec.cpu_millis <= options_.capacity_cpu_millis &&
-            mem + spec.memory_bytes <= options_.capacity_memory_bytes;
-  if (!ok && why) {
-    *why = fmt::format(
-        "the task needs {} vCPU and {} memory; the node has {} vCPU and {} free (of {} vCPU and "
-        "{}, {} task(s) admitted)",
-        format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
-        format_cpu_millis(std::max<std::int64_t>(0, options_.capacity_cpu_millis - cpu)),
-        format_size_human(
-            options_.capacity_memory_bytes > mem ? options_.capacity_memory_bytes - mem : 0),
-        format_cpu_millis(options_.capacity_cpu_millis),
-        format_size_human(options_.capacity_memory_bytes), active);
-  }
-  return ok;
+void TaskController::readopt_reservation_locked(Entry& e) {
+  // The sandbox runs (or will) whatever the ledger says now: reserve past the total if need be.
+  capacity_.force_reserve(holder(e.task.id), e.task.resources.request(), e.task.resources.limit());
+  e.reserved = true;
 }
 
 void TaskController::release_capacity_locked(Entry& e) {
   if (!e.reserved) return;
   e.reserved = false;
+  capacity_.release(holder(e.task.id));
   drain_queue_locked();
 }
 
@@ -139,9 +138,8 @@ void TaskController::drain_queue_locked() {
       continue;
     }
     Entry& e = it->second;
-    if (!fits_locked(e.task.spec, nullptr)) break;  // FIFO: the head waits, so do the others
+    if (!reserve_locked(e, nullptr)) break;  // FIFO: the head waits, so do the others
     queue_.pop_front();
-    e.reserved = true;
     e.task.queued_reason.clear();
     persist_locked(e.task);
     publish_locked(e.task, "capacity available: starting");
@@ -232,21 +230,19 @@ void TaskController::arm_auto_remove_locked(Entry& e) {
 
 Result<Task> TaskController::run(TaskSpec spec) {
   if (auto err = validate_spec(spec, options_.limits)) return fail(Code::kInvalidArgument, *err);
-  if (spec.cpu_millis == 0) spec.cpu_millis = kDefaultCpuMillis;
-  if (spec.memory_bytes == 0) spec.memory_bytes = kDefaultMemoryBytes;
-  if (spec.pids == 0) spec.pids = kDefaultPids;
   if (spec.stop_grace.count() == 0) spec.stop_grace = kDefaultStopGrace;
+  Resources resources = resolve_resources(resource_ask(spec), options_.defaults);
 
   Lock lock(mu_);
   if (shutting_down_) return fail(Code::kUnavailable, "svcd is shutting down");
-  if (spec.cpu_millis > options_.capacity_cpu_millis ||
-      spec.memory_bytes > options_.capacity_memory_bytes)
+  if (!capacity_.can_ever_fit(resources.request()))
     return fail(Code::kResourceExhausted,
-                "the task asks for {} vCPU and {} memory, more than this node can ever give ({} "
+                "the task requests {} vCPU and {} memory, more than this node can ever give ({} "
                 "vCPU and {} allocatable): ask for less",
-                format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
-                format_cpu_millis(options_.capacity_cpu_millis),
-                format_size_human(options_.capacity_memory_bytes));
+                format_cpu_millis(resources.cpu_request_millis),
+                format_size_human(resources.memory_request_bytes),
+                format_cpu_millis(capacity_.total().cpu_millis),
+                format_size_human(capacity_.total().memory_bytes));
   Task t;
   t.id = new_id_locked();
   if (spec.name.empty()) spec.name = "task-" + t.id.substr(0, 8);
@@ -256,21 +252,30 @@ Result<Task> TaskController::run(TaskSpec spec) {
                   "a task named \"{}\" already exists ({}): pick another name or remove it with "
                   "`svctl rm {}`",
                   spec.name, id, spec.name);
-  std::string why;
-  bool fits = fits_locked(spec, &why);
-  if (!fits && !spec.queue)
-    return fail(Code::kResourceExhausted,
-                "not enough capacity: {}. Wait for tasks to finish, ask "
-                "for less, or pass --queue to wait for room",
-                why);
   t.spec = std::move(spec);
+  t.resources = resources;
   t.state = TaskState::kPending;
   t.created_at = clock_.now();
-  if (!fits) t.queued_reason = "waiting for capacity: " + why;
-  SVC_TRY_CTX(store_.insert(t), "record task");
-  Entry& e = tasks_[t.id];
+  Entry e;
   e.task = t;
-  e.reserved = fits;
+  std::string why;
+  bool fits = reserve_locked(e, &why);
+  if (!fits) {
+    std::string need = fmt::format("the task requests {} vCPU and {} memory; {}",
+                                   format_cpu_millis(resources.cpu_request_millis),
+                                   format_size_human(resources.memory_request_bytes), why);
+    if (!t.spec.queue)
+      return fail(Code::kResourceExhausted,
+                  "not enough capacity: {}. Wait for tasks to finish, ask for less, or pass "
+                  "--queue to wait for room",
+                  need);
+    t.queued_reason = e.task.queued_reason = "waiting for capacity: " + need;
+  }
+  if (auto stored = store_.insert(t); !stored) {
+    if (fits) capacity_.release(holder(t.id));
+    return tl::unexpected(std::move(stored).error().context("record task"));
+  }
+  tasks_[t.id] = std::move(e);
   if (!fits) queue_.push_back(t.id);
   publish_locked(t, fits ? "created" : t.queued_reason);
   changed_.notify_all();
@@ -415,7 +420,7 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
   } else if (info.oom_killed) {
     why = reason::kOomKilled;
     message = fmt::format("ran out of memory: its limit is {} ({})",
-                          format_size_human(t.spec.memory_bytes), describe_exit(info));
+                          format_size_human(t.resources.memory_limit_bytes), describe_exit(info));
   } else if (t.timed_out) {
     why = reason::kTimedOut;
     message = fmt::format("stopped after its timeout of {} ({})", format_duration(t.spec.timeout),
@@ -513,7 +518,10 @@ Result<> TaskController::remove(std::string_view ref, bool force) {
     bool was_reserved = e->reserved;
     publish_locked(t, "removed");
     tasks_.erase(id);
-    if (was_reserved) drain_queue_locked();
+    if (was_reserved) {
+      capacity_.release(holder(id));
+      drain_queue_locked();
+    }
     changed_.notify_all();
   }
   if (running) (void)runtime_.signal(id, SIGKILL);
@@ -677,7 +685,7 @@ Result<> TaskController::recover(bool node_rebooted) {
           if (!t.queued_reason.empty()) {
             queue_.push_back(id);
           } else {
-            e.reserved = true;
+            readopt_reservation_locked(e);
             to_start.push_back(id);
           }
           persist_locked(t);
@@ -685,7 +693,6 @@ Result<> TaskController::recover(bool node_rebooted) {
         case TaskState::kStarting:
         case TaskState::kRunning:
         case TaskState::kStopping: {
-          e.reserved = true;
           if (sb == sandboxes.end()) {
             if (t.state == TaskState::kStarting) {
               // svcd died before the sandbox existed: start it again.
@@ -693,9 +700,9 @@ Result<> TaskController::recover(bool node_rebooted) {
               t.starting_at.reset();
               t.pulling_at.reset();
               persist_locked(t);
+              readopt_reservation_locked(e);
               to_start.push_back(id);
             } else {
-              e.reserved = false;
               finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
                             node_rebooted ? "the node restarted while the task ran"
                                           : "its sandbox is gone: it vanished while svcd was down");
@@ -706,14 +713,15 @@ Result<> TaskController::recover(bool node_rebooted) {
           const SandboxInfo& info = sb->second;
           if (info.pid) t.pid = info.pid;
           if (info.status == SandboxInfo::Status::kRunning) {
+            readopt_reservation_locked(e);
             if (t.state == TaskState::kStarting)
               set_state_locked(e, TaskState::kRunning, "re-adopted after svcd restarted");
             arm_timeout_locked(e);
             to_watch.push_back(id);
           } else if (info.status == SandboxInfo::Status::kExited && info.exit) {
+            readopt_reservation_locked(e);  // on_exit below releases it
             exited.emplace_back(id, *info.exit);
           } else {
-            e.reserved = false;
             finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
                           node_rebooted ? "the node restarted while the task ran"
                                         : "its sandbox's shim vanished while svcd was down");

@@ -21,6 +21,8 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "scheduler/capacity.hpp"
+#include "scheduler/resources.hpp"
 #include "scheduler/tasks/event_hub.hpp"
 #include "scheduler/tasks/ports.hpp"
 #include "scheduler/tasks/task.hpp"
@@ -30,16 +32,18 @@ namespace svc::scheduler {
 class TaskController {
  public:
   struct Options {
-    std::int64_t capacity_cpu_millis = 0;     // allocatable vCPU, in millicores
-    std::uint64_t capacity_memory_bytes = 0;  // allocatable memory
+    // What a task that asks for nothing requests and is limited to ([node] default_* keys).
+    ResourceDefaults defaults = default_resource_defaults();
     ValidationLimits limits;
     // How long a stopped task started with auto_remove waits for someone to read its exit
     // code (Wait) before it is deleted anyway.
     std::chrono::milliseconds auto_remove_linger{60'000};
   };
 
+  // capacity: the node's one admission ledger, shared with the services controller; tasks
+  // reserve their requests there as "task:<id>". Borrowed: it must outlive the controller.
   TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime, Executor& executor,
-                 const Clock& clock, Options options);
+                 const Clock& clock, Capacity& capacity, Options options);
   ~TaskController();
   TaskController(const TaskController&) = delete;
   TaskController& operator=(const TaskController&) = delete;
@@ -65,8 +69,7 @@ class TaskController {
   Result<Task> refresh_usage(std::string_view ref);
 
   int running_count() const;
-  // Reserved CPU and memory of admitted tasks that have not stopped.
-  std::pair<std::int64_t, std::uint64_t> reserved() const;
+  const ResourceDefaults& resource_defaults() const { return options_.defaults; }
 
   // svcd is stopping: no new tasks, queued work dropped. Sandboxes keep running; their shims
   // outlive svcd and recover() re-adopts them.
@@ -78,7 +81,7 @@ class TaskController {
     std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
     std::uint64_t timeout_timer = 0;
     std::uint64_t remove_timer = 0;
-    bool reserved = false;  // counts against capacity
+    bool reserved = false;  // holds its request in the Capacity ledger
     bool launched = false;  // a sandbox exists (or may exist) for it
     int waiters = 0;
   };
@@ -88,7 +91,9 @@ class TaskController {
   const Entry* find_locked(std::string_view ref) const;
   Result<Entry*> must_find_locked(std::string_view ref);
   std::string new_id_locked() const;
-  bool fits_locked(const TaskSpec& spec, std::string* why) const;
+  static std::string holder(const std::string& id) { return "task:" + id; }
+  bool reserve_locked(Entry& e, std::string* why);
+  void readopt_reservation_locked(Entry& e);
   void set_state_locked(Entry& e, TaskState state, std::string message = {});
   void persist_locked(const Task& task);
   void publish_locked(const Task& task, std::string message);
@@ -108,7 +113,16 @@ class TaskController {
   TaskRuntime& runtime_;
   Executor& executor_;
   const Clock& clock_;
+  Capacity& capacity_;
   Options options_;
+  // Capacity's release listener reaches the controller through this, so a listener that runs
+  // while the controller is being destroyed finds nothing (the ledger outlives controllers).
+  struct Lifeline {
+    std::mutex mu;
+    TaskController* self = nullptr;
+  };
+  std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
+  std::uint64_t release_listener_ = 0;
   EventHub events_;
 
   mutable std::mutex mu_;

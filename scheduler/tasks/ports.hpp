@@ -48,9 +48,14 @@ struct LaunchSpec {
   std::string user;
   std::string hostname;
   std::vector<std::string> lower_dirs;
+  // Limits the cgroup enforces: cpu_millis a CFS quota (0 = none: idle CPU is free to use),
+  // memory_bytes memory.max (swap off). The CPU request becomes the cgroup's weight (shares)
+  // under contention; the memory request is what admission counted.
   std::int64_t cpu_millis = 0;
   std::uint64_t memory_bytes = 0;
   std::int64_t pids = 0;
+  std::int64_t cpu_request_millis = 0;
+  std::uint64_t memory_request_bytes = 0;
   NetworkMode network = NetworkMode::kPrivate;
   int stop_signal = 15;
   Millis stop_grace{10'000};

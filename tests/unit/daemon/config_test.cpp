@@ -180,3 +180,56 @@ max_file_size = "100Mi"
     CHECK(!parse_config(bad, "svcd.toml"));
   }
 }
+
+TEST_CASE("[node] resource defaults: small requests by default, read, checked, printed back",
+          "[config]") {
+  Config d;
+  // Without flags a task requests 1m CPU (a weight, no quota) and 16Mi (1,000 fit in 20 GiB),
+  // and is limited to 512Mi.
+  CHECK(d.node.default_cpu_request_millis == 1);
+  CHECK(d.node.default_memory_request_bytes == 16ULL << 20);
+  CHECK(d.node.default_memory_limit_bytes == 512ULL << 20);
+  CHECK(d.node.cpu_overcommit == 1.0);
+  CHECK(d.node.default_pids == 1024);
+  auto c = parse_config(R"(
+[node]
+cpus = 2
+cpu_overcommit = 4
+default_cpu_request = "10m"
+default_memory_request = "32Mi"
+default_memory_limit = "1Gi"
+default_pids = 256
+)",
+                        "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->node.cpu_overcommit == 4.0);
+  CHECK(c->node.default_cpu_request_millis == 10);
+  CHECK(c->node.default_memory_request_bytes == 32ULL << 20);
+  CHECK(c->node.default_memory_limit_bytes == 1ULL << 30);
+  CHECK(c->node.default_pids == 256);
+  auto back = parse_config(to_toml(*c), "printed");
+  REQUIRE(back);
+  CHECK(back->node.cpu_overcommit == 4.0);
+  CHECK(back->node.default_cpu_request_millis == 10);
+  CHECK(back->node.default_memory_request_bytes == 32ULL << 20);
+  CHECK(back->node.default_memory_limit_bytes == 1ULL << 30);
+  struct Bad {
+    const char* toml;
+    const char* needle;
+  };
+  for (const Bad& bad : {
+           Bad{"[node]\ncpu_overcommit = 0.5\n", "node.cpu_overcommit"},
+           Bad{"[node]\ndefault_cpu_request = \"0\"\n", "node.default_cpu_request"},
+           Bad{"[node]\ndefault_cpu_request = 1\n", "node.default_cpu_request"},
+           Bad{"[node]\ndefault_memory_request = \"1Mi\"\n", "at least 4Mi"},
+           Bad{"[node]\ndefault_memory_limit = \"lots\"\n", "node.default_memory_limit"},
+           Bad{"[node]\ndefault_memory_request = \"1Gi\"\ndefault_memory_limit = \"512Mi\"\n",
+               "at most its limit"},
+           Bad{"[node]\ndefault_pids = 0\n", "node.default_pids"},
+       }) {
+    INFO(bad.toml);
+    auto r = parse_config(bad.toml, "svcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find(bad.needle) != std::string::npos);
+  }
+}

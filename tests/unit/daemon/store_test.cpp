@@ -2,6 +2,7 @@
 
 #include "common/fs.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/store/task_store.hpp"
 
 using namespace svc;
 using namespace svc::daemon;
@@ -126,8 +127,10 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   t.spec.args = {"sh", "-c", "echo hi"};
   t.spec.env = {{"B", "2"}, {"A", "1"}};
   t.spec.labels = {{"team", "x"}};
-  t.spec.cpu_millis = 500;
+  t.spec.cpu_request_millis = 250;
+  t.spec.cpu_limit_millis = 500;
   t.spec.memory_bytes = 64ULL << 20;
+  t.resources = Resources{250, 500, 64ULL << 20, 64ULL << 20, 1024};
   t.spec.timeout = std::chrono::minutes(5);
   t.spec.network = NetworkMode::kNone;
   t.spec.auto_remove = true;
@@ -157,6 +160,10 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   CHECK(r.spec.env == t.spec.env);  // order kept
   CHECK(r.spec.labels == t.spec.labels);
   CHECK(r.spec.timeout == std::chrono::minutes(5));
+  CHECK(r.spec.cpu_request_millis == 250);
+  CHECK(r.spec.cpu_limit_millis == 500);
+  CHECK(r.spec.memory_bytes == 64ULL << 20);
+  CHECK(r.resources == t.resources);
   CHECK(r.spec.network == NetworkMode::kNone);
   CHECK(r.spec.auto_remove);
   CHECK(r.state == TaskState::kStopped);
@@ -172,4 +179,19 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   Task missing = t;
   missing.id = "nope";
   CHECK(tasks.update(missing).error().code() == Code::kNotFound);
+}
+
+TEST_CASE("a task row from before requests and limits were apart reads as what it reserved",
+          "[store][tasks]") {
+  using namespace svc::scheduler;
+  scheduler::TaskSpec spec;
+  spec.cpu_millis = 1000;  // svcd filled the defaults into the spec then
+  spec.memory_bytes = 512ULL << 20;
+  spec.pids = 1024;
+  auto r = SqlTaskStore::resources_from_json("", spec).value();
+  CHECK(r == Resources{1000, 1000, 512ULL << 20, 512ULL << 20, 1024});
+  CHECK(SqlTaskStore::resources_from_json("{bad", spec).error().code() == Code::kDataLoss);
+  Resources res{1, 0, 16ULL << 20, 512ULL << 20, 1024};
+  CHECK(SqlTaskStore::resources_from_json(SqlTaskStore::resources_to_json(res), spec).value() ==
+        res);
 }

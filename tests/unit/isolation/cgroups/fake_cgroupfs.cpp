@@ -76,6 +76,7 @@ void FakeCgroupFs::populate(const fs::path& dir) {
       if (c == "cpu") {
         put(dir / "cpu.cfs_period_us", "100000\n");
         put(dir / "cpu.cfs_quota_us", "-1\n");
+        put(dir / "cpu.shares", "1024\n");
       } else if (c == "cpuacct") {
         put(dir / "cpuacct.usage", "0\n");
       } else if (c == "memory") {
@@ -111,6 +112,7 @@ void FakeCgroupFs::populate(const fs::path& dir) {
     while (in >> c) {
       if (c == "cpu") {
         put(dir / "cpu.max", "max 100000\n");
+        put(dir / "cpu.weight", "100\n");
       } else if (c == "memory") {
         put(dir / "memory.max", "max\n");
         if (options_.v2_swap) put(dir / "memory.swap.max", "max\n");
