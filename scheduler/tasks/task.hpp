@@ -105,6 +105,10 @@ struct Task {
 };
 
 struct TaskEvent {
+  std::uint64_t seq = 0;  // increasing, also across restarts of svcd
+  // A marker, not a change: this many events were lost before the next one (a subscriber that
+  // fell behind, or a resume from a sequence no longer kept); seq is the last one lost.
+  std::uint64_t dropped = 0;
   TimePoint time{};
   std::string task_id;
   std::string task_name;
