@@ -16,6 +16,9 @@
 #include "common/fs.hpp"
 #include "common/units.hpp"
 #include "common/version.hpp"
+#include "daemon/adapters/api_images.hpp"
+#include "daemon/adapters/api_node.hpp"
+#include "daemon/adapters/api_tasks.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
@@ -141,7 +144,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   Daemon* self = d.get();
-  api::register_node_service(*d->dispatcher_, host, [self, alloc_cpu, alloc_mem] {
+  api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
     auto totals = self->capacity_->totals();
     s.admittable_cpu_millis = totals.total.cpu_millis;
@@ -169,8 +172,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
-  api::register_image_service(*d->dispatcher_, *d->images_);
-  api::register_task_service(*d->dispatcher_, d->tasks_->tasks(), d->tasks_->logs());
+  d->api_images_ = std::make_unique<ApiImageBackend>(*d->images_);
+  api::register_image_service(*d->dispatcher_, *d->api_images_);
+  d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
+  api::register_task_service(*d->dispatcher_, *d->api_tasks_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -192,6 +197,8 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  api_tasks_.reset();
+  api_images_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();

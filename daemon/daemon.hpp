@@ -3,7 +3,7 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the dispatcher and the API server.
+// the task system (runtime + controller), the API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
@@ -29,6 +29,8 @@ namespace svc::daemon {
 class Store;
 class TokenManager;
 class TaskSystem;
+class ApiImageBackend;
+class ApiTaskBackend;
 
 class Daemon {
  public:
@@ -54,6 +56,9 @@ class Daemon {
   // requests here. Outlives the controllers that hold it.
   std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<TaskSystem> tasks_;
+  // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
+  std::unique_ptr<ApiImageBackend> api_images_;
+  std::unique_ptr<ApiTaskBackend> api_tasks_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

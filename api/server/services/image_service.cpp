@@ -7,7 +7,6 @@
 
 #include "api/server/services/proto_time.hpp"
 
-#include "images/image_service.hpp"
 #include "svc/v1/images.pb.h"
 
 namespace svc::api {
@@ -16,24 +15,24 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-void to_proto(const images::Platform& p, v1::Platform* out) {
+void to_proto(const PlatformRecord& p, v1::Platform* out) {
   out->set_os(p.os);
   out->set_architecture(p.architecture);
   out->set_variant(p.variant);
 }
 
-void to_proto(const images::Image& im, v1::Image* out) {
+void to_proto(const ImageRecord& im, v1::Image* out) {
   if (!im.references.empty()) out->set_reference(im.references.front());
   for (const auto& r : im.references) out->add_references(r);
-  out->set_digest(im.digest.str());
-  out->set_config_digest(im.config_digest.str());
+  out->set_digest(im.digest);
+  out->set_config_digest(im.config_digest);
   out->set_media_type(im.media_type);
   to_proto(im.platform, out->mutable_platform());
   for (const auto& l : im.layers) {
     auto* pl = out->add_layers();
-    pl->set_digest(l.digest.str());
-    pl->set_diff_id(l.diff_id.str());
-    pl->set_chain_id(l.chain_id.str());
+    pl->set_digest(l.digest);
+    pl->set_diff_id(l.diff_id);
+    pl->set_chain_id(l.chain_id);
     pl->set_size(l.size);
     pl->set_media_type(l.media_type);
   }
@@ -52,8 +51,8 @@ void to_proto(const images::Image& im, v1::Image* out) {
   *out->mutable_pulled_at() = to_timestamp(im.pulled_at);
 }
 
-v1::LayerProgress::Phase to_proto(images::LayerPhase p) {
-  using P = images::LayerPhase;
+v1::LayerProgress::Phase to_proto(LayerPhase p) {
+  using P = LayerPhase;
   switch (p) {
     case P::kWaiting:
       return v1::LayerProgress::WAITING;
@@ -71,29 +70,29 @@ v1::LayerProgress::Phase to_proto(images::LayerPhase p) {
   return v1::LayerProgress::PHASE_UNSPECIFIED;
 }
 
-void to_proto(const images::PullProgress& p, v1::PullProgress* out) {
+void to_proto(const PullUpdate& p, v1::PullProgress* out) {
   out->set_message(p.message);
   for (const auto& l : p.layers) {
     auto* pl = out->add_layers();
-    pl->set_digest(l.digest.str());
+    pl->set_digest(l.digest);
     pl->set_phase(to_proto(l.phase));
     pl->set_current(l.current);
     pl->set_total(l.total);
   }
 }
 
-Result<std::optional<images::Platform>> from_proto(const v1::Platform& p) {
+Result<std::optional<PlatformRecord>> from_proto(const v1::Platform& p) {
   if (p.os().empty() && p.architecture().empty() && p.variant().empty())
-    return std::optional<images::Platform>();
+    return std::optional<PlatformRecord>();
   if (p.architecture().empty())
     return fail(Code::kInvalidArgument, "platform: architecture is required (e.g. amd64)");
-  return std::optional<images::Platform>(images::normalize(
-      images::Platform{p.os().empty() ? "linux" : p.os(), p.architecture(), p.variant()}));
+  return std::optional<PlatformRecord>(
+      PlatformRecord{p.os().empty() ? "linux" : p.os(), p.architecture(), p.variant()});
 }
 
 }  // namespace
 
-void register_image_service(Dispatcher& d, images::ImageService& images) {
+void register_image_service(Dispatcher& d, ImageBackend& images) {
   d.server_stream<v1::PullImageRequest, v1::PullProgress>(
       "svc.v1.Images/Pull",
       [&images](const v1::PullImageRequest& req, TypedSink<v1::PullProgress>& sink,
@@ -103,7 +102,7 @@ void register_image_service(Dispatcher& d, images::ImageService& images) {
         auto platform = SVC_TRY(from_proto(req.platform()));
         std::atomic<bool> gone{false};
         // The images module calls progress one call at a time; the sink is ours alone.
-        auto progress = [&](const images::PullProgress& p) {
+        auto progress = [&](const PullUpdate& p) {
           v1::PullProgress msg;
           to_proto(p, &msg);
           if (!sink.write(msg)) gone = true;
@@ -150,7 +149,7 @@ void register_image_service(Dispatcher& d, images::ImageService& images) {
         if (req.path().empty() || req.path().front() != '/')
           return fail(Code::kInvalidArgument,
                       "path: give the absolute path of the archive on the node");
-        auto list = SVC_TRY(images.import(req.path(), req.reference(), {}, ctx.cancelled));
+        auto list = SVC_TRY(images.import(req.path(), req.reference(), ctx.cancelled));
         for (const auto& im : list) to_proto(im, resp.add_images());
         return {};
       });

@@ -9,18 +9,18 @@ namespace svc::api {
 
 namespace {
 
-void set_feature(v1::Feature* out, const isolation::FeatureProbe& in) {
+void set_feature(v1::Feature* out, const NodeHost::Feature& in) {
   out->set_usable(in.usable);
   out->set_detail(in.detail);
 }
 
-v1::CgroupInfo::Mode to_proto(isolation::CgroupMode mode) {
+v1::CgroupInfo::Mode to_proto(NodeHost::CgroupMode mode) {
   switch (mode) {
-    case isolation::CgroupMode::kV1:
+    case NodeHost::CgroupMode::kV1:
       return v1::CgroupInfo::V1;
-    case isolation::CgroupMode::kV2:
+    case NodeHost::CgroupMode::kV2:
       return v1::CgroupInfo::V2;
-    case isolation::CgroupMode::kHybrid:
+    case NodeHost::CgroupMode::kHybrid:
       return v1::CgroupInfo::HYBRID;
     default:
       return v1::CgroupInfo::MODE_UNSPECIFIED;
@@ -29,7 +29,7 @@ v1::CgroupInfo::Mode to_proto(isolation::CgroupMode mode) {
 
 }  // namespace
 
-void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
+void register_node_service(Dispatcher& dispatcher, NodeHost host,
                            std::function<NodeStatus()> status) {
   using google::protobuf::util::TimeUtil;
   dispatcher.unary<v1::NodeInfoRequest, v1::NodeInfo>(
@@ -45,10 +45,10 @@ void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
         out.set_kernel(host.kernel);
         out.set_architecture(host.architecture);
         auto* cg = out.mutable_cgroup();
-        cg->set_mode(to_proto(host.cgroup.mode));
-        cg->set_root(host.cgroup.root.string());
-        cg->set_driver(host.cgroup.driver);
-        for (const auto& c : host.cgroup.controllers) {
+        cg->set_mode(to_proto(host.cgroup_mode));
+        cg->set_root(host.cgroup_root);
+        cg->set_driver(host.cgroup_driver);
+        for (const auto& c : host.controllers) {
           auto* pc = cg->add_controllers();
           pc->set_name(c.name);
           pc->set_version(c.version);
@@ -59,10 +59,10 @@ void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
         set_feature(out.mutable_seccomp(), host.seccomp);
         set_feature(out.mutable_idmapped_mounts(), host.idmapped_mounts);
         auto* kvm = out.mutable_kvm();
-        kvm->set_device_present(host.kvm.device_present);
-        kvm->set_flavour(host.kvm.flavour);
-        kvm->set_usable_for_vms(host.kvm.usable_for_vms);
-        kvm->set_detail(host.kvm.detail);
+        kvm->set_device_present(host.kvm_device_present);
+        kvm->set_flavour(host.kvm_flavour);
+        kvm->set_usable_for_vms(host.kvm_usable_for_vms);
+        kvm->set_detail(host.kvm_detail);
         out.set_cpus(host.cpus);
         out.set_memory_bytes(static_cast<std::int64_t>(host.memory_bytes));
         out.set_allocatable_cpu_millis(s.allocatable_cpu_millis);

@@ -1,13 +1,48 @@
 #pragma once
-// Node.Info: the host's probed facts plus what the daemon knows of itself.
+// Node.Info: the host's probed facts plus what the daemon knows of itself. Both come as plain
+// records the daemon fills (daemon/adapters/api_node.*), so the API links nothing of isolation/.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "api/server/dispatcher.hpp"
-#include "isolation/host_probe.hpp"
 
 namespace svc::api {
+
+// What the host's kernel lets a sandbox use, as svcd probed it at start.
+struct NodeHost {
+  struct Feature {
+    bool usable = false;
+    std::string detail;
+  };
+  struct Controller {
+    std::string name;
+    std::string version;  // "v1" or "v2"
+    bool usable = false;
+  };
+  enum class CgroupMode { kUnknown, kV1, kV2, kHybrid };
+
+  std::string hostname;
+  std::string os;
+  std::string kernel;
+  std::string architecture;
+  int cpus = 0;
+  std::uint64_t memory_bytes = 0;
+  CgroupMode cgroup_mode = CgroupMode::kUnknown;
+  std::string cgroup_root;
+  std::string cgroup_driver;
+  std::vector<Controller> controllers;
+  Feature user_namespaces;
+  Feature overlayfs;
+  Feature seccomp;
+  Feature idmapped_mounts;
+  bool kvm_device_present = false;
+  std::string kvm_flavour;
+  bool kvm_usable_for_vms = false;
+  std::string kvm_detail;
+};
 
 struct NodeStatus {
   std::string node_id;
@@ -35,7 +70,7 @@ struct NodeStatus {
   std::uint64_t default_memory_limit_bytes = 0;
 };
 
-void register_node_service(Dispatcher& dispatcher, isolation::HostFacts host,
+void register_node_service(Dispatcher& dispatcher, NodeHost host,
                            std::function<NodeStatus()> status);
 
 }  // namespace svc::api

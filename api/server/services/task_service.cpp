@@ -1,5 +1,7 @@
 #include "api/server/services/task_service.hpp"
 
+#include <algorithm>
+
 #include <google/protobuf/util/time_util.h>
 
 #include "api/server/services/proto_time.hpp"
@@ -204,7 +206,7 @@ std::string valid_utf8(std::string_view in) {
 
 }  // namespace
 
-void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSource& logs) {
+void register_task_service(Dispatcher& d, TaskBackend& tasks) {
   d.unary<v1::RunTaskRequest, v1::Task>(
       "svc.v1.Tasks/Run",
       [&tasks](const v1::RunTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
@@ -217,7 +219,7 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
   d.unary<v1::GetTaskRequest, v1::Task>(
       "svc.v1.Tasks/Get",
       [&tasks](const v1::GetTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
-        to_proto(SVC_TRY(tasks.refresh_usage(req.id())), &out);
+        to_proto(SVC_TRY(tasks.get(req.id(), true)), &out);
         return {};
       });
   d.unary<v1::ListTasksRequest, v1::ListTasksResponse>(
@@ -266,15 +268,14 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
       });
   d.server_stream<v1::TaskLogsRequest, v1::LogEntry>(
       "svc.v1.Tasks/Logs",
-      [&tasks, &logs](const v1::TaskLogsRequest& req, TypedSink<v1::LogEntry>& sink,
-                      CallContext& ctx) -> Result<> {
-        sch::Task t = SVC_TRY(tasks.get(req.id()));
+      [&tasks](const v1::TaskLogsRequest& req, TypedSink<v1::LogEntry>& sink,
+               CallContext& ctx) -> Result<> {
+        sch::Task t = SVC_TRY(tasks.get(req.id(), false));
         if (req.tail() < 0) return fail(Code::kInvalidArgument, "tail: must not be negative");
         sch::LogQuery q;
         q.tail = req.tail();
         q.follow = req.follow();
         if (req.has_since()) q.since = from_timestamp(req.since());
-        std::string id = t.id;
         auto emit = [&](const sch::LogLine& line) {
           v1::LogEntry e;
           *e.mutable_time() = to_timestamp(line.time);
@@ -283,37 +284,26 @@ void register_task_service(Dispatcher& d, sch::TaskController& tasks, sch::LogSo
           e.set_partial(line.partial);
           return sink.write(e);
         };
-        auto changes = tasks.subscribe(id);
-        auto keep_following = [&](std::chrono::milliseconds wait) {
-          if (ctx.cancelled()) return false;
-          auto cur = tasks.get(id);
-          if (!cur || cur->state == sch::TaskState::kStopped) return false;
-          if (wait.count() > 0) (void)changes->next(wait);  // wakes on the task's next change
-          return true;
-        };
-        return logs.read(id, q, emit, keep_following);
+        return tasks.logs(t.id, q, emit, ctx.cancelled);
       });
   d.server_stream<v1::TaskEventsRequest, v1::TaskEvent>(
       "svc.v1.Tasks/Events",
       [&tasks](const v1::TaskEventsRequest& req, TypedSink<v1::TaskEvent>& sink,
                CallContext& ctx) -> Result<> {
         std::string filter;
-        if (!req.task_id().empty()) filter = SVC_TRY(tasks.get(req.task_id())).id;
-        auto sub = tasks.subscribe(filter);
-        while (!ctx.cancelled()) {
-          auto ev = sub->next(std::chrono::milliseconds(250));
-          if (!ev) continue;
+        if (!req.task_id().empty()) filter = SVC_TRY(tasks.get(req.task_id(), false)).id;
+        auto emit = [&](const sch::TaskEvent& ev) {
           v1::TaskEvent out;
-          *out.mutable_time() = to_timestamp(ev->time);
-          out.set_task_id(ev->task_id);
-          out.set_task_name(ev->task_name);
-          out.set_state(to_proto(ev->state));
-          if (ev->exit_code) out.set_exit_code(*ev->exit_code);
-          out.set_stop_reason(ev->stop_reason);
-          out.set_message(ev->message);
-          if (!sink.write(out)) break;
-        }
-        return {};
+          *out.mutable_time() = to_timestamp(ev.time);
+          out.set_task_id(ev.task_id);
+          out.set_task_name(ev.task_name);
+          out.set_state(to_proto(ev.state));
+          if (ev.exit_code) out.set_exit_code(*ev.exit_code);
+          out.set_stop_reason(ev.stop_reason);
+          out.set_message(ev.message);
+          return sink.write(out);
+        };
+        return tasks.events(filter, emit, ctx.cancelled);
       });
 }
 

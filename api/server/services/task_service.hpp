@@ -1,11 +1,10 @@
 #pragma once
-// svc.v1.Tasks over the scheduler's TaskController: messages to calls, errors to codes.
+// svc.v1.Tasks over a TaskBackend (task_backend.hpp): messages to calls, errors to codes.
 #include "api/server/dispatcher.hpp"
-#include "scheduler/tasks/controller.hpp"
+#include "api/server/services/task_backend.hpp"
 
 namespace svc::api {
 
-void register_task_service(Dispatcher& dispatcher, scheduler::TaskController& tasks,
-                           scheduler::LogSource& logs);
+void register_task_service(Dispatcher& dispatcher, TaskBackend& tasks);
 
 }  // namespace svc::api
