@@ -1,10 +1,13 @@
 #include "daemon/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <sstream>
 
 #include <toml++/toml.h>
 
 #include "common/address.hpp"
+#include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
@@ -233,12 +236,15 @@ Result<> read_isolation(TableReader& r, Config::Isolation& iso) {
     return r.on(key, [&](const toml::node& node) -> Result<> {
       if (!node.is_string()) return r.type_error(key, node, "a string");
       std::string v(node.value<std::string>().value_or(std::string()));
-      bool ok = !v.empty() && v.size() <= 64 && v != "." && v != "..";
+      // "" (the default): follow the state dir (cgroup_names()).
+      bool ok = v.size() <= 64 && v != "." && v != "..";
       for (char ch : v)
         ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.');
       if (!ok)
-        return r.value_error(key, node, "a cgroup name: 1-64 letters, digits, '-', '_' or '.'");
+        return r.value_error(key, node,
+                             "a cgroup name: up to 64 letters, digits, '-', '_' or '.' (\"\": "
+                             "follow the state dir)");
       out = v;
       return {};
     });
@@ -284,6 +290,35 @@ Result<> read_images(TableReader& r, Config::Images& im) {
   };
   SVC_TRY(size_key("max_layer_size", im.max_layer_size));
   SVC_TRY(size_key("max_file_size", im.max_file_size));
+  return r.unknown_keys();
+}
+
+Result<> read_network(TableReader& r, Config::Network& n) {
+  SVC_TRY(r.on("dns", [&](const toml::node& node) -> Result<> {
+    const toml::array* arr = node.as_array();
+    if (!arr) return r.type_error("dns", node, "an array of IP addresses");
+    n.dns.clear();
+    for (const toml::node& item : *arr) {
+      auto text = item.value<std::string>();
+      in6_addr v6{};
+      in_addr v4{};
+      if (!item.is_string() || (::inet_pton(AF_INET, text->c_str(), &v4) != 1 &&
+                                ::inet_pton(AF_INET6, text->c_str(), &v6) != 1))
+        return r.value_error("dns", item,
+                             "each entry an IPv4 or IPv6 address, e.g. \"192.0.2.53\"");
+      n.dns.push_back(*text);
+    }
+    return {};
+  }));
+  for (auto [key, out] :
+       {std::pair<std::string_view, bool*>{"bridge_reach_host", &n.bridge_reach_host},
+        {"bridge_reach_each_other", &n.bridge_reach_each_other}}) {
+    SVC_TRY(r.on(key, [&, key, out](const toml::node& node) -> Result<> {
+      if (!node.is_boolean()) return r.type_error(key, node, "true or false");
+      *out = *node.value<bool>();
+      return {};
+    }));
+  }
   return r.unknown_keys();
 }
 
@@ -418,19 +453,22 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   SVC_TRY(section(top, root, "isolation", [&](TableReader& r, const toml::table&) {
     return read_isolation(r, c.isolation);
   }));
+  SVC_TRY(section(top, root, "network",
+                  [&](TableReader& r, const toml::table&) { return read_network(r, c.network); }));
   SVC_TRY(section(top, root, "node",
                   [&](TableReader& r, const toml::table&) { return read_node(r, c.node); }));
   SVC_TRY(section(top, root, "billing",
                   [&](TableReader& r, const toml::table&) { return read_billing(r, c.billing); }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon", "api",       "ingress", "registries",
-                                                     "images", "isolation", "node",    "billing"};
+    static constexpr std::string_view kSections[] = {"daemon",     "api",    "ingress",
+                                                     "registries", "images", "isolation",
+                                                     "network",    "node",   "billing"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
       return fail(Code::kInvalidArgument,
                   "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, images, "
-                  "isolation, node, billing)",
+                  "isolation, network, node, billing)",
                   where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
   }
   return c;
@@ -475,6 +513,9 @@ std::string to_toml(const Config& c) {
       {"isolation", toml::table{{"cgroup_base", c.isolation.cgroup_base},
                                 {"shim_cgroup", c.isolation.shim_cgroup},
                                 {"uid_base", static_cast<std::int64_t>(c.isolation.uid_base)}}},
+      {"network", toml::table{{"dns", strings(c.network.dns)},
+                              {"bridge_reach_host", c.network.bridge_reach_host},
+                              {"bridge_reach_each_other", c.network.bridge_reach_each_other}}},
       {"node",
        toml::table{
            {"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes) : std::string()},
@@ -496,6 +537,17 @@ std::string to_toml(const Config& c) {
   out << "# svcd effective configuration (embedded defaults, then the file, then flags)\n";
   out << root << "\n";
   return out.str();
+}
+
+CgroupNames cgroup_names(const Config& c) {
+  CgroupNames n;
+  std::string dir = std::filesystem::path(c.daemon.state_dir).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string derived =
+      dir == "/var/lib/svcd" ? "svc" : "svc-" + Digest::sha256_of(dir).hex().substr(0, 8);
+  n.base = !c.isolation.cgroup_base.empty() ? c.isolation.cgroup_base : derived;
+  n.shims = !c.isolation.shim_cgroup.empty() ? c.isolation.shim_cgroup : n.base + "-shims";
+  return n;
 }
 
 Result<> validate(const Config& c) {

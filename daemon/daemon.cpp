@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -77,7 +78,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->started_at_ = d->clock_.now();
   fs::path state(config.daemon.state_dir);
   fs::path run(config.daemon.run_dir);
-  SVC_TRY_CTX(make_dirs(state, 0711), "state dir");
+  // 0700: svcd.db holds every task's environment, tasks/ their logs and files. No sandbox
+  // needs to pass through: each one's process opens its own sandbox dir (0711) while it still
+  // has the host root's uid. A state dir an older svcd made 0711 is tightened.
+  SVC_TRY_CTX(make_dirs(state, 0700), "state dir");
+  if (::chmod(state.c_str(), 0700) != 0)
+    return fail_errno(fmt::format("make state dir {} private (chmod 0700)", state.string()));
   SVC_TRY_CTX(make_dirs(run, 0755), "run dir");
   d->lock_fd_ = SVC_TRY(lock_state_dir(state));
 
@@ -137,9 +143,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.defaults = scheduler::ResourceDefaults{
       config.node.default_cpu_request_millis, config.node.default_memory_request_bytes,
       config.node.default_memory_limit_bytes, config.node.default_pids};
-  to.cgroup_base = config.isolation.cgroup_base;
-  to.shim_cgroup = config.isolation.shim_cgroup;
+  CgroupNames cgroups = cgroup_names(config);
+  to.cgroup_base = cgroups.base;
+  to.shim_cgroup = cgroups.shims;
   to.uid_base = config.isolation.uid_base;
+  to.bridge_reach_host = config.network.bridge_reach_host;
+  to.bridge_reach_each_other = config.network.bridge_reach_each_other;
+  to.dns = config.network.dns;
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();

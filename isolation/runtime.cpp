@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/fs.hpp"
+#include "isolation/etc_files.hpp"
 #include "isolation/launch.hpp"
 #include "isolation/plan.hpp"
 #include "isolation/rootfs.hpp"
@@ -232,7 +233,25 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
         ::getrlimit(static_cast<__rlimit_resource_t>(r.resource), &host) == 0)
       ctx.host_hard_limits[r.resource] = host.rlim_max;
   }
-  Plan plan = SVC_TRY(plan_sandbox(spec, ctx));
+  // Generated /etc files are bound first, so that a mount the caller asks for at the same path
+  // wins. Their contents are written once the bridge address is known (below).
+  SandboxSpec with_etc;
+  const SandboxSpec* planned = &spec;
+  if (spec.etc.generate) {
+    with_etc = spec;
+    std::vector<MountSpec> etc;
+    for (const char* name : {"hosts", "resolv.conf"}) {
+      MountSpec m;
+      m.source = dir / name;
+      m.target = std::string("/etc/") + name;
+      m.recursive = false;
+      m.noexec = true;
+      etc.push_back(std::move(m));
+    }
+    with_etc.mounts.insert(with_etc.mounts.begin(), etc.begin(), etc.end());
+    planned = &with_etc;
+  }
+  Plan plan = SVC_TRY(plan_sandbox(*planned, ctx));
   if (plan.binds.size() > 200)
     return fail(Code::kInvalidArgument, "{} bind mounts (at most 200)", plan.binds.size());
   std::shared_ptr<const seccomp::Program> program;
@@ -383,12 +402,6 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
   SVC_TRY(write_proc_file(pid_dir / "gid_map", format_id_map(plan.gid_map)));
   UniqueFd userns(::open((pid_dir / "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   if (!userns) return fail_errno("open the sandbox's user namespace");
-  std::vector<UniqueFd> mounts;
-  mounts.push_back(
-      SVC_TRY_CTX(prepare_rootfs(plan.rootfs, userns.get(), options_.proc), "root file system"));
-  for (const auto& b : plan.binds)
-    mounts.push_back(
-        SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
   SandboxRecord record;
   if (plan.network == NetworkMode::kBridge) {
     UniqueFd netns(::open((pid_dir / "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
@@ -398,6 +411,27 @@ Result<SandboxInfo> Runtime::create_locked(std::string_view id, const SandboxSpe
     record.host_veth = a.host_veth;
     record.info.address = a.address;
   }
+  if (spec.etc.generate) {
+    // Owned by the sandbox's root, so it may edit its own copy as in any container.
+    ResolvConf rc{spec.etc.nameservers, spec.etc.search, spec.etc.options};
+    uid_t root_uid = *map_to_host(plan.uid_map, 0);
+    gid_t root_gid = *map_to_host(plan.gid_map, 0);
+    for (const auto& [name, text] :
+         {std::pair<const char*, std::string>{
+              "hosts", format_hosts(plan.child.hostname, record.info.address)},
+          {"resolv.conf", format_resolv_conf(rc)}}) {
+      fs::path file = dir / name;
+      SVC_TRY_CTX(write_file_atomic(file, text, 0644), "write the sandbox's /etc/{}", name);
+      if (::chown(file.c_str(), root_uid, root_gid) != 0)
+        return fail_errno("chown " + file.string());
+    }
+  }
+  std::vector<UniqueFd> mounts;
+  mounts.push_back(
+      SVC_TRY_CTX(prepare_rootfs(plan.rootfs, userns.get(), options_.proc), "root file system"));
+  for (const auto& b : plan.binds)
+    mounts.push_back(
+        SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
   mark("host mounts");
   std::vector<int> mount_fds;
   mount_fds.reserve(mounts.size());
@@ -619,6 +653,52 @@ Result<std::vector<SandboxInfo>> Runtime::list() {
     broken.exit = r;
     out.push_back(std::move(broken));
   }
+  return out;
+}
+
+Runtime::Orphans Runtime::remove_orphans(const std::set<std::string>& known) {
+  Orphans out;
+  if (auto all = list(); all) {
+    for (const auto& s : *all) {
+      if (known.count(s.id)) continue;
+      if (auto r = remove(s.id, true); r)
+        out.sandboxes.push_back(s.id);
+      else
+        out.errors.push_back(r.error().message());
+    }
+  } else {
+    out.errors.push_back(all.error().message());
+  }
+  // A cgroup whose sandbox dir is gone (a create or removal cut short between the two).
+  const std::string& parent = options_.cgroup_parent;
+  if (auto children = cgroups_.children(parent); children) {
+    for (const auto& name : *children) {
+      if (known.count(name) || !validate_sandbox_id(name)) continue;
+      std::error_code ec;
+      if (fs::exists(sandbox_dir(name), ec)) continue;  // remove() above had its reasons
+      std::string cg = parent.empty() ? name : parent + "/" + name;
+      (void)cgroups_.kill_all(cg, SIGKILL);
+      if (auto r = cgroups_.remove(cg); r)
+        out.cgroups.push_back(cg);
+      else
+        out.errors.push_back(r.error().message());
+    }
+  } else {
+    out.errors.push_back(children.error().message());
+  }
+  // Id ranges whose sandbox dir is gone. Only owners below this runtime's state dir: the pool
+  // file may be shared.
+  std::string prefix = (options_.state_dir / "").string();
+  auto released = ids_.release_if([&](const std::string& owner) {
+    if (!owner.starts_with(prefix)) return false;
+    std::string id = fs::path(owner).filename().string();
+    std::error_code ec;
+    return !known.count(id) && !fs::exists(owner, ec);
+  });
+  if (released)
+    out.id_ranges = std::move(*released);
+  else
+    out.errors.push_back(released.error().message());
   return out;
 }
 

@@ -1,5 +1,7 @@
 // svctl ps, stop, rm, inspect, wait, events: the verbs that act on tasks that exist.
+#include <cstdint>
 #include <iostream>
+#include <optional>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -227,11 +229,17 @@ void add_wait(CLI::App& app, Context& ctx) {
 
 void add_events(CLI::App& app, Context& ctx) {
   auto task = std::make_shared<std::string>();
+  auto since = std::make_shared<std::optional<std::uint64_t>>();
   auto* cmd = app.add_subcommand("events", "follow task state changes as they happen");
   cmd->add_option("--task", *task, "only this task");
-  set_runner(cmd, [&ctx, task]() -> int {
+  cmd->add_option_function<std::uint64_t>(
+      "--since-seq", [since](const std::uint64_t& seq) { *since = seq; },
+      "first replay the events after this sequence number (the SEQ column; 0: all that svcd "
+      "still keeps), then follow");
+  set_runner(cmd, [&ctx, task, since]() -> int {
     v1::TaskEventsRequest req;
     req.set_task_id(*task);
+    if (*since) req.set_since_seq(**since);
     auto call = ctx.client().context(std::nullopt);
     auto reader = ctx.client().tasks().Events(call.get(), req);
     v1::TaskEvent ev;
@@ -240,8 +248,15 @@ void add_events(CLI::App& app, Context& ctx) {
         std::cout << api::to_json(ev) << std::endl;
         continue;
       }
-      std::string line = fmt::format("{}  {}  {:<20} {}", when(ev.time()), short_id(ev.task_id()),
-                                     ev.task_name(), state_name(ev.state()));
+      if (ev.dropped() > 0) {
+        // A gap, where it is in the stream: said on stdout with the events around it, so a
+        // reader of the output sees it in order.
+        std::cout << fmt::format("{:>8}  -- {}", ev.seq(), ev.message()) << std::endl;
+        continue;
+      }
+      std::string line =
+          fmt::format("{:>8}  {}  {}  {:<20} {}", ev.seq(), when(ev.time()), short_id(ev.task_id()),
+                      ev.task_name(), state_name(ev.state()));
       if (ev.has_exit_code()) line += fmt::format(" exit={}", ev.exit_code());
       if (!ev.stop_reason().empty()) line += " " + ev.stop_reason();
       if (!ev.message().empty()) line += "  " + ev.message();

@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include "common/fs.hpp"
+#include "isolation/etc_files.hpp"
 #include "isolation/image_user.hpp"
 
 namespace svc::daemon {
@@ -11,7 +13,8 @@ namespace sch = svc::scheduler;
 namespace iso = svc::isolation;
 }  // namespace
 
-Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSpec& l) {
+Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSpec& l,
+                                                             const Dns& dns) {
   iso::SandboxSpec s;
   s.process.args = l.args;
   s.process.env = l.env;
@@ -40,6 +43,16 @@ Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSp
       s.network = iso::NetworkMode::kNone;
       break;
   }
+  // Its own /etc/hosts and /etc/resolv.conf, whatever the image ships (as Docker does).
+  s.etc.generate = true;
+  if (l.network == sch::NetworkMode::kBridge) {
+    auto host = read_file(dns.host_resolv_conf, 64 * 1024);
+    auto rc = iso::sandbox_resolv_conf(iso::parse_resolv_conf(host ? *host : std::string()),
+                                       dns.nameservers);
+    s.etc.nameservers = rc.nameservers;
+    s.etc.search = rc.search;
+    s.etc.options = rc.options;
+  }
   s.stop_signal = l.stop_signal;
   s.stop_grace = l.stop_grace;
   s.annotations["svc.task"] = l.id;
@@ -61,7 +74,7 @@ sch::ExitInfo TaskRuntimeAdapter::to_exit_info(const iso::ExitRecord& r) {
 }
 
 Result<int> TaskRuntimeAdapter::launch(const sch::LaunchSpec& spec) {
-  auto sandbox = SVC_TRY(to_sandbox_spec(spec));
+  auto sandbox = SVC_TRY(to_sandbox_spec(spec, dns_));
   iso::CreateOptions options;
   options.start = true;
   auto info = SVC_TRY(runtime_.create(spec.id, sandbox, options));

@@ -2,16 +2,28 @@
 // scheduler::TaskRuntime over isolation::Runtime: a task's LaunchSpec becomes a full svc sandbox
 // (every namespace, a private uid range, default capabilities, seccomp, cgroup limits), created
 // and started in one call; exits come from one ExitMonitor thread.
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "isolation/exit_monitor.hpp"
 #include "isolation/runtime.hpp"
 #include "scheduler/tasks/ports.hpp"
 
 namespace svc::daemon {
 
+// What every bridge task's /etc/resolv.conf says: nameservers ([network] dns) when given, else
+// the host's resolv.conf (read at each launch, as it may change) without its loopback ones.
+struct TaskDns {
+  std::vector<std::string> nameservers;
+  std::filesystem::path host_resolv_conf = "/etc/resolv.conf";
+};
+
 class TaskRuntimeAdapter final : public scheduler::TaskRuntime {
  public:
-  TaskRuntimeAdapter(isolation::Runtime& runtime, isolation::ExitMonitor& monitor)
-      : runtime_(runtime), monitor_(monitor) {}
+  using Dns = TaskDns;
+  TaskRuntimeAdapter(isolation::Runtime& runtime, isolation::ExitMonitor& monitor, Dns dns = Dns())
+      : runtime_(runtime), monitor_(monitor), dns_(std::move(dns)) {}
 
   Result<int> launch(const scheduler::LaunchSpec& spec) override;
   Result<> watch(const std::string& id, std::function<void(scheduler::ExitInfo)> on_exit) override;
@@ -21,13 +33,15 @@ class TaskRuntimeAdapter final : public scheduler::TaskRuntime {
   Result<> remove(const std::string& id) override;
   Result<std::vector<scheduler::SandboxInfo>> list() override;
 
-  // Exposed for tests: the sandbox a launch spec asks for.
-  static Result<isolation::SandboxSpec> to_sandbox_spec(const scheduler::LaunchSpec& spec);
+  // Exposed for tests: the sandbox a launch spec asks for (its /etc files from dns).
+  static Result<isolation::SandboxSpec> to_sandbox_spec(const scheduler::LaunchSpec& spec,
+                                                        const Dns& dns = Dns());
   static scheduler::ExitInfo to_exit_info(const isolation::ExitRecord& record);
 
  private:
   isolation::Runtime& runtime_;
   isolation::ExitMonitor& monitor_;
+  Dns dns_;
 };
 
 }  // namespace svc::daemon

@@ -76,6 +76,9 @@ class CgroupDriver {
   // each pid, thaw), so a fork bomb cannot outrun it.
   virtual Result<> kill_all(std::string_view relative, int sig) = 0;
   virtual Result<> remove(std::string_view relative) = 0;
+  // The names of the cgroups directly below relative (in any one hierarchy: the driver makes
+  // each cgroup in all of them); empty when relative does not exist.
+  virtual Result<std::vector<std::string>> children(std::string_view relative) = 0;
   // An fd that becomes readable (poll POLLIN) when the memory controller reports an event that
   // may be an OOM kill: v1 an eventfd registered through cgroup.event_control on
   // memory.oom_control; v2 an inotify fd on memory.events. Read it to drain (v1: 8 bytes; v2:

@@ -11,25 +11,32 @@ TaskEvent drop_marker(std::uint64_t count, std::uint64_t last_seq, bool not_kept
   m.seq = last_seq;
   m.dropped = count;
   m.message = not_kept ? fmt::format(
-                             "dropped {} events: svcd no longer keeps them (it keeps the "
-                             "last events of this run); list the tasks for their state",
-                             count)
+                             "dropped {} events up to sequence {}: svcd no longer keeps them "
+                             "(it keeps the last events since it started); list the tasks for "
+                             "their state",
+                             count, last_seq)
                        : fmt::format(
-                             "dropped {} events: this subscriber fell behind; resume "
-                             "after sequence {} or list the tasks for their state",
-                             count, last_seq);
+                             "dropped {} events up to sequence {}: this subscriber fell behind; "
+                             "resume after sequence {} or list the tasks for their state",
+                             count, last_seq, last_seq);
   return m;
 }
 
 }  // namespace
 
+void EventHub::Subscription::add_gap_locked(std::uint64_t count, std::uint64_t last_seq,
+                                            bool not_kept) {
+  pending_gap_ += count;
+  gap_last_seq_ = std::max(gap_last_seq_, last_seq);
+  gap_not_kept_ = gap_not_kept_ || not_kept;
+  dropped_ += count;
+}
+
 void EventHub::Subscription::push_locked(const TaskEvent& event, std::size_t limit) {
-  if (queue_.size() >= limit) {
-    // The oldest goes: the gap is always right before the new front, so one count says it.
-    gap_last_seq_ = queue_.front().seq;
+  if (limit > 0 && queue_.size() >= limit) {
+    // The oldest goes: a gap is always right before the queue's front, so one count says it.
+    add_gap_locked(1, queue_.front().seq, false);
     queue_.pop_front();
-    ++pending_gap_;
-    ++dropped_;
   }
   queue_.push_back(event);
 }
@@ -39,8 +46,9 @@ std::optional<TaskEvent> EventHub::Subscription::next(std::chrono::milliseconds 
   if (!cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || pending_gap_ > 0; }))
     return std::nullopt;
   if (pending_gap_ > 0) {
-    TaskEvent m = drop_marker(pending_gap_, gap_last_seq_, false);
+    TaskEvent m = drop_marker(pending_gap_, gap_last_seq_, gap_not_kept_);
     pending_gap_ = 0;
+    gap_not_kept_ = false;
     return m;
   }
   TaskEvent e = std::move(queue_.front());
@@ -67,14 +75,11 @@ std::shared_ptr<EventHub::Subscription> EventHub::subscribe(std::string task_id,
   sub->task_id_ = std::move(task_id);
   std::lock_guard lock(mu_);
   if (since && *since + 1 < next_seq_) {
-    // What is no longer kept (before the history, or from an earlier run of svcd).
-    std::uint64_t oldest = history_.empty() ? next_seq_ : history_.front().seq;
     std::lock_guard sl(sub->mu_);
-    if (*since + 1 < oldest) {
-      std::uint64_t lost = oldest - *since - 1;
-      sub->queue_.push_back(drop_marker(lost, oldest - 1, true));
-      sub->dropped_ += lost;
-    }
+    // What is no longer kept: before the history, or from an earlier run of svcd (whose last
+    // numbers may never have been used: the count is then an upper bound).
+    std::uint64_t oldest = history_.empty() ? next_seq_ : history_.front().seq;
+    if (*since + 1 < oldest) sub->add_gap_locked(oldest - *since - 1, oldest - 1, true);
     for (const auto& e : history_)
       if (e.seq > *since && wants(*sub, e)) sub->push_locked(e, options_.queue_limit);
   }

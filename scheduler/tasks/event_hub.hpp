@@ -9,6 +9,7 @@
 // Each subscriber has a bounded queue; one that does not keep up loses its oldest events and is
 // told so in order: next() returns a marker (TaskEvent::dropped > 0) where the gap is. A resume
 // from a sequence older than the history starts with such a marker too.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -36,12 +37,14 @@ class EventHub {
    private:
     friend class EventHub;
     void push_locked(const TaskEvent& event, std::size_t limit);
+    void add_gap_locked(std::uint64_t count, std::uint64_t last_seq, bool not_kept);
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<TaskEvent> queue_;
     std::size_t dropped_ = 0;
-    std::uint64_t pending_gap_ = 0;   // dropped in front of queue_.front(), not yet reported
+    std::uint64_t pending_gap_ = 0;   // lost right before queue_.front(), not yet reported
     std::uint64_t gap_last_seq_ = 0;  // the last sequence lost in that gap
+    bool gap_not_kept_ = false;       // (part of) the gap is events the hub no longer keeps
     std::string task_id_;             // empty = all
   };
 
@@ -64,7 +67,7 @@ class EventHub {
                                           std::optional<std::uint64_t> since_seq = std::nullopt);
   // Assigns event.seq; returns it.
   std::uint64_t publish(TaskEvent event);
-  // The sequence the next event will get.
+  // The sequence the next event will get (since_seq of at most next_seq() - 1 is meaningful).
   std::uint64_t next_seq() const;
 
  private:

@@ -108,12 +108,17 @@ SandboxFixture::SandboxFixture() {
   usable_ = true;
 }
 
-std::unique_ptr<Runtime> SandboxFixture::make_runtime() const {
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(std::optional<BridgeOptions> bridge) const {
   RuntimeOptions ro;
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
   ro.bridge = bridge_;
+  if (bridge) {
+    ro.bridge.reach_host = bridge->reach_host;
+    ro.bridge.reach_each_other = bridge->reach_each_other;
+    ro.bridge.masquerade = bridge->masquerade;
+  }
   return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,9 @@ class SandboxFixture {
 
   isolation::Runtime& runtime() { return *runtime_; }
   // Another runtime on the same state dir, cgroups and pool: what a restarted daemon builds.
-  std::unique_ptr<isolation::Runtime> make_runtime() const;
+  // bridge: other bridge options than the fixture's (its name, subnet and address file stay).
+  std::unique_ptr<isolation::Runtime> make_runtime(
+      std::optional<isolation::BridgeOptions> bridge = std::nullopt) const;
   isolation::CgroupDriver& cgroups() { return *driver_; }
   const std::filesystem::path& rootfs() const { return rootfs_; }
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }

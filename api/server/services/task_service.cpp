@@ -301,9 +301,13 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
           if (ev.exit_code) out.set_exit_code(*ev.exit_code);
           out.set_stop_reason(ev.stop_reason);
           out.set_message(ev.message);
+          out.set_seq(ev.seq);
+          out.set_dropped(ev.dropped);
           return sink.write(out);
         };
-        return tasks.events(filter, emit, ctx.cancelled);
+        std::optional<std::uint64_t> since;
+        if (req.has_since_seq()) since = req.since_seq();
+        return tasks.events(filter, since, emit, ctx.cancelled);
       });
 }
 

@@ -233,3 +233,59 @@ default_pids = 256
     CHECK(r.error().message().find(bad.needle) != std::string::npos);
   }
 }
+
+TEST_CASE("[network]: bridge tasks reach neither the host nor each other unless allowed",
+          "[config]") {
+  Config d;
+  CHECK(d.network.dns.empty());
+  CHECK_FALSE(d.network.bridge_reach_host);
+  CHECK_FALSE(d.network.bridge_reach_each_other);
+  auto c = parse_config(R"(
+[network]
+dns = ["192.0.2.53", "2001:db8::53"]
+bridge_reach_host = true
+bridge_reach_each_other = true
+)",
+                        "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->network.dns == std::vector<std::string>{"192.0.2.53", "2001:db8::53"});
+  CHECK(c->network.bridge_reach_host);
+  CHECK(c->network.bridge_reach_each_other);
+  auto back = parse_config(to_toml(*c), "printed");
+  REQUIRE(back);
+  CHECK(back->network.dns == c->network.dns);
+  CHECK(back->network.bridge_reach_host);
+  for (const char* bad :
+       {"[network]\ndns = [\"dns.example\"]\n", "[network]\ndns = \"1.1.1.1\"\n",
+        "[network]\nbridge_reach_host = \"yes\"\n", "[network]\nfirewall = 1\n"}) {
+    INFO(bad);
+    auto r = parse_config(bad, "svcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find("network") != std::string::npos);
+  }
+}
+
+TEST_CASE("cgroup names follow the state dir unless set, so two svcd never share a tree",
+          "[config]") {
+  Config c;
+  CHECK(cgroup_names(c).base == "svc");  // the default state dir keeps the historic names
+  CHECK(cgroup_names(c).shims == "svc-shims");
+  c.daemon.state_dir = "/srv/svcd-a";
+  auto a = cgroup_names(c);
+  c.daemon.state_dir = "/srv/svcd-b/";
+  auto b = cgroup_names(c);
+  CHECK(a.base.starts_with("svc-"));
+  CHECK(a.base.size() == 12);
+  CHECK(a.shims == a.base + "-shims");
+  CHECK(a.base != b.base);
+  c.daemon.state_dir = "/srv/svcd-b";
+  CHECK(cgroup_names(c).base == b.base);  // a trailing slash is the same dir
+  c.isolation.cgroup_base = "mine";
+  CHECK(cgroup_names(c).base == "mine");
+  CHECK(cgroup_names(c).shims == "mine-shims");
+  c.isolation.shim_cgroup = "parked";
+  CHECK(cgroup_names(c).shims == "parked");
+  auto parsed = parse_config("[isolation]\ncgroup_base = \"\"\n", "svcd.toml");
+  REQUIRE(parsed);
+  CHECK(parsed->isolation.cgroup_base.empty());
+}

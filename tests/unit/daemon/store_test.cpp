@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "common/fs.hpp"
@@ -35,6 +37,32 @@ TEST_CASE("a fresh store is migrated to the latest schema, in WAL mode", "[store
   REQUIRE(store->put_meta("node_id", "abc"));
   CHECK(store->get_meta("node_id").value().value() == "abc");
   CHECK_FALSE(store->get_meta("missing").value().has_value());
+}
+
+TEST_CASE("svcd.db and its -wal and -shm are 0600, also those an older svcd left readable",
+          "[store]") {
+  auto mode = [](const std::filesystem::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  TempDir dir;
+  std::filesystem::path db = dir.path() / "svcd.db";
+  {
+    auto store = Store::open(db).value();
+    REQUIRE(store->put_meta("k", "v"));  // a write: the -wal and -shm files exist now
+    CHECK(mode(db) == 0600);
+    CHECK(mode(db.string() + "-wal") == 0600);
+    CHECK(mode(db.string() + "-shm") == 0600);
+  }
+  // As an older svcd left them (the environment of every task readable by anyone).
+  REQUIRE(write_file_atomic(dir.path() / "svcd.db-wal", ""));
+  REQUIRE(::chmod(db.c_str(), 0644) == 0);
+  REQUIRE(::chmod((db.string() + "-wal").c_str(), 0644) == 0);
+  auto store = Store::open(db).value();
+  CHECK(store->get_meta("k").value().value() == "v");
+  CHECK(mode(db) == 0600);
+  CHECK(mode(db.string() + "-wal") == 0600);
 }
 
 TEST_CASE("reopening keeps data and applies nothing twice", "[store]") {

@@ -4,73 +4,12 @@
 
 #include "scheduler/tasks/controller.hpp"
 #include "scheduler/tasks/launch.hpp"
-#include "tests/unit/scheduler/fakes.hpp"
+#include "tests/unit/scheduler/harness.hpp"
 
 using namespace svc;
 using namespace svc::scheduler;
 using namespace svc::scheduler::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-struct Harness {
-  FakeClock clock;
-  FakeStore store;
-  FakeImages images;
-  FakeRuntime runtime;
-  ManualExecutor executor{clock};
-  std::unique_ptr<Capacity> capacity = std::make_unique<Capacity>(Amount{100'000, 64ULL << 30});
-  TaskController::Options options;
-  std::unique_ptr<TaskController> tc =
-      std::make_unique<TaskController>(store, images, runtime, executor, clock, *capacity, options);
-
-  // A node of this size, with a fresh controller (and ledger).
-  void node(Amount total) {
-    tc.reset();
-    capacity = std::make_unique<Capacity>(total);
-    tc = std::make_unique<TaskController>(store, images, runtime, executor, clock, *capacity,
-                                          options);
-  }
-
-  TaskSpec spec(std::string name = {}) {
-    TaskSpec s;
-    s.name = std::move(name);
-    s.image = "busybox:1";
-    return s;
-  }
-  Task started(TaskSpec s) {
-    Task t = tc->run(std::move(s)).value();
-    executor.run_all();
-    return tc->get(t.id).value();
-  }
-  // A new controller over the same store and runtime, as after svcd restarts.
-  void restart(bool rebooted = false) {
-    tc->shutdown();
-    tc.reset();
-    capacity = std::make_unique<Capacity>(capacity->total());
-    tc = std::make_unique<TaskController>(store, images, runtime, executor, clock, *capacity,
-                                          options);
-    REQUIRE(tc->recover(rebooted));
-    executor.run_all();
-  }
-};
-
-ExitInfo exited(int code) {
-  ExitInfo i;
-  i.exit_code = code;
-  i.cpu_seconds = 0.25;
-  i.memory_peak_bytes = 4096;
-  return i;
-}
-
-ExitInfo killed(int sig) {
-  ExitInfo i;
-  i.exit_code = 128 + sig;
-  i.signal = sig;
-  return i;
-}
-
-}  // namespace
 
 TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks]") {
   Harness h;
@@ -99,6 +38,30 @@ TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks
   while (auto e = events->next(0ms)) seen.push_back(e->state);
   CHECK(seen == std::vector<TaskState>{TaskState::kPending, TaskState::kPulling,
                                        TaskState::kStarting, TaskState::kRunning});
+}
+
+TEST_CASE("events: numbered in order, replayed after a sequence, a future one refused",
+          "[tasks][events]") {
+  Harness h;
+  Task t = h.started(h.spec("numbered"));
+  auto all = h.tc->subscribe_since({}, 0).value();
+  std::vector<std::uint64_t> seqs;
+  std::vector<TaskState> states;
+  while (auto e = all->next(0ms)) {
+    seqs.push_back(e->seq);
+    states.push_back(e->state);
+  }
+  CHECK(seqs == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(states == std::vector<TaskState>{TaskState::kPending, TaskState::kPulling,
+                                         TaskState::kStarting, TaskState::kRunning});
+  auto after_two = h.tc->subscribe_since(t.id, 2).value();
+  CHECK(after_two->next(0ms)->state == TaskState::kStarting);
+  CHECK(after_two->next(0ms)->state == TaskState::kRunning);
+  CHECK_FALSE(after_two->next(0ms));
+  auto ahead = h.tc->subscribe_since({}, 5);
+  REQUIRE_FALSE(ahead);
+  CHECK(ahead.error().code() == Code::kInvalidArgument);
+  CHECK(ahead.error().message().find("ahead of the newest event (4)") != std::string::npos);
 }
 
 TEST_CASE("exit codes and signals become the task's exit code and reason", "[tasks]") {
@@ -487,7 +450,7 @@ TEST_CASE("signal names", "[tasks]") {
   CHECK(signal_name(SIGKILL) == "SIGKILL");
 }
 
-TEST_CASE("resources: 1,000 flagless tasks fit a 2-core 24 GiB node; --cpu is a hard limit",
+TEST_CASE("resources: 1,000 flagless tasks fit a 2-core 24 GiB node, and --cpu is a hard limit",
           "[tasks][resources]") {
   Harness h;
   h.node(Amount{2000, 21'600ULL << 20});  // 2 vCPU, 90 % of 24 GiB

@@ -31,7 +31,7 @@ TEST_CASE("subscribers get events, filtered by task, and learn about drops", "[e
   hub.publish(TaskEvent{});
 }
 
-TEST_CASE("events carry increasing sequences; a subscriber resumes after the one it saw",
+TEST_CASE("events carry increasing sequences, and a subscriber resumes after the one it saw",
           "[events]") {
   std::vector<std::uint64_t> reserved;
   EventHub::Options o;
@@ -74,6 +74,42 @@ TEST_CASE("events carry increasing sequences; a subscriber resumes after the one
   // Up to date: nothing replayed.
   auto current = hub.subscribe({}, 108);
   CHECK_FALSE(current->next(0ms));
+}
+
+TEST_CASE(
+    "a resume after a restart starts with a marker, and a replay bigger than the queue "
+    "reports its gap once",
+    "[events]") {
+  std::uint64_t recorded = 0;
+  EventHub::Options o;
+  o.reserve = [&](std::uint64_t upto) { recorded = upto; };
+  std::uint64_t last = 0;
+  {
+    EventHub before(o);
+    for (int i = 0; i < 3; ++i) last = before.publish(TaskEvent{});
+  }
+  CHECK(last == 3);
+  CHECK(recorded == 1 + EventHub::kSeqBlock);
+  // The next svcd starts where the reservation ended: no number is handed out twice.
+  const std::uint64_t start = recorded;
+  o.first_seq = start;
+  o.queue_limit = 2;
+  EventHub after(o);
+  CHECK(after.publish(TaskEvent{}) == start);
+  for (int i = 0; i < 3; ++i) after.publish(TaskEvent{});  // start .. start+3 kept
+  CHECK(recorded == start + EventHub::kSeqBlock);          // its own reservation, ahead
+  auto sub = after.subscribe({}, last);
+  // Everything of the earlier run is gone, and the replay of 4 did not fit a queue of 2: one
+  // marker for the whole gap, then the 2 newest.
+  auto gap = sub->next(0ms);
+  REQUIRE(gap);
+  CHECK(gap->dropped == (start - last - 1) + 2);
+  CHECK(gap->seq == start + 1);
+  CHECK(gap->message.find("no longer keeps") != std::string::npos);
+  CHECK(sub->next(0ms)->seq == start + 2);
+  CHECK(sub->next(0ms)->seq == start + 3);
+  CHECK_FALSE(sub->next(0ms));
+  CHECK(sub->dropped() == (start - last - 1) + 2);
 }
 
 TEST_CASE("the thread pool runs work and timers in deadline order, and cancels", "[executor]") {
