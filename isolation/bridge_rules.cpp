@@ -29,8 +29,12 @@ std::string bridge_ruleset(const BridgeOptions& o) {
         "other\"\n",
         fmt::arg("br", br));
   out += fmt::format("    oifname \"{}\" ct state established,related accept\n", br);
+  // Only what comes from elsewhere: with br_netfilter (bridge-nf-call-iptables) the traffic
+  // between two bridge ports passes this hook too, and is the rule above's to decide.
   out += fmt::format(
-      "    oifname \"{}\" drop comment \"nothing from outside reaches a bridge task\"\n", br);
+      "    iifname != \"{br}\" oifname \"{br}\" drop comment \"nothing from outside reaches a "
+      "bridge task\"\n",
+      fmt::arg("br", br));
   out += "  }\n";
   out += "  chain input {\n";
   out += "    type filter hook input priority filter; policy accept;\n";

@@ -234,7 +234,7 @@ void add_events(CLI::App& app, Context& ctx) {
   cmd->add_option("--task", *task, "only this task");
   cmd->add_option_function<std::uint64_t>(
       "--since-seq", [since](const std::uint64_t& seq) { *since = seq; },
-      "first replay the events after this sequence number (the SEQ column; 0: all that svcd "
+      "first replay the events after this sequence number (the first column; 0: all that svcd "
       "still keeps), then follow");
   set_runner(cmd, [&ctx, task, since]() -> int {
     v1::TaskEventsRequest req;

@@ -418,7 +418,9 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   if (!fx.usable()) return;
   std::string before = ruleset();
   std::string a = fx.next_id(), b = fx.next_id();
-  auto spec = fx.spec({"sh", "-c", "ip -4 addr show eth0; ip route; nc -l -p 7000 -e echo from-a"});
+  auto spec =
+      fx.spec({"sh", "-c",
+               "ip -4 addr show eth0; ip route; while :; do nc -l -p 7000 -e echo from-a; done"});
   spec.network = NetworkMode::kBridge;
   auto ia = fx.runtime().create(a, spec);
   REQUIRE(ia);
@@ -445,7 +447,11 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
                                      gateway, host.port, sa->address)});
   spec_b.network = NetworkMode::kBridge;
   fx.run(b, spec_b);
-  CHECK(fx.log_text(b) == "done\n");
+  std::string log_b = fx.log_text(b);
+  INFO(log_b);
+  CHECK(log_b.find("done\n") != std::string::npos);
+  CHECK(log_b.find("hello sandbox") == std::string::npos);
+  CHECK(log_b.find("reached-") == std::string::npos);
   auto sb = fx.runtime().state(b);
   REQUIRE(sb);
   CHECK(sb->address != sa->address);
