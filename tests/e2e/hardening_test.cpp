@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -353,7 +354,16 @@ TEST_CASE("eight pulls from hung registries do not hold up a task whose image is
   SKIP_UNLESS_ROOT();
   RegistryFixture registry;
   registry.start();
-  registry.push(busybox_image(), "slow/busybox:1");
+  // Images of their own (the local one's layers are on the node already, so a pull of the
+  // same image would need no layer): each with a layer of noise the proxies never deliver.
+  std::mt19937 rng(8);
+  for (int i = 0; i < 8; ++i) {
+    std::string noise(256 * 1024, '\0');
+    for (char& c : noise) c = static_cast<char>(rng());
+    ImageBuilder image = busybox_image();
+    image.layer(LayerBuilder().file("/noise", noise));
+    registry.push(image, fmt::format("slow/busybox:{}", i));
+  }
   // Eight "registries" that accept a layer request and never answer it.
   std::vector<std::unique_ptr<FaultProxy>> proxies;
   std::string insecure;
@@ -368,10 +378,14 @@ TEST_CASE("eight pulls from hung registries do not hold up a task whose image is
   auto daemon = start_daemon(
       fmt::format("[registries]\ninsecure = [{}]\nstall_timeout = \"30m\"\n", insecure));
   DaemonFixture& d = *daemon;
+  // Through the API, so that svcd pulls (svctl run would pull first itself, with progress).
   for (int i = 0; i < 8; ++i) {
-    auto r = d.svctl({"run", "-d", "--name", fmt::format("slow-{}", i),
-                      proxies[i]->host() + "/slow/busybox:1", "--", "true"});
-    REQUIRE(r.exit_code == 0);
+    auto r = d.curl("POST", "/v1/tasks",
+                    fmt::format(R"({{"spec":{{"name":"slow-{}","image":"{}/slow/busybox:{}",)"
+                                R"("args":["true"]}}}})",
+                                i, proxies[i]->host(), i));
+    INFO(r.out);
+    REQUIRE(r.exit_code == 200);
   }
   // Every pull is under way: each proxy has been asked for the layer it will never send.
   REQUIRE(wait_for(
@@ -386,8 +400,11 @@ TEST_CASE("eight pulls from hung registries do not hold up a task whose image is
   CHECK(local.exit_code == 0);
   CHECK(local.out == "local\n");
   // ... while the slow ones still wait for their registries.
-  for (int i = 0; i < 8; ++i)
-    CHECK(inspect(d, fmt::format("slow-{}", i)).value("state", "") == "PULLING");
+  for (int i = 0; i < 8; ++i) {
+    json t = inspect(d, fmt::format("slow-{}", i));
+    INFO(t.dump());
+    CHECK(t.value("state", "") == "PULLING");
+  }
   // Removing them cancels their pulls.
   for (int i = 0; i < 8; ++i)
     CHECK(d.svctl({"rm", "-f", fmt::format("slow-{}", i)}).exit_code == 0);
