@@ -16,7 +16,43 @@ std::string to_json(const google::protobuf::Message& message, bool pretty) {
   return out;
 }
 
+namespace {
+
+// Finds the first syntax error, if any, with its line and column: protobuf's own parser says
+// only "Unexpected token." and a few characters around it. A SAX pass builds nothing.
+class SyntaxCheck final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    // "[json.exception.parse_error.101] parse error at line 1, column 10: syntax error ..."
+    std::string what = e.what();
+    if (auto close = what.find("] "); what.starts_with("[json.exception") && close != what.npos)
+      what = what.substr(close + 2);
+    error = what;
+    return false;
+  }
+  std::string error;
+};
+
+}  // namespace
+
 Result<> from_json(std::string_view json, google::protobuf::Message* message) {
+  SyntaxCheck check;
+  nlohmann::json::sax_parse(json.begin(), json.end(), &check);
+  if (!check.error.empty())
+    return fail(Code::kInvalidArgument, "invalid {} JSON: {}", message->GetDescriptor()->name(),
+                check.error);
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(

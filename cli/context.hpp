@@ -17,6 +17,7 @@ inline constexpr int kExitUsage = 2;         // bad command line
 inline constexpr int kExitUnreachable = 3;   // svcd could not be reached
 inline constexpr int kExitUnauthorized = 4;  // missing or bad token
 inline constexpr int kExitNotFound = 5;      // what was named does not exist
+inline constexpr int kExitTimedOut = 124;    // `run`, `wait`: --timeout stopped the task
 inline constexpr int kExitRunFailed = 125;   // `run`: the task could not be run
 
 struct Globals {
@@ -61,5 +62,11 @@ void add_run_command(CLI::App& app, Context& ctx);
 void add_task_commands(CLI::App& app, Context& ctx);
 void add_logs_command(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
+void add_usage_command(CLI::App& app, Context& ctx);
+void add_deploy_command(CLI::App& app, Context& ctx);
+void add_service_commands(CLI::App& app, Context& ctx);
+void add_exec_commands(CLI::App& app, Context& ctx);  // exec, attach
+// The commands of features not built yet (not_built.cpp): they say so. Add them last.
+void add_not_built_commands(CLI::App& app);
 
 }  // namespace svc::cli

@@ -4,11 +4,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/context.hpp"
+#include "cli/app.hpp"
+#include "cli/suggest.hpp"
 
 namespace svc::cli {
 int& exit_code_slot();
-}
+void separate_exec_command(std::vector<char*>& args);  // commands/exec.cpp
+}  // namespace svc::cli
 
 using namespace svc::cli;
 
@@ -20,40 +22,27 @@ int main(int argc, char** argv) {
   globals.token = env_token ? env_token : "";
 
   CLI::App app{"svctl: run containers as tasks and services on an svc node"};
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.add_option("--host,-H", globals.host,
-                 "svcd address: unix:///path or tcp://HOST:PORT (env SVC_HOST)")
-      ->capture_default_str();
-  app.add_option("--token", globals.token, "API token for a TCP address (env SVC_TOKEN)");
-  app.add_option("-o,--output", globals.output, "output format")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
-  app.footer(
-      "Exit codes:\n"
-      "  0    success\n"
-      "  1    svcd refused or failed the request (the message says why)\n"
-      "  2    bad command line\n"
-      "  3    svcd could not be reached at --host\n"
-      "  4    not authorised: missing, bad or revoked token, or no permission\n"
-      "  5    the task, image, service or token named does not exist\n"
-      "  run, wait: the task's own exit code; 128+N when a signal N ended it;\n"
-      "  125 when the task could not be started at all");
-
   Context ctx(globals);
-  add_version_command(app, ctx);
-  add_node_commands(app, ctx);
-  add_run_command(app, ctx);
-  add_task_commands(app, ctx);
-  add_logs_command(app, ctx);
-  add_token_commands(app, ctx);
-  add_image_commands(app, ctx);
+  build_app(app, globals, ctx);
 
+  std::vector<char*> args(argv, argv + argc);
+  separate_exec_command(args);
+  // Bare `svctl` prints the help (as docker does); a mistyped command says so and suggests.
+  auto words = check_command_words(app, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (words.error) {
+    std::cerr << "svctl: " << *words.error << "\n";
+    return kExitUsage;
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()),
+              args.data());  // without a command: the global options are still checked
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
+  }
+  if (!words.any) {
+    std::cout << app.help();
+    return kExitOk;
   }
   return exit_code_slot();
 }

@@ -76,4 +76,20 @@ std::string command_line(const v1::Task& t, std::size_t max) {
   return cmd.empty() ? "(image default)" : cmd;
 }
 
+int task_exit_code(const v1::Task& t, std::string* why) {
+  const std::string& reason = t.stop_reason();
+  std::string line = fmt::format("task {}: {}: {}", t.name(), reason, t.stop_message());
+  if (reason == "TimedOut") {
+    if (why) *why = line;
+    return 124;  // kExitTimedOut: timeout(1)'s code, so scripts tell a timeout from a failure
+  }
+  if (reason == "ImagePullFailed" || reason == "StartFailed" || !t.has_exit_code()) {
+    if (why) *why = line;
+    // A program that could not be executed has 127, as in a shell; otherwise 125.
+    return t.has_exit_code() ? t.exit_code() : 125;
+  }
+  if (why && reason == "OOMKilled") *why = line;
+  return t.exit_code();
+}
+
 }  // namespace svc::cli

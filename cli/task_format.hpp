@@ -18,4 +18,10 @@ std::string status_line(const v1::Task& t);
 std::string state_name(v1::Task::State s);
 std::string command_line(const v1::Task& t, std::size_t max = 30);
 
+// What `svctl run` and `svctl wait` exit with for a stopped task: its own exit code (128+N for
+// signal N); 124 when its --timeout stopped it, whatever signal ended it (as timeout(1) does);
+// 125 when it never ran and has no exit code. why: set to a line for stderr when the stop needs
+// explaining (a timeout, an OOM kill, a start that failed).
+int task_exit_code(const v1::Task& t, std::string* why = nullptr);
+
 }  // namespace svc::cli

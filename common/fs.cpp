@@ -15,7 +15,7 @@ namespace svc {
 
 namespace fs = std::filesystem;
 
-Result<> write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+Result<> write_file_atomic(const fs::path& path, std::string_view data, mode_t mode, Flush flush) {
   fs::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   fs::path tmp = dir / fmt::format(".{}.tmp-{}", path.filename().string(), random_hex(6));
@@ -36,9 +36,10 @@ Result<> write_file_atomic(const fs::path& path, std::string_view data, mode_t m
     off += static_cast<std::size_t>(n);
   }
   if (::fchmod(fd.get(), mode) != 0) return cleanup_on_error("chmod");
-  if (::fsync(fd.get()) != 0) return cleanup_on_error("fsync");
+  if (flush == Flush::kToDisk && ::fsync(fd.get()) != 0) return cleanup_on_error("fsync");
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return cleanup_on_error("rename into");
+  if (flush == Flush::kNone) return {};
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) ::fsync(dfd.get());
   return {};

@@ -1,6 +1,7 @@
 #include "common/units.hpp"
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -106,7 +107,33 @@ Result<std::uint64_t> parse_size(std::string_view input) {
       {"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
   }};
   std::string_view unit = suffix;
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.remove_suffix(1);
+  // A lowercase b is a bit in every unit table people know ("10Gb" = 10 gigabits): reading it
+  // as bytes would be a silent guess, so it is refused with what to write instead.
+  if (unit == "b")
+    return fail(Code::kInvalidArgument,
+                "invalid size \"{}\": \"b\" means bits; write {}B for bytes", input,
+                text.substr(0, n.length));
+  if (!unit.empty() && unit.back() == 'b') {
+    std::string_view number = text.substr(0, n.length), prefix = unit.substr(0, unit.size() - 1);
+    if (prefix.ends_with('i')) prefix.remove_suffix(1);
+    std::string binary(prefix);
+    if (!binary.empty()) binary[0] = static_cast<char>(std::toupper(binary[0]));
+    return fail(Code::kInvalidArgument,
+                "invalid size \"{}\": \"b\" means bits; write {}{}i for powers of 1024 or {}{}B "
+                "for powers of 1000 (bytes)",
+                input, number, binary, number, prefix);
+  }
+  if (!unit.empty() && unit.back() == 'B') unit.remove_suffix(1);
+  // Docker reads "512m" and "2g" as binary units; Kubernetes reads "m" as milli. Neither guess
+  // is safe, so say both spellings svc takes.
+  if (unit == "m" || unit == "g" || unit == "t" || unit == "p" || unit == "e") {
+    std::string upper(1, static_cast<char>(unit[0] - 'a' + 'A'));
+    return fail(Code::kInvalidArgument,
+                "invalid size \"{}\": unknown unit \"{}\"; write {}{}i for powers of 1024 (what "
+                "Docker means by {}) or {}{} for powers of 1000",
+                input, suffix, text.substr(0, n.length), upper, input, text.substr(0, n.length),
+                upper);
+  }
   for (const Unit& u : kUnits) {
     if (u.name == unit) {
       if (u.multiplier == 1 && unit.empty() && n.frac_digits > 0 && n.frac != 0)

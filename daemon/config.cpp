@@ -11,6 +11,8 @@
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
+#include "daemon/billing/money.hpp"
+#include "daemon/billing/usage_record.hpp"
 
 namespace svc::daemon {
 
@@ -78,20 +80,6 @@ class TableReader {
         if (!item.is_string()) return type_error(key, item, "an array of strings");
         out.push_back(*item.value<std::string>());
       }
-      return {};
-    });
-  }
-
-  Result<> number(std::string_view key, double& out) {
-    return on(key, [&](const toml::node& node) -> Result<> {
-      if (node.is_integer()) {
-        out = static_cast<double>(*node.value<std::int64_t>());
-      } else if (node.is_floating_point()) {
-        out = *node.value<double>();
-      } else {
-        return type_error(key, node, "a number");
-      }
-      if (out < 0) return value_error(key, node, "must not be negative");
       return {};
     });
   }
@@ -165,8 +153,10 @@ Result<> read_ingress(TableReader& r, Config::Ingress& i) {
   SVC_TRY(r.on("listen", [&](const toml::node& node) -> Result<> {
     if (!node.is_string()) return r.type_error("listen", node, "a string");
     std::string v = *node.value<std::string>();
-    if (auto ok = parse_host_port(v, "address"); !ok)
-      return r.value_error("listen", node, ok.error().message());
+    // "" turns the ingress off (no service can be deployed or reached then).
+    if (!v.empty())
+      if (auto ok = parse_host_port(v, "address"); !ok)
+        return r.value_error("listen", node, ok.error().message());
     i.listen = v;
     return {};
   }));
@@ -404,15 +394,63 @@ Result<> read_node(TableReader& r, Config::Node& n) {
 }
 
 Result<> read_billing(TableReader& r, Config::Billing& b) {
-  SVC_TRY(r.number("price_vcpu_second", b.price_vcpu_second));
-  SVC_TRY(r.number("price_gib_second", b.price_gib_second));
-  SVC_TRY(r.on("task_minimum", [&](const toml::node& node) -> Result<> {
-    if (!node.is_string()) return r.type_error("task_minimum", node, "a duration such as \"60s\"");
-    auto d = parse_duration(*node.value<std::string>());
-    if (!d) return r.value_error("task_minimum", node, d.error().message());
-    b.task_minimum = *d;
+  SVC_TRY(r.on("currency", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("currency", node, "a string such as \"USD\"");
+    std::string v = *node.value<std::string>();
+    bool ok = !v.empty() && v.size() <= 16;
+    for (char ch : v) ok = ok && ch > ' ' && ch < 127 && ch != '"' && ch != '\\';
+    if (!ok) return r.value_error("currency", node, "1-16 printable characters such as \"USD\"");
+    b.currency = v;
     return {};
   }));
+  auto price = [&](std::string_view key, std::int64_t& out) {
+    return r.on(key, [&, key](const toml::node& node) -> Result<> {
+      Result<billing::Nanos> v = fail(Code::kInvalidArgument, "");
+      if (node.is_string())
+        v = billing::parse_price(*node.value<std::string>());
+      else if (node.is_integer())
+        v = *node.value<std::int64_t>() < 0
+                ? fail(Code::kInvalidArgument, "must not be negative")
+                : billing::price_from_number(static_cast<double>(*node.value<std::int64_t>()));
+      else if (node.is_floating_point())
+        v = billing::price_from_number(*node.value<double>());
+      else
+        return r.type_error(key, node, "a price such as 0.0000113 or \"0.0000113\"");
+      if (!v) return r.value_error(key, node, v.error().message());
+      out = *v;
+      return {};
+    });
+  };
+  SVC_TRY(price("price_vcpu_second", b.price_vcpu_second_nanos));
+  SVC_TRY(price("price_gib_second", b.price_gib_second_nanos));
+  SVC_TRY(price("price_million_requests", b.price_million_requests_nanos));
+  auto duration = [&](std::string_view key, std::chrono::milliseconds& out,
+                      std::chrono::milliseconds min) {
+    return r.on(key, [&, key, min](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a duration such as \"60s\"");
+      auto d = parse_duration(*node.value<std::string>());
+      if (!d) return r.value_error(key, node, d.error().message());
+      if (*d < min)
+        return r.value_error(key, node, fmt::format("must be at least {}", format_duration(min)));
+      out = *d;
+      return {};
+    });
+  };
+  SVC_TRY(duration("task_minimum", b.task_minimum, std::chrono::milliseconds(0)));
+  SVC_TRY(duration("checkpoint_interval", b.checkpoint_interval, std::chrono::seconds(1)));
+  auto choice = [&](std::string_view key, std::string& out, auto parse) {
+    return r.on(key, [&, key, parse](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a string");
+      std::string v = *node.value<std::string>();
+      if (auto ok = parse(v); !ok) return r.value_error(key, node, ok.error().message());
+      out = v;
+      return {};
+    });
+  };
+  SVC_TRY(choice("billed_resources", b.billed_resources,
+                 [](std::string_view v) { return billing::parse_basis(v); }));
+  SVC_TRY(choice("service_mode", b.service_mode,
+                 [](std::string_view v) { return billing::parse_mode(v); }));
   return r.unknown_keys();
 }
 
@@ -524,9 +562,17 @@ std::string to_toml(const Config& c) {
            {"default_memory_request", format_size(c.node.default_memory_request_bytes)},
            {"default_memory_limit", format_size(c.node.default_memory_limit_bytes)},
            {"default_pids", c.node.default_pids}}},
-      {"billing", toml::table{{"price_vcpu_second", c.billing.price_vcpu_second},
-                              {"price_gib_second", c.billing.price_gib_second},
-                              {"task_minimum", format_duration(c.billing.task_minimum)}}},
+      {"billing",
+       toml::table{
+           {"currency", c.billing.currency},
+           {"price_vcpu_second", billing::format_scaled(c.billing.price_vcpu_second_nanos, 9)},
+           {"price_gib_second", billing::format_scaled(c.billing.price_gib_second_nanos, 9)},
+           {"price_million_requests",
+            billing::format_scaled(c.billing.price_million_requests_nanos, 9)},
+           {"task_minimum", format_duration(c.billing.task_minimum)},
+           {"billed_resources", c.billing.billed_resources},
+           {"service_mode", c.billing.service_mode},
+           {"checkpoint_interval", format_duration(c.billing.checkpoint_interval)}}},
   };
   toml::table* node = root["node"].as_table();
   if (c.node.cpu_millis % 1000 == 0)

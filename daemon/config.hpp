@@ -77,10 +77,17 @@ struct Config {
     std::int64_t default_pids = 1024;
   } node;
 
+  // Prices are kept in nano-units of the currency (daemon/billing/money.hpp): 0.0000113 is
+  // 11'300. In the file they are decimals, as numbers or (exactly) as strings.
   struct Billing {
-    double price_vcpu_second = 0.0000113;
-    double price_gib_second = 0.0000012;
-    std::chrono::milliseconds task_minimum{60'000};
+    std::string currency = "USD";
+    std::int64_t price_vcpu_second_nanos = 11'300;            // 0.0000113 (Fargate)
+    std::int64_t price_gib_second_nanos = 1'200;              // 0.0000012 (Fargate)
+    std::int64_t price_million_requests_nanos = 400'000'000;  // 0.40 (Cloud Run)
+    std::chrono::milliseconds task_minimum{60'000};           // 0 allowed
+    std::string billed_resources = "requests";                // or "limits"
+    std::string service_mode = "instance";                    // or "request"
+    std::chrono::milliseconds checkpoint_interval{15'000};    // measured detail of open runs
   } billing;
 
   std::filesystem::path socket_path() const {

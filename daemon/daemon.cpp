@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,21 +12,34 @@
 #include "api/server/listener.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/service_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
+#include "api/server/services/usage_service.hpp"
 #include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/units.hpp"
 #include "common/version.hpp"
 #include "daemon/adapters/api_images.hpp"
 #include "daemon/adapters/api_node.hpp"
+#include "daemon/adapters/api_services.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/adapters/usage_probe.hpp"
+#include "daemon/billing/meter.hpp"
+#include "daemon/billing/task_recorder.hpp"
+#include "daemon/billing/usage_api.hpp"
+#include "daemon/billing/usage_metrics.hpp"
+#include "daemon/metrics/node_metrics.hpp"
+#include "daemon/service_metrics.hpp"
+#include "daemon/service_system.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/store/usage_store.hpp"
 #include "daemon/task_system.hpp"
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 #include "scheduler/capacity.hpp"
+#include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
 
@@ -54,28 +68,45 @@ Result<UniqueFd> lock_state_dir(const fs::path& state_dir) {
 
 namespace {
 
-std::string metrics_text(std::chrono::system_clock::time_point started_at) {
-  auto up = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at).count();
-  auto start = std::chrono::duration<double>(started_at.time_since_epoch()).count();
-  return fmt::format(
-      "# HELP svcd_build_info The running svcd's version and commit.\n"
-      "# TYPE svcd_build_info gauge\n"
-      "svcd_build_info{{version=\"{}\",commit=\"{}\"}} 1\n"
-      "# HELP svcd_start_time_seconds When svcd started, in unix seconds.\n"
-      "# TYPE svcd_start_time_seconds gauge\n"
-      "svcd_start_time_seconds {:.3f}\n"
-      "# HELP svcd_uptime_seconds Seconds since svcd started.\n"
-      "# TYPE svcd_uptime_seconds gauge\n"
-      "svcd_uptime_seconds {:.3f}\n",
-      svc::version(), svc::git_commit(), start, up);
+billing::Policy billing_policy(const Config::Billing& b) {
+  billing::Policy p;
+  p.prices.currency = b.currency;
+  p.prices.vcpu_second = b.price_vcpu_second_nanos;
+  p.prices.gib_second = b.price_gib_second_nanos;
+  p.prices.million_requests = b.price_million_requests_nanos;
+  p.task_minimum = b.task_minimum;
+  // Both were checked when the config was read.
+  p.basis = billing::parse_basis(b.billed_resources).value_or(billing::Basis::kRequests);
+  p.service_mode = billing::parse_mode(b.service_mode).value_or(billing::ServiceMode::kInstance);
+  return p;
+}
+
+// What a service instance without --cpu/--memory requests and is limited to, until the [node]
+// defaults of the request/limit model are configurable: small enough that a 2-core node holds
+// a hundred idle instances, with a memory limit of its own.
+constexpr scheduler::ResourceDefaults kInstanceDefaults{10, 16ULL << 20, 512ULL << 20, 1024};
+
+// Every connection through the ingress holds two descriptors (client and instance): the soft
+// limit of 1024 a service manager gives by default would cap the node at a few hundred
+// requests at once. Raise it to the hard limit, as nginx's worker_rlimit_nofile does; the
+// sandboxes set their own limits.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    spdlog::debug("svcd: open files limit raised from {} to {}", was, rl.rlim_max);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   std::unique_ptr<Daemon> d(new Daemon());
+  raise_nofile_limit();
   d->config_ = config;
   d->started_at_ = d->clock_.now();
+  d->metrics_ = std::make_unique<metrics::Registry>();
   fs::path state(config.daemon.state_dir);
   fs::path run(config.daemon.run_dir);
   // 0700: svcd.db holds every task's environment, tasks/ their logs and files. No sandbox
@@ -132,12 +163,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_entries = config.images.max_layer_entries;
   io.limits.max_layer_bytes = config.images.max_layer_size;
   io.limits.max_file_bytes = config.images.max_file_size;
+  io.metrics = d->metrics_.get();
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
-  // Admission counts requests against the allocatable CPU times the overcommit ratio.
+  // The node's one admission ledger, shared by tasks and service instances: requests are
+  // admitted against the allocatable CPU times the overcommit ratio and the allocatable memory.
   std::int64_t admit_cpu =
       static_cast<std::int64_t>(static_cast<double>(alloc_cpu) * config.node.cpu_overcommit);
   d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{admit_cpu, alloc_mem});
+  const billing::Policy policy = billing_policy(config.billing);
+  d->usage_store_ = std::make_unique<SqlUsageStore>(*d->store_);
+  d->usage_recorder_ = std::make_unique<billing::TaskUsageRecorder>(policy, d->clock_);
   TaskSystem::Options to;
+  to.usage = d->usage_recorder_.get();
   to.state_dir = state;
   to.capacity = d->capacity_.get();
   to.defaults = scheduler::ResourceDefaults{
@@ -150,9 +187,68 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   to.bridge_reach_host = config.network.bridge_reach_host;
   to.bridge_reach_each_other = config.network.bridge_reach_each_other;
   to.dns = config.network.dns;
+  to.other_cgroups = {ServiceSystem::kCgroupParent};
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
+  Daemon* owner = d.get();
+  int orphans = SVC_TRY_CTX(
+      billing::TaskUsageRecorder::close_orphans(
+          *d->usage_store_,
+          [owner](const std::string& id) { return owner->tasks_->tasks().get(id).has_value(); }),
+      "usage records");
+  if (orphans)
+    spdlog::warn("billing: closed {} usage record(s) of tasks that no longer exist", orphans);
+  d->usage_probe_ = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  billing::UsageMeter::Options mo;
+  mo.interval = config.billing.checkpoint_interval;
+  d->usage_meter_ =
+      std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
+  d->usage_meter_->start();
+  d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
+  NodeMetricsSources nm;
+  nm.started_at = d->started_at_;
+  nm.allocatable_cpu_millis = alloc_cpu;
+  nm.allocatable_memory_bytes = alloc_mem;
+  nm.capacity = d->capacity_.get();
+  nm.tasks = &d->tasks_->tasks();
+  register_node_metrics(*d->metrics_, nm);
+  billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
+                                  policy.prices.currency);
+
+  ServiceSystem::Options so;
+  so.state_dir = state;
+  so.shim_cgroup = cgroups.shims;
+  so.resources = kInstanceDefaults;
+  so.dns = config.network.dns;
+  // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
+  // the controller), the daemon keeps a pointer for its port and metrics.
+  ServiceSystem::DataPlaneFactory make_ingress;
+  ingress::Proxy* proxy = nullptr;
+  if (!config.ingress.listen.empty()) {
+    make_ingress =
+        [&](ingress::ControlPlane& control) -> Result<std::unique_ptr<ingress::DataPlane>> {
+      ingress::ProxyOptions po;
+      po.listen = config.ingress.listen;
+      po.domain = config.ingress.domain;
+      auto p = SVC_TRY(ingress::Proxy::start(po, control, d->clock_));
+      proxy = p.get();
+      return std::unique_ptr<ingress::DataPlane>(std::move(p));
+    };
+  }
+  d->services_ = SVC_TRY_CTX(ServiceSystem::start(so, *d->tasks_, *d->store_, *d->images_,
+                                                  *d->capacity_, d->clock_, make_ingress),
+                             "services");
+  d->proxy_ = proxy;
+  std::string url_pattern;
+  if (proxy) {
+    url_pattern = service_url_pattern(config.ingress.domain, proxy->port());
+    spdlog::info("svcd: ingress listening on {} (service NAME answers at NAME.{})",
+                 proxy->listen_address(), config.ingress.domain);
+  } else {
+    spdlog::info("svcd: ingress off ([ingress] listen = \"\"): services cannot be deployed");
+  }
 
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
+  d->dispatcher_->set_metrics(*d->metrics_);
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
@@ -179,18 +275,32 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.allocatable_memory_bytes = alloc_mem;
     s.started_at = self->started_at_;
     s.running_tasks = self->tasks_->tasks().running_count();
+    s.running_instances = self->services_->controller().counts().total;
+    s.ingress_domain = self->config_.ingress.domain;
+    if (self->proxy_) s.ingress_address = self->proxy_->listen_address();
     return s;
   });
   api::register_token_service(*d->dispatcher_, *d->tokens_);
-  d->api_images_ = std::make_unique<ApiImageBackend>(*d->images_);
+  UploadStore::Options uploads;
+  uploads.dir = state / "uploads";
+  d->api_images_ = std::make_unique<ApiImageBackend>(
+      *d->images_, SVC_TRY_CTX(UploadStore::open(std::move(uploads)), "uploads"));
   api::register_image_service(*d->dispatcher_, *d->api_images_);
   d->api_tasks_ = std::make_unique<ApiTaskBackend>(d->tasks_->tasks(), d->tasks_->logs());
   api::register_task_service(*d->dispatcher_, *d->api_tasks_);
+  api::register_usage_service(*d->dispatcher_, *d->usage_api_);
+  d->api_services_ = std::make_unique<ApiServiceBackend>(d->services_->controller(),
+                                                         d->services_->logs(), url_pattern);
+  api::register_service_service(*d->dispatcher_, *d->api_services_);
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] { return metrics_text(self->started_at_); });
+      [self] {
+        auto& sc = self->services_->controller();
+        return self->metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
+               (self->proxy_ ? self->proxy_->metrics_text() : std::string());
+      });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -207,11 +317,26 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();
+  // The meter reads sandboxes through the task system: it stops first.
+  if (usage_meter_) usage_meter_->stop();
+  usage_meter_.reset();
+  usage_probe_.reset();
+  usage_api_.reset();
+  api_services_.reset();
   api_tasks_.reset();
   api_images_.reset();
+  // The ingress stops accepting and lets requests in progress finish (their instances keep
+  // running, as tasks do: the next svcd re-adopts and routes to them).
+  if (proxy_) proxy_->stop(grace);
+  if (services_) services_->shutdown();
+  proxy_ = nullptr;
+  services_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();
+  usage_recorder_.reset();
+  usage_store_.reset();
+  // After every controller that reserves in it.
   capacity_.reset();
   images_.reset();
   tokens_.reset();

@@ -3,13 +3,15 @@
 // place that knows all of them.
 //
 // Owns (in start order, released in reverse): the state-dir lock, the store, the image service,
-// the task system (runtime + controller), the API's backends, the dispatcher and the API server.
+// the usage store and recorder, the task system (runtime + controller), the usage meter, the
+// API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
 #include "daemon/config.hpp"
+#include "scheduler/capacity.hpp"
 
 namespace svc::images {
 class ImageService;
@@ -19,18 +21,35 @@ namespace svc::scheduler {
 class Capacity;
 }
 
+namespace svc::ingress {
+class Proxy;
+}
 namespace svc::api {
 class ApiServer;
 class Dispatcher;
 }  // namespace svc::api
 
+namespace svc::metrics {
+class Registry;
+}  // namespace svc::metrics
+
+namespace svc::billing {
+class TaskUsageRecorder;
+class UsageApi;
+class UsageMeter;
+class UsageProbe;
+}  // namespace svc::billing
+
 namespace svc::daemon {
 
 class Store;
+class SqlUsageStore;
 class TokenManager;
 class TaskSystem;
 class ApiImageBackend;
 class ApiTaskBackend;
+class ApiServiceBackend;
+class ServiceSystem;
 
 class Daemon {
  public:
@@ -48,17 +67,28 @@ class Daemon {
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
+  // Every module reports into it; /metrics renders it. Made first and released last, after
+  // the API server (the only reader) and every component its collectors read.
+  std::unique_ptr<metrics::Registry> metrics_;
   UniqueFd lock_fd_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<images::ImageService> images_;
-  // The node's one admission ledger: tasks and (later) service instances reserve their
-  // requests here. Outlives the controllers that hold it.
+  std::unique_ptr<SqlUsageStore> usage_store_;
+  std::unique_ptr<billing::TaskUsageRecorder> usage_recorder_;
+  // The node's one admission ledger: tasks ("task:<id>") and service instances
+  // ("instance:<id>") reserve their requests here. Outlives the controllers that hold it.
   std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<TaskSystem> tasks_;
+  std::unique_ptr<billing::UsageProbe> usage_probe_;
+  std::unique_ptr<billing::UsageMeter> usage_meter_;
+  std::unique_ptr<billing::UsageApi> usage_api_;
+  std::unique_ptr<ServiceSystem> services_;
+  ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;
+  std::unique_ptr<ApiServiceBackend> api_services_;
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;

@@ -11,6 +11,7 @@
 #include "daemon/adapters/image_source.hpp"
 #include "daemon/adapters/log_source.hpp"
 #include "daemon/adapters/task_runtime.hpp"
+#include "daemon/billing/task_recorder.hpp"
 #include "daemon/store/task_store.hpp"
 #include "images/image_service.hpp"
 #include "isolation/bridge.hpp"
@@ -67,11 +68,12 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   t->monitor_ = std::make_unique<isolation::ExitMonitor>();
   t->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);
   t->pulls_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.pull_workers);
-  t->task_store_ = std::make_unique<SqlTaskStore>(store);
+  t->task_store_ = std::make_unique<SqlTaskStore>(store, options.usage);
   t->image_source_ = std::make_unique<ImageSourceAdapter>(images);
   TaskRuntimeAdapter::Dns dns;
   dns.nameservers = options.dns;
-  t->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_, dns);
+  t->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*t->runtime_, *t->monitor_, dns,
+                                                          isolation::find_init());
   isolation::Runtime* runtime = t->runtime_.get();
   t->logs_ = std::make_unique<LogSourceAdapter>(
       [runtime](const std::string& id) { return runtime->sandbox_dir(id); });
@@ -105,10 +107,17 @@ Result<std::unique_ptr<TaskSystem>> TaskSystem::start(const Options& options,
   std::string boot_id = read_boot_id();
   auto last_boot = SVC_TRY(store.get_meta("boot_id"));
   bool rebooted = last_boot && !boot_id.empty() && *last_boot != boot_id;
-  SVC_TRY(t->controller_->recover(rebooted));
+  // A run found lost while recovering ended unseen, while svcd was down (its usage record
+  // closes at its last checkpoint).
+  if (options.usage) options.usage->set_recovering(true);
+  auto recovered = t->controller_->recover(rebooted);
+  if (options.usage) options.usage->set_recovering(false);
+  SVC_TRY(std::move(recovered));
   // What no task owns (a removal cut short by a crash, a create that died half-way) is cleaned
   // now, while nothing else runs: its processes, cgroup, veth, id range and dir.
-  auto orphans = t->runtime_->remove_orphans(t->controller_->task_ids());
+  std::set<std::string> keep = t->controller_->task_ids();
+  keep.insert(options.other_cgroups.begin(), options.other_cgroups.end());
+  auto orphans = t->runtime_->remove_orphans(keep);
   if (!orphans.sandboxes.empty())
     spdlog::warn("tasks: removed {} sandbox(es) that belonged to no task: {}",
                  orphans.sandboxes.size(), fmt::join(orphans.sandboxes, ", "));

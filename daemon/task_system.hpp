@@ -7,6 +7,7 @@
 // it: their shims keep running and a new TaskSystem re-adopts them.
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ class Compiler;
 }  // namespace svc::isolation
 namespace svc::scheduler {
 class ThreadPoolExecutor;
+}
+namespace svc::billing {
+class TaskUsageRecorder;
 }
 
 namespace svc::daemon {
@@ -55,6 +59,11 @@ class TaskSystem {
     bool bridge_reach_host = false;
     bool bridge_reach_each_other = false;
     std::vector<std::string> dns;
+    // Cgroups under the node's base that are not tasks' (the service instances' parent): never
+    // removed as orphans.
+    std::set<std::string> other_cgroups;
+    // Opens and closes each run's usage record in the task's own store transactions.
+    billing::TaskUsageRecorder* usage = nullptr;
   };
   static Result<std::unique_ptr<TaskSystem>> start(const Options& options,
                                                    const isolation::HostFacts& host, Store& store,
@@ -65,6 +74,10 @@ class TaskSystem {
   scheduler::TaskController& tasks() { return *controller_; }
   scheduler::LogSource& logs();
   isolation::Runtime& runtime() { return *runtime_; }
+  // Shared with the service instances' runtime (one uid pool, one seccomp cache per node).
+  isolation::CgroupDriver& cgroups() { return *cgroups_; }
+  isolation::seccomp::Compiler& seccomp() { return *seccomp_; }
+  isolation::UidPool& uid_pool() { return *uid_pool_; }
   void shutdown();
 
  private:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "images/image.hpp"
 #include "images/progress.hpp"
 #include "images/reference.hpp"
@@ -39,6 +40,8 @@ struct ImageServiceOptions {
   unpack::UnpackLimits limits;           // per layer: entries, file size, uncompressed size
   std::optional<bool> preserve_owners;   // unset: when running as root
   std::optional<Platform> platform;      // unset: this node's (uname)
+  // Pulls, layer bytes fetched and pull durations (svc_image_pull*); unset: not reported.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct RemoveResult {
@@ -119,6 +122,9 @@ class ImageService {
   std::unique_ptr<LayerRunner> runner_;
   std::unique_ptr<registry::RegistryClient> registry_;
   mutable std::shared_mutex gc_mu_;  // shared: pull/import; exclusive: remove/prune
+  metrics::Family<metrics::Counter>* pulls_ = nullptr;
+  metrics::Counter* pull_bytes_ = nullptr;
+  metrics::Family<metrics::Histogram>* pull_seconds_ = nullptr;
 };
 
 }  // namespace svc::images

@@ -3,10 +3,11 @@
 // no stdio, no exceptions; errors leave as a fixed-size ChildMessage.
 #include "isolation/child_exec.hpp"
 
+#include "isolation/terminal.hpp"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
-#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,7 +22,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+
+#include "common/syscall.hpp"
 
 namespace svc::isolation {
 
@@ -95,20 +99,11 @@ int sys_setgroups(std::size_t n, const gid_t* groups) {
   return static_cast<int>(::syscall(SYS_setgroups, n, groups));
 }
 
-int sys_openat2(int dirfd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = flags;
-  how.resolve = resolve;
-  int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
-  return fd < 0 ? -errno : fd;
-}
-
 // Opens path under root (never leaving it: ".." and absolute symlinks stay inside) as O_PATH.
 int open_in_root(int root, const char* path, bool no_symlinks) {
   std::uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   if (no_symlinks) resolve |= RESOLVE_NO_SYMLINKS;
-  return sys_openat2(root, path, O_PATH | O_CLOEXEC, resolve);
+  return sys::openat2(root, path, O_PATH | O_CLOEXEC, resolve);
 }
 
 // Opens path under root, creating missing directories (and, when file, an empty file as the
@@ -178,11 +173,26 @@ int target_or_die(const Child& c, const ChildStep& s, bool file) {
 }
 
 using Options = std::vector<std::pair<std::string, std::string>>;
+const Options kCgroupTmpfs = {{"mode", "755"}};  // made before main: the child never allocates
+
+// Propagation (MS_SHARED, ...) of an attached mount, through its fd.
+void set_propagation(const Child& c, int mfd, unsigned long propagation, const char* what) {
+  if (propagation == 0) return;
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.propagation = propagation & ~static_cast<unsigned long>(MS_REC);
+  unsigned flags = AT_EMPTY_PATH | ((propagation & MS_REC) ? AT_RECURSIVE : 0u);
+  if (::mount_setattr(mfd, "", flags, &attr, sizeof attr) != 0)
+    die(c, "set the propagation of", what);
+}
 
 void mount_fs(const Child& c, const char* type, const Options* options, unsigned attrs, int target,
-              const char* what) {
+              const char* what, const char* source = nullptr, unsigned long propagation = 0) {
   int fs = ::fsopen(type, FSOPEN_CLOEXEC);
   if (fs < 0) die(c, "fsopen", type);
+  // What mountinfo shows as the source ("proc", "shm"); without it the kernel says "none".
+  if (source && *source && ::fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) != 0)
+    die(c, "fsconfig source for", what);
   if (options) {
     for (const auto& [key, value] : *options) {
       int rc = value.empty() ? ::fsconfig(fs, FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
@@ -196,6 +206,7 @@ void mount_fs(const Child& c, const char* type, const Options* options, unsigned
   if (m < 0) die(c, "fsmount", type);
   ::close(fs);
   if (attach(m, target) != 0) die(c, "attach mount at", what);
+  set_propagation(c, m, propagation, what);
   ::close(m);
 }
 
@@ -204,6 +215,8 @@ void set_attrs(const Child& c, int mfd, unsigned attrs, bool recursive, const ch
   struct mount_attr attr;
   std::memset(&attr, 0, sizeof attr);
   attr.attr_set = attrs;
+  // The kernel takes an atime mode only with the whole atime field cleared (mount_setattr(2)).
+  if (attrs & MOUNT_ATTR__ATIME) attr.attr_clr = MOUNT_ATTR__ATIME;
   if (::mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
                       sizeof attr) != 0)
     die(c, "set mount attributes on", what);
@@ -220,14 +233,102 @@ void bind_clone(const Child& c, int src_dir, const char* src_path, int target, u
   ::close(m);
 }
 
+// The parent directory of an absolute path under the root (created when missing) and the last
+// component's offset in path.
+int parent_dir(const Child& c, const char* path, const char** name) {
+  const char* slash = std::strrchr(path, '/');
+  char parent[4096];
+  std::size_t plen = static_cast<std::size_t>(slash - path);
+  if (plen >= sizeof parent) die(c, "path too long", path, ENAMETOOLONG);
+  std::memcpy(parent, path, plen);
+  parent[plen] = 0;
+  if (plen == 0) {
+    parent[0] = '/';
+    parent[1] = 0;
+  }
+  int d = make_target(c.root, parent, false, true);
+  if (d < 0) die(c, "resolve the directory of", path, -d);
+  *name = slash + 1;
+  return d;
+}
+
+// A node the spec lists (OCI linux.devices). mknod needs CAP_MKNOD in the initial user
+// namespace for character and block devices; in a user namespace the host's node at the same
+// path is bound instead (runc's rootless rule), which shows the host's owner and mode.
+void make_device(const Child& c, const ChildStep& s) {
+  const char* name = nullptr;
+  int d = parent_dir(c, s.target.c_str(), &name);
+  ::unlinkat(d, name, 0);  // a node or file already there (the image's /dev) is replaced
+  if (::mknodat(d, name, s.mode, s.dev) == 0) {
+    // mknod applies the umask and makes the node root's: set what the spec says.
+    if (::fchmodat(d, name, s.mode & 07777, 0) != 0) die(c, "chmod device", s.target.c_str());
+    if (::fchownat(d, name, s.uid, s.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      die(c, "chown device", s.target.c_str());
+    ::close(d);
+    return;
+  }
+  if (errno != EPERM || S_ISFIFO(s.mode)) die(c, "mknod", s.target.c_str());
+  ::close(d);
+  int t = target_or_die(c, s, true);
+  bind_clone(c, AT_FDCWD, s.source.c_str(), t, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false,
+             s.target.c_str());
+  ::close(t);
+}
+
+// The sandbox's cgroups at the target: a cgroup2 mount (rooted at the sandbox's cgroup by its
+// cgroup namespace), or on v1 a tmpfs with each hierarchy's directory bound below it.
+void mount_cgroups(const Child& c, const ChildStep& s) {
+  const CgroupFsPlan& cg = c.plan.child.cgroup_fs;
+  unsigned ro = cg.readonly ? MOUNT_ATTR_RDONLY : 0u;
+  int t = target_or_die(c, s, false);
+  if (cg.v2) {
+    if (c.plan.child.clone_flags & CLONE_NEWCGROUP) {
+      mount_fs(c, "cgroup2", nullptr, s.attrs | ro, t, s.target.c_str(), "cgroup2");
+    } else if (!cg.hierarchies.empty()) {
+      // Without a cgroup namespace a new cgroup2 mount would show the host's whole tree.
+      bind_clone(c, AT_FDCWD, cg.hierarchies[0].host_dir.c_str(), t, s.attrs | ro, false,
+                 s.target.c_str());
+    }
+    ::close(t);
+    return;
+  }
+  mount_fs(c, "tmpfs", &kCgroupTmpfs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, t,
+           s.target.c_str(), "tmpfs");
+  ::close(t);
+  char path[4096];
+  for (const auto& h : cg.hierarchies) {
+    Text p(path, sizeof path);
+    p.add(s.target.c_str()).add("/").add(h.name.c_str());
+    int sub = make_target(c.root, path, false, true);
+    if (sub < 0) die(c, "make the cgroup mount point", path, -sub);
+    bind_clone(c, AT_FDCWD, h.host_dir.c_str(), sub,
+               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro, false, path);
+    ::close(sub);
+  }
+  int dir = make_target(c.root, s.target.c_str(), false, true);
+  if (dir < 0) die(c, "resolve", s.target.c_str(), -dir);
+  for (const auto& [link, to] : cg.links)
+    if (::symlinkat(to.c_str(), dir, link.c_str()) != 0 && errno != EEXIST)
+      die(c, "link cgroup hierarchy", link.c_str());
+  if (cg.readonly) set_attrs(c, dir, MOUNT_ATTR_RDONLY, false, s.target.c_str());
+  ::close(dir);
+}
+
 void run_step(Child& c, const ChildStep& s) {
   switch (s.kind) {
     case StepKind::kMountFs: {
       int t = target_or_die(c, s, false);
-      mount_fs(c, s.source.c_str(), &s.options, s.attrs, t, s.target.c_str());
+      mount_fs(c, s.source.c_str(), &s.options, s.attrs, t, s.target.c_str(), s.fs_source.c_str(),
+               s.propagation);
       ::close(t);
       return;
     }
+    case StepKind::kDevice:
+      make_device(c, s);
+      return;
+    case StepKind::kCgroupFs:
+      mount_cgroups(c, s);
+      return;
     case StepKind::kBindHost: {
       // The host path is resolved in this process's (copied) mount namespace before the pivot.
       int t = target_or_die(c, s, s.target_is_file);
@@ -243,6 +344,24 @@ void run_step(Child& c, const ChildStep& s) {
       if (::fstat(src, &st) != 0) die(c, "stat bind source for", s.target.c_str());
       int t = target_or_die(c, s, !S_ISDIR(st.st_mode));
       if (attach(src, t) != 0) die(c, "attach bind mount at", s.target.c_str());
+      int m = src;
+      // mountinfo lists mounts by id (Linux 6.8+), and the prepared mount's id is older than
+      // those of the mounts made here before it: replaced by a copy made now (attributes and
+      // idmap included), the table shows the spec's order, as with runc and crun. A kernel
+      // that cannot copy it keeps the prepared one.
+      int fresh =
+          ::open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+      if (fresh >= 0) {
+        char self[40];  // the attached prepared mount, through the host's /proc (still ours)
+        std::snprintf(self, sizeof self, "/proc/self/fd/%d", src);
+        if (::umount2(self, MNT_DETACH) == 0) {
+          // The prepared mount is gone: the copy must go in.
+          if (attach(fresh, t) != 0) die(c, "attach the copy of bind mount at", s.target.c_str());
+          m = fresh;
+        }
+      }
+      set_propagation(c, m, s.propagation, s.target.c_str());
+      if (fresh >= 0) ::close(fresh);
       ::close(t);
       return;
     }
@@ -273,21 +392,10 @@ void run_step(Child& c, const ChildStep& s) {
       return;
     }
     case StepKind::kSymlink: {
-      const char* path = s.target.c_str();
-      const char* slash = std::strrchr(path, '/');
-      char parent[4096];
-      std::size_t plen = static_cast<std::size_t>(slash - path);
-      if (plen >= sizeof parent) die(c, "symlink path too long", path, ENAMETOOLONG);
-      std::memcpy(parent, path, plen);
-      parent[plen] = 0;
-      if (plen == 0) {
-        parent[0] = '/';
-        parent[1] = 0;
-      }
-      int d = make_target(c.root, parent, false, true);
-      if (d < 0) die(c, "resolve symlink dir", parent, -d);
-      if (::symlinkat(s.source.c_str(), d, slash + 1) != 0 && errno != EEXIST)
-        die(c, "symlink", path);
+      const char* name = nullptr;
+      int d = parent_dir(c, s.target.c_str(), &name);
+      if (::symlinkat(s.source.c_str(), d, name) != 0 && errno != EEXIST)
+        die(c, "symlink", s.target.c_str());
       ::close(d);
       return;
     }
@@ -319,6 +427,14 @@ void receive_go(Child& c) {
   if (msg.msg_flags & MSG_CTRUNC) die(c, "too many mount fds", nullptr, EMSGSIZE);
   if (c.nrecvd < 1 || static_cast<std::uint32_t>(c.nrecvd) != m.nfds)
     die(c, "the runtime sent the wrong number of mounts", nullptr, EPROTO);
+}
+
+void write_sysctl(const Child& c, const char* path, const std::string& value) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(c, "open sysctl", path);
+  if (::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    die(c, "write sysctl", path);
+  ::close(fd);
 }
 
 void reset_signals() {
@@ -379,7 +495,7 @@ void drop_privileges(const Child& c) {
       die(c, "raise ambient capability");
   ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   // A credential change clears these; set them again.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (c.a.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
@@ -442,9 +558,10 @@ void drop_privileges(const Child& c) {
   c.sync = f.sync_child;
   reset_signals();
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (a.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Ends that belong to the runtime or the shim: holding them would hide an EOF they wait for.
-  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot})
+  for (int fd : {f.report_w, f.ctl_listen, f.out_r, f.err_r, f.start_w, f.execerr_r, f.pidfd_slot,
+                 f.console_r, f.stdin_w})
     if (fd >= 0) ::close(fd);
   for (int i = 0; i < f.n_shim_procs; ++i) ::close(f.shim_procs[i]);
   for (int i = 0; i < f.n_sandbox_procs; ++i) ::close(f.sandbox_procs[i]);
@@ -461,8 +578,10 @@ void drop_privileges(const Child& c) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::umask(022);
 
-  // Nothing mounted from here on may propagate to the host.
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+  const ChildPlan& p = c.plan.child;
+  // Nothing mounted from here on may propagate to the host. Without a mount namespace of its
+  // own the sandbox is set up in the runtime's, whose propagation is not ours to change.
+  if (!p.chroot && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     die(c, "make mounts private");
   if (::move_mount(c.recvd[0], "", sandbox_dir, "rootfs", MOVE_MOUNT_F_EMPTY_PATH) != 0)
     die(c, "attach the root file system");
@@ -474,16 +593,30 @@ void drop_privileges(const Child& c) {
   for (const ChildStep& s : c.plan.child.steps) run_step(c, s);
   for (int i = 1; i < c.nrecvd; ++i) ::close(c.recvd[i]);
 
-  const ChildPlan& p = c.plan.child;
   if (!p.hostname.empty() && ::sethostname(p.hostname.data(), p.hostname.size()) != 0)
     die(c, "sethostname");
   if (p.loopback_up) loopback_up(c);
+  // Through the host's /proc, still in view: its /proc/sys shows this process's namespaces.
+  for (const auto& [path, value] : p.sysctls) write_sysctl(c, path.c_str(), value);
 
   if (::fchdir(c.root) != 0) die(c, "chdir to the root file system");
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) die(c, "pivot_root");
-  if (::umount2(".", MNT_DETACH) != 0) die(c, "detach the old root");
+  if (p.chroot) {
+    if (::chroot(".") != 0) die(c, "chroot");
+  } else {
+    if (::syscall(SYS_pivot_root, ".", ".") != 0) die(c, "pivot_root");
+    if (::umount2(".", MNT_DETACH) != 0) die(c, "detach the old root");
+  }
   if (::chdir("/") != 0) die(c, "chdir /");
   ::close(c.root);
+  if (!p.chroot && p.root_propagation != (MS_PRIVATE | MS_REC)) {
+    // pivot_root needs a private root; what the spec asks for is set once inside.
+    struct mount_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.propagation = p.root_propagation & ~static_cast<unsigned long>(MS_REC);
+    unsigned flags = (p.root_propagation & MS_REC) ? AT_RECURSIVE : 0u;
+    if (::mount_setattr(AT_FDCWD, "/", flags, &attr, sizeof attr) != 0)
+      die(c, "set the root's propagation");
+  }
   if (p.readonly_rootfs) {
     struct mount_attr attr;
     std::memset(&attr, 0, sizeof attr);
@@ -516,10 +649,30 @@ void drop_privileges(const Child& c) {
       die(c, "set up stdio");
     }
   }
-  drop_privileges(c);
-
-  // Created: only 0, 1, 2 survive the exec (every other fd is close-on-exec from here on).
+  // Only 0, 1, 2 survive the exec (every other fd is close-on-exec from here on).
   if (::close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0) die(c, "close_range");
+  // Without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN: load it
+  // before the capabilities go (runc does the same); the filter must then allow the rest of
+  // the set-up (setresuid, capset, prctl, sendto, read, close, execve), as Docker-style
+  // profiles do.
+  if (!p.no_new_privs && a.seccomp) {
+    int rc = seccomp::load(*a.seccomp);
+    if (rc != 0) die(c, "load the seccomp filter (before dropping privileges)", nullptr, -rc);
+  }
+  drop_privileges(c);
+  if (f.console_w >= 0) {
+    // With the task's credentials, in its own devpts: the slave belongs to the task's user.
+    int master = -1, slave = -1;
+    int rc = open_pty(&master, &slave, a.console_rows, a.console_cols);
+    if (rc != 0) die(c, "open a terminal (/dev/ptmx)", nullptr, -rc);
+    rc = send_fd(f.console_w, master);
+    if (rc != 0) die(c, "send the terminal to the shim", nullptr, -rc);
+    ::close(master);
+    ::close(f.console_w);
+    rc = take_terminal(slave);
+    if (rc != 0) die(c, "make the terminal the controlling one", nullptr, -rc);
+  }
+
   send_message(c.sync, ChildMessage::kReady, 0, "", nullptr);
   ::close(c.sync);
   c.sync = -1;
@@ -532,10 +685,10 @@ void drop_privileges(const Child& c) {
   if (n != 1) ::_exit(0);  // the shim went away (deleted before start): never run the task
   ::close(f.start_r);
 
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+  if (p.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     exec_failed(f.execerr_w, "prctl(PR_SET_NO_NEW_PRIVS)", nullptr, errno);
   // Last before execve, so the filter need not allow anything the set-up uses.
-  if (a.seccomp) {
+  if (a.seccomp && p.no_new_privs) {
     int rc = seccomp::load(*a.seccomp);
     if (rc != 0) exec_failed(f.execerr_w, "load the seccomp filter", nullptr, -rc);
   }

@@ -36,6 +36,11 @@ struct LaunchFds {
   int start_r = -1, start_w = -1;                      // shim writes one byte: exec now
   int execerr_r = -1, execerr_w = -1;  // child -> shim: why execve failed (EOF: it did not)
   int pidfd_slot = -1;  // a placeholder the child's pidfd is dup2'ed onto for the shim
+  // A terminal task: the child sends its pty master on console_w; console_r is the shim's (or
+  // the runtime's) end. stdin_w: the shim's end of the task's stdin pipe (its read end is in
+  // stdio[0]).
+  int console_w = -1, console_r = -1;
+  int stdin_w = -1;
   // <sandbox>: the root is attached at <sandbox>/rootfs. A path, not an fd: an fd opened before
   // the clone would name the host's mount namespace, where nothing may be attached.
   const char* sandbox_dir = nullptr;
@@ -43,6 +48,13 @@ struct LaunchFds {
   int n_sandbox_procs = 0;
   const int* shim_procs = nullptr;  // cgroup.procs of the shims' cgroup
   int n_shim_procs = 0;
+  // Namespaces the shim-to-be enters before it clones the child (so the child is born in them)
+  // and leaves again after: join_fds[i] is entered as join_types[i] (CLONE_NEW*), restore_fds[i]
+  // (the runtime's own namespace of that type) is entered again afterwards.
+  const int* join_fds = nullptr;
+  const int* join_types = nullptr;
+  const int* restore_fds = nullptr;
+  int n_joins = 0;
 };
 
 // Read-only inputs of the child, built by the runtime before the clone.
@@ -52,6 +64,12 @@ struct ChildArgs {
   const char* const* argv = nullptr;          // NULL-terminated, from plan->child.argv
   const char* const* envp = nullptr;
   LaunchFds fds;
+  // SIGKILL when the parent dies (the shim-to-be, until it has exec'd the shim). Off when the
+  // first process is handed to the caller's subreaper (CreateOptions::reparent): its parent then
+  // exits at once by design.
+  bool kill_with_parent = true;
+  // With fds.console_w: the pty's first size (0: the kernel's).
+  unsigned short console_rows = 0, console_cols = 0;
 };
 
 // Never returns: execs the task or _exits (1 for set-up errors, 127 when execve fails).

@@ -1,9 +1,7 @@
 #include "isolation/image_user.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "common/fd.hpp"
+#include "common/syscall.hpp"
 
 namespace svc::isolation {
 
@@ -24,14 +23,11 @@ std::optional<std::string> read_from_layers(const std::vector<fs::path>& layers,
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
     UniqueFd root(::open(it->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) continue;
-    struct open_how how {};
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root.get(), path, &how, sizeof how)));
-    if (!fd) {
-      if (errno == ENOENT) continue;
-      return std::nullopt;
-    }
+    int rc = sys::openat2(root.get(), path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (rc == -ENOENT) continue;
+    if (rc < 0) return std::nullopt;
+    UniqueFd fd(rc);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return std::nullopt;
     if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt;  // whiteout

@@ -46,6 +46,25 @@ void report(int fd, std::uint32_t kind, int pid, int err, const char* text) {
 
 int child_trampoline(void* arg) { child_main(*static_cast<const ChildArgs*>(arg)); }
 
+const char* join_text(int type) {
+  switch (type) {
+    case CLONE_NEWNET:
+      return "join the network namespace (is the path a network namespace?)";
+    case CLONE_NEWPID:
+      return "join the pid namespace (is the path a pid namespace?)";
+    case CLONE_NEWIPC:
+      return "join the ipc namespace (is the path an ipc namespace?)";
+    case CLONE_NEWUTS:
+      return "join the uts namespace (is the path a uts namespace?)";
+    case CLONE_NEWNS:
+      return "join the mount namespace (is the path a mount namespace?)";
+    case CLONE_NEWCGROUP:
+      return "join the cgroup namespace (is the path a cgroup namespace?)";
+    default:
+      return "join a namespace";
+  }
+}
+
 void write_procs(const int* fds, int n) {
   for (int i = 0; i < n; ++i) {
     ssize_t ignored = ::write(fds[i], "0", 1);
@@ -77,14 +96,29 @@ void write_procs(const int* fds, int n) {
       ::_exit(1);
     }
   }
+  // Namespaces the sandbox joins (OCI "path"): entered here, with the runtime's privileges,
+  // so that the child is born in them, whatever user namespace it makes for itself.
+  for (int i = 0; i < f.n_joins; ++i) {
+    if (::setns(f.join_fds[i], f.join_types[i]) != 0) {
+      report(f.report_w, LaunchReport::kError, 0, errno, join_text(f.join_types[i]));
+      ::_exit(1);
+    }
+  }
   int pidfd = -1;
-  pid_t pid = ::clone(
-      child_trampoline, x.child_stack_top,
-      static_cast<int>(CLONE_VM | CLONE_PIDFD | SIGCHLD | req.child.plan->child.clone_flags),
-      const_cast<ChildArgs*>(&req.child), &pidfd);
+  unsigned long flags = CLONE_VM | CLONE_PIDFD | SIGCHLD | req.child.plan->child.clone_flags;
+  if (req.reparent) flags |= CLONE_PARENT;
+  pid_t pid = ::clone(child_trampoline, x.child_stack_top, static_cast<int>(flags),
+                      const_cast<ChildArgs*>(&req.child), &pidfd);
   if (pid < 0) {
     report(f.report_w, LaunchReport::kError, 0, errno, "clone the sandbox's first process");
     ::_exit(1);
+  }
+  // Back into the runtime's namespaces: the shim lives outside the sandbox.
+  for (int i = f.n_joins - 1; i >= 0; --i) {
+    if (::setns(f.restore_fds[i], f.join_types[i]) != 0) {
+      report(f.report_w, LaunchReport::kError, pid, errno, "return to the runtime's namespaces");
+      ::_exit(1);
+    }
   }
   write_procs(f.shim_procs, f.n_shim_procs);
 
@@ -148,12 +182,16 @@ Result<LaunchReport> read_report(int fd, int timeout_ms, bool eof_ok) {
 
 std::vector<int> launch_keep_list(const LaunchRequest& req) {
   const LaunchFds& f = req.child.fds;
-  std::vector<int> keep = {f.report_w,  f.sync_child, f.ctl_listen, f.out_r,
-                           f.out_w,     f.err_r,      f.err_w,      f.stdio[0],
-                           f.stdio[1],  f.stdio[2],   f.start_r,    f.start_w,
-                           f.execerr_r, f.execerr_w,  f.pidfd_slot, req.null_fd};
+  std::vector<int> keep = {f.report_w,  f.sync_child, f.ctl_listen, f.out_r,     f.out_w,
+                           f.err_r,     f.err_w,      f.stdio[0],   f.stdio[1],  f.stdio[2],
+                           f.start_r,   f.start_w,    f.execerr_r,  f.execerr_w, f.pidfd_slot,
+                           req.null_fd, f.console_w,  f.console_r,  f.stdin_w};
   for (int i = 0; i < f.n_sandbox_procs; ++i) keep.push_back(f.sandbox_procs[i]);
   for (int i = 0; i < f.n_shim_procs; ++i) keep.push_back(f.shim_procs[i]);
+  for (int i = 0; i < f.n_joins; ++i) {
+    keep.push_back(f.join_fds[i]);
+    keep.push_back(f.restore_fds[i]);
+  }
   keep.erase(std::remove_if(keep.begin(), keep.end(), [](int fd) { return fd < 0; }), keep.end());
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());

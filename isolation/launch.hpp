@@ -42,6 +42,11 @@ struct LaunchRequest {
   std::vector<char*> shim_argv;  // NULL-terminated; pid_slot is overwritten with the pid
   char* pid_slot = nullptr;      // a writable argv string of at least 12 bytes
   std::vector<char*> shim_envp;  // NULL-terminated
+  // The child is cloned with CLONE_PARENT: a sibling of S rather than its child, so that once
+  // s0 has exited it is reparented to the caller's subreaper (or init), which reaps it. What
+  // conmon and containerd's runc shim expect of `create`: they learn the exit status from
+  // waitpid. The shim then only sees the exit (its pidfd), not the status.
+  bool reparent = false;
 };
 
 struct Launched {

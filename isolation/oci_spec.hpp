@@ -1,17 +1,21 @@
 #pragma once
 // An OCI runtime-spec bundle's config.json (runtime-spec v1.0-1.2) mapped onto a SandboxSpec and
-// back. What svc does differently from runc, on purpose:
-// - a user and a mount namespace are always made; a config without a user namespace (or
-//   without mappings) gets a private id range from the pool, so uid 0 inside is never root;
-// - /proc, /dev (+pts, shm, mqueue) and /sys are always svc's own (the config's entries for
-//   them are recognised and skipped); /sys/fs/cgroup is not mounted;
-// - no_new_privs is always on; a pids limit of 1024 applies unless the config sets one;
-// - unsupported features (hooks, joining namespaces by path, terminals, other mount types)
-//   are refused with UNIMPLEMENTED rather than ignored, except sysctl, devices, apparmor,
-//   selinux and cgroupsPath, which are accepted and ignored.
+// back. svc-runtime does what the config says, as runc and crun do: the namespaces it lists (a
+// namespace it omits is the runtime's own; one with a path is joined), its mounts in its order,
+// its devices, sysctls, oomScoreAdj, noNewPrivileges, rootfsPropagation, cgroupsPath and
+// resources, its hooks. svc's strict defaults (a user namespace with a private id range,
+// no_new_privs, the masks, a seccomp filter, a pids limit) are in what `svc-runtime spec` writes
+// (default_oci_config), not forced onto a bundle that says otherwise. Two things are svc's own:
+// - a user namespace without mappings gets a private range from the id pool (runc refuses it),
+//   and the root is then idmapped so that its files keep their owners inside;
+// - what svc-runtime cannot do is refused with UNIMPLEMENTED naming the field (AppArmor and
+//   SELinux process labels, blockIO/hugetlb/network/rdma resources, hooks that run inside the
+//   container, time namespaces, joining a user namespace), never silently dropped.
+// process.terminal makes a pty inside the sandbox (its master goes to --console-socket).
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "isolation/sandbox_spec.hpp"
@@ -20,10 +24,33 @@ namespace svc::isolation {
 
 inline constexpr const char* kOciVersion = "1.2.0";
 
+// A hook (config.md "POSIX-platform Hooks"): run by svc-runtime in its own namespaces with the
+// container's state on stdin.
+struct OciHook {
+  std::string path;
+  std::vector<std::string> args;  // args[0] is the program's name (argv[0])
+  std::vector<std::string> env;
+  int timeout_seconds = 0;  // 0: none
+};
+
+struct OciHooks {
+  std::vector<OciHook> prestart;        // deprecated by the spec, run with createRuntime
+  std::vector<OciHook> create_runtime;  // after the container exists, before `create` returns
+  std::vector<OciHook> poststart;       // after `start` released the process
+  std::vector<OciHook> poststop;        // when `delete` removes the container
+  bool empty() const {
+    return prestart.empty() && create_runtime.empty() && poststart.empty() && poststop.empty();
+  }
+};
+
 struct OciConfig {
   SandboxSpec spec;
   std::string oci_version;
   bool terminal = false;
+  OciHooks hooks;
+  // linux.cgroupsPath as written: "/a/b" below the hierarchies' roots, "a/b" below the runtime's
+  // own cgroup, "" for the runtime's default. The CLI maps it onto its cgroup driver.
+  std::string cgroups_path;
 };
 
 // bundle: the bundle directory (root.path and relative bind sources are resolved against it).

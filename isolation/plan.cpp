@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "isolation/plan_mounts.hpp"
+
 // Steps are written with designated initializers naming only what differs from the defaults;
 // g++ 12 warns about every member left to its default initializer.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -18,46 +20,9 @@ namespace svc::isolation {
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-constexpr std::uint32_t kTtyGid = 5;  // devpts gid= option: the "tty" group of Debian/Alpine
 
-// An absolute, lexically normal path that is not "/" and has no NUL byte.
-Result<std::string> clean_target(std::string_view field, const std::string& path) {
-  if (path.empty() || path[0] != '/')
-    return fail(Code::kInvalidArgument, "{}: \"{}\" is not an absolute path", field, path);
-  if (path.find('\0') != std::string::npos)
-    return fail(Code::kInvalidArgument, "{}: the path contains a NUL byte", field);
-  std::string norm = std::filesystem::path(path).lexically_normal().string();
-  while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
-  if (norm == "/")
-    return fail(Code::kInvalidArgument, "{}: \"{}\" names the root itself", field, path);
-  if (norm.size() > 3000)
-    return fail(Code::kInvalidArgument, "{}: the path is longer than 3000 bytes", field);
-  return norm;
-}
-
-bool under(const std::string& path, std::string_view dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                         path[dir.size()] == '/');
-}
-
-std::vector<std::pair<std::string, std::string>> split_options(const std::string& text) {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    std::size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    std::string item = text.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (item.empty()) continue;
-    std::size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      out.emplace_back(item, "");
-    else
-      out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-  }
-  return out;
-}
+using detail::clean_target;
+using detail::under;
 
 Result<> check_map(std::string_view what, const std::vector<IdMapping>& map) {
   if (map.empty()) return fail(Code::kInvalidArgument, "{}: no mapping", what);
@@ -69,11 +34,6 @@ Result<> check_map(std::string_view what, const std::vector<IdMapping>& map) {
         std::uint64_t(m.host) + m.size > 0xFFFFFFFFull)
       return fail(Code::kInvalidArgument, "{}: {} {} {} overflows 32 bits", what, m.inside, m.host,
                   m.size);
-    if (m.host == 0)
-      return fail(Code::kInvalidArgument,
-                  "{}: maps host id 0 into the sandbox; a sandbox's root must not be the host's "
-                  "root",
-                  what);
   }
   return {};
 }
@@ -118,58 +78,178 @@ Result<> validate_sandbox_id(std::string_view id) {
   return {};
 }
 
+namespace {
+
+struct NsType {
+  const char* name;  // OCI spelling
+  int flag;
+};
+constexpr NsType kNsTypes[] = {{"pid", CLONE_NEWPID},  {"network", CLONE_NEWNET},
+                               {"ipc", CLONE_NEWIPC},  {"uts", CLONE_NEWUTS},
+                               {"mount", CLONE_NEWNS}, {"cgroup", CLONE_NEWCGROUP},
+                               {"user", CLONE_NEWUSER}};
+
+Result<> plan_ids(const SandboxSpec& spec, const PlanContext& ctx, Plan& plan) {
+  if (spec.uid_mappings.empty() != spec.gid_mappings.empty())
+    return fail(Code::kInvalidArgument, "uid and gid mappings must both be given or both empty");
+  const ProcessSpec& proc = spec.process;
+  if (!plan.new_userns) {
+    // The runtime's user namespace: ids are the host's, nothing to map.
+    if (!spec.uid_mappings.empty())
+      return fail(Code::kInvalidArgument,
+                  "uid and gid mappings need a user namespace (add one to linux.namespaces)");
+  } else {
+    if (spec.uid_mappings.empty()) {
+      if (ctx.ids.size == 0)
+        return fail(Code::kInvalidArgument, "no id mapping and no range from the uid pool");
+      plan.uid_map = {{0, ctx.ids.host_base, ctx.ids.size}};
+      plan.gid_map = {{0, ctx.ids.host_base, ctx.ids.size}};
+    } else {
+      plan.uid_map = spec.uid_mappings;
+      plan.gid_map = spec.gid_mappings;
+    }
+    SVC_TRY(check_map("uid mappings", plan.uid_map));
+    SVC_TRY(check_map("gid mappings", plan.gid_map));
+    if (!map_to_host(plan.uid_map, 0) || !map_to_host(plan.gid_map, 0))
+      return fail(Code::kInvalidArgument,
+                  "the mappings must map id 0 (the sandbox's root, which sets it up)");
+    if (!map_to_host(plan.uid_map, proc.uid))
+      return fail(Code::kInvalidArgument, "process.user.uid {} is not in the uid mappings",
+                  proc.uid);
+    if (!map_to_host(plan.gid_map, proc.gid))
+      return fail(Code::kInvalidArgument, "process.user.gid {} is not in the gid mappings",
+                  proc.gid);
+    for (auto g : proc.additional_gids)
+      if (!map_to_host(plan.gid_map, g))
+        return fail(Code::kInvalidArgument, "additional gid {} is not in the gid mappings", g);
+  }
+  if (proc.additional_gids.size() > 256)
+    return fail(Code::kInvalidArgument, "{} additional gids (at most 256)",
+                proc.additional_gids.size());
+  return {};
+}
+
+// New, joined or inherited, per namespace; and the network that follows from it.
+Result<> plan_namespaces(const SandboxSpec& spec, const PlanContext& ctx, Plan& plan) {
+  ChildPlan& child = plan.child;
+  const NamespaceSet& ns = spec.namespaces;
+  for (const auto& joined : ns.join) {
+    const auto& [type, path] = joined;
+    // (clang 14 cannot capture a structured binding: compare through the pair.)
+    auto it = std::find_if(std::begin(kNsTypes), std::end(kNsTypes),
+                           [&](const NsType& t) { return joined.first == t.name; });
+    if (it == std::end(kNsTypes))
+      return fail(Code::kInvalidArgument, "namespace to join: unknown type \"{}\"", type);
+    if (it->flag == CLONE_NEWUSER)
+      return fail(Code::kUnimplemented,
+                  "joining a user namespace ({}) is not supported; let the runtime make one "
+                  "with your mappings",
+                  path);
+    if (path.empty() || path[0] != '/')
+      return fail(Code::kInvalidArgument, "the {} namespace's path \"{}\" is not absolute", type,
+                  path);
+    plan.joins.push_back({it->flag, path});
+  }
+  auto joined = [&](int flag) {
+    return std::any_of(plan.joins.begin(), plan.joins.end(),
+                       [&](const NamespaceJoin& j) { return j.type == flag; });
+  };
+  auto want = [&](bool make, int flag) {
+    if (make && !joined(flag)) child.clone_flags |= static_cast<unsigned long>(flag);
+  };
+  want(ns.user, CLONE_NEWUSER);
+  want(ns.mount, CLONE_NEWNS);
+  want(ns.pid, CLONE_NEWPID);
+  want(ns.net, CLONE_NEWNET);
+  want(ns.ipc, CLONE_NEWIPC);
+  want(ns.uts, CLONE_NEWUTS);
+  want(ns.cgroup, CLONE_NEWCGROUP);
+  plan.new_userns = (child.clone_flags & CLONE_NEWUSER) != 0;
+  // A joined mount namespace is entered whole: its own root, nothing of the host's to pivot from.
+  child.chroot = !(child.clone_flags & CLONE_NEWNS) && !joined(CLONE_NEWNS);
+  if (plan.new_userns && joined(CLONE_NEWNS))
+    return fail(Code::kUnimplemented,
+                "joining a mount namespace from a new user namespace is not supported (the new "
+                "user namespace could not mount in it)");
+
+  const bool new_net = (child.clone_flags & CLONE_NEWNET) != 0;
+  plan.network = spec.network;
+  if (spec.network == NetworkMode::kHost && new_net)
+    return fail(Code::kInvalidArgument, "network mode host needs the network namespace off");
+  if (spec.network != NetworkMode::kHost && !new_net)
+    return fail(Code::kInvalidArgument,
+                "without a network namespace of its own the only network mode is host");
+  child.loopback_up = spec.network == NetworkMode::kPrivate || spec.network == NetworkMode::kBridge;
+
+  // The hostname: set in a UTS namespace of the sandbox's (new or joined). svc names the
+  // sandbox after its id; an OCI bundle without one keeps the namespace's.
+  const bool own_uts = (child.clone_flags & CLONE_NEWUTS) || joined(CLONE_NEWUTS);
+  if (own_uts)
+    child.hostname =
+        !spec.hostname.empty() ? spec.hostname : (spec.system_mounts ? ctx.id.substr(0, 64) : "");
+  else if (!spec.hostname.empty() && !spec.system_mounts)
+    return fail(Code::kInvalidArgument,
+                "hostname \"{}\" needs a UTS namespace (add one to linux.namespaces)",
+                spec.hostname);
+  if (child.hostname.size() > 64)
+    return fail(Code::kInvalidArgument, "hostname \"{}\" is longer than 64 bytes", child.hostname);
+  return {};
+}
+
+// Only sysctls that belong to a namespace of the sandbox's own may be set: the others are the
+// host's (runc's rule, libcontainer/configs/validate).
+Result<> plan_sysctls(const SandboxSpec& spec, Plan& plan) {
+  const unsigned long f = plan.child.clone_flags;
+  auto joined = [&](int flag) {
+    return std::any_of(plan.joins.begin(), plan.joins.end(),
+                       [&](const NamespaceJoin& j) { return j.type == flag; });
+  };
+  const bool ipc = (f & CLONE_NEWIPC) || joined(CLONE_NEWIPC);
+  const bool net = (f & CLONE_NEWNET) || joined(CLONE_NEWNET);
+  const bool uts = (f & CLONE_NEWUTS) || joined(CLONE_NEWUTS);
+  for (const auto& [key, value] : spec.sysctl) {
+    if (key.empty() || key.find("..") != std::string::npos || key.find('/') != std::string::npos ||
+        key.front() == '.' || key.back() == '.')
+      return fail(Code::kInvalidArgument, "linux.sysctl: \"{}\" is not a sysctl name", key);
+    if (value.find('\0') != std::string::npos || value.find('\n') != std::string::npos)
+      return fail(Code::kInvalidArgument, "linux.sysctl: the value of {} has a NUL or newline",
+                  key);
+    bool ok = false;
+    const char* needs = "";
+    if (key.starts_with("kernel.msg") || key.starts_with("kernel.shm") || key == "kernel.sem" ||
+        key.starts_with("fs.mqueue.")) {
+      ok = ipc;
+      needs = "an IPC namespace";
+    } else if (key.starts_with("net.")) {
+      ok = net;
+      needs = "a network namespace";
+    } else if (key == "kernel.hostname" || key == "kernel.domainname") {
+      ok = uts;
+      needs = "a UTS namespace";
+    } else {
+      return fail(Code::kInvalidArgument,
+                  "linux.sysctl: {} is not namespaced; setting it would change the host", key);
+    }
+    if (!ok)
+      return fail(Code::kInvalidArgument, "linux.sysctl: {} needs {} of the sandbox's own", key,
+                  needs);
+    std::string path = "/proc/sys/" + key;
+    for (std::size_t i = 10; i < path.size(); ++i)
+      if (path[i] == '.') path[i] = '/';
+    plan.child.sysctls.emplace_back(path, value);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
   SVC_TRY(validate_sandbox_id(ctx.id));
   Plan plan;
   ChildPlan& child = plan.child;
-
-  // --- ids
-  if (spec.uid_mappings.empty() != spec.gid_mappings.empty())
-    return fail(Code::kInvalidArgument, "uid and gid mappings must both be given or both empty");
-  if (spec.uid_mappings.empty()) {
-    if (ctx.ids.size == 0)
-      return fail(Code::kInvalidArgument, "no id mapping and no range from the uid pool");
-    plan.uid_map = {{0, ctx.ids.host_base, ctx.ids.size}};
-    plan.gid_map = {{0, ctx.ids.host_base, ctx.ids.size}};
-  } else {
-    plan.uid_map = spec.uid_mappings;
-    plan.gid_map = spec.gid_mappings;
-  }
-  SVC_TRY(check_map("uid mappings", plan.uid_map));
-  SVC_TRY(check_map("gid mappings", plan.gid_map));
-  if (!map_to_host(plan.uid_map, 0) || !map_to_host(plan.gid_map, 0))
-    return fail(Code::kInvalidArgument,
-                "the mappings must map id 0 (the sandbox's root, which sets it up)");
-  const ProcessSpec& proc = spec.process;
-  if (!map_to_host(plan.uid_map, proc.uid))
-    return fail(Code::kInvalidArgument, "process.user.uid {} is not in the uid mappings", proc.uid);
-  if (!map_to_host(plan.gid_map, proc.gid))
-    return fail(Code::kInvalidArgument, "process.user.gid {} is not in the gid mappings", proc.gid);
-  for (auto g : proc.additional_gids)
-    if (!map_to_host(plan.gid_map, g))
-      return fail(Code::kInvalidArgument, "additional gid {} is not in the gid mappings", g);
-  if (proc.additional_gids.size() > 256)
-    return fail(Code::kInvalidArgument, "{} additional gids (at most 256)",
-                proc.additional_gids.size());
-
-  // --- namespaces and network
-  const NamespaceSet& ns = spec.namespaces;
-  child.clone_flags = CLONE_NEWUSER | CLONE_NEWNS;
-  if (ns.pid) child.clone_flags |= CLONE_NEWPID;
-  if (ns.net) child.clone_flags |= CLONE_NEWNET;
-  if (ns.ipc) child.clone_flags |= CLONE_NEWIPC;
-  if (ns.uts) child.clone_flags |= CLONE_NEWUTS;
-  if (ns.cgroup) child.clone_flags |= CLONE_NEWCGROUP;
-  plan.network = spec.network;
-  if (spec.network == NetworkMode::kHost && ns.net)
-    return fail(Code::kInvalidArgument, "network mode host needs the network namespace off");
-  if (spec.network != NetworkMode::kHost && !ns.net)
-    return fail(Code::kInvalidArgument,
-                "without a network namespace the only network mode is host");
-  child.loopback_up = spec.network == NetworkMode::kPrivate || spec.network == NetworkMode::kBridge;
-  if (ns.uts) child.hostname = spec.hostname.empty() ? ctx.id.substr(0, 64) : spec.hostname;
-  if (child.hostname.size() > 64)
-    return fail(Code::kInvalidArgument, "hostname \"{}\" is longer than 64 bytes", child.hostname);
+  SVC_TRY(plan_namespaces(spec, ctx, plan));
+  SVC_TRY(plan_ids(spec, ctx, plan));
+  SVC_TRY(plan_sysctls(spec, plan));
 
   // --- rootfs
   if (spec.rootfs.lower.empty())
@@ -188,118 +268,28 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
   plan.rootfs.lower = spec.rootfs.lower;
   plan.rootfs.overlay = spec.rootfs.overlay;
   plan.rootfs.readonly = spec.rootfs.readonly;
+  plan.rootfs.idmap = spec.rootfs.idmap && plan.new_userns;
   plan.rootfs.staging = ctx.sandbox_dir / "rootfs";
   if (spec.rootfs.overlay) {
     plan.rootfs.upper = ctx.sandbox_dir / "upper";
     plan.rootfs.work = ctx.sandbox_dir / "work";
   }
   child.readonly_rootfs = spec.rootfs.readonly;
-
-  // --- the standard file systems
-  auto& steps = child.steps;
-  if (ns.pid)
-    steps.push_back(
-        {.kind = StepKind::kMountFs, .target = "/proc", .source = "proc", .attrs = kNoSuidDevExec});
-  else  // a new procfs needs a pid namespace owned by the sandbox's user namespace
-    steps.push_back({.kind = StepKind::kBindHost,
-                     .target = "/proc",
-                     .source = "/proc",
-                     .attrs = kNoSuidDevExec,
-                     .recursive = true});
-  steps.push_back({.kind = StepKind::kMountFs,
-                   .target = "/dev",
-                   .source = "tmpfs",
-                   .options = {{"mode", "755"}, {"size", "65536k"}},
-                   .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC});
-  // Device nodes: the host's nodes bound in (a user namespace may not mknod). The host nodes are
-  // only ever bind-mounted, never chowned, chmodded or replaced.
-  for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty"})
-    steps.push_back({.kind = StepKind::kBindHost,
-                     .target = std::string("/dev/") + dev,
-                     .source = std::string("/dev/") + dev,
-                     .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                     .target_is_file = true});
-  std::vector<std::pair<std::string, std::string>> pts = {
-      {"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}};
-  if (map_to_host(plan.gid_map, kTtyGid)) pts.emplace_back("gid", std::to_string(kTtyGid));
-  steps.push_back({.kind = StepKind::kMountFs,
-                   .target = "/dev/pts",
-                   .source = "devpts",
-                   .options = pts,
-                   .attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC});
-  steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/ptmx", .source = "pts/ptmx"});
-  steps.push_back({.kind = StepKind::kSymlink, .target = "/dev/fd", .source = "/proc/self/fd"});
-  steps.push_back(
-      {.kind = StepKind::kSymlink, .target = "/dev/stdin", .source = "/proc/self/fd/0"});
-  steps.push_back(
-      {.kind = StepKind::kSymlink, .target = "/dev/stdout", .source = "/proc/self/fd/1"});
-  steps.push_back(
-      {.kind = StepKind::kSymlink, .target = "/dev/stderr", .source = "/proc/self/fd/2"});
-  steps.push_back({.kind = StepKind::kMountFs,
-                   .target = "/dev/shm",
-                   .source = "tmpfs",
-                   .options = {{"mode", "1777"}, {"size", "65536k"}},
-                   .attrs = kNoSuidDevExec});
-  if (ns.ipc)  // mqueue belongs to the IPC namespace; without one, none is mounted
-    steps.push_back({.kind = StepKind::kMountFs,
-                     .target = "/dev/mqueue",
-                     .source = "mqueue",
-                     .attrs = kNoSuidDevExec});
-  if (ns.net)
-    steps.push_back({.kind = StepKind::kMountFs,
-                     .target = "/sys",
-                     .source = "sysfs",
-                     .attrs = MOUNT_ATTR_RDONLY | kNoSuidDevExec});
-  else  // a new sysfs needs a network namespace owned by the sandbox's user namespace
-    steps.push_back({.kind = StepKind::kBindHost,
-                     .target = "/sys",
-                     .source = "/sys",
-                     .attrs = MOUNT_ATTR_RDONLY | kNoSuidDevExec,
-                     .recursive = true});
-
-  // --- the spec's mounts, in order
-  for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
-    const MountSpec& m = spec.mounts[i];
-    std::string field = fmt::format("mounts[{}]", i);
-    std::string target = SVC_TRY(clean_target(field, m.target));
-    if (under(target, "/proc"))
-      return fail(Code::kInvalidArgument, "{}: mounting over /proc is refused", field);
-    unsigned attrs = (m.readonly ? MOUNT_ATTR_RDONLY : 0u) | (m.nosuid ? MOUNT_ATTR_NOSUID : 0u) |
-                     (m.nodev ? MOUNT_ATTR_NODEV : 0u) | (m.noexec ? MOUNT_ATTR_NOEXEC : 0u);
-    if (m.type == MountSpec::Type::kTmpfs) {
-      steps.push_back({.kind = StepKind::kMountFs,
-                       .target = target,
-                       .source = "tmpfs",
-                       .options = split_options(m.tmpfs_options),
-                       .attrs = attrs,
-                       .no_symlinks = false});
-    } else {
-      if (!m.source.is_absolute())
-        return fail(Code::kInvalidArgument, "{}: source \"{}\" is not an absolute path", field,
-                    m.source.string());
-      plan.binds.push_back({.source = m.source,
-                            .recursive = m.recursive,
-                            .readonly = m.readonly,
-                            .idmap = m.idmap,
-                            .attrs = attrs});
-      steps.push_back({.kind = StepKind::kBindPrepared,
-                       .target = target,
-                       .attrs = attrs,
-                       .index = static_cast<int>(plan.binds.size() - 1),
-                       .no_symlinks = false});
-    }
+  if (spec.rootfs.propagation != 0) {
+    unsigned long type = spec.rootfs.propagation & ~static_cast<unsigned long>(MS_REC);
+    if (type != MS_SHARED && type != MS_SLAVE && type != MS_PRIVATE && type != MS_UNBINDABLE)
+      return fail(Code::kInvalidArgument,
+                  "rootfs propagation {:#x} is not one of shared, slave, "
+                  "private or unbindable",
+                  spec.rootfs.propagation);
+    child.root_propagation = spec.rootfs.propagation;
   }
 
-  // --- masks and read-only paths, last, over everything mounted above
-  for (const auto& p : spec.masked_paths)
-    steps.push_back({.kind = StepKind::kMask,
-                     .target = SVC_TRY(clean_target("maskedPaths", p)),
-                     .source = "/dev/null"});
-  for (const auto& p : spec.readonly_paths)
-    steps.push_back(
-        {.kind = StepKind::kReadonly, .target = SVC_TRY(clean_target("readonlyPaths", p))});
+  // --- file systems, devices, masks
+  SVC_TRY(detail::plan_mounts(spec, plan));
 
   // --- the process
+  const ProcessSpec& proc = spec.process;
   if (proc.args.empty() || proc.args[0].empty())
     return fail(Code::kInvalidArgument, "process.args: nothing to run");
   child.argv = proc.args;
@@ -323,6 +313,11 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
   child.uid = proc.uid;
   child.gid = proc.gid;
   child.groups = proc.additional_gids;
+  child.no_new_privs = spec.no_new_privileges;
+  if (spec.oom_score_adj && (*spec.oom_score_adj < -1000 || *spec.oom_score_adj > 1000))
+    return fail(Code::kInvalidArgument, "process.oomScoreAdj {} is outside -1000..1000",
+                *spec.oom_score_adj);
+  plan.oom_score_adj = spec.oom_score_adj;
 
   std::set<int> seen;
   for (const Rlimit& r : proc.rlimits) {
@@ -349,7 +344,8 @@ Result<Plan> plan_sandbox(const SandboxSpec& spec, const PlanContext& ctx) {
   child.caps.ambient &= child.caps.permitted & child.caps.inheritable;
   child.cap_last_cap = ctx.cap_last_cap;
 
-  plan.cgroup = ctx.cgroup;
+  plan.cgroup = spec.cgroup.empty() ? ctx.cgroup : spec.cgroup;
+  plan.cgroup_given = !spec.cgroup.empty();
   plan.limits = spec.resources;
   if (plan.limits.pids < 0 || plan.limits.cpu_millis < 0)
     return fail(Code::kInvalidArgument, "resources: negative limits");

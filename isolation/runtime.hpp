@@ -24,10 +24,13 @@
 
 #include "common/fd.hpp"
 #include "common/result.hpp"
+#include "isolation/attach_client.hpp"
 #include "isolation/bridge.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
+#include "isolation/exec_plan.hpp"
 #include "isolation/exit_record.hpp"
 #include "isolation/netns.hpp"
+#include "isolation/rootfs.hpp"
 #include "isolation/sandbox_spec.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
@@ -43,6 +46,7 @@ struct RuntimeOptions {
   std::filesystem::path proc = "/proc";
   BridgeOptions bridge;  // NetworkMode::kBridge
   std::chrono::milliseconds setup_timeout{10'000};
+  OverlayLayers overlay_layers = OverlayLayers::kAuto;  // kMountData: the pre-6.8 path (tests)
 };
 
 enum class SandboxStatus { kCreated, kRunning, kStopped };
@@ -74,7 +78,38 @@ struct CreateOptions {
   // StdioMode::kInherit: the fds for the task's 0, 1, 2 (borrowed; duplicated). -1: /dev/null.
   std::array<int, 3> stdio = {-1, -1, -1};
   std::filesystem::path bundle;  // recorded in state.json (svc-runtime state)
+  // The first process is handed to the caller's subreaper (or init) instead of being the shim's
+  // child (launch.hpp LaunchRequest::reparent): svc-runtime create, for conmon and containerd.
+  // The shim still starts, signals and watches it; its exit status goes to that reaper.
+  bool reparent = false;
+  // StdioMode::kInherit with spec.terminal: the OCI console socket the pty master is sent to.
+  std::filesystem::path console_socket;
 };
+
+// A process exec'd into a running sandbox (runtime_exec.cpp).
+struct ExecOptions {
+  std::string id;  // "": generated (12 hex digits)
+  // true: the process's parent is a shim of its own (exec-<id>.sock), which keeps its stdio
+  // (pipes or a terminal) for attached clients and outlives the caller: svcd. false: it becomes
+  // the caller's (a subreaper's) child, with the caller's stdio, released by release_exec():
+  // svc-runtime exec.
+  bool shim = true;
+  bool start = true;  // shim: run at once; false: once the first client attaches with start
+  std::array<int, 3> stdio = {-1, -1, -1};  // !shim, no terminal: its 0, 1, 2 (-1: /dev/null)
+  std::filesystem::path console_socket;     // !shim, terminal: where the master is sent
+};
+
+struct ExecInfo {
+  std::string id;
+  pid_t pid = 0;  // in the host's pid namespace
+  // !shim: the caller's ends (release_exec).
+  UniqueFd start_w;
+  UniqueFd execerr_r;
+};
+
+// !shim: lets the process exec; the exec's error (NOT_FOUND for a missing program) if it could
+// not.
+Result<> release_exec(ExecInfo& exec, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 class Runtime {
  public:
@@ -129,13 +164,26 @@ class Runtime {
   // An fd of the sandbox's network namespace (verified to still belong to its first process).
   Result<UniqueFd> open_netns(std::string_view id);
 
+  // Runs a process inside the running sandbox: in every namespace of its first process, in its
+  // cgroup, with its credentials, capabilities, no_new_privs and seccomp filter unless the spec
+  // names others (never more capabilities than its bounding set). FAILED_PRECONDITION when the
+  // sandbox is not running.
+  Result<ExecInfo> exec(std::string_view id, const ExecSpec& spec, const ExecOptions& options = {});
+  // Shim-owned exec'd processes: their exit, signals, and removal of their record.
+  Result<ExitRecord> wait_exec(std::string_view id, std::string_view exec_id,
+                               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  Result<> kill_exec(std::string_view id, std::string_view exec_id, int signal);
+  Result<> remove_exec(std::string_view id, std::string_view exec_id);
+  // A client of the task's stdio (options.exec_id empty) or of an exec'd process's, through its
+  // shim: output from now on, and input and resizes with options.stdin.
+  Result<std::unique_ptr<Attachment>> attach(std::string_view id, const AttachOptions& options);
+
   const RuntimeOptions& options() const { return options_; }
   std::filesystem::path sandbox_dir(std::string_view id) const;
 
  private:
-  struct Launch;
-  Result<SandboxInfo> create_locked(std::string_view id, const SandboxSpec& spec,
-                                    const CreateOptions& options, Launch& undo);
+  // One create, as named steps with their undo (runtime_create.cpp).
+  class Creator;
   // Made on the first create, from the hierarchies of that sandbox's cgroup.
   Result<std::vector<int>> shim_cgroup_fds(
       const std::vector<std::filesystem::path>& sandbox_cgroup_dirs);

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
-#include "isolation/replace_file.hpp"
 
 namespace svc::isolation {
 
@@ -55,7 +54,7 @@ Result<> write_sandbox_record(const fs::path& dir, const SandboxRecord& r) {
       {"stop_signal", i.stop_signal},
       {"stop_grace_ms", i.stop_grace.count()},
   };
-  return replace_file(dir / "state.json", j.dump(2) + "\n", 0600);
+  return write_file_atomic(dir / "state.json", j.dump(2) + "\n", 0600, Flush::kNone);
 }
 
 Result<SandboxRecord> read_sandbox_record(const fs::path& dir) {

@@ -9,7 +9,6 @@
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"
-#include "isolation/replace_file.hpp"
 
 namespace svc::isolation {
 
@@ -100,7 +99,8 @@ Result<IdRange> UidPool::allocate(std::string_view owner) {
                 "pool size",
                 options_.file.string(), options_.count);
   table[index] = std::string(owner);
-  SVC_TRY_CTX(replace_file(options_.file, format(table), 0600), "write uid pool");
+  SVC_TRY_CTX(write_file_atomic(options_.file, format(table), 0600, Flush::kNone),
+              "write uid pool");
   (void)lock;
   return IdRange{options_.base + index * options_.block, options_.block};
 }
@@ -126,7 +126,9 @@ Result<> UidPool::release(std::string_view owner) {
       ++it;
     }
   }
-  if (changed) SVC_TRY_CTX(replace_file(options_.file, format(table), 0600), "write uid pool");
+  if (changed)
+    SVC_TRY_CTX(write_file_atomic(options_.file, format(table), 0600, Flush::kNone),
+                "write uid pool");
   return {};
 }
 
@@ -144,7 +146,8 @@ Result<std::vector<std::string>> UidPool::release_if(
     }
   }
   if (!released.empty())
-    SVC_TRY_CTX(replace_file(options_.file, format(table), 0600), "write uid pool");
+    SVC_TRY_CTX(write_file_atomic(options_.file, format(table), 0600, Flush::kNone),
+                "write uid pool");
   return released;
 }
 

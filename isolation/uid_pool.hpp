@@ -3,8 +3,8 @@
 // 65536 from 1,000,000,000), so uid 0 inside a sandbox is an unprivileged host uid no other
 // sandbox and no host user has. Allocations are persisted in a small text file so a re-adopted
 // sandbox keeps its range after the daemon restarts; the file is shared safely between
-// processes (svcd, svc-runtime) by an flock on "<file>.lock" and replaced atomically (see
-// replace_file.hpp for why without fsync).
+// processes (svcd, svc-runtime) by an flock on "<file>.lock" and replaced atomically (without
+// fsync: common/fs.hpp, Flush::kNone, says why).
 #include <cstdint>
 #include <filesystem>
 #include <functional>

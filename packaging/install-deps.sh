@@ -13,8 +13,11 @@ PACKAGES="
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libexpected-dev catch2
   clang-14 libclang-rt-14-dev
   curl jq procps psmisc util-linux iproute2 iptables nftables kmod
-  docker-registry skopeo umoci busybox-static podman openssl tar
+  docker-registry skopeo umoci busybox-static podman conmon openssl tar
+  containerd golang-go
   crun runc hyperfine nginx wrk
+  prometheus
+  ccache
 "
 
 SUDO=""

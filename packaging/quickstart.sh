@@ -1,22 +1,62 @@
 #!/bin/sh
-# README command (1): install what is needed, build, start svcd with its embedded defaults and
-# show the node. svcd keeps running in the background; its log is /var/log/svcd.log.
-# Stop it with: sudo pkill -TERM -x svcd
+# README command (1): install what is needed, build only what runs (svcd, svctl, svc-shim,
+# svc-runtime; not the test suite), install them under /usr/local (svctl and svc-runtime on
+# PATH, svcd in /usr/local/sbin, svc-shim in /usr/local/libexec/svc), start svcd with its
+# embedded defaults, import a demo image and run a first task. svcd keeps running in the
+# background; its log is /var/log/svcd.log. Stop it with: sudo pkill -x svcd
+# (its tasks keep running under their shims; a restarted svcd re-adopts them).
+# Build and apt output go to a log (shown when a step fails); the terminal gets one line per step.
 set -eu
 cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PREFIX=/usr/local
+LOG=$(mktemp /tmp/svc-quickstart.XXXXXX.log)
 
-./packaging/install-deps.sh
-./packaging/build.sh
+step() { printf 'quickstart: %s\n' "$*"; }
+failed() {
+  printf '\nquickstart: %s failed; the last lines of %s:\n' "$1" "$LOG" >&2
+  tail -n 40 "$LOG" >&2
+  exit 1
+}
 
-if [ -S /run/svcd/svcd.sock ] && $SUDO ./build/cli/svctl node info >/dev/null 2>&1; then
-  echo "quickstart: svcd is already running"
+step "installing the Debian packages svc needs (log: $LOG)"
+./packaging/install-deps.sh >>"$LOG" 2>&1 || failed "installing packages"
+
+step "configuring"
+cmake --preset default >>"$LOG" 2>&1 || failed "cmake --preset default"
+
+# Ninja's "[n/N]" lines become one line redrawn in place; the status of the build itself (not
+# of the filter) decides, through a file, since sh has no pipefail.
+status=$(mktemp)
+{
+  if cmake --build build -j "$(nproc)" --target svcd svctl svc-shim svc-runtime svc-init 2>&1; then
+    echo 0 >"$status"
+  else
+    echo $? >"$status"
+  fi
+} | tee -a "$LOG" | awk '
+  /^\[[0-9]+\/[0-9]+\]/ { n = $1; gsub(/[\[\]]/, "", n); printf "\rquickstart: building svcd, svctl, svc-shim, svc-runtime: %s   ", n; fflush() }
+  END { printf "\n" }'
+rc=$(cat "$status")
+rc=${rc:-1}
+rm -f "$status"
+[ "$rc" -eq 0 ] || failed "the build"
+
+step "installing svcd, svctl, svc-runtime and svc-shim under $PREFIX"
+# The project's install rules (the same ones tests/e2e/install_test.sh checks).
+$SUDO cmake --install build --prefix "$PREFIX" >>"$LOG" 2>&1 || failed "cmake --install"
+# The socket's group: its members use svctl without sudo (svcd gives the socket to it).
+getent group svc >/dev/null || $SUDO groupadd --system svc
+
+SVCTL="$PREFIX/bin/svctl"
+if [ -S /run/svcd/svcd.sock ] && $SUDO "$SVCTL" node info >/dev/null 2>&1; then
+  step "svcd is already running (stop it with: sudo pkill -x svcd)"
 else
-  echo "quickstart: starting svcd (log: /var/log/svcd.log)"
-  $SUDO sh -c 'nohup ./build/daemon/svcd >>/var/log/svcd.log 2>&1 &'
+  step "starting svcd (log: /var/log/svcd.log)"
+  $SUDO sh -c "nohup $PREFIX/sbin/svcd >>/var/log/svcd.log 2>&1 &"
   i=0
-  until $SUDO ./build/cli/svctl node info >/dev/null 2>&1; do
+  until $SUDO "$SVCTL" node info >/dev/null 2>&1; do
     i=$((i + 1))
     if [ "$i" -gt 100 ]; then
       echo "quickstart: svcd did not come up; its log:" >&2
@@ -26,20 +66,23 @@ else
     sleep 0.1
   done
 fi
-$SUDO ./build/cli/svctl node info
+$SUDO "$SVCTL" node info
 echo
 
 # A demo image made from this machine's busybox-static (no registry needed), and a first task.
 demo=$(mktemp -d)
-./packaging/make-demo-image.sh "$demo/layout" >/dev/null
+./packaging/make-demo-image.sh "$demo/layout" >>"$LOG" 2>&1 || failed "making the demo image"
 chmod -R a+rX "$demo"
-$SUDO ./build/cli/svctl image import "$demo/layout"
+$SUDO "$SVCTL" image import "$demo/layout"
 rm -rf "$demo"
 echo
 echo "$ svctl run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'"
-$SUDO ./build/cli/svctl run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'
+$SUDO "$SVCTL" run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'
 echo
-echo "svcd is running. Try:"
-echo "  sudo ./build/cli/svctl run -d --name web demo/busybox -- httpd -f -p 8080"
-echo "  sudo ./build/cli/svctl ps; sudo ./build/cli/svctl logs web; sudo ./build/cli/svctl rm -f web"
-echo "  sudo curl --unix-socket /run/svcd/svcd.sock http://svcd/v1/tasks?all=true"
+echo "svcd is running. Try (with sudo, or as a member of group svc: sudo usermod -aG svc \$USER,"
+echo "then log in again):"
+echo "  svctl run -d --name web demo/busybox -- httpd -f -p 8080"
+echo "  svctl ps; svctl logs web; svctl stop web; svctl rm web"
+echo "  curl --unix-socket /run/svcd/svcd.sock 'http://svcd/v1/tasks?all=true'"
+echo "Stop svcd with: sudo pkill -x svcd"
+rm -f "$LOG"

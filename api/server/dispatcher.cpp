@@ -38,6 +38,10 @@ Dispatcher::Dispatcher() {
         m.request_prototype = factory->GetPrototype(md->input_type());
         m.response_prototype = factory->GetPrototype(md->output_type());
         m.server_streaming = md->server_streaming();
+        m.client_streaming = md->client_streaming();
+        if (m.client_streaming && !m.server_streaming)
+          throw std::logic_error(
+              fmt::format("{}: client-only streams are not served", m.full_name));
         names_.push_back(m.full_name);
         methods_.emplace(m.full_name, std::move(m));
       }
@@ -45,13 +49,17 @@ Dispatcher::Dispatcher() {
   }
 }
 
-Dispatcher::Method& Dispatcher::must_find(std::string_view full_name, bool streaming) {
+Dispatcher::Method& Dispatcher::must_find(std::string_view full_name, bool streaming,
+                                          bool client_streaming) {
   auto it = methods_.find(full_name);
   if (it == methods_.end())
     throw std::logic_error(fmt::format("no method {} in the svc.v1 protos", full_name));
   if (it->second.server_streaming != streaming)
     throw std::logic_error(fmt::format("method {} is {}server-streaming", full_name,
                                        it->second.server_streaming ? "" : "not "));
+  if (it->second.client_streaming != client_streaming)
+    throw std::logic_error(fmt::format("method {} is {}bidirectional", full_name,
+                                       it->second.client_streaming ? "" : "not "));
   return it->second;
 }
 
@@ -61,6 +69,10 @@ void Dispatcher::set_unary(std::string_view full_name, UnaryFn fn) {
 
 void Dispatcher::set_stream(std::string_view full_name, StreamFn fn) {
   must_find(full_name, true).stream = std::move(fn);
+}
+
+void Dispatcher::set_bidi(std::string_view full_name, BidiFn fn) {
+  must_find(full_name, true, true).bidi = std::move(fn);
 }
 
 const Dispatcher::Method* Dispatcher::find(std::string_view name) const {
@@ -94,16 +106,47 @@ Result<> guarded(const Dispatcher::Method& m, Fn&& fn) {
 }
 }  // namespace
 
+void Dispatcher::set_metrics(metrics::Registry& registry) {
+  calls_ =
+      &registry.counter("svc_api_requests_total",
+                        "API calls (gRPC and REST) by method and status code.", {"method", "code"});
+  durations_ =
+      &registry.histogram("svc_api_request_duration_seconds",
+                          "Time to answer an API call (a stream's whole life).", {"method"});
+}
+
+void Dispatcher::observe(const Method& m, const Result<>& r,
+                         std::chrono::steady_clock::time_point started) const {
+  if (!calls_) return;
+  std::string_view code = code_name(r ? Code::kOk : r.error().code());
+  calls_->with({m.full_name, code}).inc();
+  durations_->with({m.full_name})
+      .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 Result<> Dispatcher::call_unary(const Method& m, const pb::Message& req, pb::Message& resp,
                                 CallContext& ctx) const {
-  if (m.server_streaming || !m.unary) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.unary(req, resp, ctx); });
+  auto started = std::chrono::steady_clock::now();
+  Result<> r = m.server_streaming || !m.unary ? Result<>(tl::unexpected(unimplemented(m)))
+                                              : guarded(m, [&] { return m.unary(req, resp, ctx); });
+  observe(m, r, started);
+  return r;
 }
 
 Result<> Dispatcher::call_stream(const Method& m, const pb::Message& req, StreamSink& sink,
                                  CallContext& ctx) const {
-  if (!m.server_streaming || !m.stream) return tl::unexpected(unimplemented(m));
-  return guarded(m, [&] { return m.stream(req, sink, ctx); });
+  auto started = std::chrono::steady_clock::now();
+  Result<> r = !m.server_streaming || m.client_streaming || !m.stream
+                   ? Result<>(tl::unexpected(unimplemented(m)))
+                   : guarded(m, [&] { return m.stream(req, sink, ctx); });
+  observe(m, r, started);
+  return r;
+}
+
+Result<> Dispatcher::call_bidi(const Method& m, StreamSource& source, StreamSink& sink,
+                               CallContext& ctx) const {
+  if (!m.client_streaming || !m.bidi) return tl::unexpected(unimplemented(m));
+  return guarded(m, [&] { return m.bidi(source, sink, ctx); });
 }
 
 }  // namespace svc::api

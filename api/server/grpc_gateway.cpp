@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
+#include "api/server/peer_credentials.hpp"
 #include "api/server/status.hpp"
 
 namespace svc::api {
@@ -20,6 +22,16 @@ namespace svc::api {
 namespace {
 
 constexpr int kMaxMessageBytes = 32 * 1024 * 1024;
+// TCP: streams one connection may open at once, and how long an idle connection is kept (it
+// holds one of the listener's connection slots).
+constexpr int kTcpStreamsPerConnection = 16;
+constexpr int kTcpIdleMs = 5 * 60 * 1000;
+
+// Calls in flight on one server, against its limit.
+struct CallBudget {
+  std::atomic<std::size_t> in_flight{0};
+  std::size_t limit = 0;
+};
 
 std::string flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -44,13 +56,26 @@ std::chrono::steady_clock::time_point to_steady(std::chrono::system_clock::time_
 }
 
 // One call. Reads the single request message, runs the handler on its own thread (handlers may
-// block: Wait, Logs with follow), writes the answer(s), finishes. Deletes itself in OnDone,
-// after joining the worker thread.
-class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSink {
+// block: Wait, Logs with follow), writes the answer(s), finishes. A bidirectional method's
+// handler starts at once and reads the client's messages from an inbox that gRPC's reads fill
+// (one read in flight, at most kInbox messages waiting: a client that sends faster than the
+// handler consumes is held back). Deletes itself in OnDone, after joining the worker thread.
+// Counts itself in its server's budget from construction to OnDone; past the limit it answers
+// RESOURCE_EXHAUSTED without starting a thread.
+class CallReactor final : public grpc::ServerGenericBidiReactor,
+                          public StreamSink,
+                          public StreamSource {
  public:
   CallReactor(grpc::GenericCallbackServerContext* ctx, const Dispatcher& dispatcher,
-              const Authenticator* authenticator)
-      : ctx_(ctx), dispatcher_(dispatcher) {
+              const Authenticator* authenticator, CallBudget& budget)
+      : ctx_(ctx), dispatcher_(dispatcher), budget_(budget) {
+    if (budget_.in_flight.fetch_add(1) >= budget_.limit) {
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          fmt::format("svcd is serving {} calls on this listener already (its "
+                                      "limit); retry in a moment",
+                                      budget_.limit)));
+      return;
+    }
     method_ = dispatcher_.find(ctx_->method());
     if (!method_) {
       Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -75,11 +100,35 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
       }
       principal_ = *who;
       transport_ = CallContext::Transport::kTcp;
+    } else {
+      peer_ = peer_credentials_of_grpc_peer(ctx_->peer());
+    }
+    if (method_->client_streaming) {
+      reading_ = true;
+      StartRead(&in_);
+      worker_ = std::thread([this] { run_bidi(); });
+      return;
     }
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    if (method_->client_streaming) {
+      std::lock_guard lock(mu_);
+      reading_ = false;
+      if (!ok) {
+        read_ended_ = true;
+      } else {
+        inbox_.push_back(std::move(in_));
+        in_.Clear();
+        if (inbox_.size() < kInbox && !finished_) {
+          reading_ = true;
+          StartRead(&in_);
+        }
+      }
+      cv_.notify_all();
+      return;
+    }
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request"));
       return;
@@ -97,6 +146,27 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
     return !broken_;
   }
 
+  Result<Status> read(google::protobuf::Message& message,
+                      std::chrono::milliseconds timeout) override {
+    grpc::ByteBuffer next;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, timeout, [&] { return !inbox_.empty() || read_ended_; }))
+        return Status::kTimeout;
+      if (inbox_.empty()) return Status::kEnd;
+      next = std::move(inbox_.front());
+      inbox_.pop_front();
+      if (!reading_ && !read_ended_ && !finished_) {
+        reading_ = true;
+        StartRead(&in_);
+      }
+    }
+    if (!message.ParseFromString(flatten(next)))
+      return fail(Code::kInvalidArgument, "{}: a message is not a valid {}", method_->full_name,
+                  message.GetDescriptor()->full_name());
+    return Status::kMessage;
+  }
+
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mu_);
     writing_ = false;
@@ -107,6 +177,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   void OnCancel() override { cancelled_ = true; }
 
   void OnDone() override {
+    budget_.in_flight.fetch_sub(1);
     if (worker_.joinable()) {
       if (worker_.get_id() == std::this_thread::get_id())
         worker_.detach();
@@ -117,6 +188,26 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   }
 
  private:
+  CallContext call_context() {
+    CallContext cc;
+    cc.transport = transport_;
+    cc.principal = principal_;
+    cc.deadline = to_steady(ctx_->deadline());
+    cc.cancelled = [this] { return cancelled_.load() || ctx_->IsCancelled(); };
+    return cc;
+  }
+
+  void run_bidi() {
+    CallContext cc = call_context();
+    auto r = dispatcher_.call_bidi(*method_, *this, *this, cc);
+    {
+      // No read is started after this: Finish completes the one in flight (ok = false).
+      std::lock_guard lock(mu_);
+      finished_ = true;
+    }
+    Finish(r ? grpc::Status::OK : to_grpc_status(r.error()));
+  }
+
   void run() {
     auto request = dispatcher_.new_request(*method_);
     if (!request->ParseFromString(flatten(in_))) {
@@ -128,6 +219,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
     CallContext cc;
     cc.transport = transport_;
     cc.principal = principal_;
+    cc.unix_peer = peer_;
     cc.deadline = to_steady(ctx_->deadline());
     cc.cancelled = [this] { return cancelled_.load() || ctx_->IsCancelled(); };
     if (!method_->server_streaming) {
@@ -147,9 +239,11 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
 
   grpc::GenericCallbackServerContext* ctx_;
   const Dispatcher& dispatcher_;
+  CallBudget& budget_;
   const Dispatcher::Method* method_ = nullptr;
   CallContext::Transport transport_ = CallContext::Transport::kUnix;
   std::string principal_;
+  std::optional<PeerCredentials> peer_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
   std::thread worker_;
@@ -158,6 +252,12 @@ class CallReactor final : public grpc::ServerGenericBidiReactor, public StreamSi
   bool writing_ = false;
   bool broken_ = false;
   std::atomic<bool> cancelled_{false};
+  // Bidirectional calls: guarded by mu_.
+  static constexpr std::size_t kInbox = 16;
+  std::deque<grpc::ByteBuffer> inbox_;
+  bool reading_ = false;
+  bool read_ended_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace
@@ -167,12 +267,14 @@ class GrpcGateway::Service final : public grpc::CallbackGenericService {
   Service(const Dispatcher& dispatcher, const Authenticator* authenticator)
       : dispatcher_(dispatcher), authenticator_(authenticator) {}
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
-    return new CallReactor(ctx, dispatcher_, authenticator_);
+    return new CallReactor(ctx, dispatcher_, authenticator_, budget_);
   }
+  void set_limit(std::size_t limit) { budget_.limit = limit; }
 
  private:
   const Dispatcher& dispatcher_;
   const Authenticator* authenticator_;
+  CallBudget budget_;
 };
 
 GrpcGateway::GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticator)
@@ -183,11 +285,17 @@ GrpcGateway::GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticat
 
 GrpcGateway::~GrpcGateway() { shutdown(std::chrono::milliseconds(0)); }
 
-Result<> GrpcGateway::start() {
+Result<> GrpcGateway::start(Limits limits) {
+  trusted_service_->set_limit(limits.trusted_calls);
+  token_service_->set_limit(limits.token_calls);
   for (int i = 0; i < 2; ++i) {
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
     builder.SetMaxSendMessageSize(kMaxMessageBytes);
+    if (i == 1) {
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kTcpStreamsPerConnection);
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kTcpIdleMs);
+    }
     builder.RegisterCallbackGenericService(i == 0 ? trusted_service_.get() : token_service_.get());
     // A server that only has callback services registers no pollset, and connections added by
     // fd (AddInsecureChannelFromFd) are then never read. A completion queue, drained by a

@@ -6,10 +6,11 @@
 #include <memory>
 #include <string>
 
-#include "api/server/dispatcher.hpp"
-
+#include <atomic>
 #include <thread>
 #include <vector>
+
+#include "api/server/dispatcher.hpp"
 
 namespace grpc {
 class Server;
@@ -23,12 +24,19 @@ using Authenticator = std::function<Result<std::string>(std::string_view token)>
 
 class GrpcGateway {
  public:
+  // Calls in flight at once per server; each holds a thread while its handler runs. One more
+  // is answered RESOURCE_EXHAUSTED at once.
+  struct Limits {
+    std::size_t trusted_calls = 1024;  // the unix socket
+    std::size_t token_calls = 64;      // TCP
+  };
+
   GrpcGateway(const Dispatcher& dispatcher, Authenticator authenticator);
   ~GrpcGateway();
   GrpcGateway(const GrpcGateway&) = delete;
   GrpcGateway& operator=(const GrpcGateway&) = delete;
 
-  Result<> start();
+  Result<> start(Limits limits);
   // Takes ownership of fd (a connected stream socket whose first bytes are the HTTP/2 preface).
   void adopt(int fd, bool trusted);
   // Stops accepting calls; in-flight calls are cancelled after the grace period.

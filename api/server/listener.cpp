@@ -68,6 +68,38 @@ Result<UniqueFd> bind_unix(const std::filesystem::path& path, const std::string&
   return fd;
 }
 
+bool is_loopback(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET)
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
+  if (sa->sa_family == AF_INET6)
+    return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+  return false;
+}
+
+// Until svcd speaks TLS, the TCP API stays on this machine: a bearer token sent in clear text
+// over a network is a token given away.
+Result<> require_loopback(const Address& a) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(a.port);
+  if (int rc = ::getaddrinfo(a.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return fail(Code::kInvalidArgument, "resolve {}: {}", a.host, ::gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    if (is_loopback(ai->ai_addr)) continue;
+    return fail(Code::kInvalidArgument,
+                "{} is not a loopback address, and this svcd has no TLS yet: a token and every "
+                "call would cross the network in clear text. Listen on 127.0.0.1:{} (or [::1]) "
+                "and reach it from elsewhere through an SSH tunnel (ssh -L {}:127.0.0.1:{} "
+                "NODE)",
+                a.str(), a.port, a.port, a.port);
+  }
+  return {};
+}
+
 Result<UniqueFd> bind_tcp(const Address& a, std::uint16_t* bound_port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -124,6 +156,9 @@ ApiServer::ApiServer(const Dispatcher& dispatcher, Authenticator authenticator, 
 ApiServer::~ApiServer() { stop(std::chrono::milliseconds(0)); }
 
 Result<> ApiServer::start(const Options& options) {
+  if (options.tcp) SVC_TRY_CTX(require_loopback(*options.tcp), "api.tcp");
+  max_connections_[1] = options.max_unix_connections;
+  max_connections_[0] = options.max_tcp_connections;
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_fd_) return fail_errno("eventfd");
   unix_fd_ = SVC_TRY(bind_unix(options.unix_socket, options.socket_group));
@@ -138,7 +173,7 @@ Result<> ApiServer::start(const Options& options) {
     tcp_fd_ = std::move(*tcp);
     tcp_port_ = port;
   }
-  SVC_TRY(grpc_.start());
+  SVC_TRY(grpc_.start(options.calls));
   started_ = true;
   acceptors_.emplace_back([this] { accept_loop(unix_fd_.get(), true); });
   if (tcp_fd_) acceptors_.emplace_back([this] { accept_loop(tcp_fd_.get(), false); });
@@ -165,11 +200,36 @@ void ApiServer::accept_loop(int listen_fd, bool trusted) {
     }
     std::lock_guard lock(mu_);
     reap_locked();
+    if (open_connections_locked(trusted) >= max_connections_[trusted]) {
+      // Full: close it now rather than let it wait unanswered in the backlog.
+      ::close(fd);
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log_ > std::chrono::seconds(10)) {
+        last_refusal_log_ = now;
+        spdlog::warn("api: {} connections open on the {} listener (its limit): refusing more",
+                     max_connections_[trusted], trusted ? "unix" : "tcp");
+      }
+      continue;
+    }
     connections_.emplace_back();
     Connection* conn = &connections_.back();
     conn->fd = fd;
+    conn->trusted = trusted;
     conn->thread = std::thread([this, conn, trusted] { handle(conn, trusted); });
   }
+}
+
+std::size_t ApiServer::open_connections_locked(bool trusted) {
+  std::size_t n = 0;
+  for (const auto& c : connections_)
+    if (c.trusted == trusted && !c.done.load()) ++n;
+  std::erase_if(handed_, [](const Handed& h) {
+    struct stat st {};
+    return ::fstat(h.fd, &st) != 0 || st.st_dev != h.dev || st.st_ino != h.ino;
+  });
+  for (const auto& h : handed_)
+    if (h.trusted == trusted) ++n;
+  return n;
 }
 
 void ApiServer::handle(Connection* conn, bool trusted) {
@@ -179,6 +239,10 @@ void ApiServer::handle(Connection* conn, bool trusted) {
     {
       std::lock_guard lock(mu_);
       conn->fd = -1;  // gRPC owns the fd from here; stop() must not touch the number
+      struct stat st {};
+      if (::fstat(fd, &st) == 0)
+        handed_.push_back({fd, trusted, static_cast<std::uint64_t>(st.st_dev),
+                           static_cast<std::uint64_t>(st.st_ino)});
     }
     grpc_.adopt(fd, trusted);
   } else if (is_h2) {

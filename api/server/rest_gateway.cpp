@@ -15,6 +15,8 @@
 #include <boost/beast/http.hpp>
 
 #include "api/json.hpp"
+#include "api/server/peer_credentials.hpp"
+#include "api/server/rest_websocket.hpp"
 #include "api/server/status.hpp"
 #include "common/version.hpp"
 
@@ -53,12 +55,18 @@ http::response<http::string_body> error_response(unsigned version, bool keep_ali
   return json_response(version, keep_alive, http_status(e.code()), error_json(e));
 }
 
-// Writes each streamed message as a chunk: one JSON line (NDJSON) or one SSE event.
+// Writes each streamed message as a chunk: one JSON line (NDJSON) or one SSE event. The "200"
+// and its headers go out at begin() or with the first message, not before: a handler that
+// fails first (an unknown task) still answers with its own status (StreamSink's contract).
 class ChunkSink final : public StreamSink {
  public:
-  ChunkSink(Socket& socket, bool sse) : socket_(socket), sse_(sse) {}
+  ChunkSink(Socket& socket, unsigned version, bool keep_alive, bool sse)
+      : socket_(socket), version_(version), keep_alive_(keep_alive), sse_(sse) {}
+
+  void begin() override { (void)send_head(); }
+
   bool write(const google::protobuf::Message& message) override {
-    if (broken_) return false;
+    if (!send_head()) return false;
     std::string line =
         sse_ ? fmt::format("data: {}\n\n", to_json(message)) : to_json(message) + "\n";
     beast::error_code ec;
@@ -66,11 +74,33 @@ class ChunkSink final : public StreamSink {
     if (ec) broken_ = true;
     return !broken_;
   }
+
+  bool started() const { return started_; }
   bool broken() const { return broken_; }
 
  private:
+  bool send_head() {
+    if (broken_) return false;
+    if (started_) return true;
+    started_ = true;
+    http::response<http::empty_body> head{http::status::ok, version_};
+    head.set(http::field::server, fmt::format("svcd/{}", svc::version()));
+    head.set(http::field::content_type, sse_ ? "text/event-stream" : "application/x-ndjson");
+    head.set(http::field::cache_control, "no-cache");
+    head.chunked(true);
+    head.keep_alive(keep_alive_);
+    http::response_serializer<http::empty_body> sr{head};
+    beast::error_code ec;
+    http::write_header(socket_, sr, ec);
+    if (ec) broken_ = true;
+    return !broken_;
+  }
+
   Socket& socket_;
+  unsigned version_;
+  bool keep_alive_;
   bool sse_;
+  bool started_ = false;
   bool broken_ = false;
 };
 
@@ -96,30 +126,35 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
   beast::error_code ec;
   socket.assign(asio::generic::stream_protocol(addr.ss_family, SOCK_STREAM), fd, ec);
   if (ec) return;
+  const std::optional<PeerCredentials> peer = trusted ? peer_credentials(fd) : std::nullopt;
   beast::flat_buffer buffer;
+  auto read_failed = [&](beast::error_code& e) {
+    if (e == http::error::end_of_stream || e == asio::error::eof ||
+        e == asio::error::connection_reset || e == asio::error::would_block ||
+        e == asio::error::try_again || e == asio::error::bad_descriptor ||
+        e == asio::error::operation_aborted)
+      return true;
+    if (!e) return false;
+    int status = e == http::error::body_limit ? 413 : 400;
+    Error err(Code::kInvalidArgument,
+              e == http::error::body_limit
+                  ? fmt::format("request body larger than {} bytes", kBodyLimit)
+                  : fmt::format("malformed HTTP request: {}", e.message()));
+    auto res = json_response(11, false, status, error_json(err));
+    http::write(socket, res, e);
+    return true;
+  };
   while (!stopping.load()) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
     parser.header_limit(64 * 1024);
-    http::read(socket, buffer, parser, ec);
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::would_block ||
-        ec == asio::error::try_again || ec == asio::error::bad_descriptor ||
-        ec == asio::error::operation_aborted)
-      break;
-    if (ec) {
-      int status = ec == http::error::body_limit ? 413 : 400;
-      Error e(Code::kInvalidArgument,
-              ec == http::error::body_limit
-                  ? fmt::format("request body larger than {} bytes", kBodyLimit)
-                  : fmt::format("malformed HTTP request: {}", ec.message()));
-      auto res = json_response(11, false, status, error_json(e));
-      http::write(socket, res, ec);
-      break;
-    }
+    // The headers first: on TCP the token is checked before a byte of the body is read, so a
+    // caller without one cannot make svcd buffer 32 MiB.
+    http::read_header(socket, buffer, parser, ec);
+    if (read_failed(ec)) break;
     auto& req = parser.get();
     const unsigned version = req.version();
-    const bool keep_alive = req.keep_alive();
+    bool keep_alive = req.keep_alive();
     std::string_view target(req.target().data(), req.target().size());
     std::string_view path = target.substr(0, target.find('?'));
     std::string_view query;
@@ -133,6 +168,7 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
     };
 
     if (path == "/healthz" && (method == "GET" || method == "HEAD")) {
+      keep_alive = keep_alive && parser.is_done();  // a body it sent is not read: end here
       http::response<http::string_body> res{http::status::ok, version};
       res.set(http::field::content_type, "text/plain");
       res.keep_alive(keep_alive);
@@ -145,6 +181,7 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
     CallContext cc;
     cc.transport = trusted ? CallContext::Transport::kUnix : CallContext::Transport::kTcp;
     cc.principal = "unix";
+    cc.unix_peer = peer;
     cc.cancelled = [&] { return stopping.load() || peer_gone(fd); };
     if (!trusted) {
       auto auth = req[http::field::authorization];
@@ -157,12 +194,24 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
                           "this address needs a token: send \"Authorization: Bearer <token>\" "
                           "(create one with `svctl token create` on the node)")));
       if (!who) {
-        auto res = error_response(version, keep_alive, who.error());
+        // The body (if any) is never read: the connection ends with this answer.
+        auto res = error_response(version, false, who.error());
         res.set(http::field::www_authenticate, "Bearer realm=\"svcd\"");
-        if (!send(std::move(res)) || !keep_alive) break;
-        continue;
+        send(std::move(res));
+        break;
       }
       cc.principal = *who;
+    }
+    if (!parser.is_done()) {
+      // A client that waits for "100 Continue" (curl does for large bodies) gets it now.
+      auto expect = req[http::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, version};
+        http::write(socket, cont, ec);
+        if (ec) break;
+      }
+      http::read(socket, buffer, parser, ec);
+      if (read_failed(ec)) break;
     }
 
     if (path == "/metrics" && method == "GET") {
@@ -177,7 +226,10 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
 
     auto match = router_.match(method, path);
     if (!match) {
-      int status = match.error().code() == Code::kFailedPrecondition ? 405 : 404;
+      // A path that exists with another method: 405 with UNIMPLEMENTED (as grpc-gateway
+      // answers it) and the Allow header; no such path: 404 NOT_FOUND.
+      int status =
+          match.error().code() == Code::kUnimplemented ? 405 : http_status(match.error().code());
       auto res = json_response(version, keep_alive, status, error_json(match.error()));
       if (status == 405) res.set(http::field::allow, router_.allowed_methods(path));
       if (!send(std::move(res)) || !keep_alive) break;
@@ -189,6 +241,19 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
       continue;
     }
     const Dispatcher::Method& m = *match->method;
+    if (m.client_streaming) {
+      // Both directions at once: only over a WebSocket (rest_websocket.hpp).
+      if (!is_websocket_upgrade(req)) {
+        Error e(Code::kInvalidArgument,
+                fmt::format("{} {} is a WebSocket: send \"Connection: Upgrade\" and \"Upgrade: "
+                            "websocket\" (as docker and kubectl exec do)",
+                            method, path));
+        if (!send(error_response(version, false, e))) break;
+        break;
+      }
+      serve_websocket(socket, req, dispatcher_, m, std::move(*request), cc);
+      break;  // the connection was the session's
+    }
     if (!m.server_streaming) {
       auto response = dispatcher_.new_response(m);
       auto r = dispatcher_.call_unary(m, **request, *response, cc);
@@ -197,22 +262,20 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping)
       if (!send(std::move(res)) || !keep_alive) break;
       continue;
     }
-    // Streaming: headers first, then a chunk per message. An error after the first message
-    // arrives as a last line {"error": {...}}, since the status line is already sent.
+    // Streaming: a chunk per message. An error after the stream was answered arrives as a
+    // last line {"error": {...}}, since the status line is already sent; an error before
+    // that is the response's status.
     auto accept = req[http::field::accept];
     bool sse = std::string_view(accept.data(), accept.size()).find("text/event-stream") !=
                std::string_view::npos;
-    http::response<http::empty_body> head{http::status::ok, version};
-    head.set(http::field::server, fmt::format("svcd/{}", svc::version()));
-    head.set(http::field::content_type, sse ? "text/event-stream" : "application/x-ndjson");
-    head.set(http::field::cache_control, "no-cache");
-    head.chunked(true);
-    head.keep_alive(keep_alive);
-    http::response_serializer<http::empty_body> sr{head};
-    http::write_header(socket, sr, ec);
-    if (ec) break;
-    ChunkSink sink(socket, sse);
+    ChunkSink sink(socket, version, keep_alive, sse);
     auto r = dispatcher_.call_stream(m, **request, sink, cc);
+    if (sink.broken()) break;
+    if (!r && !sink.started()) {
+      if (!send(error_response(version, keep_alive, r.error())) || !keep_alive) break;
+      continue;
+    }
+    sink.begin();  // a stream that ended with no message is still an (empty) stream
     if (sink.broken()) break;
     if (!r) {
       std::string line = fmt::format("{{\"error\":{}}}", error_json(r.error()));

@@ -19,12 +19,16 @@ const std::vector<RestRoute>& rest_routes() {
       {"POST", "/v1/tasks/{id}:wait", "svc.v1.Tasks/Wait"},
       {"GET", "/v1/tasks/{id}:wait", "svc.v1.Tasks/Wait"},
       {"GET", "/v1/tasks/{id}/logs", "svc.v1.Tasks/Logs"},
+      // WebSockets (rest_websocket.hpp): the path and query are the first message.
+      {"GET", "/v1/tasks/{id}:attach", "svc.v1.Tasks/Attach"},
+      {"GET", "/v1/tasks/{id}:exec", "svc.v1.Tasks/Exec"},
       {"GET", "/v1/tasks/{id}", "svc.v1.Tasks/Get"},
       {"DELETE", "/v1/tasks/{id}", "svc.v1.Tasks/Delete"},
       {"GET", "/v1/events", "svc.v1.Tasks/Events"},
 
       {"POST", "/v1/images:pull", "svc.v1.Images/Pull", true},
       {"POST", "/v1/images:import", "svc.v1.Images/Import", true},
+      {"POST", "/v1/images:upload", "svc.v1.Images/Upload", true},
       {"POST", "/v1/images:prune", "svc.v1.Images/Prune", true},
       {"GET", "/v1/images", "svc.v1.Images/List"},
       {"GET", "/v1/images/{reference=**}", "svc.v1.Images/Get"},
@@ -32,10 +36,13 @@ const std::vector<RestRoute>& rest_routes() {
 
       {"POST", "/v1/services", "svc.v1.Services/Deploy", true},
       {"GET", "/v1/services", "svc.v1.Services/List"},
+      {"GET", "/v1/services/{name}/logs", "svc.v1.Services/Logs"},
+      {"GET", "/v1/services/{name}/instances", "svc.v1.Services/ListInstances"},
       {"GET", "/v1/services/{name}", "svc.v1.Services/Get"},
       {"DELETE", "/v1/services/{name}", "svc.v1.Services/Delete"},
 
       {"GET", "/v1/usage", "svc.v1.Usage/Query"},
+      {"GET", "/v1/usage/records", "svc.v1.Usage/Records"},
 
       {"POST", "/v1/schedules", "svc.v1.Schedules/Create", true},
       {"GET", "/v1/schedules", "svc.v1.Schedules/List"},
@@ -177,8 +184,8 @@ Result<RouteMatch> RestRouter::match(std::string_view http_method, std::string_v
     return m;
   }
   if (path_matched)
-    return fail(Code::kFailedPrecondition, "{} is not allowed on {} (allowed: {})", http_method,
-                path, allowed_methods(path));
+    return fail(Code::kUnimplemented, "{} is not allowed on {} (allowed: {})", http_method, path,
+                allowed_methods(path));
   return fail(Code::kNotFound, "no API route {} {}", http_method, path);
 }
 

@@ -35,8 +35,8 @@ class RestRouter {
  public:
   explicit RestRouter(const Dispatcher& dispatcher);
 
-  // NOT_FOUND when no pattern matches the path; FAILED_PRECONDITION with allowed methods in the
-  // message when the path matches with another HTTP method (405).
+  // NOT_FOUND when no pattern matches the path; UNIMPLEMENTED with the allowed methods in the
+  // message when the path matches with another HTTP method (REST answers 405, as grpc-gateway).
   Result<RouteMatch> match(std::string_view http_method, std::string_view target_path) const;
   // Allowed methods for a path that matched with another one ("GET, DELETE").
   std::string allowed_methods(std::string_view target_path) const;

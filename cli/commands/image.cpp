@@ -11,6 +11,8 @@
 
 namespace svc::cli {
 
+void add_image_import_command(CLI::App& image, Context& ctx);  // image_import.cpp
+
 namespace {
 
 std::string phase_name(v1::LayerProgress::Phase p) {
@@ -100,9 +102,14 @@ class PullView {
   std::map<std::string, v1::LayerProgress::Phase> phases_;
 };
 
+}  // namespace
+
+// Also used by image_import.cpp.
 std::string repo_tag(const v1::Image& im) {
   return im.reference().empty() ? std::string("<none>") : im.reference();
 }
+
+namespace {
 
 void print_image(const v1::Image& im) {
   using google::protobuf::util::TimeUtil;
@@ -262,30 +269,7 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     return kExitOk;
   });
 
-  auto* import = image->add_subcommand(
-      "import", "import an OCI image layout (dir or tar) or a `docker save` tar from this node");
-  static std::string import_path, import_ref;
-  import->add_option("path", import_path, "the layout directory or archive (on the node)")
-      ->required();
-  import->add_option("name", import_ref, "name for an image that carries none");
-  set_runner(import, [&ctx]() -> int {
-    v1::ImportImageRequest req;
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(import_path, ec);
-    req.set_path(ec ? import_path : abs.string());
-    req.set_reference(import_ref);
-    v1::ImportImageResponse resp;
-    auto call = ctx.client().context(std::chrono::minutes(30));
-    auto status = ctx.client().images().Import(call.get(), req, &resp);
-    if (!status.ok()) return ctx.report(status);
-    if (ctx.json()) {
-      print_json(std::cout, resp);
-      return kExitOk;
-    }
-    for (const auto& im : resp.images())
-      std::cout << "Imported " << repo_tag(im) << " " << im.digest() << "\n";
-    return kExitOk;
-  });
+  add_image_import_command(*image, ctx);
 
   auto* prune = image->add_subcommand("prune", "remove unused images, blobs and snapshots");
   static bool prune_all = false;

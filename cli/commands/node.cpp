@@ -101,6 +101,10 @@ void add_node_commands(CLI::App& app, Context& ctx) {
                       size(cap.defaults().memory_limit_bytes())));
     f.add("Running tasks", std::to_string(info.running_tasks()));
     f.add("Running instances", std::to_string(info.running_instances()));
+    f.add("Ingress", info.ingress_address().empty()
+                         ? std::string("off ([ingress] listen = \"\")")
+                         : fmt::format("http://{} (service NAME answers at NAME.{})",
+                                       info.ingress_address(), info.ingress_domain()));
     f.print(std::cout);
     return kExitOk;
   });

@@ -1,4 +1,5 @@
-// svctl run: create a task and, unless -d, follow its output and exit with its exit code.
+// svctl run: create a task and, unless -d, follow its output (or, with -i/-t, join its stdio)
+// and exit with its exit code.
 // Ctrl-C stops the task (its stop signal, then SIGKILL after the grace period); a second Ctrl-C
 // detaches and leaves it running.
 #include <fcntl.h>
@@ -7,7 +8,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -16,6 +16,8 @@
 
 #include "cli/context.hpp"
 #include "cli/log_stream.hpp"
+#include "cli/spec_flags.hpp"
+#include "cli/stdio_session.hpp"
 #include "cli/task_format.hpp"
 #include "common/units.hpp"
 
@@ -30,28 +32,10 @@ struct RunOpts {
                                                          stop_timeout, entrypoint;
   bool entrypoint_set = false;
   std::vector<std::string> env, env_files, labels;
-  bool detach = false, rm = false, queue = false;
+  bool detach = false, rm = false, queue = false, interactive = false, tty = false, init = false;
   std::string image;
   std::vector<std::string> command;
 };
-
-Result<std::pair<std::string, std::string>> split_kv(const std::string& text, std::string_view flag,
-                                                     bool env_fallback) {
-  auto eq = text.find('=');
-  if (eq == std::string::npos) {
-    if (env_fallback) {
-      // As docker: --env NAME takes NAME's value from svctl's own environment.
-      const char* v = std::getenv(text.c_str());
-      if (!v)
-        return fail(Code::kInvalidArgument, "{} {}: not set in this environment (use NAME=VALUE)",
-                    flag, text);
-      return std::make_pair(text, std::string(v));
-    }
-    return fail(Code::kInvalidArgument, "{} {}: expected KEY=VALUE", flag, text);
-  }
-  if (eq == 0) return fail(Code::kInvalidArgument, "{} {}: the name is empty", flag, text);
-  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
-}
 
 Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   v1::TaskSpec s;
@@ -67,29 +51,10 @@ Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   std::size_t skip = !o.command.empty() && o.command.front() == "--" ? 1 : 0;
   for (std::size_t i = skip; i < o.command.size(); ++i) s.add_args(o.command[i]);
   // Env files first, then --env, so a flag overrides a file (as docker).
-  for (const auto& file : o.env_files) {
-    std::ifstream in(file);
-    if (!in) return fail(Code::kInvalidArgument, "--env-file {}: cannot read it", file);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      auto first = line.find_first_not_of(" \t");
-      if (first == std::string::npos || line[first] == '#') continue;
-      auto kv = split_kv(line.substr(first), fmt::format("--env-file {}:{}", file, n), true);
-      if (!kv) return tl::unexpected(kv.error());
-      (*s.mutable_env())[kv->first] = kv->second;
-    }
-  }
-  for (const auto& e : o.env) {
-    auto kv = SVC_TRY(split_kv(e, "--env", true));
-    (*s.mutable_env())[kv.first] = kv.second;
-  }
-  for (const auto& l : o.labels) {
-    auto kv = SVC_TRY(split_kv(l, "--label", false));
-    (*s.mutable_labels())[kv.first] = kv.second;
-  }
+  auto env = SVC_TRY(read_env(o.env_files, o.env));
+  for (const auto& [k, v] : env) (*s.mutable_env())[k] = v;
+  auto labels = SVC_TRY(read_labels(o.labels));
+  for (const auto& [k, v] : labels) (*s.mutable_labels())[k] = v;
   s.set_workdir(o.workdir);
   s.set_user(o.user);
   if (!o.cpu.empty())
@@ -112,7 +77,47 @@ Result<v1::TaskSpec> build_spec(const RunOpts& o) {
   s.set_auto_remove(o.rm);
   s.set_queue(o.queue);
   s.set_stop_signal(o.stop_signal);
+  s.set_tty(o.tty);
+  s.set_stdin(o.interactive);
+  s.set_init(o.init);
   return s;
+}
+
+// svcd names what it refuses as the API spells it ("spec.resources.memoryBytes: ..."); a user
+// of svctl typed a flag, so the error names the flag and the value given.
+Error name_the_flag(const Error& e, const RunOpts& o) {
+  struct Field {
+    std::string_view api;
+    std::string_view flag;
+    const std::string* value;
+  };
+  const Field fields[] = {
+      {"spec.resources.memoryBytes", "--memory", &o.memory},
+      {"spec.resources.cpuMillis", "--cpu", &o.cpu},
+      {"spec.stopGracePeriod", "--stop-timeout", &o.stop_timeout},
+      {"spec.stopSignal", "--stop-signal", &o.stop_signal},
+      {"spec.timeout", "--timeout", &o.timeout},
+      {"spec.name", "--name", &o.name},
+      {"spec.image", "IMAGE", &o.image},
+      {"spec.entrypoint", "--entrypoint", &o.entrypoint},
+      {"spec.args", "COMMAND", nullptr},
+      {"spec.env", "--env", nullptr},
+      {"spec.labels", "--label", nullptr},
+      {"spec.workdir", "--workdir", &o.workdir},
+      {"spec.user", "--user", &o.user},
+      {"spec.network", "--network", &o.network},
+  };
+  const std::string& msg = e.message();
+  for (const Field& f : fields) {
+    if (!msg.starts_with(f.api) || msg.size() <= f.api.size() || msg[f.api.size()] != ':') continue;
+    std::string flag(f.flag);
+    std::string rest = msg.substr(f.api.size());
+    // The value as typed, unless svcd's message starts with it ("--memory: 1 is less than").
+    if (f.value && !f.value->empty() && f.value->size() <= 80 && !rest.starts_with(": " + *f.value))
+      flag += " " + *f.value;
+    return Error(e.code(), flag + rest);
+  }
+  return e;
 }
 
 // Ctrl-C while attached: the first stops the task, the second detaches.
@@ -129,6 +134,63 @@ extern "C" void on_sigint(int) {
 
 // Pulls the image with progress when svcd does not have it yet (pull.cpp).
 int ensure_image(Context& ctx, const std::string& image);
+// exec.cpp: attaches svctl's stdio to the task's.
+SessionResult attach_session(Context& ctx, const std::string& task, bool stdin, bool tty,
+                             bool start, std::function<bool(int)> on_interrupt);
+
+namespace {
+
+// The exit code of a run, from the task as Wait answered it (task_exit_code says how).
+int final_exit(Context& ctx, const v1::Task& final_task) {
+  if (ctx.json()) print_json(std::cout, final_task);
+  std::string why;
+  int code = task_exit_code(final_task, &why);
+  if (!why.empty()) std::cerr << "svctl: " << why << "\n";
+  return code;
+}
+
+// svctl run -i / -t: svctl's stdio joined to the task's until it exits (Ctrl-P Ctrl-Q
+// detaches from a terminal; without one, Ctrl-C stops the task and a second detaches).
+int run_attached(Context& ctx, const RunOpts& o, const v1::Task& task) {
+  auto stop_task = [&ctx, &task](int count) {
+    if (count > 1) return true;
+    std::cerr << "svctl: stopping task " << task.name()
+              << " (Ctrl-C again to detach and leave it running)\n";
+    v1::StopTaskRequest stop;
+    stop.set_id(task.id());
+    v1::Task ignored;
+    auto call = ctx.client().context();
+    auto status = ctx.client().tasks().Stop(call.get(), stop, &ignored);
+    if (!status.ok()) std::cerr << "svctl: stop: " << status.error_message() << "\n";
+    return false;
+  };
+  // With a terminal, Ctrl-C is a keystroke for the task (its terminal makes it a SIGINT).
+  auto r = attach_session(ctx, task.id(), true, o.tty, true,
+                          o.tty ? std::function<bool(int)>() : stop_task);
+  if (r.end == SessionResult::End::kDetached) {
+    std::cerr << "\r\nsvctl: detached; task " << task.name() << " keeps running (svctl attach "
+              << task.name() << ")\n";
+    return kExitOk;
+  }
+  if (r.end == SessionResult::End::kBroken && !r.status.ok() &&
+      r.status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+    int rc = ctx.report(r.status);
+    return rc == kExitUnreachable ? rc : kExitRunFailed;
+  }
+  // The exit (or a task that stopped before it could be attached to): its record says how.
+  v1::WaitTaskRequest wreq;
+  wreq.set_id(task.id());
+  v1::Task final_task;
+  auto call = ctx.client().context(std::nullopt);
+  auto status = ctx.client().tasks().Wait(call.get(), wreq, &final_task);
+  if (!status.ok()) {
+    int rc = ctx.report(status);
+    return rc == kExitUnreachable ? rc : kExitRunFailed;
+  }
+  return final_exit(ctx, final_task);
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RunOpts>();
@@ -159,6 +221,10 @@ void add_run_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("-d,--detach", o->detach, "print the task id and return at once");
   cmd->add_flag("--rm", o->rm, "remove the task once it stopped and its exit code was read");
   cmd->add_flag("--queue", o->queue, "wait for capacity instead of failing when the node is full");
+  cmd->add_flag("-i,--interactive", o->interactive, "send svctl's stdin to the task");
+  cmd->add_flag("-t,--tty", o->tty,
+                "give the task a terminal (raw mode, resize; Ctrl-P Ctrl-Q detaches)");
+  cmd->add_flag("--init", o->init, "run svc-init as PID 1: it forwards signals and reaps zombies");
   cmd->add_option("image", o->image, "the image to run")->required();
   cmd->add_option("command", o->command, "command and arguments (after --)");
   cmd->positionals_at_end();
@@ -168,16 +234,22 @@ void add_run_command(CLI::App& app, Context& ctx) {
       std::cerr << "svctl: " << spec.error().message() << "\n";
       return kExitUsage;
     }
+    if (o->tty && o->interactive && !o->detach && !::isatty(0)) {
+      std::cerr << "svctl: run -it: the input is not a terminal (drop -t, or run svctl in one)\n";
+      return kExitUsage;
+    }
     if (int rc = ensure_image(ctx, o->image); rc != kExitOk)
       return rc == kExitUnreachable ? rc : kExitRunFailed;
     v1::RunTaskRequest req;
     *req.mutable_spec() = *spec;
+    const bool attached = !o->detach && (o->interactive || o->tty);
+    req.set_start_on_attach(attached);
     v1::Task task;
     {
       auto call = ctx.client().context();
       auto status = ctx.client().tasks().Run(call.get(), req, &task);
       if (!status.ok()) {
-        int rc = ctx.report(status);
+        int rc = ctx.report(name_the_flag(ctx.client().error(status), *o));
         return rc == kExitUnreachable ? rc : kExitRunFailed;
       }
     }
@@ -188,6 +260,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
         std::cout << task.id() << "\n";
       return kExitOk;
     }
+    if (attached) return run_attached(ctx, *o, task);
 
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return kExitFailed;
@@ -249,18 +322,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
       int rc = ctx.report(wait_status);
       return rc == kExitUnreachable ? rc : kExitRunFailed;
     }
-    if (ctx.json()) print_json(std::cout, final_task);
-    if (final_task.stop_reason() == "ImagePullFailed" ||
-        final_task.stop_reason() == "StartFailed" || !final_task.has_exit_code()) {
-      std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
-                << final_task.stop_message() << "\n";
-      // A program that could not be executed has 127, as in a shell; otherwise 125.
-      return final_task.has_exit_code() ? final_task.exit_code() : kExitRunFailed;
-    }
-    if (final_task.stop_reason() == "OOMKilled" || final_task.stop_reason() == "TimedOut")
-      std::cerr << "svctl: task " << final_task.name() << ": " << final_task.stop_reason() << ": "
-                << final_task.stop_message() << "\n";
-    return final_task.exit_code();
+    return final_exit(ctx, final_task);
   });
 }
 

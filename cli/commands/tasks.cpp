@@ -16,11 +16,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-int exit_code_of(const v1::Task& t) {
-  if (t.has_exit_code()) return t.exit_code();
-  return kExitRunFailed;
-}
-
 void add_ps(CLI::App& app, Context& ctx) {
   struct Opts {
     bool all = false, quiet = false;
@@ -77,28 +72,63 @@ void add_stop(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> tasks;
     std::string grace, signal;
+    bool no_wait = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "stop", "stop tasks: the stop signal, then SIGKILL after the grace period");
+      "stop",
+      "stop tasks: the stop signal, then SIGKILL after the grace period; waits until they stopped");
   cmd->add_option("task", o->tasks, "task ids or names")->required();
   cmd->add_option("-t,--time", o->grace, "grace period before SIGKILL (e.g. 10s; 0 = at once)");
   cmd->add_option("-s,--signal", o->signal,
                   "signal to send first (default: the task's stop signal)");
+  cmd->add_flag("--no-wait", o->no_wait,
+                "return once the signal is sent, without waiting for the task to stop");
   set_runner(cmd, [&ctx, o]() -> int {
+    std::optional<google::protobuf::Duration> grace;
+    if (!o->grace.empty()) {
+      auto d = parse_duration(o->grace);
+      if (!d) return ctx.report(d.error().context("--time"));
+      grace = TimeUtil::MillisecondsToDuration(d->count());
+    }
     int rc = kExitOk;
+    // Every task gets its signal first, then the waits: stopping several tasks takes the
+    // longest grace period, not their sum (as docker stop).
+    std::vector<std::pair<std::string, std::string>> stopping;  // id, name
     for (const auto& id : o->tasks) {
       v1::StopTaskRequest req;
       req.set_id(id);
       req.set_signal(o->signal);
-      if (!o->grace.empty()) {
-        auto d = parse_duration(o->grace);
-        if (!d) return ctx.report(d.error().context("--time"));
-        *req.mutable_grace_period() = TimeUtil::MillisecondsToDuration(d->count());
-      }
+      if (grace) *req.mutable_grace_period() = *grace;
       v1::Task t;
       auto call = ctx.client().context();
       auto status = ctx.client().tasks().Stop(call.get(), req, &t);
+      if (!status.ok()) {
+        rc = ctx.report(status);
+        continue;
+      }
+      if (o->no_wait) {
+        if (ctx.json())
+          print_json(std::cout, t);
+        else
+          std::cout << t.name() << "\n";
+        continue;
+      }
+      stopping.emplace_back(t.id(), t.name());
+    }
+    for (const auto& [id, name] : stopping) {
+      // No deadline: the task's shim sends SIGKILL when the grace period ends, even if svcd is
+      // restarted meanwhile, so the wait ends.
+      v1::WaitTaskRequest req;
+      req.set_id(id);
+      v1::Task t;
+      auto call = ctx.client().context(std::nullopt);
+      auto status = ctx.client().tasks().Wait(call.get(), req, &t);
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        // A --rm task is removed once stopped: gone is stopped.
+        if (!ctx.json()) std::cout << name << "\n";
+        continue;
+      }
       if (!status.ok()) {
         rc = ctx.report(status);
         continue;
@@ -215,13 +245,15 @@ void add_wait(CLI::App& app, Context& ctx) {
       auto call = ctx.client().context(std::nullopt);
       auto status = ctx.client().tasks().Wait(call.get(), req, &t);
       if (!status.ok()) return ctx.report(status);
-      rc = exit_code_of(t);
+      std::string why;
+      rc = task_exit_code(t, &why);
       if (ctx.json())
         print_json(std::cout, t);
       else if (t.has_exit_code())
-        std::cout << t.exit_code() << "\n";
+        std::cout << rc << "\n";
       else
         std::cout << t.stop_reason() << ": " << t.stop_message() << "\n";
+      if (!why.empty() && t.has_exit_code() && !ctx.json()) std::cerr << "svctl: " << why << "\n";
     }
     return rc;
   });

@@ -95,6 +95,29 @@ Result<std::vector<api::ImageRecord>> ApiImageBackend::import(const std::filesys
   return convert(SVC_TRY(images_.import(path, reference, {}, cancelled)));
 }
 
+Result<std::string> ApiImageBackend::open_upload() { return uploads_->create(); }
+
+Result<std::int64_t> ApiImageBackend::append_upload(std::string_view id, std::int64_t offset,
+                                                    std::string_view data) {
+  return uploads_->append(id, offset, data);
+}
+
+Result<std::vector<api::ImageRecord>> ApiImageBackend::import_upload(std::string_view id,
+                                                                     std::string_view reference,
+                                                                     const Cancelled& cancelled) {
+  auto taken = SVC_TRY(uploads_->take(id));  // its file goes when this call ends
+  auto images = images_.import(taken->path(), reference, {}, cancelled);
+  if (!images) {
+    // The scratch path means nothing to the caller: name the upload instead.
+    std::string msg = images.error().message();
+    std::string path = taken->path().string();
+    for (auto at = msg.find(path); at != std::string::npos; at = msg.find(path))
+      msg.replace(at, path.size(), fmt::format("the uploaded archive ({})", id));
+    return fail(images.error().code(), "{}", msg);
+  }
+  return convert(std::move(*images));
+}
+
 Result<api::PruneImagesOutcome> ApiImageBackend::prune(bool all) {
   auto r = SVC_TRY(images_.prune(all));
   return api::PruneImagesOutcome{r.deleted_images, r.deleted_blobs, r.deleted_snapshots,

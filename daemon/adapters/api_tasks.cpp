@@ -60,4 +60,15 @@ Result<> ApiTaskBackend::events(const std::string& task_id, std::optional<std::u
   return {};
 }
 
+Result<std::unique_ptr<sch::StdioStream>> ApiTaskBackend::attach(
+    const std::string& task_id, const sch::AttachRequest& request,
+    std::chrono::steady_clock::time_point deadline, const Cancelled& cancelled) {
+  return tasks_.attach(task_id, request, deadline, cancelled);
+}
+
+Result<std::unique_ptr<sch::StdioStream>> ApiTaskBackend::exec(const std::string& task_id,
+                                                               const sch::ExecRequest& request) {
+  return tasks_.exec(task_id, request);
+}
+
 }  // namespace svc::daemon

@@ -27,6 +27,11 @@ class ApiTaskBackend final : public api::TaskBackend {
   Result<> events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                   const std::function<bool(const scheduler::TaskEvent&)>& emit,
                   const Cancelled& cancelled) override;
+  Result<std::unique_ptr<scheduler::StdioStream>> attach(
+      const std::string& task_id, const scheduler::AttachRequest& request,
+      std::chrono::steady_clock::time_point deadline, const Cancelled& cancelled) override;
+  Result<std::unique_ptr<scheduler::StdioStream>> exec(
+      const std::string& task_id, const scheduler::ExecRequest& request) override;
 
  private:
   scheduler::TaskController& tasks_;

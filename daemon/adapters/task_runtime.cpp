@@ -1,5 +1,7 @@
 #include "daemon/adapters/task_runtime.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 #include "common/fs.hpp"
@@ -11,12 +13,36 @@ namespace svc::daemon {
 namespace {
 namespace sch = svc::scheduler;
 namespace iso = svc::isolation;
+// Where svc-init is bound in a task run with init (as docker's /sbin/docker-init, but on the
+// sandbox's private /dev tmpfs, so no mount point is made in the image's tree).
+constexpr std::string_view kInitPath = "/dev/init";
 }  // namespace
 
 Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSpec& l,
-                                                             const Dns& dns) {
+                                                             const Dns& dns,
+                                                             const std::filesystem::path& init) {
   iso::SandboxSpec s;
   s.process.args = l.args;
+  if (l.init) {
+    // Bound from the host, read-only, on the sandbox's own /dev: nothing of the image is
+    // changed, and an image without a libc runs it too (it is static).
+    if (init.empty() || ::access(init.c_str(), X_OK) != 0)
+      return fail(Code::kFailedPrecondition,
+                  "--init: svc-init is not installed beside svcd (looked for {}); install it or "
+                  "set SVC_INIT to its path",
+                  init.empty() ? std::string("svc-init") : init.string());
+    iso::MountSpec m;
+    m.type = iso::MountSpec::Type::kBind;
+    m.source = init;
+    m.target = std::string(kInitPath);
+    m.readonly = true;
+    m.recursive = false;
+    s.mounts.push_back(std::move(m));
+    s.process.args = {std::string(kInitPath), "--"};
+    s.process.args.insert(s.process.args.end(), l.args.begin(), l.args.end());
+  }
+  s.terminal = l.tty;
+  s.open_stdin = l.open_stdin;
   s.process.env = l.env;
   s.process.cwd = l.workdir.empty() ? "/" : l.workdir;
   for (const auto& d : l.lower_dirs) s.rootfs.lower.emplace_back(d);
@@ -74,9 +100,9 @@ sch::ExitInfo TaskRuntimeAdapter::to_exit_info(const iso::ExitRecord& r) {
 }
 
 Result<int> TaskRuntimeAdapter::launch(const sch::LaunchSpec& spec) {
-  auto sandbox = SVC_TRY(to_sandbox_spec(spec, dns_));
+  auto sandbox = SVC_TRY(to_sandbox_spec(spec, dns_, init_));
   iso::CreateOptions options;
-  options.start = true;
+  options.start = !spec.hold;
   auto info = SVC_TRY(runtime_.create(spec.id, sandbox, options));
   return static_cast<int>(info.pid);
 }
@@ -113,6 +139,15 @@ Result<> TaskRuntimeAdapter::remove(const std::string& id) {
   return runtime_.remove(id, true);
 }
 
+Result<> TaskRuntimeAdapter::release(const std::string& id) {
+  auto info = SVC_TRY(runtime_.state(id));
+  if (info.status != iso::SandboxStatus::kCreated) return {};
+  auto r = runtime_.start(id);
+  // A client's attach may have released it meanwhile.
+  if (!r && r.error().code() == Code::kFailedPrecondition) return {};
+  return r;
+}
+
 Result<std::vector<sch::SandboxInfo>> TaskRuntimeAdapter::list() {
   std::vector<sch::SandboxInfo> out;
   for (const auto& s : SVC_TRY(runtime_.list())) {
@@ -123,6 +158,10 @@ Result<std::vector<sch::SandboxInfo>> TaskRuntimeAdapter::list() {
       i.status = sch::SandboxInfo::Status::kExited;
       i.exit = to_exit_info(*s.exit);
     } else if (s.status == iso::SandboxStatus::kRunning && s.shim_alive) {
+      i.status = sch::SandboxInfo::Status::kRunning;
+    } else if (s.status == iso::SandboxStatus::kCreated && s.shim_alive) {
+      // Held for a client's attach when the previous svcd stopped: nobody holds it now.
+      (void)runtime_.start(s.id);
       i.status = sch::SandboxInfo::Status::kRunning;
     } else {
       i.status = sch::SandboxInfo::Status::kLost;

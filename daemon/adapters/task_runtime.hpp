@@ -22,8 +22,11 @@ struct TaskDns {
 class TaskRuntimeAdapter final : public scheduler::TaskRuntime {
  public:
   using Dns = TaskDns;
-  TaskRuntimeAdapter(isolation::Runtime& runtime, isolation::ExitMonitor& monitor, Dns dns = Dns())
-      : runtime_(runtime), monitor_(monitor), dns_(std::move(dns)) {}
+  // dns: what bridge tasks' resolv.conf says; init: the svc-init binary bound into tasks run
+  // with init (isolation::find_init()).
+  TaskRuntimeAdapter(isolation::Runtime& runtime, isolation::ExitMonitor& monitor, Dns dns = Dns(),
+                     std::filesystem::path init = {})
+      : runtime_(runtime), monitor_(monitor), dns_(std::move(dns)), init_(std::move(init)) {}
 
   Result<int> launch(const scheduler::LaunchSpec& spec) override;
   Result<> watch(const std::string& id, std::function<void(scheduler::ExitInfo)> on_exit) override;
@@ -32,16 +35,24 @@ class TaskRuntimeAdapter final : public scheduler::TaskRuntime {
   Result<scheduler::TaskUsage> stats(const std::string& id) override;
   Result<> remove(const std::string& id) override;
   Result<std::vector<scheduler::SandboxInfo>> list() override;
+  Result<> release(const std::string& id) override;
+  // task_stdio.cpp: the shim's attach protocol as scheduler streams.
+  Result<std::unique_ptr<scheduler::StdioStream>> attach(
+      const std::string& id, const scheduler::AttachRequest& request) override;
+  Result<std::unique_ptr<scheduler::StdioStream>> exec(
+      const std::string& id, const scheduler::ExecRequest& request) override;
 
   // Exposed for tests: the sandbox a launch spec asks for (its /etc files from dns).
   static Result<isolation::SandboxSpec> to_sandbox_spec(const scheduler::LaunchSpec& spec,
-                                                        const Dns& dns = Dns());
+                                                        const Dns& dns = Dns(),
+                                                        const std::filesystem::path& init = {});
   static scheduler::ExitInfo to_exit_info(const isolation::ExitRecord& record);
 
  private:
   isolation::Runtime& runtime_;
   isolation::ExitMonitor& monitor_;
   Dns dns_;
+  std::filesystem::path init_;
 };
 
 }  // namespace svc::daemon

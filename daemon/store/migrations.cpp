@@ -47,7 +47,118 @@ const std::vector<Migration>& builtin_migrations() {
         ) STRICT;
         CREATE INDEX tasks_state ON tasks(state);
       )sql"},
-      {3, "task resources: requests apart from limits", R"sql(
+      {3, "usage records and rollups", R"sql(
+        -- One row per task run and service instance (daemon/billing/usage_record.hpp). Opened in
+        -- the transaction that records the run's start, closed once; never deleted with the
+        -- task, since a bill outlives what it bills.
+        CREATE TABLE usage_records (
+          id                   TEXT PRIMARY KEY,      -- "task:<id>", "instance:<id>"
+          kind                 INTEGER NOT NULL,      -- billing::RunKind
+          task_id              TEXT NOT NULL DEFAULT '',
+          name                 TEXT NOT NULL DEFAULT '',  -- the task's name
+          service              TEXT NOT NULL DEFAULT '',
+          revision             TEXT NOT NULL DEFAULT '',
+          instance             TEXT NOT NULL DEFAULT '',
+          schedule             TEXT NOT NULL DEFAULT '',  -- what started a task (issue 12)
+          trigger              TEXT NOT NULL DEFAULT '',
+          labels               TEXT NOT NULL DEFAULT '{}',  -- JSON object
+          start_ms             INTEGER NOT NULL,      -- unix ms, wall clock
+          end_ms               INTEGER,               -- NULL while the run is open
+          day                  INTEGER NOT NULL,      -- UTC day of start_ms
+          cpu_request_millis   INTEGER NOT NULL,
+          cpu_limit_millis     INTEGER NOT NULL,
+          memory_request_bytes INTEGER NOT NULL,
+          memory_limit_bytes   INTEGER NOT NULL,
+          basis                INTEGER NOT NULL,      -- billing::Basis
+          mode                 INTEGER NOT NULL,      -- billing::ServiceMode
+          price_vcpu_nanos     INTEGER NOT NULL,      -- the prices the run started under
+          price_gib_nanos      INTEGER NOT NULL,
+          price_mreq_nanos     INTEGER NOT NULL,
+          currency             TEXT NOT NULL,
+          minimum_ms           INTEGER NOT NULL,
+          cpu_ms               INTEGER NOT NULL DEFAULT 0,  -- measured
+          memory_peak_bytes    INTEGER NOT NULL DEFAULT 0,
+          memory_avg_bytes     INTEGER NOT NULL DEFAULT 0,
+          memory_sampled_ms    INTEGER NOT NULL DEFAULT 0,
+          requests             INTEGER NOT NULL DEFAULT 0,
+          busy_ms              INTEGER NOT NULL DEFAULT 0,
+          busy_counted         INTEGER NOT NULL DEFAULT 0,  -- request mode (busy_seconds.hpp)
+          busy_last_bucket     INTEGER NOT NULL DEFAULT -1,
+          busy_since_ms        INTEGER,
+          busy_closed_ms       INTEGER NOT NULL DEFAULT 0,
+          checkpoint_ms        INTEGER NOT NULL,
+          billable             INTEGER NOT NULL DEFAULT 1,
+          end_estimated        INTEGER NOT NULL DEFAULT 0,
+          end_reason           TEXT NOT NULL DEFAULT '',
+          run_ms               INTEGER NOT NULL DEFAULT 0,  -- the bill, set at close
+          billed_seconds       INTEGER NOT NULL DEFAULT 0,
+          vcpu_milli_seconds   INTEGER NOT NULL DEFAULT 0,
+          memory_mib_seconds   INTEGER NOT NULL DEFAULT 0,
+          cpu_cost_nanos       INTEGER NOT NULL DEFAULT 0,
+          memory_cost_nanos    INTEGER NOT NULL DEFAULT 0,
+          request_cost_nanos   INTEGER NOT NULL DEFAULT 0,
+          cost_nanos           INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE INDEX usage_records_start ON usage_records(start_ms);
+        CREATE INDEX usage_records_open ON usage_records(start_ms) WHERE end_ms IS NULL;
+        -- Labels of closed records, for sums over part of a day by label.
+        CREATE TABLE usage_labels (
+          record_id TEXT NOT NULL,
+          key       TEXT NOT NULL,
+          value     TEXT NOT NULL,
+          PRIMARY KEY (record_id, key)
+        ) STRICT, WITHOUT ROWID;
+        -- Closed records summed per UTC day of their start and per grouping: dim 'all' (key ''),
+        -- 'task', 'service', 'revision' (key '' for runs without one) and 'label:<key>'.
+        -- Maintained in the transaction that closes a record, so a query over whole days reads
+        -- a few rows per day instead of every record.
+        CREATE TABLE usage_rollup (
+          dim                TEXT NOT NULL,
+          day                INTEGER NOT NULL,
+          key                TEXT NOT NULL,
+          runs               INTEGER NOT NULL,
+          run_ms             INTEGER NOT NULL,
+          billed_seconds     INTEGER NOT NULL,
+          vcpu_milli_seconds INTEGER NOT NULL,
+          memory_mib_seconds INTEGER NOT NULL,
+          requests           INTEGER NOT NULL,
+          cpu_ms             INTEGER NOT NULL,
+          cost_nanos         INTEGER NOT NULL,
+          PRIMARY KEY (dim, day, key)
+        ) STRICT, WITHOUT ROWID;
+      )sql"},
+      {4, "services, revisions and instances", R"sql(
+        CREATE TABLE services (
+          name             TEXT PRIMARY KEY,
+          spec             TEXT NOT NULL,             -- JSON (service_store.cpp), the latest
+          latest_revision  INTEGER NOT NULL,          -- its number
+          serving_revision TEXT NOT NULL,             -- the revision that takes the traffic
+          created_at       INTEGER NOT NULL,          -- unix ms, like every *_at below
+          updated_at       INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE revisions (
+          name         TEXT PRIMARY KEY,              -- "hello-00002"
+          service      TEXT NOT NULL,
+          number       INTEGER NOT NULL,
+          spec         TEXT NOT NULL,                 -- JSON, immutable
+          image_digest TEXT NOT NULL,
+          created_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX revisions_service ON revisions(service);
+        CREATE TABLE instances (
+          id           TEXT PRIMARY KEY,              -- also its sandbox's id
+          service      TEXT NOT NULL,
+          revision     TEXT NOT NULL,
+          state        INTEGER NOT NULL,              -- services::InstanceState
+          pid          INTEGER NOT NULL DEFAULT 0,
+          created_at   INTEGER NOT NULL,
+          ready_at     INTEGER,
+          draining_at  INTEGER,
+          stop_reason  TEXT NOT NULL DEFAULT '',
+          stop_message TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+      )sql"},
+      {5, "task resources: requests apart from limits", R"sql(
         -- JSON of scheduler::Resources as admission resolved it (task_store.cpp). '' for rows
         -- of before: they reserved and were limited to spec.cpu_millis / memory_bytes.
         ALTER TABLE tasks ADD COLUMN resources TEXT NOT NULL DEFAULT '';

@@ -100,6 +100,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
 }
 
 Store::~Store() {
+  cached_.clear();  // finalize before the connection closes
   if (db_) {
     // Fold the WAL back so the database file stands alone after a clean stop.
     sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
@@ -195,13 +196,33 @@ Result<> Store::put_meta(std::string_view key, std::string_view value) {
 Store::Tx::Tx(Store* store, std::unique_lock<std::mutex> lock)
     : store_(store), lock_(std::move(lock)) {}
 Store::Tx::Tx(Tx&& o) noexcept
-    : store_(o.store_), lock_(std::move(o.lock_)), done_(std::exchange(o.done_, true)) {}
+    : store_(o.store_),
+      lock_(std::move(o.lock_)),
+      done_(std::exchange(o.done_, true)),
+      used_(std::move(o.used_)) {}
 Store::Tx::~Tx() {
+  if (lock_.owns_lock()) reset_cached();
   if (!done_ && lock_.owns_lock()) (void)store_->exec_locked("ROLLBACK");
+}
+void Store::Tx::reset_cached() {
+  for (Statement* st : used_) (void)st->reset();
+  used_.clear();
+}
+Result<Statement*> Store::Tx::cached(std::string_view sql) {
+  auto it = store_->cached_.find(sql);
+  if (it == store_->cached_.end()) {
+    auto st = std::make_unique<Statement>(SVC_TRY(store_->prepare_locked(sql)));
+    it = store_->cached_.emplace(std::string(sql), std::move(st)).first;
+  }
+  Statement* st = it->second.get();
+  SVC_TRY(st->reset());
+  used_.push_back(st);
+  return st;
 }
 Result<> Store::Tx::exec(std::string_view sql) { return store_->exec_locked(sql); }
 Result<Statement> Store::Tx::prepare(std::string_view sql) { return store_->prepare_locked(sql); }
 Result<> Store::Tx::commit() {
+  reset_cached();
   auto r = store_->exec_locked("COMMIT");
   if (!r) {
     (void)store_->exec_locked("ROLLBACK");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,10 @@ class Store {
     Tx& operator=(const Tx&) = delete;
     Result<> exec(std::string_view sql);
     Result<Statement> prepare(std::string_view sql);
+    // The same statement compiled once per connection and kept by the Store, for writes on a hot
+    // path (a task's usage record opens in its RUNNING write): it comes back reset with no
+    // bindings, and is reset again when this transaction ends. Valid until then.
+    Result<Statement*> cached(std::string_view sql);
     Result<> commit();
     std::int64_t last_insert_rowid() const;
     int changes() const;
@@ -61,9 +66,11 @@ class Store {
    private:
     friend class Store;
     Tx(Store* store, std::unique_lock<std::mutex> lock);
+    void reset_cached();
     Store* store_;
     std::unique_lock<std::mutex> lock_;
     bool done_ = false;
+    std::vector<Statement*> used_;
   };
   Result<Tx> begin();
 
@@ -92,6 +99,8 @@ class Store {
   std::filesystem::path path_;
   int schema_version_ = 0;
   std::mutex mu_;
+  // Tx::cached(): by SQL text; finalized before the connection closes. Guarded by mu_.
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> cached_;
 };
 
 // A prepared statement; finalized on destruction. Bind indexes start at 1, columns at 0.

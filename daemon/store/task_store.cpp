@@ -37,6 +37,10 @@ std::string SqlTaskStore::spec_to_json(const TaskSpec& s) {
       {"queue", s.queue},
       {"stop_signal", s.stop_signal},
       {"stop_grace_ms", s.stop_grace.count()},
+      {"tty", s.tty},
+      {"open_stdin", s.open_stdin},
+      {"hold_for_attach", s.hold_for_attach},
+      {"init", s.init},
   };
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -68,6 +72,10 @@ Result<TaskSpec> SqlTaskStore::spec_from_json(std::string_view text) {
     s.queue = j.value("queue", false);
     s.stop_signal = j.value("stop_signal", "");
     s.stop_grace = scheduler::Millis(j.value("stop_grace_ms", std::int64_t{0}));
+    s.tty = j.value("tty", false);
+    s.open_stdin = j.value("open_stdin", false);
+    s.hold_for_attach = j.value("hold_for_attach", false);
+    s.init = j.value("init", false);
     return s;
   } catch (const std::exception& e) {
     return fail(Code::kDataLoss, "task spec in svcd.db is not valid: {}", e.what());
@@ -166,6 +174,7 @@ Result<> SqlTaskStore::write(const Task& t, bool insert) {
     return tl::unexpected(ran.error());
   }
   if (!insert && tx.changes() == 0) return fail(Code::kNotFound, "no task {} in the store", t.id);
+  if (listener_) SVC_TRY(listener_->on_task_written(tx, t));
   return tx.commit();
 }
 
@@ -177,6 +186,7 @@ Result<> SqlTaskStore::remove(const std::string& id) {
   auto st = SVC_TRY(tx.prepare("DELETE FROM tasks WHERE id = ?"));
   st.bind(1, id);
   SVC_TRY(st.run());
+  if (listener_) SVC_TRY(listener_->on_task_removed(tx, id));
   return tx.commit();
 }
 

@@ -6,9 +6,21 @@
 
 namespace svc::daemon {
 
+// Writes that belong with a task's: called inside the transaction of every task write, so what
+// it writes commits or rolls back with the task's state and costs no commit of its own (the
+// usage record opens with RUNNING and closes with STOPPED: daemon/billing/task_recorder.hpp).
+// An error fails the task's write.
+class TaskWriteListener {
+ public:
+  virtual ~TaskWriteListener() = default;
+  virtual Result<> on_task_written(Store::Tx& tx, const scheduler::Task& task) = 0;
+  virtual Result<> on_task_removed(Store::Tx& tx, const std::string& id) = 0;
+};
+
 class SqlTaskStore final : public scheduler::TaskStore {
  public:
-  explicit SqlTaskStore(Store& store) : store_(store) {}
+  explicit SqlTaskStore(Store& store, TaskWriteListener* listener = nullptr)
+      : store_(store), listener_(listener) {}
   Result<> insert(const scheduler::Task& task) override;
   Result<> update(const scheduler::Task& task) override;
   Result<> remove(const std::string& id) override;
@@ -25,6 +37,7 @@ class SqlTaskStore final : public scheduler::TaskStore {
  private:
   Result<> write(const scheduler::Task& task, bool insert);
   Store& store_;
+  TaskWriteListener* listener_;
 };
 
 }  // namespace svc::daemon

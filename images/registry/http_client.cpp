@@ -215,11 +215,16 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req) {
     case CURLE_COULDNT_CONNECT:
       return fail(Code::kUnavailable, "{}: cannot connect ({})", req.url, detail);
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_PEER_FAILED_VERIFICATION: {
+      // The commonest cause: a registry that serves plain HTTP. Name the exact line to add.
+      std::string host = req.url.substr(req.url.find("://") + 3);
+      host = host.substr(0, host.find('/'));
       return fail(Code::kUnavailable,
-                  "{}: TLS failed ({}); a registry without TLS must be listed in [registries] "
-                  "insecure",
-                  req.url, detail);
+                  "{}: TLS failed ({}). If {} serves plain HTTP, add it to svcd's config "
+                  "(/etc/svcd/svcd.toml, or --config) and restart svcd: [registries] "
+                  "insecure = [\"{}\"]",
+                  req.url, detail, host, host);
+    }
     default:
       return fail(Code::kUnavailable, "{}: {}", req.url, detail);
   }

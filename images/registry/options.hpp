@@ -12,7 +12,7 @@ namespace svc::images::registry {
 
 struct RegistryOptions {
   std::string default_registry = "docker.io";
-  std::vector<std::string> insecure;  // hosts spoken to over plain HTTP ("127.0.0.1:5000")
+  std::vector<std::string> insecure;  // hosts spoken to over plain HTTP ("10.0.0.5:5000")
   std::map<std::string, std::vector<std::string>> mirrors;  // "docker.io" -> {"https://m.example"}
   std::string auth_file;                                    // docker-style config.json with "auths"
   std::chrono::milliseconds connect_timeout{10'000};
@@ -32,6 +32,11 @@ struct Endpoint {
 // Mirrors (in config order) then the registry; docker.io's API lives at registry-1.docker.io.
 std::vector<Endpoint> endpoints_for(const RegistryOptions& options, std::string_view registry);
 
+// Listed in insecure, or on this machine's loopback: as Docker does, a registry at 127.0.0.0/8,
+// [::1] or localhost is spoken to over plain HTTP without being listed. Nothing leaves the
+// host, and the local registry people start first (docker-registry, `registry:2`) has no TLS.
 bool is_insecure(const RegistryOptions& options, std::string_view registry);
+// 127.0.0.0/8, [::1] or localhost, with or without a port.
+bool is_loopback_registry(std::string_view registry);
 
 }  // namespace svc::images::registry

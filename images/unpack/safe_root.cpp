@@ -2,23 +2,16 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vector>
 
+#include "common/syscall.hpp"
+
 namespace svc::images::unpack {
 
 namespace {
-
-int sys_openat2(int dirfd, const char* path, int flags, std::uint64_t resolve) {
-  open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
-  how.resolve = resolve;
-  return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
-}
 
 constexpr std::uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 
@@ -63,8 +56,9 @@ Result<SafeRoot> SafeRoot::open(const std::string& dir) {
 
 Result<UniqueFd> SafeRoot::resolve(std::string_view rel, int flags) const {
   std::string path = rel.empty() ? std::string(".") : std::string(rel);
-  int fd = sys_openat2(root_.get(), path.c_str(), flags, kResolve);
-  if (fd < 0) return fail_errno(fmt::format("open \"{}\" in the layer", rel));
+  int fd = sys::openat2(root_.get(), path.c_str(), static_cast<std::uint64_t>(flags | O_CLOEXEC),
+                        kResolve);
+  if (fd < 0) return fail_errno(-fd, fmt::format("open \"{}\" in the layer", rel));
   return UniqueFd(fd);
 }
 

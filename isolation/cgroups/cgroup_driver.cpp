@@ -41,26 +41,34 @@ fs::path find_v1_mount(const fs::path& root, const std::string& name) {
 
 Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver(const CgroupLayout& layout,
                                                          std::string base) {
-  SVC_TRY(cgroups::check_relative(base, "cgroup base"));
+  return make_cgroup_driver_below(layout, std::move(base), {});
+}
+
+Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver_below(
+    const CgroupLayout& layout, std::string base,
+    const std::function<fs::path(const fs::path&)>& below) {
+  if (!base.empty()) SVC_TRY(cgroups::check_relative(base, "cgroup base"));
+  auto root_of = [&](const fs::path& mount) { return below ? below(mount) : mount; };
   if (layout.driver == "v2") {
     if (layout.unified.empty())
       return fail(Code::kFailedPrecondition,
                   "cgroup layout names the v2 driver but no cgroup2 mount");
-    return make_cgroup_v2(layout.unified, std::move(base));
+    return make_cgroup_v2(root_of(layout.unified), std::move(base));
   }
   if (layout.driver == "v1") {
     std::map<std::string, fs::path> mounts;
     for (const auto& c : layout.controllers) {
       if (c.version != "v1" || !c.usable) continue;
       if (c.name != "cpu" && c.name != "cpuacct" && c.name != "memory" && c.name != "pids" &&
-          c.name != "freezer")
+          c.name != "freezer" && c.name != "cpuset" && c.name != "devices")
         continue;
       fs::path m = find_v1_mount(layout.root, c.name);
+      if (m.empty() && (c.name == "cpuset" || c.name == "devices")) continue;  // on demand only
       if (m.empty())
         return fail(Code::kFailedPrecondition,
                     "cgroup v1 controller {} is mounted, but not as a directory below {}", c.name,
                     layout.root.string());
-      mounts[c.name] = m;
+      mounts[c.name] = root_of(m);
     }
     return make_cgroup_v1(std::move(mounts), std::move(base));
   }

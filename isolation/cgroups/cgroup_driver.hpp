@@ -35,6 +35,19 @@
 
 namespace svc::isolation {
 
+// One rule of the device controller (OCI linux.resources.devices), applied in order: v1's
+// devices.deny / devices.allow.
+struct DeviceRule {
+  bool allow = false;
+  char type = 'a';          // 'a' (all), 'c', 'b'
+  std::int64_t major = -1;  // -1: any ('*')
+  std::int64_t minor = -1;
+  std::string access = "rwm";
+  bool operator==(const DeviceRule&) const = default;
+};
+// "a *:* rwm", "c 1:3 rw": the kernel's spelling (devices.list, devices.allow).
+std::string device_rule_text(const DeviceRule& rule);
+
 struct CgroupLimits {
   std::int64_t cpu_millis = 0;  // 0 = no CPU limit; else quota = millis * period / 1000
   std::uint64_t cpu_period_us = 100'000;
@@ -45,6 +58,21 @@ struct CgroupLimits {
   std::uint64_t cpu_shares = 0;
   std::uint64_t memory_bytes = 0;  // 0 = no limit; swap is always off when limited
   std::int64_t pids = 1024;        // 0 = no limit
+  // What OCI bundles may also ask for (svc-runtime); the zero values leave the kernel's
+  // defaults. svcd sets none of them (cpu_shares above is svcd's and the bundles' both).
+  std::int64_t cpu_rt_runtime_us = 0;          // v1 only: cpu.rt_runtime_us (0: unset)
+  std::uint64_t cpu_rt_period_us = 0;          // v1 only: cpu.rt_period_us
+  std::string cpuset_cpus, cpuset_mems;        // "0-1", "0"
+  std::uint64_t memory_reservation_bytes = 0;  // v1 memory.soft_limit_in_bytes; v2 memory.low
+  // 0: svc's rule (no swap when memory is limited); -1: unlimited; else memory+swap (v1 memsw,
+  // v2 memory.swap.max = swap - memory).
+  std::int64_t memory_swap_bytes = 0;
+  int memory_swappiness = -1;            // v1 only; -1: unset
+  bool memory_oom_kill_disable = false;  // v1 only
+  // v1: written to devices.deny/allow in order (the sandbox is put in the devices hierarchy only
+  // when there are rules). v2 controls devices with eBPF, which svc does not do: the rules are
+  // then not applied (the runtime says so in its log).
+  std::vector<DeviceRule> devices;
 };
 
 struct CgroupStats {
@@ -97,7 +125,8 @@ struct CgroupFsOps {
 // v1: controller name -> mount point of its hierarchy, e.g. {"memory", "/sys/fs/cgroup/memory"}.
 // base: the sub-directory svc owns in each hierarchy (e.g. "svc").
 // Managed hierarchies: cpu, cpuacct, memory, pids (required by create) and freezer (optional,
-// makes kill_all fork-bomb proof); other entries are ignored. Co-mounted controllers (cpu and
+// makes kill_all fork-bomb proof); cpuset and devices only for cgroups whose limits use them
+// (CgroupLimits cpuset_*, devices); other entries are ignored. Co-mounted controllers (cpu and
 // cpuacct on one "cpu,cpuacct" mount) may name the same path.
 std::unique_ptr<CgroupDriver> make_cgroup_v1(std::map<std::string, std::filesystem::path> mounts,
                                              std::string base, CgroupFsOps ops = {});
@@ -112,5 +141,11 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2(std::filesystem::path unified, std:
 // layout.unified. FAILED_PRECONDITION when the layout names no driver.
 Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver(const CgroupLayout& layout,
                                                          std::string base = "svc");
+// The same, with each hierarchy rooted at below(its mount point) instead of the mount point:
+// how svc-runtime reads a relative linux.cgroupsPath (below its own cgroup in each hierarchy, as
+// runc does). An empty base puts cgroups directly below those roots.
+Result<std::unique_ptr<CgroupDriver>> make_cgroup_driver_below(
+    const CgroupLayout& layout, std::string base,
+    const std::function<std::filesystem::path(const std::filesystem::path&)>& below);
 
 }  // namespace svc::isolation

@@ -38,3 +38,13 @@ std::optional<std::uint64_t> cpu_quota_us(const CgroupLimits& limits) {
 }
 
 }  // namespace svc::isolation::cgroups
+
+namespace svc::isolation {
+
+std::string device_rule_text(const DeviceRule& rule) {
+  if (rule.type == 'a') return "a";  // every device, every access (devices.rst)
+  auto num = [](std::int64_t v) { return v < 0 ? std::string("*") : std::to_string(v); };
+  return fmt::format("{} {}:{} {}", rule.type, num(rule.major), num(rule.minor), rule.access);
+}
+
+}  // namespace svc::isolation

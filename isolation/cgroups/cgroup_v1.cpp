@@ -23,6 +23,15 @@ namespace {
 
 constexpr const char* kRequired[] = {"cpu", "cpuacct", "memory", "pids"};
 constexpr const char* kOptional[] = {"freezer"};
+// Joined only by sandboxes whose limits use them (OCI bundles with cpus/mems or device rules):
+// a cpuset cgroup needs its cpus and mems copied at every level, and svcd needs neither.
+constexpr const char* kOnDemand[] = {"cpuset", "devices"};
+
+bool wants(const CgroupLimits& l, std::string_view controller) {
+  if (controller == "cpuset") return !l.cpuset_cpus.empty() || !l.cpuset_mems.empty();
+  if (controller == "devices") return !l.devices.empty();
+  return false;
+}
 
 class CgroupV1 final : public CgroupDriver {
  public:
@@ -35,6 +44,9 @@ class CgroupV1 final : public CgroupDriver {
     std::set<fs::path> seen;
     for (const auto& [name, path] : mounts_)
       if (seen.insert(path).second) hierarchies_.push_back(path);
+    for (const char* c : kOnDemand)
+      if (auto it = mounts.find(c); it != mounts.end() && !seen.count(it->second))
+        on_demand_[c] = it->second;
   }
 
   std::string_view version() const override { return "v1"; }
@@ -50,7 +62,18 @@ class CgroupV1 final : public CgroupDriver {
                   "cgroup v1: no hierarchy mounted for {} (svc needs cpu, cpuacct, memory and "
                   "pids; check /proc/self/mountinfo)",
                   fmt::join(missing, ", "));
-    for (const auto& h : hierarchies_)
+    std::vector<fs::path> dirs = hierarchies_;
+    for (const auto& [name, path] : on_demand_) {
+      if (!wants(limits, name)) continue;
+      dirs.push_back(path);
+    }
+    for (const char* c : kOnDemand)
+      if (wants(limits, c) && !on_demand_.count(c))
+        return fail(Code::kFailedPrecondition,
+                    "cgroup v1: the limits need the {} controller, which is not mounted (check "
+                    "/proc/self/mountinfo)",
+                    c);
+    for (const auto& h : dirs)
       if (file_exists(h / base_ / relative))
         return fail(Code::kAlreadyExists, "cgroup {} already exists in {}", relative, h.string());
     // Parents first in every hierarchy, then the leaves; a failure removes the leaves made.
@@ -58,10 +81,11 @@ class CgroupV1 final : public CgroupDriver {
     auto rollback = [&] {
       for (const auto& d : made) (void)remove_dir_retrying(d, ops_, std::chrono::milliseconds(200));
     };
-    for (const auto& h : hierarchies_) {
+    for (const auto& h : dirs) {
       fs::path leaf = h / base_ / relative;
       if (leaf.parent_path() != h) {
         auto r = make_dirs_below(h, leaf.parent_path(), ops_);
+        if (r && h == on_demand_path("cpuset")) r = fill_cpusets(h, leaf.parent_path());
         if (!r) {
           rollback();
           return tl::unexpected(std::move(r.error()));
@@ -94,7 +118,7 @@ class CgroupV1 final : public CgroupDriver {
     SVC_TRY(check(relative));
     if (pid <= 0)
       return fail(Code::kInvalidArgument, "add pid {} to cgroup {}: not a pid", pid, relative);
-    for (const auto& h : hierarchies_)
+    for (const auto& h : present(relative))
       SVC_TRY(write_value(h / base_ / relative / "cgroup.procs", std::to_string(pid)));
     return {};
   }
@@ -102,7 +126,7 @@ class CgroupV1 final : public CgroupDriver {
   Result<std::vector<UniqueFd>> open_procs_files(std::string_view relative) override {
     SVC_TRY(check(relative));
     std::vector<UniqueFd> fds;
-    for (const auto& h : hierarchies_) {
+    for (const auto& h : present(relative)) {
       fs::path p = h / base_ / relative / "cgroup.procs";
       UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd) return fail_errno(fmt::format("open {}", p.string()));
@@ -154,6 +178,8 @@ class CgroupV1 final : public CgroupDriver {
   Result<> remove(std::string_view relative) override {
     SVC_TRY(check(relative));
     for (const auto& h : hierarchies_) SVC_TRY(remove_dir_retrying(h / base_ / relative, ops_));
+    for (const auto& [name, h] : on_demand_)
+      SVC_TRY(remove_dir_retrying(h / base_ / relative, ops_));
     return {};
   }
 
@@ -169,7 +195,7 @@ class CgroupV1 final : public CgroupDriver {
 
  private:
   Result<> check(std::string_view relative) const {
-    SVC_TRY(check_relative(base_, "cgroup base"));
+    if (!base_.empty()) SVC_TRY(check_relative(base_, "cgroup base"));
     return check_relative(relative);
   }
 
@@ -183,16 +209,46 @@ class CgroupV1 final : public CgroupDriver {
 
   std::string procs_controller() const { return mounts_.count("freezer") ? "freezer" : "pids"; }
 
+  fs::path on_demand_path(const std::string& controller) const {
+    auto it = on_demand_.find(controller);
+    return it == on_demand_.end() ? fs::path() : it->second;
+  }
+
+  // The managed hierarchies, and the on-demand ones the cgroup was made in.
+  std::vector<fs::path> present(std::string_view relative) const {
+    std::vector<fs::path> out = hierarchies_;
+    for (const auto& [name, h] : on_demand_)
+      if (file_exists(h / base_ / relative)) out.push_back(h);
+    return out;
+  }
+
+  // Every level from the hierarchy down to `to` takes its parent's cpus and mems.
+  Result<> fill_cpusets(const fs::path& h, const fs::path& to) {
+    fs::path cur = h;
+    for (const auto& part : to.lexically_relative(h)) {
+      cur /= part;
+      SVC_TRY(v1::fill_cpuset_from_parent(cur));
+    }
+    return {};
+  }
+
   Result<> apply(std::string_view relative, const CgroupLimits& limits) {
     SVC_TRY_CTX(v1::apply_cpu(limits, dir("cpu", relative)), "cgroup {}: cpu limit", relative);
     SVC_TRY_CTX(v1::apply_memory(limits, dir("memory", relative)), "cgroup {}: memory limit",
                 relative);
     SVC_TRY_CTX(v1::apply_pids(limits, dir("pids", relative)), "cgroup {}: pids limit", relative);
+    if (wants(limits, "cpuset"))
+      SVC_TRY_CTX(v1::apply_cpuset(limits, on_demand_path("cpuset") / base_ / relative),
+                  "cgroup {}: cpuset", relative);
+    if (wants(limits, "devices"))
+      SVC_TRY_CTX(v1::apply_devices(limits, on_demand_path("devices") / base_ / relative),
+                  "cgroup {}: device rules", relative);
     return {};
   }
 
-  std::map<std::string, fs::path> mounts_;  // managed controller -> mount point
-  std::vector<fs::path> hierarchies_;       // distinct mount points, in a stable order
+  std::map<std::string, fs::path> mounts_;     // managed controller -> mount point
+  std::map<std::string, fs::path> on_demand_;  // cpuset, devices (own hierarchies) -> mount
+  std::vector<fs::path> hierarchies_;          // distinct mount points, in a stable order
   std::string base_;
   CgroupFsOps ops_;
 };

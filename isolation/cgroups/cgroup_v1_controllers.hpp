@@ -13,12 +13,22 @@
 
 namespace svc::isolation::cgroups::v1 {
 
-// cpu.cfs_period_us, then cpu.cfs_quota_us (-1 when there is no CPU limit).
+// cpu.cfs_period_us, then cpu.cfs_quota_us (-1 when there is no CPU limit); cpu.shares and the
+// realtime budget when the limits name them.
 Result<> apply_cpu(const CgroupLimits& limits, const std::filesystem::path& dir);
 // memory.limit_in_bytes and, when the kernel has swap accounting (the memsw files exist),
 // memory.memsw.limit_in_bytes set to the same value so the sandbox cannot swap. Without memsw
 // it sets memory.swappiness=0 instead. -1 on both when there is no memory limit.
 Result<> apply_memory(const CgroupLimits& limits, const std::filesystem::path& dir);
+// soft limit, swappiness and the OOM killer switch, when the limits name them (OCI bundles).
+Result<> apply_memory_extras(const CgroupLimits& limits, const std::filesystem::path& dir);
+// cpuset.cpus and cpuset.mems: the limits' values, or the parent's where they are empty (a new
+// cpuset cgroup takes no task until both are set).
+Result<> apply_cpuset(const CgroupLimits& limits, const std::filesystem::path& dir);
+// The parent's cpus and mems into an empty cpuset directory (the levels above a new cgroup).
+Result<> fill_cpuset_from_parent(const std::filesystem::path& dir);
+// Each device rule, in order, to devices.allow or devices.deny.
+Result<> apply_devices(const CgroupLimits& limits, const std::filesystem::path& dir);
 // pids.max ("max" when there is no limit).
 Result<> apply_pids(const CgroupLimits& limits, const std::filesystem::path& dir);
 

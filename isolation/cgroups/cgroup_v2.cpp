@@ -27,6 +27,7 @@ class CgroupV2 final : public CgroupDriver {
   Result<> create(std::string_view relative, const CgroupLimits& limits) override {
     SVC_TRY(check(relative));
     SVC_TRY_CTX(validate(limits), "cgroup {}", relative);
+    SVC_TRY_CTX(v2::check_v2_limits(limits), "cgroup {}", relative);
     const fs::path leaf = dir(relative);
     if (file_exists(leaf))
       return fail(Code::kAlreadyExists, "cgroup {} already exists", leaf.string());
@@ -40,7 +41,7 @@ class CgroupV2 final : public CgroupDriver {
                     "cgroup {}: the limits need the {} controller, which the cgroup2 hierarchy "
                     "at {} does not offer (offered: {}); on a hybrid host use the v1 driver",
                     relative, c, unified_.string(), fmt::join(offered, " "));
-    std::set<std::string> wanted;
+    std::set<std::string> wanted = v2::needed_by(limits);  // cpuset, when asked for
     for (const char* c : v2::kControllers)
       if (offered.count(c)) wanted.insert(c);
 
@@ -152,7 +153,7 @@ class CgroupV2 final : public CgroupDriver {
 
  private:
   Result<> check(std::string_view relative) const {
-    SVC_TRY(check_relative(base_, "cgroup base"));
+    if (!base_.empty()) SVC_TRY(check_relative(base_, "cgroup base"));
     return check_relative(relative);
   }
 
@@ -176,6 +177,8 @@ class CgroupV2 final : public CgroupDriver {
       SVC_TRY_CTX(v2::apply_memory(limits, d), "cgroup {}: memory limit", relative);
     if (enabled.count("pids"))
       SVC_TRY_CTX(v2::apply_pids(limits, d), "cgroup {}: pids limit", relative);
+    if (enabled.count("cpuset"))
+      SVC_TRY_CTX(v2::apply_cpuset(limits, d), "cgroup {}: cpuset", relative);
     return {};
   }
 

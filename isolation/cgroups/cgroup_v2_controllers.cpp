@@ -28,9 +28,29 @@ Result<std::set<std::string>> read_controllers(const fs::path& file) {
 std::set<std::string> needed_by(const CgroupLimits& limits) {
   std::set<std::string> out;
   if (limits.cpu_millis > 0 || limits.cpu_shares > 0) out.insert("cpu");
-  if (limits.memory_bytes > 0) out.insert("memory");
+  if (limits.memory_bytes > 0 || limits.memory_reservation_bytes > 0) out.insert("memory");
   if (limits.pids > 0) out.insert("pids");
+  if (!limits.cpuset_cpus.empty() || !limits.cpuset_mems.empty()) out.insert("cpuset");
   return out;
+}
+
+Result<> check_v2_limits(const CgroupLimits& l) {
+  if (l.cpu_rt_runtime_us != 0 || l.cpu_rt_period_us != 0)
+    return fail(Code::kInvalidArgument,
+                "realtime CPU limits (realtimeRuntime, realtimePeriod) exist only in cgroup v1");
+  if (l.memory_swappiness >= 0)
+    return fail(Code::kInvalidArgument, "memory swappiness exists only in cgroup v1");
+  if (l.memory_oom_kill_disable)
+    return fail(Code::kInvalidArgument,
+                "disabling the OOM killer (disableOOMKiller) exists only in cgroup v1");
+  return {};
+}
+
+std::uint64_t shares_to_weight(std::uint64_t shares) {
+  // v1 shares [2, 262144] onto v2 weight [1, 10000], the mapping runc and crun use.
+  if (shares < 2) shares = 2;
+  if (shares > 262144) shares = 262144;
+  return 1 + ((shares - 2) * 9999) / 262142;
 }
 
 Result<> enable_controllers(const fs::path& dir, const std::set<std::string>& wanted) {
@@ -65,8 +85,13 @@ Result<> apply_cpu(const CgroupLimits& limits, const fs::path& dir) {
                             : fmt::format("max {}", limits.cpu_period_us);
   SVC_TRY(write_value(dir / "cpu.max", value));
   if (limits.cpu_shares)
-    SVC_TRY(
-        write_value(dir / "cpu.weight", std::to_string(cpu_weight_for_shares(limits.cpu_shares))));
+    SVC_TRY(write_value(dir / "cpu.weight", std::to_string(shares_to_weight(limits.cpu_shares))));
+  return {};
+}
+
+Result<> apply_cpuset(const CgroupLimits& limits, const fs::path& dir) {
+  if (!limits.cpuset_cpus.empty()) SVC_TRY(write_value(dir / "cpuset.cpus", limits.cpuset_cpus));
+  if (!limits.cpuset_mems.empty()) SVC_TRY(write_value(dir / "cpuset.mems", limits.cpuset_mems));
   return {};
 }
 
@@ -76,7 +101,18 @@ Result<> apply_memory(const CgroupLimits& limits, const fs::path& dir) {
   // memory.swap.max exists only with swap accounting (CONFIG_MEMCG_SWAP, not swapaccount=0);
   // without it there is no per-cgroup swap to turn off.
   const fs::path swap = dir / "memory.swap.max";
-  if (file_exists(swap)) SVC_TRY(write_value(swap, limited ? "0" : "max"));
+  if (file_exists(swap)) {
+    // OCI's swap is memory + swap; v2 counts swap alone.
+    std::string value = limited ? "0" : "max";
+    if (limited && limits.memory_swap_bytes < 0) value = "max";
+    if (limited && limits.memory_swap_bytes > 0) {
+      auto total = static_cast<std::uint64_t>(limits.memory_swap_bytes);
+      value = std::to_string(total > limits.memory_bytes ? total - limits.memory_bytes : 0);
+    }
+    SVC_TRY(write_value(swap, value));
+  }
+  if (limits.memory_reservation_bytes)
+    SVC_TRY(write_value(dir / "memory.low", std::to_string(limits.memory_reservation_bytes)));
   return {};
 }
 

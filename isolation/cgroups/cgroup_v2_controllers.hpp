@@ -27,7 +27,14 @@ std::set<std::string> needed_by(const CgroupLimits& limits);
 // holds processes) is reported as such.
 Result<> enable_controllers(const std::filesystem::path& dir, const std::set<std::string>& wanted);
 
-// cpu.max "<quota> <period>" or "max <period>"; cpu.weight from cpu_shares when set.
+// What v2 has no file for (realtime budget, swappiness, the OOM killer switch): an error when
+// the limits ask for it, never a silent drop.
+Result<> check_v2_limits(const CgroupLimits& limits);
+// cpu.shares (v1, 2..262144) as cpu.weight (1..10000).
+std::uint64_t shares_to_weight(std::uint64_t shares);
+// cpuset.cpus / cpuset.mems when the limits name them.
+Result<> apply_cpuset(const CgroupLimits& limits, const std::filesystem::path& dir);
+// cpu.max "<quota> <period>" or "max <period>"; cpu.weight from the shares.
 Result<> apply_cpu(const CgroupLimits& limits, const std::filesystem::path& dir);
 // memory.max, and memory.swap.max = 0 when limited so the sandbox cannot swap (when the kernel
 // has swap accounting: the file exists); "max" for both without a limit.

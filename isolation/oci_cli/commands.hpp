@@ -8,6 +8,7 @@
 
 #include "common/result.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
+#include "isolation/oci_spec.hpp"
 #include "isolation/runtime.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
@@ -19,8 +20,24 @@ struct GlobalOptions {
   std::string log_file;                             // --log: errors also go there
   std::string log_format = "text";                  // text | json
   std::uint32_t id_base = 2'100'000'000u;           // id ranges (svcd uses 1e9 and up)
-  std::string cgroup_base = "svc-runtime";          // containers: <hierarchy>/<base>/<id>
+  // Containers without linux.cgroupsPath: <hierarchy>/<own cgroup>/<base>/<id> (runc's default
+  // when empty: a cgroup named for the container below the runtime's own).
+  std::string cgroup_base;
   std::string shim_cgroup = "svc-shims";
+  // --pid-file gets the shim's pid (which exits with the task's status) instead of the task's:
+  // for supervisors that waitpid() the pid they are given. Automatic under conmon.
+  bool pid_file_shim = false;
+};
+
+// svc-runtime exec's flags (runc's names).
+struct ExecCliOptions {
+  std::string process_file;  // --process: an OCI process JSON (then args are not used)
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd, user, console_socket, pid_file;
+  std::vector<std::uint32_t> additional_gids;
+  std::vector<std::string> caps;  // --cap: added to the container's
+  bool tty = false, detach = false, no_new_privs = false;
 };
 
 // Owns the runtime and what it borrows (driver, compiler, pool), for one invocation.
@@ -38,7 +55,11 @@ class Cli {
   Result<int> remove(const std::string& id, bool force);
   // Foreground: the task's exit code (128+N for signal N); signals to svc-runtime are passed on.
   Result<int> run(const std::string& id, const std::filesystem::path& bundle,
-                  const std::string& pid_file, bool detach, bool keep);
+                  const std::string& pid_file, const std::string& console_socket, bool detach,
+                  bool keep);
+  // runc exec: a process in the running container (exec_command.cpp). Foreground: its exit
+  // code, signals passed on; detach: it is left to our subreaper (conmon, containerd's shim).
+  Result<int> exec(const std::string& id, const ExecCliOptions& options);
   Result<int> list(bool quiet);
 
   static Result<int> spec(const std::filesystem::path& bundle);
@@ -47,6 +68,12 @@ class Cli {
   int report(const Error& err) const;
 
  private:
+  // One line to stderr and to --log (as JSON with --log-format json): "error" or "warning".
+  void log_line(const char* level, const std::string& message) const;
+  void run_warning_hooks(const std::vector<OciHook>& hooks, const std::string& state,
+                         const char* which) const;
+  // The OCI state (runtime.md "State"), as `state` prints it and hooks read it on stdin.
+  static std::string state_json(const SandboxInfo& info, std::string_view status, bool with_pid);
   Result<SandboxInfo> create_sandbox(const std::string& id, const std::filesystem::path& bundle,
                                      const std::string& pid_file, const std::string& console_socket,
                                      bool start);

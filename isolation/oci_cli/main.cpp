@@ -2,6 +2,7 @@
 //   svc-runtime [--root DIR] create [--bundle B] [--pid-file F] ID
 //   svc-runtime start|state|kill [SIGNAL]|delete [--force] ID
 //   svc-runtime run [--bundle B] [--detach] ID     (foreground: exits with the task's code)
+//   svc-runtime exec [-t --console-socket S] [-d] [--process P | ID CMD...]
 //   svc-runtime spec | features | list
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -41,6 +42,9 @@ int run_cli(int argc, char** argv) {
   app.add_option("--id-base", g.id_base, "first host uid/gid of the id ranges")->group("");
   app.add_option("--cgroup-base", g.cgroup_base, "cgroup directory for containers")->group("");
   app.add_option("--shim-cgroup", g.shim_cgroup, "cgroup directory for the shims")->group("");
+  app.add_flag("--pid-file-shim", g.pid_file_shim,
+               "--pid-file gets the shim's pid, which exits with the container's status (for "
+               "supervisors that wait for it; automatic under conmon)");
   bool debug = false, systemd_cgroup = false;
   app.add_flag("--debug", debug, "log what happens (with timings) to stderr");
   app.add_flag("--systemd-cgroup", systemd_cgroup, "not supported (cgroupfs only)");
@@ -52,7 +56,8 @@ int run_cli(int argc, char** argv) {
   create->add_option("id", id)->required();
   create->add_option("--bundle,-b", bundle, "the bundle directory")->capture_default_str();
   create->add_option("--pid-file", pid_file, "write the container's pid here");
-  create->add_option("--console-socket", console_socket, "not supported (no terminals)");
+  create->add_option("--console-socket", console_socket,
+                     "unix socket the terminal's master is sent to (process.terminal)");
   create->add_flag("--no-pivot,--no-new-keyring", ignored, "accepted for runc compatibility");
   auto* start = app.add_subcommand("start", "run the created container's process");
   start->add_option("id", id)->required();
@@ -70,8 +75,35 @@ int run_cli(int argc, char** argv) {
   run->add_option("--bundle,-b", bundle, "the bundle directory")->capture_default_str();
   run->add_option("--pid-file", pid_file, "write the container's pid here");
   run->add_flag("--detach,-d", detach, "do not wait");
+  run->add_option("--console-socket", console_socket,
+                  "unix socket the terminal's master is sent to (process.terminal)");
   run->add_flag("--keep", keep, "do not delete the container after it exits");
   run->add_flag("--no-pivot,--no-new-keyring", ignored, "accepted for runc compatibility");
+  ExecCliOptions ex;
+  auto* exec = app.add_subcommand("exec", "run a process in a running container");
+  exec->add_option("id", id)->required();
+  exec->add_option("command", ex.args, "the program and its arguments (without --process)");
+  exec->add_option("--process,-p", ex.process_file, "an OCI process JSON to run");
+  exec->add_option("--env,-e", ex.env, "KEY=VALUE, added to the container's environment")
+      ->allow_extra_args(false);
+  exec->add_option("--cwd", ex.cwd, "working directory (default: the container's)");
+  exec->add_option("--user,-u", ex.user, "uid[:gid] (default: the container's)");
+  exec->add_option("--additional-gids,-g", ex.additional_gids, "more groups")
+      ->allow_extra_args(false);
+  exec->add_option("--cap,-c", ex.caps, "add a capability (within the bounding set)")
+      ->allow_extra_args(false);
+  exec->add_flag("--tty,-t", ex.tty, "a terminal (its master goes to --console-socket)");
+  exec->add_option("--console-socket", ex.console_socket, "where the terminal's master is sent");
+  exec->add_option("--pid-file", ex.pid_file, "write the process's pid here");
+  exec->add_flag("--detach,-d", ex.detach, "do not wait for the process");
+  exec->add_flag("--no-new-privs", ex.no_new_privs, "set no_new_privs (svc always does)");
+  std::string ignored_opt;
+  exec->add_option("--process-label,--apparmor,--cgroup", ignored_opt,
+                   "accepted for runc compatibility");
+  exec->add_flag("--ignore-paused", ignored, "accepted for runc compatibility");
+  int preserve_fds = 0;
+  exec->add_option("--preserve-fds", preserve_fds, "not supported beyond 0");
+  exec->positionals_at_end();
   auto* spec = app.add_subcommand("spec", "write a default config.json");
   spec->add_option("--bundle,-b", bundle, "where to write it")->capture_default_str();
   spec->add_flag("--rootless", ignored, "accepted: every svc container is rootless-style already");
@@ -104,7 +136,11 @@ int run_cli(int argc, char** argv) {
   else if (del->parsed())
     r = cli.remove(id, force);
   else if (run->parsed())
-    r = cli.run(id, bundle, pid_file, detach, keep);
+    r = cli.run(id, bundle, pid_file, console_socket, detach, keep);
+  else if (exec->parsed())
+    r = preserve_fds > 0 ? Result<int>(tl::unexpected(
+                               Error(Code::kUnimplemented, "exec --preserve-fds is not supported")))
+                         : cli.exec(id, ex);
   else if (list->parsed())
     r = cli.list(quiet);
   if (!r) return cli.report(r.error());

@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump when the canonical text or the BPF produced for the same text changes meaning.
-constexpr std::string_view kKeyVersion = "svc-seccomp-1";
+// 2: the i386 socketcall guard prefix; conditions repeated on one argument OR-ed.
+constexpr std::string_view kKeyVersion = "svc-seccomp-2";
 constexpr std::string_view kDiskMagic = "SVCBPF1\n";
 constexpr std::size_t kMaxInstructions = 4096;  // BPF_MAXINSNS (linux/bpf_common.h)
 
@@ -87,6 +88,70 @@ struct CtxDeleter {
 };
 using Ctx = std::unique_ptr<void, CtxDeleter>;
 
+// A rule's conditions as libseccomp takes them: one list when every condition is on a different
+// argument (all must hold), else one list per condition (any may hold). libseccomp refuses two
+// conditions on one argument in a rule (EINVAL); runc and crun give such a Docker profile entry
+// (personality with three SCMP_CMP_EQ on argument 0) the OR meaning by adding a rule per
+// condition, and so does svc, so that a profile means the same under every runtime.
+std::vector<std::vector<scmp_arg_cmp>> condition_sets(const Rule& rule) {
+  std::vector<scmp_arg_cmp> all;
+  bool repeated = false;
+  unsigned seen = 0;
+  for (const auto& a : rule.args) {
+    if (seen & (1u << a.index)) repeated = true;
+    seen |= 1u << a.index;
+    all.push_back(scmp_arg_cmp{a.index, op_token(a.op), a.value, a.value_two});
+  }
+  if (!repeated) return {all};
+  std::vector<std::vector<scmp_arg_cmp>> out;
+  for (const auto& c : all) out.push_back({c});
+  return out;
+}
+
+// socketcall(2) rules on argument 0 (the call number: SYS_SOCKET, SYS_BIND...), which
+// libseccomp cannot take: on i386 it folds socketcall into its own rewriting of the socket calls
+// (a rule on socket(2) also becomes one on socketcall(SYS_SOCKET), with the socket's conditions
+// dropped, because socketcall's real arguments are in memory) and refuses a socketcall rule that
+// disagrees with that rewriting (EEXIST). So "socket unless AF_VSOCK" let every
+// socketcall(SYS_SOCKET) through, AF_VSOCK included. The compiler gives these rules their
+// meaning itself, in a few instructions put before libseccomp's program (guard_prefix).
+struct SocketcallRule {
+  std::uint64_t call = 0;  // socketcall's argument 0
+  std::uint32_t action = 0;
+};
+
+bool is_socketcall_guard(const Rule& r) {
+  return std::count(r.names.begin(), r.names.end(), "socketcall") && r.args.size() == 1 &&
+         r.args[0].index == 0 && r.args[0].op == ArgCondition::Op::kEq &&
+         r.args[0].value <= 0xffffffffu;
+}
+
+// AUDIT_ARCH_I386 (linux/audit.h: EM_386 | __AUDIT_ARCH_LE) and i386's socketcall number.
+constexpr std::uint32_t kAuditArchI386 = 0x40000003;
+constexpr std::uint32_t kI386Socketcall = 102;
+
+// if (arch == i386 && nr == socketcall) { if (a0 == c1) return act1; ... } then libseccomp's
+// program. Offsets in struct seccomp_data: nr 0, arch 4, args[0] 16 (its low half on
+// little-endian; a compat task's arguments are 32 bits). BPF jumps are relative and forward
+// only, so the program after the prefix is unchanged by it.
+std::vector<sock_filter> guard_prefix(const std::vector<SocketcallRule>& rules) {
+  std::vector<sock_filter> f;
+  if (rules.empty()) return f;
+  const auto k = static_cast<std::uint8_t>(rules.size());
+  const std::uint8_t past_rules = static_cast<std::uint8_t>(1 + 2 * k);  // from the nr test
+  f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4));
+  f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArchI386, 0,
+                       static_cast<std::uint8_t>(past_rules + 2)));
+  f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0));
+  f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kI386Socketcall, 0, past_rules));
+  f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 16));
+  for (const auto& r : rules) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(r.call), 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, r.action));
+  }
+  return f;
+}
+
 Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
   const std::uint32_t default_action = action_token(p.default_action, p.default_errno);
   Ctx ctx(seccomp_init(default_action));
@@ -103,10 +168,11 @@ Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
   if (rc < 0) return fail_errno(-rc, "seccomp: ask for the binary-tree layout");
 
   const std::uint32_t native = seccomp_arch_native();
-  bool native_listed = false;
+  bool native_listed = false, i386_listed = false;
   for (const auto& name : effective_architectures(p)) {
     auto token = names::arch_token(name);
     if (!token) return fail(Code::kInvalidArgument, "seccomp: unknown architecture \"{}\"", name);
+    if (*token == SCMP_ARCH_X86) i386_listed = true;
     if (*token == native) {
       native_listed = true;
       continue;  // seccomp_init added it
@@ -120,21 +186,25 @@ Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
     if (rc < 0) return fail_errno(-rc, "seccomp: drop the native architecture");
   }
 
+  std::vector<SocketcallRule> guards;
   for (const auto& rule : p.rules) {
     const std::uint32_t act = action_token(rule.action, rule.errno_value);
     if (act == default_action) continue;  // documentation only: libseccomp refuses these
-    std::vector<scmp_arg_cmp> args;
-    for (const auto& a : rule.args)
-      args.push_back(scmp_arg_cmp{a.index, op_token(a.op), a.value, a.value_two});
+    const bool guard = is_socketcall_guard(rule);
+    if (guard && i386_listed) guards.push_back({rule.args[0].value, act});
+    const auto sets = condition_sets(rule);
     for (const auto& name : rule.names) {
+      if (guard && name == "socketcall") continue;
       int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: skipped, as runc does
-      rc = seccomp_rule_add_array(ctx.get(), act, nr, static_cast<unsigned>(args.size()),
-                                  args.data());
-      if (rc < 0)
-        return fail_errno(-rc, fmt::format("seccomp: rule {} for {}{}",
-                                           action_text(rule.action, rule.errno_value), name,
-                                           rule.why.empty() ? "" : " (" + rule.why + ")"));
+      for (const auto& args : sets) {
+        rc = seccomp_rule_add_array(ctx.get(), act, nr, static_cast<unsigned>(args.size()),
+                                    args.data());
+        if (rc < 0)
+          return fail_errno(-rc, fmt::format("seccomp: rule {} for {}{}",
+                                             action_text(rule.action, rule.errno_value), name,
+                                             rule.why.empty() ? "" : " (" + rule.why + ")"));
+      }
     }
   }
 
@@ -146,8 +216,10 @@ Result<std::vector<sock_filter>> build_bpf(const Profile& p) {
   off_t size = ::lseek(mem.get(), 0, SEEK_END);
   if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0)
     return fail(Code::kInternal, "seccomp: exported program has an odd size ({} bytes)", size);
-  std::vector<sock_filter> filter(static_cast<std::size_t>(size) / sizeof(sock_filter));
-  if (::pread(mem.get(), filter.data(), static_cast<std::size_t>(size), 0) != size)
+  std::vector<sock_filter> filter = guard_prefix(guards);
+  const std::size_t prefix = filter.size();
+  filter.resize(prefix + static_cast<std::size_t>(size) / sizeof(sock_filter));
+  if (::pread(mem.get(), filter.data() + prefix, static_cast<std::size_t>(size), 0) != size)
     return fail_errno("seccomp: read back the BPF program");
   if (filter.size() > kMaxInstructions)
     return fail(Code::kInvalidArgument,

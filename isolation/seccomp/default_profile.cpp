@@ -20,6 +20,8 @@ namespace {
 
 constexpr int kEPERM = 1;
 constexpr int kENOSYS = 38;
+constexpr std::uint64_t kTIOCSTI = 0x5412;  // asm-generic/ioctls.h (x86, arm64)
+constexpr std::uint64_t kSysSocket = 1;     // linux/net.h: socketcall's SYS_SOCKET
 
 // clone(2) flags that create namespaces (include/uapi/linux/sched.h). CLONE_NEWTIME (0x80)
 // overlaps clone's exit-signal byte and can only be used with unshare/clone3, both refused.
@@ -67,8 +69,20 @@ Profile build() {
       allow({"read",    "write",       "readv",    "writev", "pread64", "pwrite64", "preadv",
              "preadv2", "pwritev",     "pwritev2", "open",   "openat",  "openat2",  "creat",
              "close",   "close_range", "dup",      "dup2",   "dup3",    "lseek",    "_llseek",
-             "fcntl",   "fcntl64",     "ioctl",    "flock",  "pipe",    "pipe2"},
+             "fcntl",   "fcntl64",     "flock",    "pipe",   "pipe2"},
             "file descriptors: open, read, write, duplicate, control"));
+  // ioctl(2) with any request but TIOCSTI, which pushes bytes into a terminal's input queue: a
+  // task given the user's terminal (run -it) could type commands into the user's shell after it
+  // exits (CVE-2016-9016 class; Linux 6.2 made it optional with LEGACY_TIOCSTI). The kernel
+  // reads the request as a 32-bit unsigned int (fs/ioctl.c), so 0x1_0000_5412 is TIOCSTI too:
+  // the rule must look at the low 32 bits only. libseccomp has no "masked not-equal" and
+  // refuses two conditions on one argument, so "low 32 bits != TIOCSTI" is written as its 32
+  // alternatives, one rule each: "bit i of the request differs from bit i of TIOCSTI".
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    const std::uint64_t mask = 1ull << bit;
+    r.push_back(allow_if("ioctl", {1, ArgCondition::Op::kMaskedEq, mask, ~kTIOCSTI & mask},
+                         "device control: every request but TIOCSTI (terminal input injection)"));
+  }
   r.push_back(
       allow({"fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "fadvise64", "fadvise64_64",
              "readahead", "fallocate", "ftruncate", "ftruncate64", "truncate", "truncate64",
@@ -180,15 +194,28 @@ Profile build() {
                      "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"},
                     "system information, randomness, prctl, and a process restricting itself "
                     "further (seccomp and landlock only ever narrow what it may do)"));
-  r.push_back(allow({"socketpair", "socketcall", "bind",        "connect",     "listen",
-                     "accept",     "accept4",    "getsockname", "getpeername", "getsockopt",
-                     "setsockopt", "sendto",     "send",        "recv",        "recvfrom",
-                     "sendmsg",    "recvmsg",    "sendmmsg",    "recvmmsg",    "recvmmsg_time64",
-                     "shutdown"},
+  r.push_back(allow({"socketpair", "bind",        "connect",     "listen",          "accept",
+                     "accept4",    "getsockname", "getpeername", "getsockopt",      "setsockopt",
+                     "sendto",     "send",        "recv",        "recvfrom",        "sendmsg",
+                     "recvmsg",    "sendmmsg",    "recvmmsg",    "recvmmsg_time64", "shutdown"},
                     "networking; the network namespace decides what can be reached"));
   r.push_back(allow_if("socket", {0, ArgCondition::Op::kNe, 40 /* AF_VSOCK */, 0},
                        "sockets of every family but AF_VSOCK, which reaches the host across "
                        "the network namespace (as Docker refuses it)"));
+  // socketcall(2), i386's multiplexer for the socket calls, passes the real arguments in
+  // memory, where seccomp cannot look: socketcall(SYS_SOCKET, {AF_VSOCK, ...}) would bypass the
+  // family check above. Every call but SYS_SOCKET is allowed through it (their fds come from a
+  // socket(2) that was checked); SYS_SOCKET fails with ENOSYS, so a libc falls back to the
+  // direct i386 socket(2) (Linux 4.3+), whose family argument is checked like x86_64's. (The
+  // compiler puts the SYS_SOCKET rule before libseccomp's program: compiler.cpp says why.)
+  r.push_back(
+      allow({"socketcall"}, "the i386 socket multiplexer, for every call but SYS_SOCKET (below)"));
+  r.push_back(Rule{{"socketcall"},
+                   Action::kErrno,
+                   kENOSYS,
+                   {{0, ArgCondition::Op::kEq, kSysSocket, 0}},
+                   "socketcall(SYS_SOCKET) hides the family from seccomp: ENOSYS, so libc uses "
+                   "socket(2)"});
   r.push_back(allow({"ipc",
                      "msgget",
                      "msgsnd",

@@ -31,9 +31,12 @@ struct ArgCondition {
 struct Rule {
   std::vector<std::string> names;  // syscall names, resolved per architecture
   Action action = Action::kAllow;
-  int errno_value = 1;             // for kErrno (EPERM unless said otherwise)
-  std::vector<ArgCondition> args;  // all must hold
-  std::string why;                 // a line for people reading the profile
+  int errno_value = 1;  // for kErrno (EPERM unless said otherwise)
+  // All must hold — unless one argument index appears more than once: then each condition is
+  // a rule of its own and any may hold (libseccomp cannot AND two conditions on one argument;
+  // runc and crun give Docker profiles that OR meaning, e.g. personality == 0 or 8 or 0x20000).
+  std::vector<ArgCondition> args;
+  std::string why;  // a line for people reading the profile
 };
 
 struct Profile {

@@ -1,6 +1,7 @@
-// svc-shim: one per sandbox, the parent of the sandbox's first process. It holds the task's
-// stdio (writing the CRI log), releases the task when asked to start, signals it, enforces the
-// stop grace period, reaps it through its pidfd, writes exit.json durably and answers on a unix
+// svc-shim: one per sandbox, the parent of the sandbox's first process (and one per process
+// exec'd into a sandbox, its parent). It holds the task's stdio (writing the CRI log, feeding
+// attached clients: shim/stdio.hpp), releases the task when asked to start, signals it, enforces
+// the stop grace period, reaps it through its pidfd, writes exit.json durably and answers on a unix
 // socket. It is started by the runtime (already detached: its own session, out of the daemon's
 // cgroups) and outlives the daemon. Built static and without iostream or the heap in its loop,
 // so its resident size stays well under 1 MiB (measured in docs/BENCHMARKS.md). It is single-
@@ -27,6 +28,7 @@
 #include "isolation/child_message.hpp"
 #include "isolation/shim/log_writer.hpp"
 #include "isolation/shim/protocol.hpp"
+#include "isolation/shim/stdio.hpp"
 
 namespace svc::isolation::shim {
 namespace {
@@ -50,6 +52,11 @@ struct Config {
   int execerr_r = -1;
   int out_r = -1;
   int err_r = -1;
+  int stdin_w = -1;
+  int console = -1;
+  bool no_log = false;
+  const char* socket_name = kSocketName;
+  const char* exit_name = kExitFile;
   unsigned long long log_max = 10ull << 20;
   const char* cgroups[kMaxCgroupDirs];
   int n_cgroups = 0;
@@ -68,16 +75,14 @@ struct Shim {
   char exec_error[600] = {0};
   int exec_errno = 0;
   Client clients[kMaxClients];
-  LogWriter* log = nullptr;
-  bool out_open = false, err_open = false;
+  Stdio stdio;
 };
 
-LogWriter g_log;        // static storage: its buffers are touched only when the task logs
-char g_buf[16 * 1024];  // one read from a stdio pipe
+LogWriter g_log;  // static storage: its buffers are touched only when the task logs
 
-// Tags in epoll's data to tell the sources apart; clients use their index.
-constexpr unsigned long long kTagPid = 1000, kTagCtl = 1001, kTagOut = 1002, kTagErr = 1003,
-                             kTagExecErr = 1004, kTagTimer = 1005;
+// Tags in epoll's data to tell the sources apart; clients use their index, the stdio module
+// its own range (Stdio::owns).
+constexpr unsigned long long kTagPid = 1000, kTagCtl = 1001, kTagExecErr = 1004, kTagTimer = 1005;
 
 void add(Shim& s, int fd, unsigned long long tag) {
   struct epoll_event ev;
@@ -135,6 +140,39 @@ void do_start(Shim& s) {
   s.cfg.start_w = -1;
   clock_gettime(CLOCK_REALTIME, &s.started);
   s.state = State::kRunning;
+}
+
+// "attach [stdin] [start]": the connection becomes an attached client of the stdio module,
+// which takes the fd (and what the client sent after its request line).
+void handle_attach(Shim& s, int ci, const char* line, const char* rest, unsigned rest_len) {
+  Client& c = s.clients[ci];
+  bool want_stdin = false, start = false;
+  for (const char* p = line + 6; *p;) {
+    while (*p == ' ') ++p;
+    const char* end = p;
+    while (*end && *end != ' ') ++end;
+    std::size_t n = static_cast<std::size_t>(end - p);
+    if (n == 5 && std::strncmp(p, "stdin", 5) == 0) {
+      want_stdin = true;
+    } else if (n == 5 && std::strncmp(p, "start", 5) == 0) {
+      start = true;
+    } else if (n > 0) {
+      reply(c.fd, "err 22 usage: attach [stdin] [start]");
+      return;
+    }
+    p = end;
+  }
+  int fd = c.fd;
+  if (const char* why = s.stdio.can_attach(want_stdin)) {
+    reply(fd, why);
+    return;
+  }
+  // The answer goes first: after it, the connection carries frames only.
+  reply(fd, s.stdio.terminal() ? "ok tty" : "ok pipes");
+  del(s, fd);
+  c = Client{};
+  s.stdio.attach(fd, want_stdin, rest, rest_len);
+  if (start) do_start(s);
 }
 
 void handle_line(Shim& s, int ci, char* line) {
@@ -200,6 +238,15 @@ void on_client(Shim& s, int ci) {
     char* nl = static_cast<char*>(std::memchr(c.in, '\n', c.len));
     if (!nl) break;
     *nl = 0;
+    if (std::strcmp(c.in, "attach") == 0 || std::strncmp(c.in, "attach ", 7) == 0) {
+      char line[sizeof c.in];
+      std::memcpy(line, c.in, static_cast<std::size_t>(nl - c.in) + 1);
+      char rest[sizeof c.in];
+      unsigned rest_len = c.len - static_cast<unsigned>(nl - c.in) - 1;
+      std::memcpy(rest, nl + 1, rest_len);
+      handle_attach(s, ci, line, rest, rest_len);
+      return;
+    }
     handle_line(s, ci, c.in);
     if (s.clients[ci].fd < 0) return;
     unsigned used = static_cast<unsigned>(nl - c.in) + 1;
@@ -227,24 +274,6 @@ void on_accept(Shim& s) {
     s.clients[slot].fd = fd;
     add(s, fd, static_cast<unsigned long long>(slot));
   }
-}
-
-// Returns false at EOF.
-bool on_stream(Shim& s, int stream) {
-  int fd = stream == 0 ? s.cfg.out_r : s.cfg.err_r;
-  ssize_t n = ::read(fd, g_buf, sizeof g_buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) {
-    del(s, fd);
-    ::close(fd);
-    (stream == 0 ? s.out_open : s.err_open) = false;
-    return false;
-  }
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  s.log->feed(stream, g_buf, static_cast<std::size_t>(n), now);
-  s.log->flush();
-  return true;
 }
 
 void on_exec_error(Shim& s) {
@@ -365,11 +394,13 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
            code, sig, core ? "true" : "false", st.oom_kills > 0 ? "true" : "false", st.oom_kills,
            started, exited, st.cpu_seconds, st.memory_peak, err);
   *fd_out = -1;
-  int fd = ::openat(s.dirfd, "exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  char tmp[300];
+  snprintf(tmp, sizeof tmp, "%s.tmp", s.cfg.exit_name);
+  int fd = ::openat(s.dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
     std::size_t len = std::strlen(json);
     bool ok = ::write(fd, json, len) == static_cast<ssize_t>(len);
-    if (ok && ::renameat(s.dirfd, "exit.json.tmp", s.dirfd, kExitFile) == 0)
+    if (ok && ::renameat(s.dirfd, tmp, s.dirfd, s.cfg.exit_name) == 0)
       *fd_out = fd;
     else
       ::close(fd);
@@ -377,43 +408,32 @@ const char* write_exit(Shim& s, const siginfo_t& info, int* fd_out) {
   return json;
 }
 
-void drain_streams(Shim& s) {
-  // The first process is gone, so the kernel killed the rest of its pid namespace; the pipes
-  // reach EOF as soon as the last writer is reaped. Bounded, in case a writer lives on
-  // outside the namespace (a sandbox without its own pid namespace).
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  while (s.out_open || s.err_open) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (ms >= 500) break;
-    struct epoll_event evs[4];
-    int n = epoll_wait(s.ep, evs, 4, static_cast<int>(500 - ms));
-    for (int i = 0; i < n; ++i) {
-      if (evs[i].data.u64 == kTagOut) on_stream(s, 0);
-      if (evs[i].data.u64 == kTagErr) on_stream(s, 1);
-    }
-  }
-  clock_gettime(CLOCK_REALTIME, &now);
-  s.log->finish(now);
-}
-
 [[noreturn]] void finish(Shim& s) {
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.cfg.pidfd), &info, WEXITED) !=
-             0 &&
-         errno == EINTR) {
+         0) {
+    if (errno == EINTR) continue;
+    // Not our child: svc-runtime create hands the process to the caller's subreaper (conmon,
+    // containerd's shim), which reaps it and has its status; we only saw it go (pidfd POLLIN).
+    if (errno == ECHILD && !s.exec_error[0])
+      snprintf(s.exec_error, sizeof s.exec_error,
+               "the process was reaped by its parent (the caller's subreaper), which has its "
+               "exit status");
+    info.si_code = CLD_EXITED;
+    info.si_status = -1;
+    break;
   }
   if (!s.exec_resolved && s.cfg.execerr_r >= 0) on_exec_error(s);
-  if (s.log) drain_streams(s);
+  s.stdio.drain();
   // Waiters are told once the record is in place (whoever sees the socket go can read it), and
   // before it is flushed to disk: a waiter (the daemon) keeps it in its own store, and the
   // flush — two fsyncs, milliseconds — would only delay every task's end. It is on disk before
   // the shim exits, for a daemon that was down.
   int exit_fd = -1;
   const char* json = write_exit(s, info, &exit_fd);
-  ::unlinkat(s.dirfd, kSocketName, 0);
+  ::unlinkat(s.dirfd, s.cfg.socket_name, 0);
+  s.stdio.finish(json);
   for (auto& c : s.clients) {
     if (c.fd < 0) continue;
     if (c.waiting_exit) {
@@ -427,7 +447,11 @@ void drain_streams(Shim& s) {
     ::fdatasync(exit_fd);
     ::fsync(s.dirfd);
   }
-  ::_exit(0);
+  // The shim's own status is the task's (128+N for signal N): a caller that waits for the shim
+  // as the container's supervisor (conmon, given the shim's pid by svc-runtime) reads the
+  // task's exit code from it, as kata's shim did.
+  int code = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+  ::_exit(code & 0xff);
 }
 
 bool parse_int(const char* text, int* out) {
@@ -453,8 +477,21 @@ bool parse_args(int argc, char** argv, Config& cfg) {
     };
     if (fd_arg("--pid", &cfg.pid) || fd_arg("--pidfd", &cfg.pidfd) || fd_arg("--ctl", &cfg.ctl) ||
         fd_arg("--start", &cfg.start_w) || fd_arg("--execerr", &cfg.execerr_r) ||
-        fd_arg("--stdout", &cfg.out_r) || fd_arg("--stderr", &cfg.err_r))
+        fd_arg("--stdout", &cfg.out_r) || fd_arg("--stderr", &cfg.err_r) ||
+        fd_arg("--stdin", &cfg.stdin_w) || fd_arg("--console", &cfg.console))
       continue;
+    // A file name in the sandbox dir: no slash, not empty, not a dot name.
+    auto name_arg = [&](const char* name, const char** out) {
+      if (std::strcmp(a, name) != 0) return false;
+      if (!v || !*v || *v == '.' || std::strchr(v, '/') || std::strlen(v) > 200) {
+        dprintf(2, "svc-shim: %s needs a file name\n", name);
+        _exit(2);
+      }
+      *out = v;
+      ++i;
+      return true;
+    };
+    if (name_arg("--socket", &cfg.socket_name) || name_arg("--exit", &cfg.exit_name)) continue;
     if (std::strcmp(a, "--dir") == 0 && v) {
       cfg.dir = v;
       ++i;
@@ -466,6 +503,8 @@ bool parse_args(int argc, char** argv, Config& cfg) {
       ++i;
     } else if (std::strcmp(a, "--autostart") == 0) {
       cfg.autostart = true;
+    } else if (std::strcmp(a, "--no-log") == 0) {
+      cfg.no_log = true;
     } else {
       dprintf(2, "svc-shim: unknown argument %s\n", a);
       return false;
@@ -484,7 +523,8 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, s.cfg)) {
     dprintf(2,
             "usage: svc-shim --dir D --pid N --pidfd F --ctl F --start F --execerr F "
-            "[--stdout F --stderr F --log-max BYTES] [--cgroup DIR]... [--autostart]\n"
+            "[--stdout F --stderr F --log-max BYTES | --no-log] [--stdin F] [--console F]\n"
+            "       [--socket NAME --exit NAME] [--cgroup DIR]... [--autostart]\n"
             "svc-shim is started by the svc runtime; it is not meant to be run by hand.\n");
     return 2;
   }
@@ -505,18 +545,18 @@ int main(int argc, char** argv) {
     dprintf(2, "svc-shim: set-up failed: %s\n", strerror(errno));
     return 1;
   }
-  for (int fd : {s.cfg.pidfd, s.cfg.ctl, s.cfg.start_w, s.cfg.execerr_r, s.cfg.out_r, s.cfg.err_r})
+  for (int fd : {s.cfg.pidfd, s.cfg.ctl, s.cfg.start_w, s.cfg.execerr_r, s.cfg.out_r, s.cfg.err_r,
+                 s.cfg.stdin_w, s.cfg.console})
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
   fcntl(s.cfg.ctl, F_SETFL, O_NONBLOCK);
-  if (s.cfg.out_r >= 0 && s.cfg.err_r >= 0) {
-    s.log = &g_log;
-    s.log->open(s.dirfd, s.cfg.log_max);
-    fcntl(s.cfg.out_r, F_SETFL, O_NONBLOCK);
-    fcntl(s.cfg.err_r, F_SETFL, O_NONBLOCK);
-    s.out_open = s.err_open = true;
-    add(s, s.cfg.out_r, kTagOut);
-    add(s, s.cfg.err_r, kTagErr);
-  }
+  StdioConfig io;
+  io.out_r = s.cfg.out_r;
+  io.err_r = s.cfg.err_r;
+  io.console = s.cfg.console;
+  io.stdin_w = s.cfg.stdin_w;
+  bool has_output = s.cfg.console >= 0 || (s.cfg.out_r >= 0 && s.cfg.err_r >= 0);
+  if (has_output && !s.cfg.no_log && g_log.open(s.dirfd, s.cfg.log_max) == 0) io.log = &g_log;
+  s.stdio.init(s.ep, io);
   add(s, s.cfg.pidfd, kTagPid);
   add(s, s.cfg.ctl, kTagCtl);
   add(s, s.cfg.execerr_r, kTagExecErr);
@@ -534,10 +574,8 @@ int main(int argc, char** argv) {
         if (s.clients[tag].fd >= 0) on_client(s, static_cast<int>(tag));
       } else if (tag == kTagCtl) {
         on_accept(s);
-      } else if (tag == kTagOut) {
-        if (s.out_open) on_stream(s, 0);
-      } else if (tag == kTagErr) {
-        if (s.err_open) on_stream(s, 1);
+      } else if (Stdio::owns(tag)) {
+        s.stdio.on_event(tag, evs[i].events);
       } else if (tag == kTagExecErr) {
         if (!s.exec_resolved) on_exec_error(s);
       } else if (tag == kTagTimer) {

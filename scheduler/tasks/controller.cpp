@@ -364,9 +364,13 @@ void TaskController::launch_task(const std::string& id, Result<ResolvedImage> im
       if (e.task.pid == 0) e.task.pid = *pid;
       if (e.task.state == TaskState::kStarting) {
         // It runs, recorded or not (a retry records it): kKeep.
-        (void)set_state_locked(e, TaskState::kRunning, fmt::format("running as pid {}", *pid),
-                               Unrecorded::kKeep);
+        (void)set_state_locked(
+            e, TaskState::kRunning,
+            launch.hold ? fmt::format("running as pid {}, held for its first attach", *pid)
+                        : fmt::format("running as pid {}", *pid),
+            Unrecorded::kKeep);
         arm_timeout_locked(e);
+        if (launch.hold) arm_attach_hold_locked(e);
         if (e.task.stop_requested) {
           (void)set_state_locked(e, TaskState::kStopping, "stop requested while starting",
                                  Unrecorded::kKeep);
@@ -710,6 +714,13 @@ int TaskController::running_count() const {
   for (const auto& [id, e] : tasks_)
     if (e.task.state == TaskState::kRunning || e.task.state == TaskState::kStopping) ++n;
   return n;
+}
+
+std::map<TaskState, int> TaskController::count_by_state() const {
+  Lock lock(mu_);
+  std::map<TaskState, int> counts;
+  for (const auto& [id, e] : tasks_) ++counts[e.task.state];
+  return counts;
 }
 
 }  // namespace svc::scheduler

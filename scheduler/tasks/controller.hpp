@@ -46,6 +46,9 @@ class TaskController {
     // Sequence numbers and history of the event stream (where this run's numbers start, and
     // how the high-water mark is recorded for the next svcd).
     EventHub::Options events;
+    // How long a task run with hold_for_attach waits for its first Attach before it is started
+    // anyway (the client that ran it went away, say).
+    std::chrono::milliseconds attach_hold{10'000};
   };
 
   // capacity: the node's one admission ledger, shared with the services controller; tasks
@@ -77,6 +80,15 @@ class TaskController {
   // sequence no event has had yet is refused.
   Result<std::shared_ptr<EventHub::Subscription>> subscribe_since(std::string task_id,
                                                                   std::uint64_t since_seq);
+  // A client of the task's stdio (controller_stdio.cpp). Waits while the task is pending,
+  // pulling or starting (until deadline or cancelled()); FAILED_PRECONDITION once it stopped.
+  Result<std::unique_ptr<StdioStream>> attach(std::string_view ref, const AttachRequest& request,
+                                              std::chrono::steady_clock::time_point deadline,
+                                              const std::function<bool()>& cancelled);
+  // A process in the running task's sandbox, its stream attached before it starts.
+  // FAILED_PRECONDITION unless the task is running.
+  Result<std::unique_ptr<StdioStream>> exec(std::string_view ref, const ExecRequest& request);
+
   // Refreshes a running task's usage from its cgroup.
   Result<Task> refresh_usage(std::string_view ref);
 
@@ -84,6 +96,8 @@ class TaskController {
   // Every task's id (stopped ones too): what the runtime must keep.
   std::set<std::string> task_ids() const;
   const ResourceDefaults& resource_defaults() const { return options_.defaults; }
+  // How many tasks the controller holds in each state (metrics: svc_tasks{state}).
+  std::map<TaskState, int> count_by_state() const;
 
   // svcd is stopping: no new tasks, queued work dropped. Sandboxes keep running; their shims
   // outlive svcd and recover() re-adopts them.
@@ -108,6 +122,7 @@ class TaskController {
     bool retry_start = false;  // start_task may go on from PULLING (a retry after a failure)
     bool reserved = false;     // holds its request in the Capacity ledger
     bool launched = false;     // a sandbox exists (or may exist) for it
+    bool held = false;         // launched with hold, not yet released by an attach or the timer
     int waiters = 0;
   };
   using Lock = std::unique_lock<std::mutex>;
@@ -151,6 +166,7 @@ class TaskController {
   void launch_task(const std::string& id, Result<ResolvedImage> image);
   void on_exit(const std::string& id, const ExitInfo& info);
   void on_timeout(const std::string& id);
+  void arm_attach_hold_locked(Entry& e);
   void cleanup_async(const std::string& id, bool kill_first);
 
   TaskStore& store_;

@@ -56,6 +56,10 @@ Result<LaunchSpec> make_launch_spec(const Task& task, const ResolvedImage& image
   l.stop_signal = sig.empty() ? SIGTERM : parse_signal(sig);
   if (l.stop_signal == 0) l.stop_signal = SIGTERM;
   l.stop_grace = s.stop_grace.count() > 0 ? s.stop_grace : kDefaultStopGrace;
+  l.tty = s.tty;
+  l.open_stdin = s.open_stdin;
+  l.hold = s.hold_for_attach;
+  l.init = s.init;
   return l;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "scheduler/tasks/stdio.hpp"
 #include "scheduler/tasks/task.hpp"
 
 namespace svc::scheduler {
@@ -64,6 +65,10 @@ struct LaunchSpec {
   NetworkMode network = NetworkMode::kPrivate;
   int stop_signal = 15;
   Millis stop_grace{10'000};
+  bool tty = false;         // a terminal (TaskSpec::tty)
+  bool open_stdin = false;  // a stdin for attached clients
+  bool hold = false;        // created, not started: the first attach with start (or release)
+  bool init = false;        // svc-init as PID 1, the task's args after it
 };
 
 struct ExitInfo {
@@ -102,6 +107,15 @@ class TaskRuntime {
   virtual Result<> remove(const std::string& id) = 0;
   // Every sandbox on this node, for re-adoption.
   virtual Result<std::vector<SandboxInfo>> list() = 0;
+  // Lets a sandbox launched with hold run; nothing when it runs already.
+  virtual Result<> release(const std::string& id) = 0;
+  // A client of the task's stdio, through its shim (stdio.hpp).
+  virtual Result<std::unique_ptr<StdioStream>> attach(const std::string& id,
+                                                      const AttachRequest& request) = 0;
+  // Runs a process in the running sandbox and attaches to it before it starts: the stream has
+  // all its output and ends with its exit. Closing the stream early ends the process.
+  virtual Result<std::unique_ptr<StdioStream>> exec(const std::string& id,
+                                                    const ExecRequest& request) = 0;
 };
 
 // Durable task records. Every state change is written here before it is acknowledged.

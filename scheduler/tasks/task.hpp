@@ -60,6 +60,16 @@ struct TaskSpec {
   bool queue = false;
   std::string stop_signal;  // "" = the image's, else SIGTERM
   Millis stop_grace{0};     // 0 = default (10 s)
+  // Terminals and input (svctl run -t / -i): a pty in the task's own devpts (its output still
+  // goes to the log, as stdout), and/or a stdin that attached clients write into.
+  bool tty = false;
+  bool open_stdin = false;
+  // A launched task waits (at most TaskController::Options::attach_hold) for the first Attach
+  // with start before its process runs: `svctl run -it` misses nothing it prints.
+  bool hold_for_attach = false;
+  // svc-init as PID 1 (docker run --init): forwards signals and reaps zombies, so a shell or
+  // sleep ends on SIGTERM. It is bind-mounted from the host at /dev/init, outside the image.
+  bool init = false;
 };
 
 ResourceAsk resource_ask(const TaskSpec& spec);

@@ -1,5 +1,6 @@
 # Sourced by the benchmark scripts that run crun and runc beside svc.
-#   bench_requires NAME TOOL...  exits 0 with "skipped" unless root and every tool is installed
+#   bench_requires NAME TOOL...  exits 0 with "SVC_SKIPPED: <why>" unless root and every tool is
+#       installed (ctest reads the marker: SKIP_REGULAR_EXPRESSION, tests/support/skip.hpp)
 #   hugetlb_take / hugetlb_give  crun refuses this host's hybrid cgroup layout while hugetlb sits
 #       alone on the cgroup2 mount ("cgroups in hybrid mode not supported"): take mounts hugetlb
 #       as a v1 hierarchy for the run (HUGETLB_MOUNTED=1 when it did), give hands it back; call
@@ -9,12 +10,12 @@ bench_requires() {
   name=$1
   shift
   if [ "$(id -u)" -ne 0 ]; then
-    echo "$name: skipped: needs root"
+    echo "SVC_SKIPPED: $name needs root"
     exit 0
   fi
   for tool in "$@"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-      echo "$name: skipped: $tool is not installed (packaging/install-deps.sh)"
+      echo "SVC_SKIPPED: $name needs $tool, which is not installed (packaging/install-deps.sh)"
       exit 0
     fi
   done

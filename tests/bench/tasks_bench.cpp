@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   int runs = argc > 1 ? std::atoi(argv[1]) : 100;
   int idle = argc > 2 ? std::atoi(argv[2]) : 1000;
   if (!is_root()) {
-    std::cout << "bench_tasks: skipped: needs root\n";
+    report_skip("bench_tasks needs root (real sandboxes)");
     return 0;
   }
   // The node as it is: no [node] keys, so the admission is what a user gets by default.

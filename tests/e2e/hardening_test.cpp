@@ -25,6 +25,7 @@
 #include "isolation/shim_cgroup.hpp"
 #include "tests/support/busybox_image.hpp"
 #include "tests/support/daemon_fixture.hpp"
+#include "tests/support/skip.hpp"
 #include "tests/support/fault_proxy.hpp"
 #include "tests/support/registry_fixture.hpp"
 
@@ -36,13 +37,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// ctest's SKIP_REGULAR_EXPRESSION matches this line: a test that cannot run is not a pass.
-#define SKIP_UNLESS_ROOT()                                                          \
-  do {                                                                              \
-    if (!is_root()) {                                                               \
-      std::cout << "SKIPPED: needs root (real sandboxes and cgroups)" << std::endl; \
-      return;                                                                       \
-    }                                                                               \
+// SVC_SKIP prints the marker ctest's SKIP_REGULAR_EXPRESSION matches: a test that cannot run is
+// not a pass.
+#define SKIP_UNLESS_ROOT() \
+  do {                     \
+    if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)"); \
   } while (0)
 
 void import_busybox(DaemonFixture& d) {

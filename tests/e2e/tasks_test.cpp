@@ -16,6 +16,7 @@ using namespace svc;
 using namespace svc::test;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -63,13 +64,19 @@ bool wait_state(const DaemonFixture& d, const std::string& task, const std::stri
   return wait_for([&] { return state_of(d, task) == state; }, timeout);
 }
 
-#define REQUIRE_ROOT()                                          \
-  do {                                                          \
-    if (!is_root()) {                                           \
-      WARN("skipped: needs root (real sandboxes and cgroups)"); \
-      return;                                                   \
-    }                                                           \
-  } while (0)
+// Waits until a task has printed `line` (as svctl logs shows it): the task says it is ready
+// (its trap installed) instead of the test guessing how long that takes.
+bool wait_printed(const DaemonFixture& d, const std::string& task, const std::string& line,
+                  std::chrono::milliseconds timeout = 30s) {
+  return wait_for(
+      [&] {
+        return d.svctl({"logs", task}).out.find(line) != std::string::npos;
+      },
+      timeout);
+}
+
+#define REQUIRE_ROOT() \
+  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)")
 
 }  // namespace
 
@@ -192,11 +199,17 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
   const std::string& img = shared().image;
   REQUIRE(d.svctl({"pull", img}).exit_code == 0);
   {
-    Background attached({svctl_path(), "--host", d.host(), "run", "--name", "ctrlc", img, "--",
-                         "sh", "-c", "trap 'exit 5' TERM; while true; do sleep 0.1; done"},
-                        (d.dir() / "ctrlc.log").string());
-    REQUIRE(wait_state(d, "ctrlc", "RUNNING"));
-    std::this_thread::sleep_for(300ms);
+    Background attached(
+        {svctl_path(), "--host", d.host(), "run", "--name", "ctrlc", img, "--", "sh", "-c",
+         "trap 'exit 5' TERM; echo trap-set; while true; do sleep 0.1; done"},
+        (d.dir() / "ctrlc.log").string());
+    // The attached svctl prints the task's output: once the line is there, so is the trap.
+    REQUIRE(wait_for(
+        [&] {
+          return read_file(d.dir() / "ctrlc.log").value_or("").find("trap-set") !=
+                 std::string::npos;
+        },
+        30s));
     ::kill(attached.pid(), SIGINT);
     auto code = attached.stop(0, 20s);  // signal 0: only wait for it to end
     REQUIRE(code.has_value());
@@ -206,10 +219,14 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
   {
     Background attached(
         {svctl_path(), "--host", d.host(), "run", "--name", "detach", "--stop-timeout", "2s", img,
-         "--", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"},
+         "--", "sh", "-c", "trap '' TERM; echo trap-set; while true; do sleep 0.1; done"},
         (d.dir() / "detach.log").string());
-    REQUIRE(wait_state(d, "detach", "RUNNING"));
-    std::this_thread::sleep_for(300ms);
+    REQUIRE(wait_for(
+        [&] {
+          return read_file(d.dir() / "detach.log").value_or("").find("trap-set") !=
+                 std::string::npos;
+        },
+        30s));
     ::kill(attached.pid(), SIGINT);
     REQUIRE(wait_state(d, "detach", "STOPPING", 10s));
     ::kill(attached.pid(), SIGINT);
@@ -229,30 +246,57 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
 
   // A task that handles SIGTERM exits with its own code.
   REQUIRE(d.svctl({"run", "-d", "--name", "polite", img, "--", "sh", "-c",
-                   "trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done"})
+                   "trap 'echo bye; exit 7' TERM; echo trap-set; while true; do sleep 0.1; done"})
               .exit_code == 0);
-  REQUIRE(wait_state(d, "polite", "RUNNING"));
-  std::this_thread::sleep_for(300ms);  // let sh install its trap
-  REQUIRE(d.svctl({"stop", "-t", "10s", "polite"}).exit_code == 0);
+  REQUIRE(wait_printed(d, "polite", "trap-set"));
+  // As docker stop: svctl returns once the task has stopped, so rm right after it works.
+  auto stopped = d.svctl({"stop", "-t", "10s", "polite"});
+  INFO(stopped.err);
+  REQUIRE(stopped.exit_code == 0);
+  CHECK(stopped.out == "polite\n");
+  CHECK(state_of(d, "polite") == "STOPPED");
   auto w = d.svctl({"wait", "polite"});
   CHECK(w.exit_code == 7);
   json p = task_json(d, "polite");
   CHECK(p["stopReason"] == "StoppedByUser");
   CHECK(d.svctl({"logs", "polite"}).out.find("bye") != std::string::npos);
+  CHECK(d.svctl({"rm", "polite"}).exit_code == 0);
+  CHECK(d.svctl({"inspect", "polite"}).exit_code == 5);
 
   // A task that ignores it is killed after the grace period.
   REQUIRE(d.svctl({"run", "-d", "--name", "stubborn", img, "--", "sh", "-c",
-                   "trap '' TERM; while true; do sleep 0.1; done"})
+                   "trap '' TERM; echo trap-set; while true; do sleep 0.1; done"})
               .exit_code == 0);
-  REQUIRE(wait_state(d, "stubborn", "RUNNING"));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(wait_printed(d, "stubborn", "trap-set"));
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(d.svctl({"stop", "-t", "1s", "stubborn"}).exit_code == 0);
-  auto k = d.svctl({"wait", "stubborn"});
   auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(state_of(d, "stubborn") == "STOPPED");
+  auto k = d.svctl({"wait", "stubborn"});
   CHECK(k.exit_code == 137);
   CHECK(task_json(d, "stubborn")["signal"] == SIGKILL);
   CHECK(took >= 900ms);  // not before the grace period (a behaviour, not a speed)
+  CHECK(d.svctl({"rm", "stubborn"}).exit_code == 0);
+
+  // --no-wait returns once the signal is sent: a task that ignores it is still stopping.
+  REQUIRE(d.svctl({"run", "-d", "--name", "later", img, "--", "sh", "-c",
+                   "trap '' TERM; echo trap-set; while true; do sleep 0.1; done"})
+              .exit_code == 0);
+  REQUIRE(wait_printed(d, "later", "trap-set"));
+  auto nowait = d.svctl({"stop", "--no-wait", "-t", "5m", "later"});
+  CHECK(nowait.exit_code == 0);
+  CHECK(state_of(d, "later") == "STOPPING");
+  CHECK(d.svctl({"stop", "-t", "0s", "later"}).exit_code == 0);
+  CHECK(state_of(d, "later") == "STOPPED");
+
+  // A --rm task is gone once stopped; stop still succeeds.
+  REQUIRE(d.svctl({"run", "-d", "--rm", "--name", "gone", img, "--", "sleep", "300"}).exit_code ==
+          0);
+  REQUIRE(wait_state(d, "gone", "RUNNING"));
+  auto gone = d.svctl({"stop", "-t", "0s", "gone"});
+  INFO(gone.err);
+  CHECK(gone.exit_code == 0);
+  CHECK(gone.out == "gone\n");
 
   // rm refuses a running task without -f; with -f it is gone.
   REQUIRE(d.svctl({"run", "-d", "--name", "busy", img, "--", "sleep", "300"}).exit_code == 0);
@@ -268,10 +312,14 @@ TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e]
   DaemonFixture& d = *daemon;
   const std::string& img = shared().image;
 
+  // As timeout(1): a task its --timeout stopped exits 124 from run and from wait.
   auto timed = d.svctl({"run", "--name", "slow", "--timeout", "1s", img, "--", "sleep", "30"});
-  CHECK(timed.exit_code == 137);
+  CHECK(timed.exit_code == 124);
   CHECK(timed.err.find("TimedOut") != std::string::npos);
   CHECK(task_json(d, "slow")["stopReason"] == "TimedOut");
+  auto waited = d.svctl({"wait", "slow"});
+  CHECK(waited.exit_code == 124);
+  CHECK(waited.err.find("TimedOut") != std::string::npos);
 
   auto oom = d.svctl({"run", "--name", "hog", "-m", "16Mi", img, "--", "sh", "-c",
                       "x=a; while true; do x=\"$x$x\"; done"});
@@ -347,16 +395,36 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
     REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("long-{}", i),
                      img, "--", "sh", "-c", fmt::format("echo started-{}; sleep 300", i)})
                 .exit_code == 0);
-  for (int i = 0; i < 5; ++i)
-    REQUIRE(
+  std::vector<std::string> short_ids;
+  for (int i = 0; i < 5; ++i) {
+    auto r =
         d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("short-{}", i),
-                 img, "--", "sh", "-c", fmt::format("sleep 2; echo done-{}; exit {}", i, 10 + i)})
-            .exit_code == 0);
+                 img, "--", "sh", "-c",
+                 // Exits when the test says so (SIGUSR1), not after a guessed sleep: it must be
+                 // running when svcd dies and exit while svcd is down, however loaded the host.
+                 fmt::format("trap 'echo done-{0}; exit {1}' USR1; echo ready-{0}; "
+                             "while :; do sleep 0.1; done",
+                             i, 10 + i)});
+    REQUIRE(r.exit_code == 0);
+    short_ids.push_back(r.out.substr(0, r.out.find('\n')));
+  }
   for (int i = 0; i < 20; ++i) REQUIRE(wait_state(d, fmt::format("long-{}", i), "RUNNING"));
-  for (int i = 0; i < 5; ++i) REQUIRE(wait_state(d, fmt::format("short-{}", i), "RUNNING"));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(wait_printed(d, fmt::format("short-{}", i), fmt::format("ready-{}\n", i)));
 
   d.kill9();
-  std::this_thread::sleep_for(3s);  // the short ones exit while svcd is down
+  // The short ones exit while svcd is down: their shims record each exit (exit.json in the
+  // sandbox dir) with no daemon to tell. Their host pids are in the sandbox's state.json.
+  for (const auto& id : short_ids) {
+    INFO(id);
+    auto state = read_file(d.state_dir() / "tasks" / id / "state.json");
+    REQUIRE(state.has_value());
+    auto pid = json::parse(*state).at("pid").get<pid_t>();
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGUSR1) == 0);
+  }
+  for (const auto& id : short_ids)
+    REQUIRE(wait_for([&] { return fs::exists(d.state_dir() / "tasks" / id / "exit.json"); }, 30s));
   d.start();
 
   for (int i = 0; i < 20; ++i) {
@@ -372,7 +440,7 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
     CHECK(t["state"] == "STOPPED");
     CHECK(t["exitCode"] == 10 + i);
     CHECK(t["stopReason"] == "Exited");
-    CHECK(d.svctl({"logs", name}).out == fmt::format("done-{}\n", i));
+    CHECK(d.svctl({"logs", name}).out == fmt::format("ready-{0}\ndone-{0}\n", i));
   }
   // The re-adopted ones are still controllable.
   REQUIRE(d.svctl({"stop", "-t", "0s", "long-0"}).exit_code == 0);
@@ -414,18 +482,43 @@ TEST_CASE("bad input over REST and gRPC is refused naming the field, and nothing
   }
   // The same checks over gRPC (svctl speaks gRPC). svctl pulls the image first, then Run fails.
   const std::string& img = shared().image;
+  // svctl names the flag the user typed, not the proto field.
   auto grpc_bad = d.svctl({"run", "-d", "--name", "a/b", img});
   CHECK(grpc_bad.exit_code == 125);
-  CHECK(grpc_bad.err.find("spec.name") != std::string::npos);
-  auto grpc_cpu = d.svctl({"run", "-d", "--memory", "1", img});
-  CHECK(grpc_cpu.exit_code == 125);
-  CHECK(grpc_cpu.err.find("memoryBytes") != std::string::npos);
+  CHECK(grpc_bad.err.find("--name") != std::string::npos);
+  CHECK(grpc_bad.err.find("spec.name") == std::string::npos);
+  auto grpc_mem = d.svctl({"run", "-d", "--memory", "1", img});
+  CHECK(grpc_mem.exit_code == 125);
+  CHECK(grpc_mem.err.find("--memory: 1 is less than") != std::string::npos);
+  CHECK(grpc_mem.err.find("memoryBytes") == std::string::npos);
+  // A unit svctl does not know is refused before anything reaches svcd.
+  auto bits = d.svctl({"run", "-d", "--memory", "10Gb", img});
+  CHECK(bits.exit_code == 2);
+  CHECK(bits.err.find("--memory") != std::string::npos);
   // 10 MB of environment does not fit on a command line: it comes from an env file.
   REQUIRE(write_file_atomic(d.dir() / "big.env", "BIG=" + big_env + "\n"));
   auto grpc_env = d.svctl({"run", "-d", "--env-file", (d.dir() / "big.env").string(), img});
   CHECK(grpc_env.exit_code == 125);
-  CHECK(grpc_env.err.find("spec.env") != std::string::npos);
+  CHECK(grpc_env.err.find("--env") != std::string::npos);
   auto listed = d.curl("GET", "/v1/tasks?all=true");
   CHECK(listed.exit_code == 200);
   CHECK(json::parse(listed.out)["tasks"].empty());
+}
+
+TEST_CASE("svctl as a new user meets it: help, a typo, a feature not built yet", "[e2e][cli]") {
+  // No daemon is needed for any of this: nothing here may try to connect.
+  std::map<std::string, std::string> env = {{"SVC_HOST", "unix:///nonexistent/svcd.sock"}};
+  auto bare = run({svctl_path()}, 10s, env);
+  CHECK(bare.exit_code == 0);
+  CHECK(bare.out.find("Usage:") != std::string::npos);
+  CHECK(bare.out.find("run") != std::string::npos);
+  auto typo = run({svctl_path(), "rnu", "busybox"}, 10s, env);
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err.find("unknown command \"rnu\"") != std::string::npos);
+  CHECK(typo.err.find("did you mean \"run\"") != std::string::npos);
+  auto deploy =
+      run({svctl_path(), "schedule", "nightly", "--cron", "0 3 * * *"}, 10s, env);
+  CHECK(deploy.exit_code == 1);
+  CHECK(deploy.err.find("does not have schedules yet") != std::string::npos);
+  CHECK(deploy.err.find("cannot reach") == std::string::npos);
 }

@@ -67,24 +67,33 @@ TEST_CASE("REST: health, metrics, JSON errors with matching statuses", "[daemon]
   CHECK(health.out == "ok\n");
   auto metrics = d.curl("GET", "/metrics");
   CHECK(metrics.exit_code == 200);
-  CHECK(metrics.out.find("svcd_uptime_seconds") != std::string::npos);
+  CHECK(metrics.out.find("svc_uptime_seconds") != std::string::npos);
 
   auto missing = d.curl("GET", "/v1/nothing");
   CHECK(missing.exit_code == 404);
   CHECK(json::parse(missing.out)["code"] == "NOT_FOUND");
 
-  auto unimplemented = d.curl("GET", "/v1/services");
+  auto unimplemented = d.curl("GET", "/v1/schedules");
   CHECK(unimplemented.exit_code == 501);
   auto body = json::parse(unimplemented.out);
   CHECK(body["code"] == "UNIMPLEMENTED");
-  CHECK(body["message"].get<std::string>().find("svc.v1.Services/List") != std::string::npos);
+  CHECK(body["message"].get<std::string>().find("svc.v1.Schedules/List") != std::string::npos);
 
   auto wrong_method = d.curl("PUT", "/v1/node");
   CHECK(wrong_method.exit_code == 405);
+  CHECK(json::parse(wrong_method.out)["code"] == "UNIMPLEMENTED");  // as grpc-gateway answers
+
+  // A stream for something that does not exist is a 404, not a 200 carrying an error line.
+  auto ghost_logs = d.curl("GET", "/v1/tasks/ghost/logs?follow=true");
+  CHECK(ghost_logs.exit_code == 404);
+  CHECK(json::parse(ghost_logs.out)["code"] == "NOT_FOUND");
+  CHECK(d.curl("GET", "/v1/events?taskId=ghost").exit_code == 404);
 
   auto bad_json = d.curl("POST", "/v1/tokens", "{not json");
   CHECK(bad_json.exit_code == 400);
   CHECK(json::parse(bad_json.out)["code"] == "INVALID_ARGUMENT");
+  CHECK(json::parse(bad_json.out)["message"].get<std::string>().find("line 1, column 3") !=
+        std::string::npos);
   auto unknown_field = d.curl("POST", "/v1/tokens", R"({"name":"x","colour":"red"})");
   CHECK(unknown_field.exit_code == 400);
   CHECK(json::parse(unknown_field.out)["message"].get<std::string>().find("colour") !=
@@ -95,11 +104,11 @@ TEST_CASE("gRPC: a call that is not built yet answers UNIMPLEMENTED by name", "[
   DaemonFixture d;
   d.start();
   auto client = api::Client::connect(d.host(), "").value();
-  v1::ListServicesResponse resp;
+  v1::ListSchedulesResponse resp;
   auto ctx = client->context();
-  auto status = client->services().List(ctx.get(), v1::ListServicesRequest(), &resp);
+  auto status = client->schedules().List(ctx.get(), v1::ListSchedulesRequest(), &resp);
   CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(status.error_message().find("svc.v1.Services/List") != std::string::npos);
+  CHECK(status.error_message().find("svc.v1.Schedules/List") != std::string::npos);
   // And svctl maps a NOT_FOUND to its documented exit code.
   auto r = d.svctl({"token", "revoke", "doesnotexist"});
   CHECK(r.exit_code == 5);
@@ -197,6 +206,15 @@ TEST_CASE("svcd --print-config and bad config files", "[daemon]") {
   CHECK(missing.err.find("nope.toml") != std::string::npos);
 }
 
+TEST_CASE("TCP API: a non-loopback address stops svcd, saying why", "[daemon]") {
+  DaemonFixture::Options o;
+  o.extra_config = "[api]\ntcp = \"0.0.0.0:0\"\n";
+  DaemonFixture d(o);
+  REQUIRE_THROWS(d.start());
+  CHECK(d.log().find("not a loopback address") != std::string::npos);
+  CHECK(d.log().find("TLS") != std::string::npos);
+}
+
 TEST_CASE("TCP API: off by default, token required when on", "[daemon]") {
   DaemonFixture::Options o;
   o.extra_config = "[api]\ntcp = \"127.0.0.1:0\"\n";
@@ -235,6 +253,13 @@ TEST_CASE("TCP API: off by default, token required when on", "[daemon]") {
   auto rest_token = run({"curl", "-s", "-H", "Authorization: Bearer " + token,
                          fmt::format("http://127.0.0.1:{}/v1/node", port)});
   CHECK(json::parse(rest_token.out).contains("kernel"));
+  // A path on the node is never read for a TCP caller (svcd would read it as root).
+  auto by_path =
+      run({"curl", "-s", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + token, "-d",
+           R"({"path":"/etc/shadow"})", fmt::format("http://127.0.0.1:{}/v1/images:import", port)});
+  CHECK(by_path.out.ends_with("\n403"));
+  CHECK(by_path.out.find("PERMISSION_DENIED") != std::string::npos);
+  CHECK(by_path.out.find("TCP") != std::string::npos);
   // Tokens cannot mint tokens over TCP.
   auto mint = run({svctl_path(), "--host", host, "--token", token, "token", "create", "more"});
   CHECK(mint.exit_code == 4);

@@ -100,10 +100,7 @@ std::string rel(const fs::path& p) { return p.relative_path().string(); }
 }  // namespace
 
 TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][security]") {
-  if (!is_root()) {
-    WARN("skipped: needs root");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (file owners, device nodes and trusted xattrs in layers)");
   Fixture f;
   const std::string sent = f.sentinel.string();
 
@@ -184,10 +181,7 @@ TEST_CASE("hostile layer paths fail or stay inside the snapshot", "[images][secu
 }
 
 TEST_CASE("entry-count, file-size and decompression-bomb limits", "[images][security]") {
-  if (!is_root()) {
-    WARN("skipped: needs root");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (file owners, device nodes and trusted xattrs in layers)");
   SECTION("too many entries for a configured limit") {
     images::unpack::UnpackLimits limits;
     limits.max_entries = 1000;
@@ -271,10 +265,7 @@ class ManyEntries final : public images::unpack::ByteSource {
 }  // namespace
 
 TEST_CASE("the default entry limit stops a layer of 10^6 + 1 entries", "[images][security]") {
-  if (!is_root()) {
-    WARN("skipped: needs root");
-    return;
-  }
+  if (!is_root()) SVC_SKIP("needs root (file owners, device nodes and trusted xattrs in layers)");
   TempDir t("svc-many-");
   ManyEntries src(1'000'001);
   images::unpack::Decompressor dec(src, images::unpack::UnpackLimits{}.max_layer_bytes);

@@ -213,3 +213,60 @@ TEST_CASE("svctl image import: OCI layout dir and tar, docker save, multi-platfo
   auto rest = d.curl("GET", "/v1/images");
   CHECK(rest.exit_code == 200);
 }
+
+TEST_CASE("svctl image import as a user: the archive is sent, a path is refused",
+          "[images][import]") {
+  if (!is_root()) SVC_SKIP("needs root (runs svctl as another user with setpriv)");
+  DaemonFixture d;
+  d.start();
+  // Let uid 65534 reach this svcd's socket (the test's own temp dirs; a real node would put the
+  // user in group svc).
+  for (const fs::path& p : {d.dir(), d.run_dir()})
+    fs::permissions(p, fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(d.socket(), fs::perms::others_read | fs::perms::others_write,
+                  fs::perm_options::add);
+  TempDir t("svc-import-user-");
+  fs::permissions(t.path(), fs::perms::others_exec, fs::perm_options::add);
+  fs::path layout = t.path() / "layout";
+  image_with("user").write_layout(layout, "v1");
+  fs::path tarball = t.path() / "layout.tar";
+  REQUIRE(run({"tar", "-C", layout.string(), "-cf", tarball.string(), "."}).exit_code == 0);
+  fs::permissions(tarball, fs::perms::others_read, fs::perm_options::add);
+  auto as_nobody = [&](std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {"setpriv",        "--reuid=65534", "--regid=65534",
+                                     "--clear-groups", svctl_path(),    "--host",
+                                     d.host()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, std::chrono::seconds(60), {}, input);
+  };
+
+  // The tar it can read is sent over the API and imported.
+  auto sent = as_nobody({"image", "import", tarball.string(), "user/sent:1"});
+  INFO(sent.err << d.log());
+  CHECK(sent.exit_code == 0);
+  CHECK(sent.out.find("docker.io/user/sent:1") != std::string::npos);
+  // So is one piped in.
+  auto piped = as_nobody({"image", "import", "-", "user/piped:1"}, read_file(tarball).value());
+  INFO(piped.err);
+  CHECK(piped.exit_code == 0);
+  CHECK(d.svctl({"image", "inspect", "user/piped:1"}).exit_code == 0);
+
+  // A directory would be read by svcd as root: refused, with what to do instead.
+  auto by_path = as_nobody({"image", "import", layout.string(), "user/dir:1"});
+  CHECK(by_path.exit_code == 4);
+  CHECK(by_path.err.find("only root may ask") != std::string::npos);
+  CHECK(by_path.err.find("uid 65534") != std::string::npos);
+  CHECK(by_path.err.find("tar -C") != std::string::npos);
+  CHECK(d.svctl({"image", "inspect", "user/dir:1"}).exit_code == 5);
+
+  // A file the user cannot read stays unread: svctl itself cannot open it.
+  fs::path secret = t.path() / "secret.tar";
+  fs::copy_file(tarball, secret);
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  auto unreadable = as_nobody({"image", "import", secret.string(), "user/secret:1"});
+  CHECK(unreadable.exit_code == 4);
+  CHECK(unreadable.err.find("Permission denied") != std::string::npos);
+  CHECK(d.svctl({"image", "inspect", "user/secret:1"}).exit_code == 5);
+  // Nothing is left in the upload area.
+  CHECK(fs::is_empty(d.state_dir() / "uploads"));
+}

@@ -21,6 +21,7 @@
 #include "common/fs.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
 #include "isolation/host_probe.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::isolation;
@@ -42,7 +43,7 @@ std::string describe(const Error& e) {
 
 bool need_root() {
   if (::geteuid() == 0) return true;
-  WARN("SKIPPED: cgroup integration tests need root (run ctest as root)");
+  svc::test::report_skip("cgroup integration tests need root (run ctest as root)");
   return false;
 }
 
@@ -298,26 +299,40 @@ TEST_CASE("cgroups: a fork bomb stops at the pids limit and kill_all ends it",
   CHECK(base_dirs(unique_base()).empty());
 }
 
-TEST_CASE("cgroups: a CPU hog limited to 200 millicpus gets about 0.2 s of CPU per second",
+// How much CPU the hog then gets is a measurement, not a behaviour: bench_cgroup_cpu_share
+// (tests/bench) reports it beside runc's. Here: the limit is the kernel's quota, and it bites.
+TEST_CASE("cgroups: a 200 millicpu limit is the kernel's CFS quota, and it throttles a CPU hog",
           "[cgroups][integration]") {
   if (!need_root()) return;
   auto t = host_cgroup();
   CgroupLimits limits;
   limits.cpu_millis = 200;
   REQUIRE_OK(t->create("cpu", limits));
+  // The cpu controller's directory: cpu.max on cgroup2, cpu.cfs_* on v1 (cpu,cpuacct).
+  fs::path dir;
+  for (const auto& base : base_dirs(t->base()))
+    if (fs::exists(base / "cpu" / "cpu.max") || fs::exists(base / "cpu" / "cpu.cfs_quota_us"))
+      dir = base / "cpu";
+  REQUIRE_FALSE(dir.empty());
+  const std::string period = std::to_string(limits.cpu_period_us);
+  const std::string quota = std::to_string(limits.cpu_period_us / 5);  // 200/1000 of a CPU
+  if (fs::exists(dir / "cpu.max")) {
+    CHECK(read_file(dir / "cpu.max").value_or("") == quota + " " + period + "\n");
+  } else {
+    CHECK(read_file(dir / "cpu.cfs_quota_us").value_or("") == quota + "\n");
+    CHECK(read_file(dir / "cpu.cfs_period_us").value_or("") == period + "\n");
+  }
+  // A hog that wants a whole CPU runs out of its quota each period: the kernel counts the
+  // throttled periods in cpu.stat (nr_throttled, on v1 and v2 alike).
   t->spawn("cpu", [] { spin(); });
-  ::usleep(200'000);  // let it settle into its quota
-  auto before = t->driver().stats("cpu");
-  auto w0 = std::chrono::steady_clock::now();
-  ::usleep(1'000'000);
-  auto after = t->driver().stats("cpu");
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
-  REQUIRE(before);
-  REQUIRE(after);
-  double share = (after->cpu_seconds - before->cpu_seconds) / wall;
-  INFO("CPU share " << share);
-  CHECK(share > 0.1);
-  CHECK(share < 0.35);
+  auto throttled = [&] {
+    auto stat = read_file(dir / "cpu.stat").value_or("");
+    auto at = stat.find("nr_throttled ");
+    return at != std::string::npos && std::atoll(stat.c_str() + at + 13) > 0;
+  };
+  auto end = std::chrono::steady_clock::now() + 20s;
+  while (!throttled() && std::chrono::steady_clock::now() < end) ::usleep(10'000);
+  CHECK(throttled());
   t.reset();
   CHECK(base_dirs(unique_base()).empty());
 }
@@ -326,10 +341,7 @@ TEST_CASE("cgroups: the v2 driver on this host's cgroup2 mount (no controllers b
           "[cgroups][integration]") {
   if (!need_root()) return;
   auto layout = probe_cgroups();
-  if (layout.unified.empty()) {
-    WARN("SKIPPED: no cgroup2 mount on this host");
-    return;
-  }
+  if (layout.unified.empty()) SVC_SKIP("no cgroup2 mount on this host");
   // On this hybrid host cpu, memory and pids are bound to v1 hierarchies, so the unified mount
   // offers none of them: only what the core gives (procs, cpu.stat, freeze, kill) is tested.
   TestCgroup t(make_cgroup_v2(layout.unified, unique_base()), unique_base());
@@ -364,7 +376,7 @@ TEST_CASE("cgroups: the v2 driver on this host's cgroup2 mount (no controllers b
 TEST_CASE("cgroups: the v2 driver leaves nothing on the cgroup2 mount", "[cgroups][integration]") {
   if (!need_root()) return;
   auto layout = probe_cgroups();
-  if (layout.unified.empty()) return;
+  if (layout.unified.empty()) SVC_SKIP("no cgroup2 mount on this host");
   {
     TestCgroup t(make_cgroup_v2(layout.unified, unique_base()), unique_base());
     CgroupLimits none;

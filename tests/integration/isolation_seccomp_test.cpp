@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -31,6 +32,7 @@
 
 #include "common/fs.hpp"
 #include "isolation/seccomp/seccomp.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace svc;
 using namespace svc::isolation::seccomp;
@@ -42,9 +44,9 @@ std::string err_text(int err) { return std::generic_category().message(err); }
 
 bool need_root() {
   if (::geteuid() == 0) return true;
-  WARN(
-      "SKIPPED: seccomp integration tests need root (refused calls must be ones root could "
-      "otherwise make)");
+  svc::test::report_skip(
+      "seccomp integration tests need root (refused calls must be ones root could otherwise "
+      "make)");
   return false;
 }
 
@@ -147,6 +149,8 @@ long int80(long nr, long a = 0, long b = 0, long c = 0) {
 constexpr long kI386Getpid = 20;
 constexpr long kI386Mount = 21;
 constexpr long kI386Unshare = 310;
+constexpr long kI386Socketcall = 102;
+constexpr long kI386Socket = 359;
 constexpr long kX32Bit = 0x40000000;  // __X32_SYSCALL_BIT
 #endif
 
@@ -286,10 +290,8 @@ TEST_CASE("seccomp: without the filter the same calls succeed (the checks can fa
 TEST_CASE("seccomp default: the refusals hold through the i386 and x32 ABIs",
           "[seccomp][integration][security]") {
   if (!need_root()) return;
-  if (int80(kI386Getpid) != ::getpid()) {
-    WARN("SKIPPED: this kernel has no IA32 emulation (int 0x80 does not reach getpid)");
-    return;
-  }
+  if (int80(kI386Getpid) != ::getpid())
+    SVC_SKIP("this kernel has no IA32 emulation (int 0x80 does not reach getpid)");
   auto program = default_program();
   TempDir scratch("svc-seccomp-test-");
   const std::string target = scratch.path().string();
@@ -309,12 +311,78 @@ TEST_CASE("seccomp default: the refusals hold through the i386 and x32 ABIs",
   CHECK((WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0));
 }
 
+TEST_CASE("seccomp default: ioctl(TIOCSTI) is refused in both spellings, other requests pass",
+          "[seccomp][integration][security]") {
+  if (!need_root()) return;
+  auto program = default_program();
+  auto r = in_filtered_child(program.get(), [&](std::string& report) {
+    char c = 'x';
+    // fd -1: without the filter both fail with EBADF, so EPERM is the filter's answer.
+    EXPECT_ERRNO(report, ::syscall(SYS_ioctl, -1, 0x5412UL, &c), EPERM);
+    EXPECT_ERRNO(report, ::syscall(SYS_ioctl, -1, 0x100005412UL, &c), EPERM);
+    EXPECT_ERRNO(report, ::syscall(SYS_ioctl, -1, 0x5413UL /* TIOCGWINSZ */, &c), EBADF);
+    EXPECT_ERRNO(report, ::syscall(SYS_ioctl, -1, 0x5401UL /* TCGETS */, &c), EBADF);
+  });
+  INFO(r.report);
+  CHECK(r.report.empty());
+}
+
+TEST_CASE("seccomp: conditions repeated on one argument mean any of them, as in runc",
+          "[seccomp][integration]") {
+  if (!need_root()) return;
+  // Docker-style: personality allowed for three values listed in one entry.
+  auto profile = parse_oci_profile(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+       "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
+                {"index": 0, "value": 131072, "op": "SCMP_CMP_EQ"},
+                {"index": 0, "value": 131080, "op": "SCMP_CMP_EQ"}]}]})");
+  REQUIRE(profile);
+  Compiler compiler;
+  auto program = compiler.compile(*profile);
+  INFO((program ? std::string() : program.error().message()));
+  REQUIRE(program);
+  auto r = in_filtered_child(program->get(), [&](std::string& report) {
+    for (long v : {0x8L, 0x20000L, 0x20008L})
+      EXPECT_ERRNO(report, ::syscall(SYS_personality, v), EPERM);
+    if (::syscall(SYS_personality, 0xffffffffL) < 0) report += "personality query refused\n";
+    if (::syscall(SYS_personality, 0x0L) < 0) report += "personality(PER_LINUX) refused\n";
+  });
+  INFO(r.report);
+  CHECK(r.report.empty());
+}
+
+#if defined(__x86_64__)
+TEST_CASE("seccomp default: i386 socketcall(SYS_SOCKET) cannot make an AF_VSOCK socket",
+          "[seccomp][integration][security]") {
+  if (!need_root()) return;
+  if (int80(kI386Getpid) != ::getpid()) SVC_SKIP("this kernel has no IA32 emulation");
+  auto program = default_program();
+  auto r = in_filtered_child(program.get(), [&](std::string& report) {
+    void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    auto* args = static_cast<unsigned*>(low);
+    args[0] = 40;  // AF_VSOCK
+    args[1] = SOCK_STREAM;
+    args[2] = 0;
+    long rc = int80(kI386Socketcall, 1 /* SYS_SOCKET */, reinterpret_cast<long>(args));
+    if (rc != -ENOSYS) report += fmt::format("i386 socketcall(SYS_SOCKET, AF_VSOCK): {}\n", rc);
+    rc = int80(kI386Socket, 40, SOCK_STREAM, 0);
+    if (rc != -EPERM) report += fmt::format("i386 socket(AF_VSOCK): {}\n", rc);
+    rc = int80(kI386Socket, AF_UNIX, SOCK_STREAM, 0);
+    if (rc < 0) report += fmt::format("i386 socket(AF_UNIX): {}\n", rc);
+    // Other socketcall calls still pass (here on a bad fd: EBADF from the kernel, not EPERM).
+    args[0] = static_cast<unsigned>(-1);
+    rc = int80(kI386Socketcall, 13 /* SYS_SHUTDOWN */, reinterpret_cast<long>(args));
+    if (rc != -EBADF) report += fmt::format("i386 socketcall(SYS_SHUTDOWN, -1): {}\n", rc);
+  });
+  INFO(r.report);
+  CHECK(r.report.empty());
+}
+#endif
+
 TEST_CASE("seccomp: an ABI the profile does not list kills the process", "[seccomp][integration]") {
   if (!need_root()) return;
-  if (int80(kI386Getpid) != ::getpid()) {
-    WARN("SKIPPED: this kernel has no IA32 emulation");
-    return;
-  }
+  if (int80(kI386Getpid) != ::getpid()) SVC_SKIP("this kernel has no IA32 emulation");
   Profile only_native = default_profile();
   only_native.architectures = {"SCMP_ARCH_X86_64"};
   Compiler compiler;

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace svc::test {
 
 std::string svcd_path() { return SVC_SVCD; }
@@ -41,6 +43,7 @@ DaemonFixture::DaemonFixture(const Options& options) : dir_("svc-it-"), options_
 
 DaemonFixture::~DaemonFixture() {
   try {
+    remove_all_services();
     remove_all_tasks();
   } catch (const std::exception&) {
     // Best effort: the test already failed if svcd cannot start again.
@@ -60,6 +63,10 @@ std::string DaemonFixture::cgroup_base() const {
 
 void DaemonFixture::start() {
   std::string config = options_.extra_config;
+  if (config.find("[ingress]") == std::string::npos) {
+    // Its own port, picked by the kernel: tests run side by side (read back below).
+    config += "\n[ingress]\nlisten = \"127.0.0.1:0\"\n";
+  }
   if (config.find("[isolation]") == std::string::npos) {
     // Cgroups of this test's own, removed at the end: the host's svc cgroups (a real svcd's)
     // are never touched.
@@ -85,6 +92,50 @@ void DaemonFixture::start() {
       },
       std::chrono::seconds(30));
   if (!up || !proc_->running()) throw std::runtime_error("svcd did not start; its log:\n" + log());
+  auto info = svctl({"node", "info", "-o", "json"}, std::chrono::seconds(30));
+  if (info.exit_code != 0)
+    throw std::runtime_error("svctl node info: " + info.err + "\nsvcd's log:\n" + log());
+  try {
+    ingress_address_ = nlohmann::json::parse(info.out).value("ingressAddress", "");
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("svctl node info -o json: ") + e.what() + "\n" + info.out);
+  }
+}
+
+int DaemonFixture::ingress_port() const {
+  auto colon = ingress_address_.rfind(':');
+  return colon == std::string::npos ? 0 : std::atoi(ingress_address_.c_str() + colon + 1);
+}
+
+std::string DaemonFixture::service_url(const std::string& name, const std::string& path) const {
+  return fmt::format("http://{}.localhost:{}{}", name, ingress_port(), path);
+}
+
+void DaemonFixture::remove_all_services() {
+  if (!proc_) return;
+  if (!proc_->running()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(state_dir() / "instances", ec) ||
+        std::filesystem::is_empty(state_dir() / "instances", ec))
+      return;
+    start();  // re-adopts the instances, so it can stop them
+  }
+  auto names = svctl({"services", "-q"}, std::chrono::seconds(30));
+  std::istringstream in(names.out);
+  std::string name;
+  while (in >> name) svctl({"service", "rm", name}, std::chrono::seconds(30));
+  // Their instances drain, get their stop signal, then SIGKILL after the grace period.
+  wait_for(
+      [&] {
+        auto info = svctl({"node", "info", "-o", "json"}, std::chrono::seconds(10));
+        if (info.exit_code != 0) return true;  // svcd is gone: nothing more to wait for
+        try {
+          return nlohmann::json::parse(info.out).value("runningInstances", 0) == 0;
+        } catch (const std::exception&) {
+          return true;
+        }
+      },
+      std::chrono::seconds(60));
 }
 
 void DaemonFixture::remove_all_tasks() {

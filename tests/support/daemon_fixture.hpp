@@ -45,6 +45,17 @@ class DaemonFixture {
   // Force-removes every task (starting svcd again if it is down), so no sandbox outlives the
   // test: their shims would otherwise keep running. The destructor calls it.
   void remove_all_tasks();
+  // Removes every service and waits until their instances stopped (starting svcd again if it is
+  // down and instances may run). The destructor calls it.
+  void remove_all_services();
+
+  // The ingress as svcd bound it ("127.0.0.1:PORT"; every test daemon listens on port 0 unless
+  // extra_config has an [ingress] table), read from Node.Info at start(); "" when it is off.
+  const std::string& ingress_address() const { return ingress_address_; }
+  int ingress_port() const;
+  // Where service NAME answers: "http://NAME.localhost:PORT" (curl resolves *.localhost to the
+  // loopback itself).
+  std::string service_url(const std::string& name, const std::string& path = "/") const;
   // The cgroup names this svcd uses ([isolation] cgroup_base, and "<base>-shims").
   std::string cgroup_base() const;
 
@@ -60,6 +71,7 @@ class DaemonFixture {
   std::unique_ptr<Background> proc_;
   mutable int bodies_ = 0;
   int instance_ = 0;
+  std::string ingress_address_;
 };
 
 }  // namespace svc::test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/skip.hpp"
+
 namespace svc::test {
 
 struct RunResult {

@@ -77,13 +77,13 @@ std::vector<std::string> mount_lines() {
 
 SandboxFixture::SandboxFixture() {
   if (!is_root()) {
-    WARN("skipped: needs root (real namespaces, mounts and cgroups)");
+    report_skip("needs root (real namespaces, mounts and cgroups)");
     return;
   }
   rootfs_ = tmp_.path() / "rootfs";
   std::string why;
   if (!make_busybox_rootfs(rootfs_, &why)) {
-    WARN("skipped: " << why);
+    report_skip(why);
     return;
   }
   ::chmod(tmp_.path().c_str(), 0755);
@@ -108,17 +108,22 @@ SandboxFixture::SandboxFixture() {
   usable_ = true;
 }
 
-std::unique_ptr<Runtime> SandboxFixture::make_runtime(std::optional<BridgeOptions> bridge) const {
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(BridgeOptions bridge) const {
+  return make_runtime([&bridge](RuntimeOptions& ro) {
+    ro.bridge.reach_host = bridge.reach_host;
+    ro.bridge.reach_each_other = bridge.reach_each_other;
+    ro.bridge.masquerade = bridge.masquerade;
+  });
+}
+
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(
+    const std::function<void(RuntimeOptions&)>& adjust) const {
   RuntimeOptions ro;
   ro.state_dir = state_dir();
   ro.shim_path = shim_path();
   ro.shim_cgroup = shim_cgroup_;
   ro.bridge = bridge_;
-  if (bridge) {
-    ro.bridge.reach_host = bridge->reach_host;
-    ro.bridge.reach_each_other = bridge->reach_each_other;
-    ro.bridge.masquerade = bridge->masquerade;
-  }
+  if (adjust) adjust(ro);
   return std::make_unique<Runtime>(ro, *driver_, *compiler_, *pool_);
 }
 

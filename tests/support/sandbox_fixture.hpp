@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "isolation/runtime.hpp"
 #include "isolation/seccomp/seccomp.hpp"
 #include "isolation/uid_pool.hpp"
+#include "tests/support/skip.hpp"
 
 namespace svc::test {
 
@@ -33,14 +35,17 @@ class SandboxFixture {
   SandboxFixture(const SandboxFixture&) = delete;
   SandboxFixture& operator=(const SandboxFixture&) = delete;
 
-  // False (with a WARN printed) when the test cannot run here: not root, no busybox.
+  // False when the test cannot run here (not root, no busybox): the constructor has reported
+  // the skip (skip.hpp), and the test returns: `if (!fx.usable()) return;`.
   bool usable() const { return usable_; }
 
   isolation::Runtime& runtime() { return *runtime_; }
   // Another runtime on the same state dir, cgroups and pool: what a restarted daemon builds.
-  // bridge: other bridge options than the fixture's (its name, subnet and address file stay).
+  // adjust: changes to the options first (e.g. forcing an older kernel's code path).
   std::unique_ptr<isolation::Runtime> make_runtime(
-      std::optional<isolation::BridgeOptions> bridge = std::nullopt) const;
+      const std::function<void(isolation::RuntimeOptions&)>& adjust = {}) const;
+  // bridge: other bridge options than the fixture's (its name, subnet and address file stay).
+  std::unique_ptr<isolation::Runtime> make_runtime(isolation::BridgeOptions bridge) const;
   isolation::CgroupDriver& cgroups() { return *driver_; }
   const std::filesystem::path& rootfs() const { return rootfs_; }
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }

@@ -104,6 +104,15 @@ class ImageBackend {
   virtual Result<std::vector<ImageRecord>> import(const std::filesystem::path& path,
                                                   std::string_view reference,
                                                   const Cancelled& cancelled) = 0;
+  // Archives sent over the API: open_upload answers a new upload's id; append_upload writes
+  // data at offset (the size so far) and answers the new size; import_upload imports the
+  // archive and ends the upload, whatever the outcome.
+  virtual Result<std::string> open_upload() = 0;
+  virtual Result<std::int64_t> append_upload(std::string_view id, std::int64_t offset,
+                                             std::string_view data) = 0;
+  virtual Result<std::vector<ImageRecord>> import_upload(std::string_view id,
+                                                         std::string_view reference,
+                                                         const Cancelled& cancelled) = 0;
   virtual Result<PruneImagesOutcome> prune(bool all) = 0;
 };
 

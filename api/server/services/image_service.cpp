@@ -81,6 +81,40 @@ void to_proto(const PullUpdate& p, v1::PullProgress* out) {
   }
 }
 
+// A chunk of Images.Upload: well under the 32 MiB a gRPC or REST message may carry.
+constexpr std::size_t kMaxUploadChunk = 4 << 20;
+
+// Import by path makes svcd open a file with its own (root) rights: only a caller who could
+// read anything anyway may ask that. Everyone else sends the archive (Upload), which proves
+// they could read it.
+Result<> may_name_a_path(const CallContext& ctx) {
+  constexpr std::string_view kInstead =
+      "send the archive instead (`svctl image import FILE` does; the API: Images.Upload, then "
+      "Import with its uploadId)";
+  switch (ctx.transport) {
+    case CallContext::Transport::kInProcess:
+      return {};
+    case CallContext::Transport::kTcp:
+      return fail(Code::kPermissionDenied,
+                  "import by path reads a file on the node as svcd (root), which a caller over "
+                  "TCP may not ask: {}",
+                  kInstead);
+    case CallContext::Transport::kUnix:
+      if (!ctx.unix_peer)
+        return fail(Code::kPermissionDenied,
+                    "import by path: svcd could not tell who called (no peer credentials on "
+                    "this connection): {}",
+                    kInstead);
+      if (ctx.unix_peer->uid != 0)
+        return fail(Code::kPermissionDenied,
+                    "import by path reads a file on the node as svcd (root), and only root may "
+                    "ask that (you are uid {}): {}",
+                    ctx.unix_peer->uid, kInstead);
+      return {};
+  }
+  return fail(Code::kPermissionDenied, "import by path: {}", kInstead);
+}
+
 Result<std::optional<PlatformRecord>> from_proto(const v1::Platform& p) {
   if (p.os().empty() && p.architecture().empty() && p.variant().empty())
     return std::optional<PlatformRecord>();
@@ -146,11 +180,39 @@ void register_image_service(Dispatcher& d, ImageBackend& images) {
       "svc.v1.Images/Import",
       [&images](const v1::ImportImageRequest& req, v1::ImportImageResponse& resp,
                 CallContext& ctx) -> Result<> {
-        if (req.path().empty() || req.path().front() != '/')
-          return fail(Code::kInvalidArgument,
-                      "path: give the absolute path of the archive on the node");
-        auto list = SVC_TRY(images.import(req.path(), req.reference(), ctx.cancelled));
+        if (!req.path().empty() && !req.upload_id().empty())
+          return fail(Code::kInvalidArgument, "give path or uploadId, not both");
+        std::vector<ImageRecord> list;
+        if (!req.upload_id().empty()) {
+          list = SVC_TRY(images.import_upload(req.upload_id(), req.reference(), ctx.cancelled));
+        } else {
+          if (req.path().empty() || req.path().front() != '/')
+            return fail(Code::kInvalidArgument,
+                        "path: give the absolute path of the archive on the node, or send the "
+                        "archive with Upload and import its uploadId");
+          SVC_TRY(may_name_a_path(ctx));
+          list = SVC_TRY(images.import(req.path(), req.reference(), ctx.cancelled));
+        }
         for (const auto& im : list) to_proto(im, resp.add_images());
+        return {};
+      });
+  d.unary<v1::UploadRequest, v1::UploadResponse>(
+      "svc.v1.Images/Upload",
+      [&images](const v1::UploadRequest& req, v1::UploadResponse& resp, CallContext&) -> Result<> {
+        if (req.data().size() > kMaxUploadChunk)
+          return fail(Code::kInvalidArgument,
+                      "data: {} bytes in one call, more than the {} allowed", req.data().size(),
+                      kMaxUploadChunk);
+        if (req.offset() < 0) return fail(Code::kInvalidArgument, "offset: must not be negative");
+        std::string id = req.upload_id();
+        if (id.empty()) {
+          if (req.offset() != 0)
+            return fail(Code::kInvalidArgument,
+                        "offset: a new upload starts at 0 (give uploadId to go on with one)");
+          id = SVC_TRY(images.open_upload());
+        }
+        resp.set_size(SVC_TRY(images.append_upload(id, req.offset(), req.data())));
+        resp.set_upload_id(id);
         return {};
       });
   d.unary<v1::PruneImagesRequest, v1::PruneImagesResponse>(

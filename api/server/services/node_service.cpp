@@ -79,6 +79,8 @@ void register_node_service(Dispatcher& dispatcher, NodeHost host,
         *out.mutable_uptime() = TimeUtil::MillisecondsToDuration(up_ms);
         out.set_running_tasks(s.running_tasks);
         out.set_running_instances(s.running_instances);
+        out.set_ingress_address(s.ingress_address);
+        out.set_ingress_domain(s.ingress_domain);
         auto* cap = out.mutable_capacity();
         cap->set_admittable_cpu_millis(s.admittable_cpu_millis);
         cap->set_cpu_overcommit(s.cpu_overcommit);

@@ -53,6 +53,8 @@ struct NodeStatus {
   std::chrono::system_clock::time_point started_at;
   int running_tasks = 0;
   int running_instances = 0;
+  std::string ingress_address;  // "127.0.0.1:8080" as bound; "" when the ingress is off
+  std::string ingress_domain;
   // The admission ledger (scheduler::Capacity): requests are admitted against
   // admittable = allocatable CPU x cpu_overcommit and the allocatable memory.
   std::int64_t admittable_cpu_millis = 0;

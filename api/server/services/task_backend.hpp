@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 
 #include "common/result.hpp"
 #include "scheduler/tasks/ports.hpp"
+#include "scheduler/tasks/stdio.hpp"
 #include "scheduler/tasks/task.hpp"
 
 namespace svc::api {
@@ -59,6 +61,15 @@ class TaskBackend {
   virtual Result<> events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                           const std::function<bool(const scheduler::TaskEvent&)>& emit,
                           const Cancelled& cancelled) = 0;
+  // A client of the task's stdio (task_id: an id as get() answers it). Waits while the task is
+  // pending or starting, until deadline or cancelled(); FAILED_PRECONDITION once it stopped.
+  virtual Result<std::unique_ptr<scheduler::StdioStream>> attach(
+      const std::string& task_id, const scheduler::AttachRequest& request,
+      std::chrono::steady_clock::time_point deadline, const Cancelled& cancelled) = 0;
+  // A process in the running task's sandbox, attached before it starts; the stream ends with
+  // its exit, and closing it early ends the process.
+  virtual Result<std::unique_ptr<scheduler::StdioStream>> exec(
+      const std::string& task_id, const scheduler::ExecRequest& request) = 0;
 };
 
 }  // namespace svc::api

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api/server/services/proto_time.hpp"
+#include "api/server/services/utf8.hpp"
 
 #include "svc/v1/tasks.pb.h"
 
@@ -108,6 +109,9 @@ Result<sch::TaskSpec> from_proto(const v1::TaskSpec& p) {
   s.queue = p.queue();
   s.stop_signal = p.stop_signal();
   s.stop_grace = SVC_TRY(duration(p.stop_grace_period(), "spec.stopGracePeriod"));
+  s.tty = p.tty();
+  s.open_stdin = p.stdin();
+  s.init = p.init();
   return s;
 }
 
@@ -139,6 +143,9 @@ void to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) {
   p->set_queue(s.queue);
   p->set_stop_signal(s.stop_signal);
   *p->mutable_stop_grace_period() = TimeUtil::MillisecondsToDuration(s.stop_grace.count());
+  p->set_tty(s.tty);
+  p->set_stdin(s.open_stdin);
+  p->set_init(s.init);
 }
 
 void to_proto(const sch::Task& t, v1::Task* p) {
@@ -173,46 +180,21 @@ void to_proto(const sch::Task& t, v1::Task* p) {
   r->set_pids(t.resources.pids);
 }
 
-// Log text must be valid UTF-8 in a proto string: invalid bytes become U+FFFD.
-std::string valid_utf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  std::size_t i = 0;
-  while (i < in.size()) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + static_cast<std::size_t>(len) <= in.size();
-    for (int k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(in[i + static_cast<std::size_t>(k)]) & 0xC0) == 0x80;
-    if (ok && len == 2 && c < 0xC2) ok = false;  // overlong
-    if (ok && len == 3) {
-      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) ok = false;  // overlong, surrogate
-    }
-    if (ok && len == 4) {
-      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
-      if ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) ok = false;
-    }
-    if (ok) {
-      out.append(in.substr(i, static_cast<std::size_t>(len)));
-      i += static_cast<std::size_t>(len);
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void register_task_service(Dispatcher& d, TaskBackend& tasks) {
+  register_task_stdio_service(d, tasks);
   d.unary<v1::RunTaskRequest, v1::Task>(
       "svc.v1.Tasks/Run",
       [&tasks](const v1::RunTaskRequest& req, v1::Task& out, CallContext&) -> Result<> {
         if (!req.has_spec())
           return fail(Code::kInvalidArgument, "spec: missing (give at least spec.image)");
         auto spec = SVC_TRY(from_proto(req.spec()));
+        if (req.start_on_attach() && !spec.tty && !spec.open_stdin)
+          return fail(Code::kInvalidArgument,
+                      "startOnAttach: only for a task with spec.tty or spec.stdin (attach to "
+                      "any other task's output with Logs)");
+        spec.hold_for_attach = req.start_on_attach();
         to_proto(SVC_TRY(tasks.run(std::move(spec))), &out);
         return {};
       });
@@ -276,6 +258,7 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
         q.tail = req.tail();
         q.follow = req.follow();
         if (req.has_since()) q.since = from_timestamp(req.since());
+        sink.begin();  // the task exists: a follow may wait long for its first line
         auto emit = [&](const sch::LogLine& line) {
           v1::LogEntry e;
           *e.mutable_time() = to_timestamp(line.time);
@@ -292,6 +275,7 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
                CallContext& ctx) -> Result<> {
         std::string filter;
         if (!req.task_id().empty()) filter = SVC_TRY(tasks.get(req.task_id(), false)).id;
+        sink.begin();
         auto emit = [&](const sch::TaskEvent& ev) {
           v1::TaskEvent out;
           *out.mutable_time() = to_timestamp(ev.time);

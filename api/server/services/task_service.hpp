@@ -6,5 +6,7 @@
 namespace svc::api {
 
 void register_task_service(Dispatcher& dispatcher, TaskBackend& tasks);
+// Attach and Exec (task_stdio_service.cpp); register_task_service calls it.
+void register_task_stdio_service(Dispatcher& dispatcher, TaskBackend& tasks);
 
 }  // namespace svc::api

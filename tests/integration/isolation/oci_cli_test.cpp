@@ -8,104 +8,15 @@
 #include <sstream>
 #include <thread>
 
-#include "common/fs.hpp"
-#include "isolation/shim_cgroup.hpp"
-#include "tests/support/process.hpp"
-#include "tests/support/sandbox_fixture.hpp"
+#include "tests/integration/isolation/oci_bundle.hpp"
 
 using namespace svc;
 using namespace std::chrono_literals;
+using svc::test::oci::Bundle;
+using svc::test::oci::prepare;
+using svc::test::oci::state_of;
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-namespace {
-
-// A bundle in a temp dir, and svc-runtime state, cgroups and id range private to this process;
-// the destructor deletes every container and the cgroup directories.
-struct Bundle {
-  TempDir dir{"svc-bundle-"};
-  std::string tag = std::to_string(::getpid());
-  fs::path root() const { return dir.path() / "state"; }
-  ~Bundle() {
-    if (!test::is_root()) return;
-    auto ids = rt({"list", "-q"});
-    std::istringstream in(ids.out);
-    std::string id;
-    while (in >> id) rt({"delete", "--force", id});
-    auto mounts = isolation::cgroup_mounts();
-    for (int i = 0; i < 500; ++i) {
-      if (isolation::remove_shim_cgroups(mounts, "svc-shims-oci-" + tag)) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    (void)isolation::remove_shim_cgroups(mounts, "svc-oci-" + tag);
-  }
-  test::RunResult rt(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {
-        test::svc_runtime_path(),
-        "--root",
-        root().string(),
-        "--cgroup-base",
-        "svc-oci-" + tag,
-        "--shim-cgroup",
-        "svc-shims-oci-" + tag,
-        "--id-base",
-        std::to_string(3'300'000'000u +
-                       static_cast<std::uint32_t>(::getpid() % 1000) * 65536u * 4u)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return test::run(argv, 30s, {{"SVC_SHIM", test::shim_path()}});
-  }
-  // For verbs that leave a container running: the container inherits svc-runtime's stdio (as
-  // with runc), so it must not be our capture pipe, or run() would wait for the container.
-  test::RunResult rt_detached(const std::vector<std::string>& args) const {
-    std::string cmd = "exec " + test::svc_runtime_path() + " --root " + root().string() +
-                      " --cgroup-base svc-oci-" + tag + " --shim-cgroup svc-shims-oci-" + tag +
-                      " --id-base " +
-                      std::to_string(3'300'000'000u +
-                                     static_cast<std::uint32_t>(::getpid() % 1000) * 65536u * 4u);
-    for (const auto& a : args) cmd += " '" + a + "'";
-    fs::path err = dir.path() / "rt.err";
-    cmd += " </dev/null >/dev/null 2>" + err.string();
-    auto r = test::run({"sh", "-c", cmd}, 30s, {{"SVC_SHIM", test::shim_path()}});
-    if (auto e = read_file(err)) r.err = *e;
-    return r;
-  }
-  // config.json from `svc-runtime spec`, with args and a small seccomp profile set.
-  void configure(const std::vector<std::string>& args) const {
-    auto text = read_file(dir.path() / "config.json");
-    REQUIRE(text);
-    json c = json::parse(*text);
-    c["process"]["args"] = args;
-    c["linux"]["seccomp"] = {
-        {"defaultAction", "SCMP_ACT_ALLOW"},
-        {"syscalls",
-         {{{"names", {"mount", "umount2"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
-    REQUIRE(write_file_atomic(dir.path() / "config.json", c.dump(2)));
-  }
-};
-
-bool prepare(Bundle& b) {
-  if (!test::is_root()) {
-    WARN("skipped: needs root");
-    return false;
-  }
-  std::string why;
-  if (!test::make_busybox_rootfs(b.dir.path() / "rootfs", &why)) {
-    WARN("skipped: " << why);
-    return false;
-  }
-  auto spec = test::run({test::svc_runtime_path(), "spec", "--bundle", b.dir.path().string()});
-  REQUIRE(spec.exit_code == 0);
-  return true;
-}
-
-json state_of(const Bundle& b, const std::string& id) {
-  auto r = b.rt({"state", id});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return json::parse(r.out);
-}
-
-}  // namespace
 
 TEST_CASE("svc-runtime run executes a busybox bundle and returns its exit code", "[oci]") {
   Bundle b;

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -102,6 +104,110 @@ int syscalls(const char* host_marker) {
     chroot(".");
     return access(host_marker, F_OK) == 0 ? 0L : -1L;
   });
+  return 0;
+}
+
+#if defined(__x86_64__)
+// An i386 system call through the 32-bit entry, from this 64-bit program (IA32 emulation).
+// Pointer arguments must then lie below 4 GiB (see low_page).
+long int80(long nr, long a = 0, long b = 0, long c = 0) {
+  long ret;
+  asm volatile("int $0x80"
+               : "=a"(ret)
+               : "a"(nr), "b"(a), "c"(b), "d"(c)
+               : "memory", "r8", "r9", "r10", "r11");
+  return ret;
+}
+#endif
+
+// Prints what= the errno of a raw syscall result (-errno or >= 0), closing an fd it made.
+void report_raw(const char* what, long rc) {
+  if (rc >= 0) close(static_cast<int>(rc));
+  printf("%s=%s\n", what, name(rc < 0 ? static_cast<int>(-rc) : 0));
+}
+
+// AF_VSOCK reaches the host past the network namespace: every way of making one must fail,
+// also i386's socketcall(SYS_SOCKET), whose arguments seccomp cannot see. AF_INET is the
+// control: it works through the direct calls.
+int vsock() {
+  constexpr long kAfVsock = 40;
+  errno = 0;
+  long rc = socket(kAfVsock, SOCK_STREAM, 0);
+  report_raw("x86_64_socket_vsock", rc < 0 ? -errno : rc);
+  rc = socket(AF_INET, SOCK_STREAM, 0);
+  report_raw("x86_64_socket_inet", rc < 0 ? -errno : rc);
+#if defined(__x86_64__)
+  if (int80(20 /* i386 getpid */) != getpid()) {
+    printf("i386=absent\n");
+    return 0;
+  }
+  // socketcall's argument block, in memory an i386 pointer can name.
+  void* low =
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low == MAP_FAILED) return 1;
+  auto* args = static_cast<unsigned int*>(low);
+  constexpr long kI386Socketcall = 102, kI386Socket = 359, kSysSocket = 1;
+  args[0] = kAfVsock;
+  args[1] = SOCK_STREAM;
+  args[2] = 0;
+  report_raw("i386_socketcall_vsock",
+             int80(kI386Socketcall, kSysSocket, reinterpret_cast<long>(args)));
+  report_raw("i386_socket_vsock", int80(kI386Socket, kAfVsock, SOCK_STREAM, 0));
+  args[0] = AF_INET;
+  report_raw("i386_socketcall_inet",
+             int80(kI386Socketcall, kSysSocket, reinterpret_cast<long>(args)));
+  report_raw("i386_socket_inet", int80(kI386Socket, AF_INET, SOCK_STREAM, 0));
+  munmap(low, 4096);
+#endif
+  return 0;
+}
+
+// TIOCSTI pushes bytes into a terminal's input: refused, in both spellings of the request (the
+// kernel reads it as 32 bits, so one with high bits set is TIOCSTI too). The probe makes a pty
+// its controlling terminal first, so without a filter the kernel would allow it
+// (dev.tty.legacy_tiocsti=1). TIOCGWINSZ on the same tty is the control.
+int tiocsti() {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+    printf("pty=%s\n", name(errno));
+    return 1;
+  }
+  const char* slave_name = ptsname(master);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int slave = open(slave_name, O_RDWR);
+    if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0) {
+      printf("ctty=%s\n", name(errno));
+      _exit(1);
+    }
+    char c = 'x';
+    long rc = syscall(SYS_ioctl, slave, 0x5412UL, &c);
+    printf("tiocsti=%s\n", name(rc < 0 ? errno : 0));
+    rc = syscall(SYS_ioctl, slave, 0x100005412UL, &c);
+    printf("tiocsti_high_bits=%s\n", name(rc < 0 ? errno : 0));
+    struct winsize ws {};
+    rc = ioctl(slave, TIOCGWINSZ, &ws);
+    printf("tiocgwinsz=%s\n", name(rc < 0 ? errno : 0));
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(master);
+  return 0;
+}
+
+// TIOCSTI on the process's own stdin (its terminal under `svctl run -it`): each byte of a
+// command it would type into whoever reads that terminal. Prints how the first one went.
+int tiocsti_stdin() {
+  const char* keys = "echo INJECTED\n";
+  long rc = 0;
+  int err = 0;
+  for (const char* p = keys; *p && rc == 0; ++p) {
+    rc = syscall(SYS_ioctl, 0, 0x5412UL, p);
+    if (rc < 0) err = errno;
+  }
+  printf("tiocsti_stdin=%s\n", name(rc < 0 ? err : 0));
   return 0;
 }
 
@@ -237,13 +343,17 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc < 2) {
     fprintf(stderr,
-            "usage: sandbox-probe syscalls|fds|caps|ids|exe|hog MiB|spin ms|forkbomb N|serve PORT "
-            "TEXT\n");
+            "usage: sandbox-probe syscalls|vsock|tiocsti|tiocsti-stdin|fds|caps|ids|exe|hog "
+            "MiB|spin ms|"
+            "forkbomb N|serve PORT TEXT\n");
     return 2;
   }
   const char* cmd = argv[1];
   if (!strcmp(cmd, "syscalls")) return syscalls(argc > 2 ? argv[2] : "/nonexistent");
   if (!strcmp(cmd, "fds")) return fds();
+  if (!strcmp(cmd, "vsock")) return vsock();
+  if (!strcmp(cmd, "tiocsti")) return tiocsti();
+  if (!strcmp(cmd, "tiocsti-stdin")) return tiocsti_stdin();
   if (!strcmp(cmd, "caps")) return caps();
   if (!strcmp(cmd, "ids")) return ids();
   if (!strcmp(cmd, "exe")) return exe();

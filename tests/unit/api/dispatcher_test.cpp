@@ -60,6 +60,39 @@ TEST_CASE("handlers run, and exceptions become INTERNAL errors", "[dispatcher]")
       [](const v1::TaskLogsRequest&, v1::LogEntry&, CallContext&) -> Result<> { return {}; }));
 }
 
+TEST_CASE("every call is counted by method and code, and timed", "[dispatcher][metrics]") {
+  Dispatcher d;
+  metrics::Registry registry;
+  d.set_metrics(registry);
+  d.unary<v1::NodeInfoRequest, v1::NodeInfo>(
+      "svc.v1.Node/Info",
+      [](const v1::NodeInfoRequest&, v1::NodeInfo&, CallContext&) -> Result<> { return {}; });
+  d.unary<v1::GetTaskRequest, v1::Task>(
+      "svc.v1.Tasks/Get", [](const v1::GetTaskRequest&, v1::Task&, CallContext&) -> Result<> {
+        return fail(Code::kNotFound, "no task");
+      });
+  CallContext ctx;
+  v1::NodeInfo info;
+  v1::Task task;
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(d.call_unary(*d.find("svc.v1.Node/Info"), v1::NodeInfoRequest(), info, ctx));
+  CHECK_FALSE(d.call_unary(*d.find("svc.v1.Tasks/Get"), v1::GetTaskRequest(), task, ctx));
+  const auto* deploy = d.find("svc.v1.Services/Deploy");
+  auto req = d.new_request(*deploy);
+  auto resp = d.new_response(*deploy);
+  CHECK_FALSE(d.call_unary(*deploy, *req, *resp, ctx));
+  std::string text = registry.render();
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Node/Info\",code=\"OK\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("svc_api_requests_total{method=\"svc.v1.Tasks/Get\",code=\"NOT_FOUND\"} 1\n") !=
+        std::string::npos);
+  CHECK(
+      text.find("svc_api_requests_total{method=\"svc.v1.Services/Deploy\",code=\"UNIMPLEMENTED\"} "
+                "1\n") != std::string::npos);
+  CHECK(text.find("svc_api_request_duration_seconds_count{method=\"svc.v1.Node/Info\"} 3\n") !=
+        std::string::npos);
+}
+
 TEST_CASE("status codes map to gRPC and HTTP as google.rpc.Code does", "[status]") {
   CHECK(to_grpc_code(Code::kNotFound) == grpc::StatusCode::NOT_FOUND);
   CHECK(to_grpc_code(Code::kUnauthenticated) == grpc::StatusCode::UNAUTHENTICATED);

@@ -10,6 +10,7 @@
 #include "api/server/dispatcher.hpp"
 #include "api/server/services/image_backend.hpp"
 #include "api/server/services/task_backend.hpp"
+#include "tests/unit/scheduler/fake_stdio.hpp"
 
 namespace svc::api::testing {
 
@@ -130,6 +131,27 @@ class FakeTaskBackend final : public TaskBackend {
       if (!emit(e)) break;
     return {};
   }
+  // Attach and exec hand out a stream over this state (fake_stdio.hpp).
+  std::shared_ptr<scheduler::test::FakeStdioState> stdio =
+      std::make_shared<scheduler::test::FakeStdioState>();
+  std::vector<std::pair<std::string, scheduler::AttachRequest>> attached;
+  std::vector<std::pair<std::string, scheduler::ExecRequest>> execs;
+  Result<std::unique_ptr<scheduler::StdioStream>> attach(const std::string& task_id,
+                                                         const scheduler::AttachRequest& request,
+                                                         std::chrono::steady_clock::time_point,
+                                                         const Cancelled&) override {
+    if (!tasks.count(task_id)) return fail(Code::kInternal, "attach asked for {} by name", task_id);
+    attached.emplace_back(task_id, request);
+    return std::unique_ptr<scheduler::StdioStream>(
+        std::make_unique<scheduler::test::FakeStdioStream>(stdio));
+  }
+  Result<std::unique_ptr<scheduler::StdioStream>> exec(
+      const std::string& task_id, const scheduler::ExecRequest& request) override {
+    if (!tasks.count(task_id)) return fail(Code::kInternal, "exec asked for {} by name", task_id);
+    execs.emplace_back(task_id, request);
+    return std::unique_ptr<scheduler::StdioStream>(
+        std::make_unique<scheduler::test::FakeStdioStream>(stdio));
+  }
 };
 
 class FakeImageBackend final : public ImageBackend {
@@ -172,6 +194,33 @@ class FakeImageBackend final : public ImageBackend {
   }
   Result<PruneImagesOutcome> prune(bool all) override {
     return PruneImagesOutcome{{all ? "all" : "unnamed"}, 3, 2, 1000};
+  }
+  // Uploads kept in memory, as the daemon's UploadStore keeps them on disk.
+  std::map<std::string, std::string> uploads;
+  std::vector<std::string> imported_uploads;  // the bytes each import_upload read
+  Result<std::string> open_upload() override {
+    std::string id = "up" + std::to_string(uploads.size() + imported_uploads.size() + 1);
+    uploads[id];
+    return id;
+  }
+  Result<std::int64_t> append_upload(std::string_view id, std::int64_t offset,
+                                     std::string_view data) override {
+    auto it = uploads.find(std::string(id));
+    if (it == uploads.end()) return fail(Code::kNotFound, "no upload {}", id);
+    if (offset != static_cast<std::int64_t>(it->second.size()))
+      return fail(Code::kFailedPrecondition, "upload {}: {} bytes received", id, it->second.size());
+    it->second += data;
+    return static_cast<std::int64_t>(it->second.size());
+  }
+  Result<std::vector<ImageRecord>> import_upload(std::string_view id, std::string_view,
+                                                 const Cancelled&) override {
+    auto it = uploads.find(std::string(id));
+    if (it == uploads.end()) return fail(Code::kNotFound, "no upload {}", id);
+    imported_uploads.push_back(it->second);
+    uploads.erase(it);
+    ImageRecord r;
+    r.references = {"uploaded:1"};
+    return std::vector<ImageRecord>{r};
   }
 };
 

@@ -158,6 +158,92 @@ TEST_CASE("Remove, Prune and Import translate their outcomes", "[api][images]") 
   CHECK(f.images.imported_paths == std::vector<std::string>{"/srv/image.tar"});
 }
 
+TEST_CASE("Import by path: only root on the unix socket may name one", "[api][images]") {
+  Fixture f;
+  v1::ImportImageRequest imp;
+  imp.set_path("/root/secret.tar");
+  CallContext tcp;
+  tcp.transport = CallContext::Transport::kTcp;
+  auto over_tcp = call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, tcp);
+  REQUIRE_FALSE(over_tcp);
+  CHECK(over_tcp.error().code() == Code::kPermissionDenied);
+  CHECK_THAT(over_tcp.error().message(), Catch::Contains("TCP"));
+  CHECK_THAT(over_tcp.error().message(), Catch::Contains("svctl image import FILE"));
+
+  CallContext user;
+  user.transport = CallContext::Transport::kUnix;
+  user.unix_peer = PeerCredentials{4242, 1000, 1000};
+  auto as_user = call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, user);
+  REQUIRE_FALSE(as_user);
+  CHECK(as_user.error().code() == Code::kPermissionDenied);
+  CHECK_THAT(as_user.error().message(), Catch::Contains("uid 1000"));
+
+  CallContext unknown;
+  unknown.transport = CallContext::Transport::kUnix;
+  auto no_creds = call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, unknown);
+  REQUIRE_FALSE(no_creds);
+  CHECK(no_creds.error().code() == Code::kPermissionDenied);
+  CHECK(f.images.imported_paths.empty());  // nothing was read
+
+  CallContext root;
+  root.transport = CallContext::Transport::kUnix;
+  root.unix_peer = PeerCredentials{1, 0, 0};
+  REQUIRE(call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, root));
+  CHECK(f.images.imported_paths == std::vector<std::string>{"/root/secret.tar"});
+}
+
+TEST_CASE("Upload then Import: an archive sent in chunks, from anywhere", "[api][images]") {
+  Fixture f;
+  CallContext tcp;
+  tcp.transport = CallContext::Transport::kTcp;
+  v1::UploadRequest first;
+  first.set_data("hello ");
+  auto opened = call<v1::UploadResponse>(f.d, "svc.v1.Images/Upload", first, tcp);
+  REQUIRE(opened);
+  CHECK(opened->size() == 6);
+  std::string id = opened->upload_id();
+  CHECK_FALSE(id.empty());
+
+  v1::UploadRequest next;
+  next.set_upload_id(id);
+  next.set_offset(6);
+  next.set_data("world");
+  auto more = call<v1::UploadResponse>(f.d, "svc.v1.Images/Upload", next, tcp);
+  REQUIRE(more);
+  CHECK(more->size() == 11);
+  // The same chunk again (a retry whose answer was lost) is refused, not appended twice.
+  auto again = call<v1::UploadResponse>(f.d, "svc.v1.Images/Upload", next, tcp);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code() == Code::kFailedPrecondition);
+
+  v1::UploadRequest big;
+  big.set_upload_id(id);
+  big.set_offset(11);
+  big.set_data(std::string((4 << 20) + 1, 'x'));
+  auto too_big = call<v1::UploadResponse>(f.d, "svc.v1.Images/Upload", big, tcp);
+  REQUIRE_FALSE(too_big);
+  CHECK_THAT(too_big.error().message(), Catch::Contains("data"));
+  v1::UploadRequest skip;
+  skip.set_offset(5);
+  CHECK(call<v1::UploadResponse>(f.d, "svc.v1.Images/Upload", skip, tcp).error().code() ==
+        Code::kInvalidArgument);
+
+  v1::ImportImageRequest both;
+  both.set_upload_id(id);
+  both.set_path("/srv/x.tar");
+  CHECK(call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", both, tcp).error().code() ==
+        Code::kInvalidArgument);
+  v1::ImportImageRequest imp;
+  imp.set_upload_id(id);
+  auto imported = call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, tcp);
+  REQUIRE(imported);
+  CHECK(imported->images(0).reference() == "uploaded:1");
+  CHECK(f.images.imported_uploads == std::vector<std::string>{"hello world"});
+  // An upload is imported once.
+  CHECK(call<v1::ImportImageResponse>(f.d, "svc.v1.Images/Import", imp, tcp).error().code() ==
+        Code::kNotFound);
+}
+
 TEST_CASE("Node.Info: the host record and the daemon's status", "[api][node]") {
   Dispatcher d;
   NodeHost host;

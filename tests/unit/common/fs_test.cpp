@@ -33,6 +33,26 @@ TEST_CASE("atomic write into a missing directory fails and says where", "[fs]") 
   CHECK(r.error().message().find("missing") != std::string::npos);
 }
 
+TEST_CASE("write_file_atomic without a flush still replaces the file whole", "[fs]") {
+  TempDir dir;
+  fs::path p = dir.path() / "state.json";
+  REQUIRE(write_file_atomic(p, "first", 0600, Flush::kNone));
+  REQUIRE(write_file_atomic(p, "second", 0600, Flush::kNone));
+  CHECK(read_file(p).value() == "second");
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  int entries = 0;  // no temp file left behind
+  for (auto& e : fs::directory_iterator(dir.path())) {
+    (void)e;
+    ++entries;
+  }
+  CHECK(entries == 1);
+  auto r = write_file_atomic(dir.path() / "missing" / "f", "x", 0644, Flush::kNone);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("missing") != std::string::npos);
+}
+
 TEST_CASE("read_file enforces its limit", "[fs]") {
   TempDir dir;
   REQUIRE(write_file_atomic(dir.path() / "big", std::string(1000, 'x')));

@@ -20,6 +20,25 @@ TEST_CASE("sizes parse in binary and decimal units", "[units]") {
   CHECK(parse_size("0.1Ki").value() == 103);  // rounded up to a whole byte
 }
 
+TEST_CASE("a lowercase b (bits) and Docker's lowercase units are refused, saying what to write",
+          "[units]") {
+  auto bits = parse_size("10Gb");
+  REQUIRE_FALSE(bits);
+  CHECK_THAT(bits.error().message(), Catch::Contains("\"10Gb\""));
+  CHECK_THAT(bits.error().message(), Catch::Contains("bits"));
+  CHECK_THAT(bits.error().message(), Catch::Contains("10GB "));
+  CHECK_THAT(bits.error().message(), Catch::Contains("10Gi"));
+  CHECK_FALSE(parse_size("256Mib"));
+  CHECK_FALSE(parse_size("100b"));
+  auto docker = parse_size("512m");
+  REQUIRE_FALSE(docker);
+  CHECK_THAT(docker.error().message(), Catch::Contains("512Mi"));
+  CHECK_THAT(docker.error().message(), Catch::Contains("512M "));
+  CHECK_FALSE(parse_size("2g"));
+  CHECK(parse_size("10GB").value() == 10'000'000'000ULL);  // B is a byte: still understood
+  CHECK(parse_size("2kB").value() == 2000);
+}
+
 TEST_CASE("bad sizes are errors that quote the input", "[units]") {
   for (const char* bad :
        {"", "-1", "Mi", "12Q", "1.5", "1..5Mi", "1.Mi", "abc", "99999999999999999999", "20Ei"}) {

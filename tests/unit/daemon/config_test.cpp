@@ -17,8 +17,14 @@ TEST_CASE("no config at all gives the documented defaults", "[config]") {
   CHECK(c.registries.default_registry == "docker.io");
   CHECK(c.node.cpu_millis == 0);
   CHECK(c.node.memory_bytes == 0);
-  CHECK(c.billing.price_vcpu_second == Approx(0.0000113));
+  CHECK(c.billing.price_vcpu_second_nanos == 11'300);
+  CHECK(c.billing.price_gib_second_nanos == 1'200);
+  CHECK(c.billing.price_million_requests_nanos == 400'000'000);
+  CHECK(c.billing.currency == "USD");
   CHECK(c.billing.task_minimum == std::chrono::seconds(60));
+  CHECK(c.billing.billed_resources == "requests");
+  CHECK(c.billing.service_mode == "instance");
+  CHECK(c.billing.checkpoint_interval == std::chrono::seconds(15));
   CHECK(c.socket_path() == "/run/svcd/svcd.sock");
   CHECK(validate(c));
 }
@@ -44,9 +50,14 @@ auth_file = "/etc/svcd/auth.json"
 cpus = 1.5
 memory = "16Gi"
 [billing]
+currency = "EUR"
 price_vcpu_second = 0.00002
 price_gib_second = 0
+price_million_requests = "0.000000001"
 task_minimum = "1m"
+billed_resources = "limits"
+service_mode = "request"
+checkpoint_interval = "5s"
 )",
                         "svcd.toml")
                .value();
@@ -59,8 +70,20 @@ task_minimum = "1m"
   CHECK(c.registries.mirrors.at("docker.io") == std::vector<std::string>{"https://mirror.example"});
   CHECK(c.node.cpu_millis == 1500);
   CHECK(c.node.memory_bytes == 16ULL << 30);
-  CHECK(c.billing.price_gib_second == 0);
+  CHECK(c.billing.currency == "EUR");
+  CHECK(c.billing.price_vcpu_second_nanos == 20'000);
+  CHECK(c.billing.price_gib_second_nanos == 0);
+  CHECK(c.billing.price_million_requests_nanos == 1);
   CHECK(c.billing.task_minimum == std::chrono::minutes(1));
+  CHECK(c.billing.billed_resources == "limits");
+  CHECK(c.billing.service_mode == "request");
+  CHECK(c.billing.checkpoint_interval == std::chrono::seconds(5));
+  // A minimum of 0 bills the run time alone; prices given as strings are exact.
+  auto zero =
+      parse_config("[billing]\ntask_minimum = \"0s\"\nprice_vcpu_second = \"0.0000113\"\n", "f")
+          .value();
+  CHECK(zero.billing.task_minimum.count() == 0);
+  CHECK(zero.billing.price_vcpu_second_nanos == 11'300);
   CHECK(parse_config("[node]\ncpus = \"500m\"\n", "f").value().node.cpu_millis == 500);
   CHECK(parse_config("[node]\ncpus = 2\n", "f").value().node.cpu_millis == 2000);
 }
@@ -93,6 +116,12 @@ TEST_CASE("bad values are errors naming the key and line", "[config]") {
            {"[billing]\ntask_minimum = \"60\"\n", "billing.task_minimum"},
            {"[billing]\nprice_vcpu_second = \"cheap\"\n", "billing.price_vcpu_second"},
            {"[billing]\nprice_gib_second = -1\n", "billing.price_gib_second"},
+           {"[billing]\nprice_gib_second = 0.0000000001\n", "more than 9 decimals"},
+           {"[billing]\nprice_vcpu_second = \"0.0000000001\"\n", "more than 9 decimals"},
+           {"[billing]\nbilled_resources = \"both\"\n", "billing.billed_resources"},
+           {"[billing]\nservice_mode = \"always\"\n", "billing.service_mode"},
+           {"[billing]\ncheckpoint_interval = \"10ms\"\n", "billing.checkpoint_interval"},
+           {"[billing]\ncurrency = \"\"\n", "billing.currency"},
            {"[registries]\ninsecure = \"x\"\n", "registries.insecure"},
            {"[registries.mirrors]\n\"docker.io\" = [\"ftp://x\"]\n", "mirrors"},
            {"daemon = 1\n", "daemon must be a table"},
@@ -119,6 +148,8 @@ TEST_CASE("the printed config parses back to the same config", "[config]") {
   c.registries.insecure = {"127.0.0.1:5000"};
   c.registries.mirrors["docker.io"] = {"https://m.example"};
   c.billing.task_minimum = std::chrono::seconds(90);
+  c.billing.price_vcpu_second_nanos = 24'000;
+  c.billing.billed_resources = "limits";
   std::string text = to_toml(c);
   auto back = parse_config(text, "printed").value();
   CHECK(back.daemon.state_dir == "/srv/x");
@@ -127,6 +158,9 @@ TEST_CASE("the printed config parses back to the same config", "[config]") {
   CHECK(back.registries.insecure == c.registries.insecure);
   CHECK(back.registries.mirrors == c.registries.mirrors);
   CHECK(back.billing.task_minimum == std::chrono::seconds(90));
+  CHECK(back.billing.price_vcpu_second_nanos == 24'000);
+  CHECK(back.billing.price_gib_second_nanos == 1'200);
+  CHECK(back.billing.billed_resources == "limits");
   CHECK(to_toml(back) == text);
 }
 
@@ -288,4 +322,16 @@ TEST_CASE("cgroup names follow the state dir unless set, so two svcd never share
   auto parsed = parse_config("[isolation]\ncgroup_base = \"\"\n", "svcd.toml");
   REQUIRE(parsed);
   CHECK(parsed->isolation.cgroup_base.empty());
+}
+
+TEST_CASE("[ingress] listen = \"\" turns the ingress off, port 0 lets the kernel pick",
+          "[config]") {
+  auto off = parse_config("[ingress]\nlisten = \"\"\n", "svcd.toml");
+  REQUIRE(off);
+  CHECK(off->ingress.listen.empty());
+  CHECK(validate(*off));
+  auto any = parse_config("[ingress]\nlisten = \"127.0.0.1:0\"\n", "svcd.toml");
+  REQUIRE(any);
+  CHECK(any->ingress.listen == "127.0.0.1:0");
+  CHECK(parse_config(to_toml(*off), "effective").value().ingress.listen.empty());
 }

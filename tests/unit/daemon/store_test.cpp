@@ -145,6 +145,46 @@ TEST_CASE("transactions roll back unless committed", "[store]") {
 #include "common/clock.hpp"
 #include "daemon/store/task_store.hpp"
 
+TEST_CASE("cached statements are compiled once, come back clean and follow rollbacks", "[store]") {
+  TempDir dir;
+  auto store = Store::open(dir.path() / "svcd.db").value();
+  const char* put = "INSERT INTO meta(key, value) VALUES(?1, ?2)";
+  Statement* first = nullptr;
+  {
+    auto tx = store->begin().value();
+    Statement* st = tx.cached(put).value();
+    first = st;
+    st->bind(1, "a").bind(2, "1");
+    REQUIRE(st->run());
+    // Again in the same transaction: the same statement, reset, without the old bindings
+    // (an unbound value is NULL, which the NOT NULL column refuses).
+    Statement* again = tx.cached(put).value();
+    CHECK(again == first);
+    again->bind(1, "b");
+    CHECK_FALSE(again->run());
+    REQUIRE(tx.commit());
+  }
+  {
+    auto tx = store->begin().value();
+    Statement* st = tx.cached(put).value();
+    CHECK(st == first);  // compiled once per connection
+    st->bind(1, "c").bind(2, "3");
+    REQUIRE(st->run());
+    // No commit: rolled back.
+  }
+  {
+    // A SELECT left on a row does not hold the next transaction or the commit up.
+    auto tx = store->begin().value();
+    Statement* sel = tx.cached("SELECT value FROM meta WHERE key = ?1").value();
+    sel->bind(1, "a");
+    REQUIRE(sel->step().value());
+    CHECK(sel->text(0) == "1");
+    REQUIRE(tx.commit());
+  }
+  CHECK(store->get_meta("a").value() == std::optional<std::string>("1"));
+  CHECK_FALSE(store->get_meta("c").value().has_value());
+}
+
 TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   using namespace svc::scheduler;
   TempDir dir;

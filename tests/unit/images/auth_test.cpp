@@ -58,3 +58,25 @@ TEST_CASE("endpoints: mirrors first, docker.io's API host, insecure over http",
   CHECK(endpoints_for(o, "127.0.0.1:5000")[0].base_url == "http://127.0.0.1:5000");
   CHECK(endpoints_for(o, "ghcr.io")[0].base_url == "https://ghcr.io");
 }
+
+TEST_CASE("registries on this machine's loopback are plain HTTP without being listed",
+          "[images][registry]") {
+  RegistryOptions o;  // insecure = [] as svcd's defaults
+  for (const char* r : {"127.0.0.1:5000", "127.0.0.1", "127.8.9.10:443", "localhost:5000",
+                        "localhost", "[::1]:5000", "[::1]"}) {
+    INFO(r);
+    CHECK(is_loopback_registry(r));
+    CHECK(endpoints_for(o, r).back().base_url == std::string("http://") + r);
+  }
+  // Anything else stays on TLS unless listed: other addresses, names that only look local,
+  // shortened or hex forms that are not dotted quads.
+  for (const char* r : {"10.0.0.5:5000", "128.0.0.1:5000", "localhost.example.com:5000",
+                        "127.0.0.1.example.com", "127.1:5000", "0x7f.0.0.1", "[::2]:5000",
+                        "[::ffff:10.0.0.1]", "[::1", "docker.io", "registry.local"}) {
+    INFO(r);
+    CHECK_FALSE(is_loopback_registry(r));
+    CHECK(endpoints_for(o, r).back().base_url.starts_with("https://"));
+  }
+  o.insecure = {"10.0.0.5:5000"};
+  CHECK(endpoints_for(o, "10.0.0.5:5000")[0].base_url == "http://10.0.0.5:5000");
+}

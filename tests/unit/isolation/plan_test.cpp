@@ -168,9 +168,10 @@ TEST_CASE("bad specs are refused with the field named", "[plan]") {
   s.process.uid = 70000;
   check(s, "uid");
   s = base_spec();
-  s.uid_mappings = {{0, 0, 65536}};
-  s.gid_mappings = {{0, 0, 65536}};
-  check(s, "host id 0");
+  s.namespaces.user = false;
+  s.uid_mappings = {{0, 100000, 65536}};
+  s.gid_mappings = {{0, 100000, 65536}};
+  check(s, "need a user namespace");
   s = base_spec();
   s.process.env = {"NOEQUALS"};
   check(s, "process.env");
@@ -222,7 +223,8 @@ TEST_CASE("bind mounts are prepared on the host and attached by index", "[plan]"
 
 TEST_CASE("namespaces can be turned off for OCI bundles - their mounts follow", "[plan]") {
   auto spec = base_spec();
-  spec.namespaces = NamespaceSet{false, false, false, false, false};
+  spec.namespaces.pid = spec.namespaces.net = spec.namespaces.ipc = spec.namespaces.uts =
+      spec.namespaces.cgroup = false;
   spec.network = NetworkMode::kHost;
   auto p = plan_sandbox(spec, ctx());
   REQUIRE(p);

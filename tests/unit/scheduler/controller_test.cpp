@@ -86,6 +86,18 @@ TEST_CASE("exit codes and signals become the task's exit code and reason", "[tas
   CHECK(h.tc->running_count() == 0);
 }
 
+TEST_CASE("tasks are counted by state for the metrics", "[tasks][metrics]") {
+  Harness h;
+  Task a = h.started(h.spec("a"));
+  h.started(h.spec("b"));
+  h.tc->run(h.spec("c")).value();  // not run yet: PENDING
+  h.runtime.exit(a.id, exited(0));
+  auto counts = h.tc->count_by_state();
+  CHECK(counts == std::map<TaskState, int>{{TaskState::kPending, 1},
+                                           {TaskState::kRunning, 1},
+                                           {TaskState::kStopped, 1}});
+}
+
 TEST_CASE("OOM kills are reported as OOMKilled", "[tasks]") {
   Harness h;
   auto s = h.spec("hog");

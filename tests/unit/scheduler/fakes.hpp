@@ -95,6 +95,12 @@ class FakeImages final : public ImageSource {
 
  private:
   Result<ResolvedImage> lease_locked(const std::string& holder, const std::string& ref) {
+    // As images/leases.cpp: a holder is a file name, so the fake refuses what the real one does.
+    if (holder.empty() || holder.size() > 128 || holder[0] == '.' ||
+        holder.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            std::string::npos)
+      return fail(Code::kInvalidArgument, "lease holder \"{}\": not a valid file name", holder);
     ResolvedImage img = image;
     img.reference = ref;
     leases[holder] = img.digest;

@@ -69,7 +69,8 @@ isolation::CgroupFsOps FakeCgroupFs::ops() {
 
 void FakeCgroupFs::populate(const fs::path& dir) {
   for (const auto& [h, controllers] : v1_) {
-    if (dir.native().rfind(h.native(), 0) != 0) continue;
+    // Below h itself, not below a sibling whose name starts the same ("cpu" and "cpuset").
+    if (dir != h && dir.native().rfind(h.native() + "/", 0) != 0) continue;
     put(dir / "cgroup.procs", "");
     put(dir / "cgroup.event_control", "");
     for (const auto& c : controllers) {
@@ -77,6 +78,15 @@ void FakeCgroupFs::populate(const fs::path& dir) {
         put(dir / "cpu.cfs_period_us", "100000\n");
         put(dir / "cpu.cfs_quota_us", "-1\n");
         put(dir / "cpu.shares", "1024\n");
+        put(dir / "cpu.rt_period_us", "1000000\n");
+        put(dir / "cpu.rt_runtime_us", "0\n");
+      } else if (c == "cpuset") {
+        // A new cpuset cgroup starts empty (the kernel's rule); the root has the machine's.
+        put(dir / "cpuset.cpus", dir == h ? "0-1\n" : "\n");
+        put(dir / "cpuset.mems", dir == h ? "0\n" : "\n");
+      } else if (c == "devices") {
+        put(dir / "devices.allow", "");
+        put(dir / "devices.deny", "");
       } else if (c == "cpuacct") {
         put(dir / "cpuacct.usage", "0\n");
       } else if (c == "memory") {
@@ -86,6 +96,7 @@ void FakeCgroupFs::populate(const fs::path& dir) {
         put(dir / "memory.usage_in_bytes", "0\n");
         put(dir / "memory.max_usage_in_bytes", "0\n");
         put(dir / "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+        put(dir / "memory.soft_limit_in_bytes", "9223372036854771712\n");
       } else if (c == "pids") {
         if (options_.v1_pids_max) put(dir / "pids.max", "max\n");
         put(dir / "pids.current", "0\n");
@@ -113,7 +124,11 @@ void FakeCgroupFs::populate(const fs::path& dir) {
       if (c == "cpu") {
         put(dir / "cpu.max", "max 100000\n");
         put(dir / "cpu.weight", "100\n");
+      } else if (c == "cpuset") {
+        put(dir / "cpuset.cpus", "\n");
+        put(dir / "cpuset.mems", "\n");
       } else if (c == "memory") {
+        put(dir / "memory.low", "0\n");
         put(dir / "memory.max", "max\n");
         if (options_.v2_swap) put(dir / "memory.swap.max", "max\n");
         put(dir / "memory.current", "0\n");

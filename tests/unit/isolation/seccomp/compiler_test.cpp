@@ -138,6 +138,29 @@ TEST_CASE("compiler: unknown syscall names are skipped - bad rules are errors", 
   CHECK(c.compile(bad_arch).error().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("compiler: several conditions on one argument compile (any of them may hold)",
+          "[seccomp]") {
+  // What runc and crun accept from Docker-style profiles; libseccomp alone refuses it (EINVAL).
+  auto p = parse_oci_profile(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+      {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+       "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
+                {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
+                {"index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ"}]}]})");
+  REQUIRE(p);
+  REQUIRE(p->rules.at(0).args.size() == 3);
+  Compiler c;
+  auto prog = c.compile(*p);
+  INFO((prog ? std::string() : prog.error().message()));
+  REQUIRE(prog);
+  // Conditions on different arguments still all have to hold (one rule).
+  auto both = parse_oci_profile(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+      {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+       "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}]})");
+  REQUIRE(both);
+  CHECK(c.compile(*both));
+}
+
 TEST_CASE("load refuses an empty program without a syscall", "[seccomp]") {
   Program empty;
   CHECK(load(empty) == -EINVAL);
