@@ -133,9 +133,11 @@ Result<> plan_ids(const SandboxSpec& spec, const PlanContext& ctx, Plan& plan) {
 Result<> plan_namespaces(const SandboxSpec& spec, const PlanContext& ctx, Plan& plan) {
   ChildPlan& child = plan.child;
   const NamespaceSet& ns = spec.namespaces;
-  for (const auto& [type, path] : ns.join) {
+  for (const auto& joined : ns.join) {
+    const auto& [type, path] = joined;
+    // (clang 14 cannot capture a structured binding: compare through the pair.)
     auto it = std::find_if(std::begin(kNsTypes), std::end(kNsTypes),
-                           [&](const NsType& t) { return type == t.name; });
+                           [&](const NsType& t) { return joined.first == t.name; });
     if (it == std::end(kNsTypes))
       return fail(Code::kInvalidArgument, "namespace to join: unknown type \"{}\"", type);
     if (it->flag == CLONE_NEWUSER)

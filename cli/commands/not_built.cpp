@@ -21,9 +21,6 @@ struct NotBuilt {
 };
 
 constexpr NotBuilt kNotBuilt[] = {
-    {"deploy", "deploy a service: an HTTP endpoint that scales from zero", "services"},
-    {"services", "list services", "services"},
-    {"service", "describe or remove a service", "services"},
     {"schedule", "run tasks on a schedule", "schedules"},
 };
 
@@ -37,7 +34,7 @@ void add_not_built_commands(CLI::App& app) {
     cmd->group("Not built in this version");
     cmd->footer(fmt::format("Not built in this version of svc ({}): {} are being built.",
                             svc::version(), nb.feature));
-    // Whatever follows is accepted, so `svctl deploy hello img --port 8080` reaches the message.
+    // Whatever follows is accepted, so `svctl schedule nightly --cron "0 3 * * *"` reaches the message.
     // fallthrough off: svctl's own fallthrough would hand `--port` up to svctl, which refuses it.
     cmd->fallthrough(false);
     cmd->prefix_command();

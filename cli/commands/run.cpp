@@ -196,8 +196,13 @@ void add_run_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RunOpts>();
   auto* cmd = app.add_subcommand("run", "run a task: svctl run [flags] IMAGE [-- COMMAND ARGS...]");
   cmd->add_option("--name", o->name, "a unique name (default: task-<id>)");
-  cmd->add_option("--cpu", o->cpu, "vCPUs to reserve and limit to: 0.5, 250m (default 1)");
-  cmd->add_option("--memory,-m", o->memory, "memory limit: 256Mi, 1G (default 512Mi)");
+  cmd->add_option(
+      "--cpu", o->cpu,
+      "vCPUs to reserve and limit to: 0.5, 250m (default: the node's small request and no "
+      "limit, see `svctl node info`)");
+  cmd->add_option("--memory,-m", o->memory,
+                  "memory to reserve and limit to: 256Mi, 1G (default: the node's small request "
+                  "and its default limit)");
   cmd->add_option("--env,-e", o->env, "set a variable: KEY=VALUE, or KEY to pass svctl's own")
       ->allow_extra_args(false);
   cmd->add_option("--env-file", o->env_files, "read variables from a file of KEY=VALUE lines")

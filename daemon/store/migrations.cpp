@@ -158,7 +158,12 @@ const std::vector<Migration>& builtin_migrations() {
           stop_message TEXT NOT NULL DEFAULT ''
         ) STRICT;
       )sql"},
-      {5, "audit", R"sql(
+      {5, "task resources: requests apart from limits", R"sql(
+        -- JSON of scheduler::Resources as admission resolved it (task_store.cpp). '' for rows
+        -- of before: they reserved and were limited to spec.cpu_millis / memory_bytes.
+        ALTER TABLE tasks ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+      )sql"},
+      {6, "audit", R"sql(
         CREATE TABLE audit (
           id        INTEGER PRIMARY KEY,     -- increasing
           at        INTEGER NOT NULL,        -- unix ms

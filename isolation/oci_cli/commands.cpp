@@ -27,14 +27,6 @@ namespace svc::isolation::oci {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-// conmon runs the runtime as its own child.
-bool parent_is_conmon() {
-  auto comm = read_file("/proc/" + std::to_string(::getppid()) + "/comm");
-  return comm && (*comm == "conmon\n" || *comm == "conmon");
-}
-}  // namespace
-
 Cli::Cli(GlobalOptions options) : options_(std::move(options)) {}
 Cli::~Cli() = default;
 
@@ -144,11 +136,9 @@ Result<SandboxInfo> Cli::create_sandbox(const std::string& id, const fs::path& b
   if (auto saved = save_hooks(runtime_->sandbox_dir(id), config.hooks); !saved)
     return undo(std::move(saved).error().context("keep the hooks"));
   if (!pid_file.empty()) {
-    // conmon waits for the pid it is given with waitpid(): it must be its descendant, and the
-    // task is the shim's child. The shim is conmon's (reparented to it, a subreaper) and exits
-    // with the task's status, so conmon gets the shim's pid (the kata-shim precedent); every
-    // other caller gets the task's, as runc gives.
-    pid_t pid = options_.pid_file_shim || parent_is_conmon() ? info.shim_pid : info.pid;
+    // The task's pid, as runc gives: create hands the task to the caller's subreaper (conmon,
+    // containerd's shim), which waits for it itself. --pid-file-shim gives the shim's instead.
+    pid_t pid = options_.pid_file_shim ? info.shim_pid : info.pid;
     auto written = write_file_atomic(pid_file, std::to_string(pid));
     if (!written) return undo(std::move(written).error().context("write the pid file"));
   }

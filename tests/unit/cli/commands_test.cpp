@@ -119,7 +119,8 @@ TEST_CASE("every command DESIGN.md promises exists, and those not built say so",
     CHECK(t.app.get_subcommands([&](const CLI::App* s) { return s->get_name() == name; }).size() ==
           1);
   }
-  CHECK(t.app.get_subcommand("usage")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("schedule")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("usage")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("deploy")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("run")->get_group() != "Not built in this version");
   CHECK(t.app.help().find("Not built in this version") != std::string::npos);
@@ -129,12 +130,12 @@ TEST_CASE("a command of a feature not built yet says so, with its flags, and fai
           "[cli][help]") {
   Tree t;
   CaptureStderr err;
-  const char* argv[] = {"svctl", "usage", "--since", "1h"};
+  const char* argv[] = {"svctl", "schedule", "--every", "1h"};
   exit_code_slot() = kExitOk;
   REQUIRE_NOTHROW(t.app.parse(4, const_cast<char**>(argv)));
   CHECK(exit_code_slot() == kExitFailed);
-  CHECK(err.text.str().find("svctl usage: this version of svc") != std::string::npos);
-  CHECK(err.text.str().find("does not have usage reports (billing) yet") != std::string::npos);
+  CHECK(err.text.str().find("svctl schedule: this version of svc") != std::string::npos);
+  CHECK(err.text.str().find("does not have schedules yet") != std::string::npos);
 }
 
 TEST_CASE("stop waits by default, and --no-wait is there to return at once", "[cli][tasks]") {
