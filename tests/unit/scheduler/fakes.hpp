@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "scheduler/tasks/ports.hpp"
+#include "tests/unit/scheduler/fake_stdio.hpp"
 
 namespace svc::scheduler::test {
 
@@ -143,6 +144,24 @@ class FakeRuntime final : public TaskRuntime {
     std::lock_guard l(mu);
     return sandboxes;
   }
+  Result<> release(const std::string& id) override {
+    std::lock_guard l(mu);
+    released.push_back(id);
+    return {};
+  }
+  Result<std::unique_ptr<StdioStream>> attach(const std::string& id,
+                                              const AttachRequest& request) override {
+    std::lock_guard l(mu);
+    attaches.emplace_back(id, request);
+    if (request.start) released.push_back(id);
+    return std::unique_ptr<StdioStream>(std::make_unique<FakeStdioStream>(stdio));
+  }
+  Result<std::unique_ptr<StdioStream>> exec(const std::string& id,
+                                            const ExecRequest& request) override {
+    std::lock_guard l(mu);
+    execs.emplace_back(id, request);
+    return std::unique_ptr<StdioStream>(std::make_unique<FakeStdioStream>(stdio));
+  }
   // Makes the sandbox's process exit: calls the watcher as the shim would.
   void exit(const std::string& id, ExitInfo info) {
     std::function<void(ExitInfo)> cb;
@@ -166,6 +185,10 @@ class FakeRuntime final : public TaskRuntime {
   std::vector<Stop> stops;
   std::vector<std::string> removed;
   std::vector<SandboxInfo> sandboxes;
+  std::vector<std::string> released;  // release() and attaches with start
+  std::vector<std::pair<std::string, AttachRequest>> attaches;
+  std::vector<std::pair<std::string, ExecRequest>> execs;
+  std::shared_ptr<FakeStdioState> stdio = std::make_shared<FakeStdioState>();
   bool fail_launch = false;
   int next_pid = 1000;
 };
