@@ -46,6 +46,7 @@ class ApiImageBackend;
 class ApiTaskBackend;
 class ApiServiceBackend;
 class ServiceSystem;
+class ScheduleSystem;
 
 class Daemon {
  public:
@@ -79,6 +80,8 @@ class Daemon {
   // The node's one admission ledger: service instances reserve there ("instance:<id>").
   std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<ServiceSystem> services_;
+  // Cron schedules: started after the tasks recovered, stopped before the tasks shut down.
+  std::unique_ptr<ScheduleSystem> schedules_;
   ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;

@@ -114,12 +114,13 @@ TEST_CASE("every command DESIGN.md promises exists, and those not built say so",
   for (const char* name :
        {"run",    "ps",       "logs",    "stop",  "rm",       "inspect", "wait",
         "events", "pull",     "images",  "image", "node",     "token",   "version",
-        "deploy", "services", "service", "usage", "schedule", "exec",    "attach"}) {
+        "deploy", "services", "service", "usage", "schedule", "exec",    "attach", "trigger"}) {
     INFO(name);
     CHECK(t.app.get_subcommands([&](const CLI::App* s) { return s->get_name() == name; }).size() ==
           1);
   }
-  CHECK(t.app.get_subcommand("schedule")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("trigger")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("schedule")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("usage")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("deploy")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("run")->get_group() != "Not built in this version");
@@ -130,12 +131,12 @@ TEST_CASE("a command of a feature not built yet says so, with its flags, and fai
           "[cli][help]") {
   Tree t;
   CaptureStderr err;
-  const char* argv[] = {"svctl", "schedule", "--every", "1h"};
+  const char* argv[] = {"svctl", "trigger", "--type", "x"};
   exit_code_slot() = kExitOk;
   REQUIRE_NOTHROW(t.app.parse(4, const_cast<char**>(argv)));
   CHECK(exit_code_slot() == kExitFailed);
-  CHECK(err.text.str().find("svctl schedule: this version of svc") != std::string::npos);
-  CHECK(err.text.str().find("does not have schedules yet") != std::string::npos);
+  CHECK(err.text.str().find("svctl trigger: this version of svc") != std::string::npos);
+  CHECK(err.text.str().find("does not have triggers yet") != std::string::npos);
 }
 
 TEST_CASE("stop waits by default, and --no-wait is there to return at once", "[cli][tasks]") {
