@@ -8,6 +8,7 @@
 
 #include "scheduler/schedules/controller.hpp"
 #include "tests/unit/scheduler/schedules/fakes.hpp"
+#include "tests/unit/scheduler/schedules/store_suite.hpp"
 
 namespace sch = svc::scheduler;
 using sch::test::FakeRunStarter;
@@ -393,4 +394,9 @@ TEST_CASE("schedules: a seconds field when the daemon allows it", "[schedules]")
   r.at("2026-03-25T10:00:32");
   r.c->tick();
   CHECK(r.runs.specs.size() == 1);
+}
+
+TEST_CASE("schedules: the fake store passes the store suite", "[schedules][store]") {
+  FakeScheduleStore store;
+  sch::test::schedule_store_suite(store);
 }
