@@ -443,9 +443,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
     return read_schedules(r, c.schedules);
   }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon",    "api",  "ingress",
-                                                     "registries", "images", "isolation",
-                                                     "node",      "billing", "schedules"};
+    static constexpr std::string_view kSections[] = {"daemon",     "api",     "ingress",
+                                                     "registries", "images",  "isolation",
+                                                     "node",       "billing", "schedules"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
@@ -509,9 +509,10 @@ std::string to_toml(const Config& c) {
            {"billed_resources", c.billing.billed_resources},
            {"service_mode", c.billing.service_mode},
            {"checkpoint_interval", format_duration(c.billing.checkpoint_interval)}}},
-      {"schedules", toml::table{{"allow_seconds", c.schedules.allow_seconds},
-                                {"starting_deadline", format_duration(c.schedules.starting_deadline)},
-                                {"history", c.schedules.history}}},
+      {"schedules",
+       toml::table{{"allow_seconds", c.schedules.allow_seconds},
+                   {"starting_deadline", format_duration(c.schedules.starting_deadline)},
+                   {"history", c.schedules.history}}},
   };
   toml::table* node = root["node"].as_table();
   if (c.node.cpu_millis % 1000 == 0)
