@@ -56,6 +56,13 @@ out=$($SVCTL run --rm demo/busybox -- echo installed-ok) || fail "svctl run"
 [ "$out" = "installed-ok" ] || fail "the task printed '$out'"
 # The shim that supervises a running task is the installed one.
 id=$($SVCTL run -d demo/busybox -- sleep 300) || fail "svctl run -d"
+# run -d returns once the task is created: its shim exists once it is RUNNING.
+i=0
+until $SVCTL -o json inspect "$id" 2>/dev/null | grep -q '"state": *"RUNNING"'; do
+  i=$((i + 1))
+  [ $i -lt 300 ] || fail "task $id did not reach RUNNING: $($SVCTL inspect "$id" 2>&1)"
+  sleep 0.1
+done
 found=""
 for exe in /proc/[0-9]*/exe; do
   [ "$(readlink "$exe" 2>/dev/null)" = "$P/libexec/svc/svc-shim" ] && found=yes && break
