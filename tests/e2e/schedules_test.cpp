@@ -166,6 +166,47 @@ TEST_CASE("a seconds schedule runs real tasks: describe, pause, resume, run-now,
   CHECK(runs_of(*d, "tick").size() == after_rm);
 }
 
+TEST_CASE("overlap: forbid skips while a run runs, replace stops it", "[e2e][schedules]") {
+  REQUIRE_ROOT();
+  auto d = start_daemon();
+  RemoveSchedules cleanup{*d};
+  for (const char* policy : {"forbid", "replace"}) {
+    INFO(policy);
+    REQUIRE(d->svctl({"schedule", "create", policy, "--cron", "*/2 * * * * *", "--overlap", policy,
+                      "--cpu", "100m", "--init", "--stop-timeout", "1s", shared().image, "--",
+                      "sleep", "1000"})
+                .exit_code == 0);
+  }
+  // forbid: while its first run sleeps, the next due times are SKIPPED, no second task.
+  REQUIRE(wait_for(
+      [&] {
+        for (const auto& r : describe(*d, "forbid").value("lastRuns", json::array()))
+          if (r.value("outcome", "") == "SKIPPED") return true;
+        return false;
+      },
+      60s));
+  CHECK(runs_of(*d, "forbid").size() == 1);
+  // replace: a second run starts and the first is stopped (StoppedByUser).
+  REQUIRE(wait_for([&] { return runs_of(*d, "replace").size() >= 2; }, 60s));
+  json s = describe(*d, "replace");
+  std::string first = s["lastRuns"][0]["taskId"];
+  REQUIRE(wait_for(
+      [&] {
+        auto j = json::parse(d->svctl({"inspect", first, "-o", "json"}).out);
+        return j.value("state", "") == "STOPPED";
+      },
+      60s));
+  auto j = json::parse(d->svctl({"inspect", first, "-o", "json"}).out);
+  CHECK(j["stopReason"] == "StoppedByUser");
+  bool replaced = false;
+  json after = describe(*d, "replace");
+  for (const auto& r : after["lastRuns"])
+    replaced = replaced || r.value("message", "").find("replaced " + first) != std::string::npos;
+  INFO(after.dump());
+  CHECK(replaced);
+  REQUIRE(d->svctl({"schedule", "rm", "forbid", "replace"}).exit_code == 0);
+}
+
 TEST_CASE("a due time missed while svcd was down runs exactly once at start", "[e2e][schedules]") {
   REQUIRE_ROOT();
   auto d = start_daemon();
