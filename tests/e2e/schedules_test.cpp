@@ -234,6 +234,18 @@ TEST_CASE("a due time missed while svcd was down runs exactly once at start", "[
   CHECK(s["lastRuns"][0]["outcome"] == "STARTED");
   CHECK(s["lastRuns"][0]["taskName"] == fmt::format("once-{}", due));
 
+  // The same over REST.
+  auto rest = d->curl("GET", "/v1/schedules/once");
+  CHECK(rest.exit_code == 200);
+  CHECK(json::parse(rest.out)["lastRuns"].size() == 1);
+  CHECK(d->curl("POST", "/v1/schedules/once:pause").exit_code == 200);
+  CHECK(json::parse(d->curl("GET", "/v1/schedules").out)["schedules"][0]["paused"] == true);
+  auto bad = d->curl("POST", "/v1/schedules",
+                     R"({"schedule":{"name":"x","cron":"* * *","task":{"image":"busybox"}}})");
+  CHECK(bad.exit_code == 400);
+  CHECK(json::parse(bad.out)["message"].get<std::string>().find("3 fields") != std::string::npos);
+  CHECK(d->curl("GET", "/v1/schedules/x").exit_code == 404);
+
   // Another restart (and a kill -9 one) does not run it again.
   REQUIRE(d->stop().value_or(-1) == 0);
   d->start();
