@@ -80,11 +80,28 @@ Result<> ScheduleController::recover() {
         r.task_state = t->state;
         r.exit_code = t->exit_code;
         r.stop_reason = t->stop_reason;
+      } else if (!r.manual && clock_.now() - r.scheduled_at <= deadline_of(e)) {
+        // Its task was never created: create it now, still within the deadline. The name is
+        // the due time's, so this cannot make a second task for it.
+        TaskSpec spec = e.schedule.spec.task;
+        spec.name = r.task_name;
+        auto task = runs_.start(std::move(spec));
+        r.handled_at = clock_.now();
+        if (task) {
+          r.outcome = RunOutcome::kStarted;
+          r.task_id = task->id;
+          r.task_state = task->state;
+          r.message = "svcd stopped before this run's task was created; created at restart";
+        } else {
+          r.outcome = RunOutcome::kFailed;
+          r.message = task.error().message();
+        }
       } else {
         r.outcome = RunOutcome::kFailed;
-        r.message =
-            "svcd stopped before this run's task was created; not retried, so that a due time "
-            "never runs twice";
+        r.message = r.manual ? "svcd stopped before this run-now's task was created; not retried "
+                               "(ask again)"
+                             : "svcd stopped before this run's task was created, and it is now "
+                               "more than the starting deadline late: not run";
       }
       if (auto w = store_.record_run(e.schedule.spec.name, e.schedule.handled_through, r,
                                      options_.history);

@@ -5,10 +5,11 @@
 // was down, only the LAST due time that is still within the starting deadline runs, once; the
 // earlier ones are recorded as missed.
 //
-// Never twice: a due time is written to the store as handled (ScheduleStore::record_run) BEFORE
-// its task is created, so a crash between the two loses that one run rather than repeating it.
-// The task's name is derived from the due time as well, so even a second attempt could not
-// create a second task for it.
+// Never twice: a due time is written to the store as handled (ScheduleStore::record_run, as a
+// STARTING run) BEFORE its task is created, and the task's name is derived from the due time,
+// so no attempt can create a second task for it. If svcd dies between the two, recover() finds
+// the STARTING run: it looks the task up by that name, and creates it only if it does not exist
+// and the due time is still within the starting deadline; so the run happens exactly once.
 //
 // Threading: one mutex guards the table; store and RunStarter calls are made under it (they are
 // short: a task create is one store write), so the order of records is the order of decisions.
@@ -40,9 +41,10 @@ class ScheduleController {
 
   ScheduleController(ScheduleStore& store, RunStarter& runs, const Clock& clock, Options options);
 
-  // At start: loads every schedule. Runs that came due while svcd was down are handled by the
-  // first tick() (the missed-run rule). A run recorded as STARTING whose task does not exist is
-  // marked FAILED (svcd stopped in between) and not retried.
+  // At start (after the task controller recovered): loads every schedule. Runs that came due
+  // while svcd was down are handled by the first tick() (the missed-run rule). A run recorded as
+  // STARTING whose task does not exist is started now when still within its starting deadline
+  // (by its due time's name, so at most once), else marked FAILED; a run-now is not retried.
   Result<> recover();
 
   // Validates everything (name, cron, timezone, overlap, the task spec) before storing anything.

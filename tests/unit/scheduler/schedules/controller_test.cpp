@@ -284,7 +284,7 @@ TEST_CASE("schedules: a crash between recording a run and creating its task", "[
   Rig r;
   REQUIRE(r.c->create(spec("c", "* * * * *")));
   FakeScheduleStore at_crash;
-  SECTION("the task was not created: the run is failed, not retried") {
+  SECTION("the task was not created: it is created at restart, once, within the deadline") {
     r.runs.on_start = [&](const sch::TaskSpec&) { at_crash = r.store; };
     r.runs.fail_with = "svcd killed";  // what the store saw when svcd died is at_crash
     r.at("2026-03-25T10:01:00");
@@ -292,13 +292,36 @@ TEST_CASE("schedules: a crash between recording a run and creating its task", "[
     r.runs.fail_with.clear();
     r.runs.on_start = nullptr;
     r.store = at_crash;
+    r.at("2026-03-25T10:01:20");
     r.restart();
     r.c->tick();
-    CHECK(r.runs.specs.empty());
+    REQUIRE(r.runs.specs.size() == 1);
+    CHECK(r.runs.specs[0].name == "c-" + std::to_string(unix_s(utc("2026-03-25T10:01:00"))));
     auto got = r.c->get("c").value();
     REQUIRE(got.runs.size() == 1);
+    CHECK(got.runs[0].outcome == sch::RunOutcome::kStarted);
+    CHECK_THAT(got.runs[0].message, Catch::Contains("created at restart"));
+    // A second restart finds it by name and does not create it again.
+    r.restart();
+    r.c->tick();
+    CHECK(r.runs.specs.size() == 1);
+  }
+  SECTION("the task was not created and the deadline passed: failed, not run") {
+    r.runs.on_start = [&](const sch::TaskSpec&) { at_crash = r.store; };
+    r.runs.fail_with = "svcd killed";
+    r.at("2026-03-25T10:01:00");
+    r.c->tick();
+    r.runs.fail_with.clear();
+    r.runs.on_start = nullptr;
+    r.store = at_crash;
+    r.at("2026-03-25T10:01:20");
+    r.options.default_starting_deadline = seconds(10);
+    r.restart();
+    auto got = r.c->get("c").value();
+    REQUIRE_FALSE(got.runs.empty());
     CHECK(got.runs[0].outcome == sch::RunOutcome::kFailed);
-    CHECK_THAT(got.runs[0].message, Catch::Contains("never runs twice"));
+    CHECK_THAT(got.runs[0].message, Catch::Contains("more than the starting deadline late"));
+    CHECK(r.runs.specs.empty());
   }
   SECTION("the task was created: recovery finds it by its name") {
     r.runs.on_start = [&](const sch::TaskSpec&) { at_crash = r.store; };
