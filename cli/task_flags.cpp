@@ -10,8 +10,13 @@ namespace svc::cli {
 using google::protobuf::util::TimeUtil;
 
 void add_task_spec_flags(CLI::App* cmd, const std::shared_ptr<TaskFlags>& o) {
-  cmd->add_option("--cpu", o->cpu, "vCPUs to reserve and limit to: 0.5, 250m (default 1)");
-  cmd->add_option("--memory,-m", o->memory, "memory limit: 256Mi, 1G (default 512Mi)");
+  cmd->add_option(
+      "--cpu", o->cpu,
+      "vCPUs to reserve and limit to: 0.5, 250m (default: the node's small request and no "
+      "limit, see `svctl node info`)");
+  cmd->add_option("--memory,-m", o->memory,
+                  "memory to reserve and limit to: 256Mi, 1G (default: the node's small request "
+                  "and its default limit)");
   cmd->add_option("--env,-e", o->env, "set a variable: KEY=VALUE, or KEY to pass svctl's own")
       ->allow_extra_args(false);
   cmd->add_option("--env-file", o->env_files, "read variables from a file of KEY=VALUE lines")

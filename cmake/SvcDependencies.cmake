@@ -25,6 +25,7 @@ pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)  # ISA-L igzip: fast gz
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)  # bridge networking's filter
 if(SVC_BUILD_TESTS)
   find_package(Catch2 2 CONFIG REQUIRED)
   include(Catch)

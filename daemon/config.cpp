@@ -1,10 +1,13 @@
 #include "daemon/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <sstream>
 
 #include <toml++/toml.h>
 
 #include "common/address.hpp"
+#include "common/digest.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
@@ -223,12 +226,15 @@ Result<> read_isolation(TableReader& r, Config::Isolation& iso) {
     return r.on(key, [&](const toml::node& node) -> Result<> {
       if (!node.is_string()) return r.type_error(key, node, "a string");
       std::string v(node.value<std::string>().value_or(std::string()));
-      bool ok = !v.empty() && v.size() <= 64 && v != "." && v != "..";
+      // "" (the default): follow the state dir (cgroup_names()).
+      bool ok = v.size() <= 64 && v != "." && v != "..";
       for (char ch : v)
         ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.');
       if (!ok)
-        return r.value_error(key, node, "a cgroup name: 1-64 letters, digits, '-', '_' or '.'");
+        return r.value_error(key, node,
+                             "a cgroup name: up to 64 letters, digits, '-', '_' or '.' (\"\": "
+                             "follow the state dir)");
       out = v;
       return {};
     });
@@ -277,6 +283,35 @@ Result<> read_images(TableReader& r, Config::Images& im) {
   return r.unknown_keys();
 }
 
+Result<> read_network(TableReader& r, Config::Network& n) {
+  SVC_TRY(r.on("dns", [&](const toml::node& node) -> Result<> {
+    const toml::array* arr = node.as_array();
+    if (!arr) return r.type_error("dns", node, "an array of IP addresses");
+    n.dns.clear();
+    for (const toml::node& item : *arr) {
+      auto text = item.value<std::string>();
+      in6_addr v6{};
+      in_addr v4{};
+      if (!item.is_string() || (::inet_pton(AF_INET, text->c_str(), &v4) != 1 &&
+                                ::inet_pton(AF_INET6, text->c_str(), &v6) != 1))
+        return r.value_error("dns", item,
+                             "each entry an IPv4 or IPv6 address, e.g. \"192.0.2.53\"");
+      n.dns.push_back(*text);
+    }
+    return {};
+  }));
+  for (auto [key, out] :
+       {std::pair<std::string_view, bool*>{"bridge_reach_host", &n.bridge_reach_host},
+        {"bridge_reach_each_other", &n.bridge_reach_each_other}}) {
+    SVC_TRY(r.on(key, [&, key, out](const toml::node& node) -> Result<> {
+      if (!node.is_boolean()) return r.type_error(key, node, "true or false");
+      *out = *node.value<bool>();
+      return {};
+    }));
+  }
+  return r.unknown_keys();
+}
+
 Result<> read_node(TableReader& r, Config::Node& n) {
   SVC_TRY(r.on("cpus", [&](const toml::node& node) -> Result<> {
     if (node.is_integer() || node.is_floating_point()) {
@@ -309,6 +344,52 @@ Result<> read_node(TableReader& r, Config::Node& n) {
     n.memory_bytes = *bytes;
     return {};
   }));
+  SVC_TRY(r.on("cpu_overcommit", [&](const toml::node& node) -> Result<> {
+    if (!node.is_integer() && !node.is_floating_point())
+      return r.type_error("cpu_overcommit", node, "a number such as 1 or 4.0");
+    double v = node.is_integer() ? static_cast<double>(*node.value<std::int64_t>())
+                                 : *node.value<double>();
+    if (!(v >= 1.0 && v <= 1000.0))
+      return r.value_error("cpu_overcommit", node,
+                           "must be 1 (requests up to the allocatable vCPUs) to 1000");
+    n.cpu_overcommit = v;
+    return {};
+  }));
+  SVC_TRY(r.on("default_cpu_request", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string())
+      return r.type_error("default_cpu_request", node, "a CPU amount such as \"10m\" or \"0.1\"");
+    auto millis = parse_cpu_millis(*node.value<std::string>());
+    if (!millis) return r.value_error("default_cpu_request", node, millis.error().message());
+    n.default_cpu_request_millis = *millis;
+    return {};
+  }));
+  auto size_key = [&](std::string_view key, std::uint64_t& out) {
+    return r.on(key, [&, key](const toml::node& node) -> Result<> {
+      if (!node.is_string()) return r.type_error(key, node, "a size such as \"16Mi\"");
+      auto v = parse_size(*node.value<std::string>());
+      if (!v) return r.value_error(key, node, v.error().message());
+      // The smallest memory limit a sandbox may have (ValidationLimits::min_memory_bytes).
+      if (*v < (4ULL << 20)) return r.value_error(key, node, "must be at least 4Mi");
+      out = *v;
+      return {};
+    });
+  };
+  SVC_TRY(size_key("default_memory_request", n.default_memory_request_bytes));
+  SVC_TRY(size_key("default_memory_limit", n.default_memory_limit_bytes));
+  SVC_TRY(r.on("default_pids", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("default_pids", node, "an integer");
+    if (*v < 1 || *v > 4'194'304)
+      return r.value_error("default_pids", node, "must be 1 to 4194304");
+    n.default_pids = *v;
+    return {};
+  }));
+  if (n.default_memory_request_bytes > n.default_memory_limit_bytes)
+    return fail(Code::kInvalidArgument,
+                "{}: node.default_memory_request ({}) is more than node.default_memory_limit ({}): "
+                "a request is at most its limit",
+                r.source(), format_size(n.default_memory_request_bytes),
+                format_size(n.default_memory_limit_bytes));
   return r.unknown_keys();
 }
 
@@ -435,6 +516,8 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
   SVC_TRY(section(top, root, "isolation", [&](TableReader& r, const toml::table&) {
     return read_isolation(r, c.isolation);
   }));
+  SVC_TRY(section(top, root, "network",
+                  [&](TableReader& r, const toml::table&) { return read_network(r, c.network); }));
   SVC_TRY(section(top, root, "node",
                   [&](TableReader& r, const toml::table&) { return read_node(r, c.node); }));
   SVC_TRY(section(top, root, "billing",
@@ -443,15 +526,15 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
     return read_schedules(r, c.schedules);
   }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon",     "api",     "ingress",
-                                                     "registries", "images",  "isolation",
-                                                     "node",       "billing", "schedules"};
+    static constexpr std::string_view kSections[] = {
+        "daemon", "api",     "ingress", "registries", "images",
+        "isolation", "network", "node", "billing", "schedules"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
       return fail(Code::kInvalidArgument,
                   "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, images, "
-                  "isolation, node, billing, schedules)",
+                  "isolation, network, node, billing, schedules)",
                   where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
   }
   return c;
@@ -496,8 +579,17 @@ std::string to_toml(const Config& c) {
       {"isolation", toml::table{{"cgroup_base", c.isolation.cgroup_base},
                                 {"shim_cgroup", c.isolation.shim_cgroup},
                                 {"uid_base", static_cast<std::int64_t>(c.isolation.uid_base)}}},
-      {"node", toml::table{{"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes)
-                                                          : std::string()}}},
+      {"network", toml::table{{"dns", strings(c.network.dns)},
+                              {"bridge_reach_host", c.network.bridge_reach_host},
+                              {"bridge_reach_each_other", c.network.bridge_reach_each_other}}},
+      {"node",
+       toml::table{
+           {"memory", c.node.memory_bytes ? format_size(c.node.memory_bytes) : std::string()},
+           {"cpu_overcommit", c.node.cpu_overcommit},
+           {"default_cpu_request", format_cpu_millis(c.node.default_cpu_request_millis)},
+           {"default_memory_request", format_size(c.node.default_memory_request_bytes)},
+           {"default_memory_limit", format_size(c.node.default_memory_limit_bytes)},
+           {"default_pids", c.node.default_pids}}},
       {"billing",
        toml::table{
            {"currency", c.billing.currency},
@@ -523,6 +615,17 @@ std::string to_toml(const Config& c) {
   out << "# svcd effective configuration (embedded defaults, then the file, then flags)\n";
   out << root << "\n";
   return out.str();
+}
+
+CgroupNames cgroup_names(const Config& c) {
+  CgroupNames n;
+  std::string dir = std::filesystem::path(c.daemon.state_dir).lexically_normal().string();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string derived =
+      dir == "/var/lib/svcd" ? "svc" : "svc-" + Digest::sha256_of(dir).hex().substr(0, 8);
+  n.base = !c.isolation.cgroup_base.empty() ? c.isolation.cgroup_base : derived;
+  n.shims = !c.isolation.shim_cgroup.empty() ? c.isolation.shim_cgroup : n.base + "-shims";
+  return n;
 }
 
 Result<> validate(const Config& c) {

@@ -50,14 +50,31 @@ struct Config {
   } images;
 
   struct Isolation {
-    std::string cgroup_base = "svc";         // sandboxes: <hierarchy>/<cgroup_base>/sandboxes/<id>
-    std::string shim_cgroup = "svc-shims";   // shims: <hierarchy>/<shim_cgroup> (not svcd's own)
+    // sandboxes: <hierarchy>/<cgroup_base>/sandboxes/<id>; shims: <hierarchy>/<shim_cgroup>
+    // (not svcd's own). Empty: follow the state dir (cgroup_names()).
+    std::string cgroup_base;
+    std::string shim_cgroup;
     std::uint64_t uid_base = 1'000'000'000;  // first host uid of the per-sandbox ranges
   } isolation;
+
+  // Bridge networking (`--network bridge`): who a bridge task may reach, and its resolvers.
+  struct Network {
+    std::vector<std::string> dns;  // nameservers for bridge tasks; empty: the host's (not loopback)
+    bool bridge_reach_host = false;        // the host's own services
+    bool bridge_reach_each_other = false;  // other bridge tasks
+  } network;
 
   struct Node {
     std::int64_t cpu_millis = 0;     // 0 = all online CPUs
     std::uint64_t memory_bytes = 0;  // 0 = 90 % of RAM
+    // CPU requests admitted per allocatable vCPU (1 = none beyond the node; 4 = four times).
+    double cpu_overcommit = 1.0;
+    // What a task or instance without --cpu / --memory requests and is limited to: a weight
+    // under contention and no CPU quota, a small memory reservation and a memory limit.
+    std::int64_t default_cpu_request_millis = 1;
+    std::uint64_t default_memory_request_bytes = 16ULL << 20;
+    std::uint64_t default_memory_limit_bytes = 512ULL << 20;
+    std::int64_t default_pids = 1024;
   } node;
 
   // Prices are kept in nano-units of the currency (daemon/billing/money.hpp): 0.0000113 is
@@ -102,5 +119,15 @@ std::string to_toml(const Config& config);
 
 // Checks cross-key constraints (absolute dirs, valid addresses).
 Result<> validate(const Config& config);
+
+// The cgroup names svcd uses: [isolation] cgroup_base and shim_cgroup when set; else, so that
+// two svcd with different state dirs never share a cgroup tree, "svc" and "svc-shims" for the
+// default state dir (/var/lib/svcd) and "svc-<8 hex of the state dir's SHA-256>" and
+// "<that>-shims" for any other.
+struct CgroupNames {
+  std::string base;
+  std::string shims;
+};
+CgroupNames cgroup_names(const Config& config);
 
 }  // namespace svc::daemon

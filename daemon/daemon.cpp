@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -39,6 +40,7 @@
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
+#include "scheduler/capacity.hpp"
 #include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
@@ -109,7 +111,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->metrics_ = std::make_unique<metrics::Registry>();
   fs::path state(config.daemon.state_dir);
   fs::path run(config.daemon.run_dir);
-  SVC_TRY_CTX(make_dirs(state, 0711), "state dir");
+  // 0700: svcd.db holds every task's environment, tasks/ their logs and files. No sandbox
+  // needs to pass through: each one's process opens its own sandbox dir (0711) while it still
+  // has the host root's uid. A state dir an older svcd made 0711 is tightened.
+  SVC_TRY_CTX(make_dirs(state, 0700), "state dir");
+  if (::chmod(state.c_str(), 0700) != 0)
+    return fail_errno(fmt::format("make state dir {} private (chmod 0700)", state.string()));
   SVC_TRY_CTX(make_dirs(run, 0755), "run dir");
   d->lock_fd_ = SVC_TRY(lock_state_dir(state));
 
@@ -160,17 +167,29 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   io.limits.max_file_bytes = config.images.max_file_size;
   io.metrics = d->metrics_.get();
   d->images_ = SVC_TRY_CTX(images::ImageService::create(io, d->clock_), "images");
+  // The node's one admission ledger, shared by tasks and service instances: requests are
+  // admitted against the allocatable CPU times the overcommit ratio and the allocatable memory.
+  std::int64_t admit_cpu =
+      static_cast<std::int64_t>(static_cast<double>(alloc_cpu) * config.node.cpu_overcommit);
+  d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{admit_cpu, alloc_mem});
   const billing::Policy policy = billing_policy(config.billing);
   d->usage_store_ = std::make_unique<SqlUsageStore>(*d->store_);
   d->usage_recorder_ = std::make_unique<billing::TaskUsageRecorder>(policy, d->clock_);
   TaskSystem::Options to;
   to.usage = d->usage_recorder_.get();
   to.state_dir = state;
-  to.capacity_cpu_millis = alloc_cpu;
-  to.capacity_memory_bytes = alloc_mem;
-  to.cgroup_base = config.isolation.cgroup_base;
-  to.shim_cgroup = config.isolation.shim_cgroup;
+  to.capacity = d->capacity_.get();
+  to.defaults = scheduler::ResourceDefaults{
+      config.node.default_cpu_request_millis, config.node.default_memory_request_bytes,
+      config.node.default_memory_limit_bytes, config.node.default_pids};
+  CgroupNames cgroups = cgroup_names(config);
+  to.cgroup_base = cgroups.base;
+  to.shim_cgroup = cgroups.shims;
   to.uid_base = config.isolation.uid_base;
+  to.bridge_reach_host = config.network.bridge_reach_host;
+  to.bridge_reach_each_other = config.network.bridge_reach_each_other;
+  to.dns = config.network.dns;
+  to.other_cgroups = {ServiceSystem::kCgroupParent};
   d->tasks_ = SVC_TRY_CTX(TaskSystem::start(to, host, *d->store_, *d->images_, d->clock_), "tasks");
   Daemon* owner = d.get();
   int orphans = SVC_TRY_CTX(
@@ -191,6 +210,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   nm.started_at = d->started_at_;
   nm.allocatable_cpu_millis = alloc_cpu;
   nm.allocatable_memory_bytes = alloc_mem;
+  nm.capacity = d->capacity_.get();
   nm.tasks = &d->tasks_->tasks();
   register_node_metrics(*d->metrics_, nm);
   billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
@@ -200,11 +220,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       ScheduleSystem::start(config.schedules, *d->store_, d->tasks_->tasks(), d->clock_),
       "schedules");
 
-  d->capacity_ = std::make_unique<scheduler::Capacity>(scheduler::Amount{alloc_cpu, alloc_mem});
   ServiceSystem::Options so;
   so.state_dir = state;
-  so.shim_cgroup = config.isolation.shim_cgroup;
+  so.shim_cgroup = cgroups.shims;
   so.resources = kInstanceDefaults;
+  so.dns = config.network.dns;
   // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
   // the controller), the daemon keeps a pointer for its port and metrics.
   ServiceSystem::DataPlaneFactory make_ingress;
@@ -238,6 +258,22 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   Daemon* self = d.get();
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
+    auto totals = self->capacity_->totals();
+    s.admittable_cpu_millis = totals.total.cpu_millis;
+    s.cpu_overcommit = self->config_.node.cpu_overcommit;
+    s.requested_cpu_millis = totals.reserved.cpu_millis;
+    s.requested_memory_bytes = totals.reserved.memory_bytes;
+    s.limited_cpu_millis = totals.limits.cpu_millis;
+    s.limited_memory_bytes = totals.limits.memory_bytes;
+    s.without_cpu_limit = static_cast<int>(totals.without_cpu_limit);
+    s.admitted = static_cast<int>(totals.holders);
+    auto free = self->capacity_->free();
+    s.free_cpu_millis = free.cpu_millis;
+    s.free_memory_bytes = free.memory_bytes;
+    const auto& n = self->config_.node;
+    s.default_cpu_request_millis = n.default_cpu_request_millis;
+    s.default_memory_request_bytes = n.default_memory_request_bytes;
+    s.default_memory_limit_bytes = n.default_memory_limit_bytes;
     s.node_id = self->node_id_;
     s.state_dir = self->config_.daemon.state_dir;
     s.run_dir = self->config_.daemon.run_dir;
@@ -310,6 +346,8 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   tasks_.reset();
   usage_recorder_.reset();
   usage_store_.reset();
+  // After every controller that reserves in it.
+  capacity_.reset();
   images_.reset();
   tokens_.reset();
   store_.reset();

@@ -17,6 +17,10 @@ namespace svc::images {
 class ImageService;
 }
 
+namespace svc::scheduler {
+class Capacity;
+}
+
 namespace svc::ingress {
 class Proxy;
 }
@@ -73,12 +77,13 @@ class Daemon {
   std::unique_ptr<images::ImageService> images_;
   std::unique_ptr<SqlUsageStore> usage_store_;
   std::unique_ptr<billing::TaskUsageRecorder> usage_recorder_;
+  // The node's one admission ledger: tasks ("task:<id>") and service instances
+  // ("instance:<id>") reserve their requests here. Outlives the controllers that hold it.
+  std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<TaskSystem> tasks_;
   std::unique_ptr<billing::UsageProbe> usage_probe_;
   std::unique_ptr<billing::UsageMeter> usage_meter_;
   std::unique_ptr<billing::UsageApi> usage_api_;
-  // The node's one admission ledger: service instances reserve there ("instance:<id>").
-  std::unique_ptr<scheduler::Capacity> capacity_;
   std::unique_ptr<ServiceSystem> services_;
   // Cron schedules: started after the tasks recovered, stopped before the tasks shut down.
   std::unique_ptr<ScheduleSystem> schedules_;

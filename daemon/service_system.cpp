@@ -32,15 +32,20 @@ Result<std::unique_ptr<ServiceSystem>> ServiceSystem::start(
   isolation::RuntimeOptions ro;
   ro.state_dir = sandboxes;
   ro.shim_path = isolation::find_shim();
-  ro.cgroup_parent = "instances";
+  ro.cgroup_parent = kCgroupParent;
   ro.shim_cgroup = options.shim_cgroup;
+  // The tasks' bridge, address file and all: one bridge per node, so a bridge instance never
+  // gets an address a task holds.
+  ro.bridge = tasks.runtime().options().bridge;
   s->runtime_ =
       std::make_unique<isolation::Runtime>(ro, tasks.cgroups(), tasks.seccomp(), tasks.uid_pool());
   s->monitor_ = std::make_unique<isolation::ExitMonitor>();
   s->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);
   s->store_ = std::make_unique<SqlServiceStore>(store);
   s->image_source_ = std::make_unique<ImageSourceAdapter>(images);
-  s->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*s->runtime_, *s->monitor_);
+  TaskRuntimeAdapter::Dns dns;
+  dns.nameservers = options.dns;
+  s->task_runtime_ = std::make_unique<TaskRuntimeAdapter>(*s->runtime_, *s->monitor_, dns);
   s->network_ = std::make_unique<InstanceNetworkAdapter>(*s->runtime_);
   isolation::Runtime* runtime = s->runtime_.get();
   s->logs_ = std::make_unique<FileServiceLogs>(

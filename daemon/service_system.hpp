@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "daemon/config.hpp"
@@ -48,7 +50,11 @@ class ServiceSystem {
     std::string shim_cgroup = "svc-shims";
     unsigned workers = 4;  // launches and stops at once
     scheduler::ResourceDefaults resources;
+    std::vector<std::string> dns;  // [network] dns: the instances' resolv.conf, as tasks'
   };
+  // The instances' cgroups, under the node's cgroup base beside the tasks' (which must not
+  // take it for an orphan: TaskSystem::Options::other_cgroups).
+  static constexpr const char* kCgroupParent = "instances";
   // Makes the data plane once the controller exists (the controller is its ControlPlane).
   // Empty: no ingress ([ingress] listen = ""): services can be neither deployed nor reached.
   using DataPlaneFactory =

@@ -7,8 +7,12 @@
 // it: their shims keep running and a new TaskSystem re-adopts them.
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "common/clock.hpp"
+#include "common/fd.hpp"
 #include "daemon/config.hpp"
 #include "isolation/host_probe.hpp"
 #include "scheduler/tasks/controller.hpp"
@@ -44,12 +48,20 @@ class TaskSystem {
  public:
   struct Options {
     std::filesystem::path state_dir;
-    std::int64_t capacity_cpu_millis = 0;
-    std::uint64_t capacity_memory_bytes = 0;
-    unsigned workers = 8;  // concurrent pulls/launches
-    std::string cgroup_base = "svc";
+    scheduler::Capacity* capacity = nullptr;  // the node's ledger (the Daemon owns it)
+    scheduler::ResourceDefaults defaults = scheduler::default_resource_defaults();
+    unsigned workers = 8;             // concurrent starts (quick steps: records, launches)
+    unsigned pull_workers = 8;        // concurrent pulls, apart: a slow registry holds only these
+    std::string cgroup_base = "svc";  // claimed for this svcd alone (cgroup_tree.hpp)
     std::string shim_cgroup = "svc-shims";
     std::uint64_t uid_base = 1'000'000'000;
+    // Bridge networking ([network]): who a bridge task reaches, and its nameservers.
+    bool bridge_reach_host = false;
+    bool bridge_reach_each_other = false;
+    std::vector<std::string> dns;
+    // Cgroups under the node's base that are not tasks' (the service instances' parent): never
+    // removed as orphans.
+    std::set<std::string> other_cgroups;
     // Opens and closes each run's usage record in the task's own store transactions.
     billing::TaskUsageRecorder* usage = nullptr;
   };
@@ -70,12 +82,21 @@ class TaskSystem {
 
  private:
   TaskSystem() = default;
+  void remove_cgroup_trees();
+  void remove_bridge_if_unused();
+
+  // The flock on the sandboxes' cgroup tree: while it is held no other svcd uses the tree, and
+  // only then does this one remove the trees when it stops. Released last.
+  UniqueFd cgroup_claim_;
+  std::string cgroup_base_;
+  std::string shim_cgroup_;
   std::unique_ptr<isolation::CgroupDriver> cgroups_;
   std::unique_ptr<isolation::seccomp::Compiler> seccomp_;
   std::unique_ptr<isolation::UidPool> uid_pool_;
   std::unique_ptr<isolation::Runtime> runtime_;
   std::unique_ptr<isolation::ExitMonitor> monitor_;
   std::unique_ptr<scheduler::ThreadPoolExecutor> executor_;
+  std::unique_ptr<scheduler::ThreadPoolExecutor> pulls_;
   std::unique_ptr<SqlTaskStore> task_store_;
   std::unique_ptr<ImageSourceAdapter> image_source_;
   std::unique_ptr<TaskRuntimeAdapter> task_runtime_;

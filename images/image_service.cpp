@@ -68,6 +68,12 @@ Result<Image> ImageService::pull(std::string_view reference,
                                  const ProgressFn& progress, const Cancelled& cancelled) {
   Reference ref = SVC_TRY(parse_reference(reference));
   std::shared_lock lock(gc_mu_);
+  return pull_locked(ref, platform, progress, cancelled);
+}
+
+Result<Image> ImageService::pull_locked(const Reference& ref,
+                                        const std::optional<Platform>& platform,
+                                        const ProgressFn& progress, const Cancelled& cancelled) {
   const auto started = clock_.steady_now();
   // Bytes fetched, per layer, from the progress the pull reports anyway: a layer already on disk
   // fetches nothing; one done fetched its whole size. (Serialised: ProgressTracker calls one at a
@@ -97,6 +103,25 @@ Result<Image> ImageService::pull(std::string_view reference,
         std::chrono::duration<double>(clock_.steady_now() - started).count());
   }
   return r;
+}
+
+Result<Image> ImageService::get_and_lease(const std::string& holder, std::string_view reference) {
+  std::shared_lock lock(gc_mu_);
+  auto im = SVC_TRY(find(reference));
+  if (!im)
+    return fail(Code::kNotFound, "no image \"{}\" on this node (pull it with `svctl pull {}`)",
+                reference, reference);
+  SVC_TRY_CTX(lease_locked(holder, *im), "keep image {} for {}", im->digest.short_str(), holder);
+  return *im;
+}
+
+Result<Image> ImageService::pull_and_lease(const std::string& holder, std::string_view reference,
+                                           const Cancelled& cancelled) {
+  Reference ref = SVC_TRY(parse_reference(reference));
+  std::shared_lock lock(gc_mu_);
+  Image im = SVC_TRY(pull_locked(ref, std::nullopt, {}, cancelled));
+  SVC_TRY_CTX(lease_locked(holder, im), "keep image {} for {}", im.digest.short_str(), holder);
+  return im;
 }
 
 Result<std::optional<Image>> ImageService::find(std::string_view text) const {
@@ -222,9 +247,13 @@ Result<std::vector<Image>> ImageService::import(const std::filesystem::path& pat
 }
 
 Result<> ImageService::lease(const std::string& holder, const Image& image) {
+  std::shared_lock lock(gc_mu_);
+  return lease_locked(holder, image);
+}
+
+Result<> ImageService::lease_locked(const std::string& holder, const Image& image) {
   Lease l{holder, {image.digest}, {}};
   for (const auto& layer : image.layers) l.chain_ids.push_back(layer.chain_id);
-  std::shared_lock lock(gc_mu_);
   return leases_->add(l);
 }
 

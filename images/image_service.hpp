@@ -89,6 +89,12 @@ class ImageService {
   // Leases (see leases.hpp): holder is a task id; kept across restarts.
   Result<> lease(const std::string& holder, const Image& image);
   Result<> release(const std::string& holder);
+  // A task's image, found and leased to holder in one step under the GC lock, so a remove or
+  // prune cannot delete it between the two: NOT_FOUND when it is not on the node.
+  Result<Image> get_and_lease(const std::string& holder, std::string_view reference);
+  // Pulls it and leases the result to holder before any remove or prune can run.
+  Result<Image> pull_and_lease(const std::string& holder, std::string_view reference,
+                               const Cancelled& cancelled = {});
 
   // What the runtime stacks: the image's snapshot dirs, bottom layer first.
   std::vector<std::filesystem::path> rootfs_lower_dirs(const Image& image) const;
@@ -100,6 +106,10 @@ class ImageService {
  private:
   ImageService(ImageServiceOptions options, const Clock& clock);
   Result<std::optional<Image>> find(std::string_view reference) const;
+  // Caller holds gc_mu_ (shared).
+  Result<Image> pull_locked(const Reference& ref, const std::optional<Platform>& platform,
+                            const ProgressFn& progress, const Cancelled& cancelled);
+  Result<> lease_locked(const std::string& holder, const Image& image);
   // Deletes unreachable blobs and snapshots; caller holds gc_mu_ exclusively.
   Result<PruneResult> collect_locked();
 

@@ -26,7 +26,10 @@ void remove_tree(const fs::path& p) {
 
 }  // namespace
 
-Snapshotter::Snapshotter(const fs::path& root) : dir_(root / "snapshots") {}
+Snapshotter::Snapshotter(const fs::path& root, SyncFn sync)
+    : dir_(root / "snapshots"), sync_(std::move(sync)) {
+  if (!sync_) sync_ = [](int fd) { return ::syncfs(fd) == 0 ? 0 : errno; };
+}
 
 Result<> Snapshotter::init() {
   SVC_TRY_CTX(make_dirs(dir_, 0700), "snapshot store");
@@ -56,6 +59,15 @@ Result<fs::path> Snapshotter::prepare(const Digest& chain_id) {
 
 Result<> Snapshotter::commit(const fs::path& tmp, const Digest& chain_id) {
   fs::path dest = path(chain_id);
+  {
+    // The unpacker wrote and closed every file without syncing it: they reach the disk here,
+    // before the snapshot has a name. The rename below is what commits it.
+    UniqueFd t(::open(tmp.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    if (!t) return fail_errno(fmt::format("open snapshot dir {}", tmp.string()));
+    if (int err = sync_(t.get()); err != 0)
+      return fail_errno(err, fmt::format("sync snapshot {} to disk (is the disk full or failing?)",
+                                         chain_id.short_str()));
+  }
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {
     if ((errno == ENOTEMPTY || errno == EEXIST) && has(chain_id)) {
       discard(tmp);

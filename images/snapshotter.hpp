@@ -7,6 +7,7 @@
 // its name.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "common/digest.hpp"
@@ -16,7 +17,12 @@ namespace svc::images {
 
 class Snapshotter {
  public:
-  explicit Snapshotter(const std::filesystem::path& root);  // the images root; uses root/snapshots
+  // How a finished temp dir's files reach the disk before the rename that names it: syncfs(2)
+  // on its file system (one flush for the whole layer, rather than an fsync per file). A test
+  // passes a recording one. Returns 0 or an errno.
+  using SyncFn = std::function<int(int dir_fd)>;
+  // The images root; uses root/snapshots.
+  explicit Snapshotter(const std::filesystem::path& root, SyncFn sync = {});
 
   // Creates the directory; removes temp and trash dirs a crash left behind.
   Result<> init();
@@ -26,7 +32,9 @@ class Snapshotter {
 
   // A fresh empty temp dir for unpacking chain_id.
   Result<std::filesystem::path> prepare(const Digest& chain_id);
-  // Renames tmp to the snapshot's name. When another pull committed it first, tmp is dropped.
+  // Syncs tmp's files to disk, then renames tmp to the snapshot's name (and syncs the parent),
+  // so a crash never leaves a named snapshot with missing data. When another pull committed it
+  // first, tmp is dropped.
   Result<> commit(const std::filesystem::path& tmp, const Digest& chain_id);
   // Removes a temp dir (after a failed unpack).
   void discard(const std::filesystem::path& tmp);
@@ -39,6 +47,7 @@ class Snapshotter {
 
  private:
   std::filesystem::path dir_;
+  SyncFn sync_;
 };
 
 // Bytes of regular-file data beneath dir (hard links counted once).

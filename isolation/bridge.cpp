@@ -1,62 +1,24 @@
 #include "isolation/bridge.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include <system_error>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/fd.hpp"
 #include "common/fs.hpp"
+#include "isolation/bridge_rules.hpp"
 #include "isolation/netlink.hpp"
 #include "isolation/netns.hpp"
+#include "isolation/nftables.hpp"
 #include "isolation/uid_pool.hpp"
-
-extern char** environ;
 
 namespace svc::isolation {
 
 namespace {
-
-// Runs a short command (iptables) and returns its exit code. Only at bridge set-up and
-// teardown, never per sandbox.
-int run_command(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// The NAT and forwarding rules, as iptables arguments after the table/verb.
-std::vector<std::vector<std::string>> rules(const BridgeOptions& o) {
-  return {
-      {"-t", "nat", "POSTROUTING", "-s", o.subnet, "!", "-o", o.name, "-j", "MASQUERADE"},
-      {"-t", "filter", "FORWARD", "-i", o.name, "-j", "ACCEPT"},
-      {"-t", "filter", "FORWARD", "-o", o.name, "-m", "conntrack", "--ctstate",
-       "RELATED,ESTABLISHED", "-j", "ACCEPT"},
-  };
-}
-
-std::vector<std::string> iptables(const std::string& verb, std::vector<std::string> rule) {
-  // rule = {"-t", table, chain, ...}: iptables -t table <verb> chain ...
-  std::vector<std::string> out = {"iptables", "-w", rule[0], rule[1], verb};
-  out.insert(out.end(), rule.begin() + 2, rule.end());
-  return out;
-}
 
 // The host end's name: "svc" + 8 hex digits of a hash of the owner (fits IFNAMSIZ).
 std::string veth_name(std::string_view owner, unsigned salt) {
@@ -99,15 +61,8 @@ Result<> Bridge::ensure_bridge() {
     // Outbound traffic is forwarded and NATed: the host must route.
     UniqueFd fwd(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
     if (!fwd || ::write(fwd.get(), "1", 1) != 1) return fail_errno("enable net.ipv4.ip_forward");
-    for (const auto& r : rules(options_)) {
-      if (run_command(iptables("-C", r)) == 0) continue;
-      if (run_command(iptables("-A", r)) != 0)
-        return fail(Code::kUnavailable,
-                    "iptables could not add the NAT rule for {} (is the iptables package "
-                    "installed?)",
-                    options_.subnet);
-    }
   }
+  SVC_TRY_CTX(run_nftables(bridge_ruleset(options_)), "bridge {}: packet filter", options_.name);
   ready_ = true;
   return {};
 }
@@ -139,6 +94,8 @@ Result<BridgeAttachment> Bridge::attach(std::string_view owner, int netns_fd) {
   int host_idx = SVC_TRY(nl.link_index(out.host_veth));
   int bridge_idx = SVC_TRY(nl.link_index(options_.name));
   if (auto r = nl.set_master(host_idx, bridge_idx); !r) return undo(r.error());
+  if (!options_.reach_each_other)
+    if (auto r = nl.set_port_isolated(host_idx, true); !r) return undo(r.error());
   if (auto r = nl.set_up(host_idx); !r) return undo(r.error());
   in_addr addr{htonl(a.host_base)};
   in_addr gw{htonl(net.host_order() + 1)};
@@ -174,11 +131,20 @@ Result<> remove_bridge(const BridgeOptions& options) {
   Netlink nl = SVC_TRY(Netlink::open());
   int idx = SVC_TRY(nl.link_index(options.name));
   if (idx != 0) SVC_TRY(nl.delete_link(idx));
-  if (options.masquerade)
-    for (const auto& r : rules(options))
-      while (run_command(iptables("-C", r)) == 0)
-        if (run_command(iptables("-D", r)) != 0) break;
+  SVC_TRY_CTX(run_nftables(bridge_ruleset_removal(options)), "bridge {}: remove its packet filter",
+              options.name);
   return {};
+}
+
+Result<bool> remove_bridge_if_unused(const BridgeOptions& options,
+                                     const std::filesystem::path& sys) {
+  // A bridge's ports are listed in /sys/class/net/<bridge>/brif (one entry per attached link).
+  std::filesystem::path link = sys / "class/net" / options.name;
+  std::error_code ec;
+  if (!std::filesystem::exists(link, ec)) return true;  // never made (or already gone)
+  if (!std::filesystem::is_empty(link / "brif", ec)) return false;
+  SVC_TRY(remove_bridge(options));
+  return true;
 }
 
 }  // namespace svc::isolation

@@ -1,9 +1,10 @@
 #pragma once
 // NetworkMode::kBridge: a veth pair per sandbox, the host end on a Linux bridge (created on first
-// use and kept), the sandbox end renamed eth0 with an address from a private range, a default
-// route via the bridge, and NAT (iptables MASQUERADE) for traffic leaving the range. Links and
-// addresses are made over rtnetlink directly (netlink.hpp): no `ip` process per sandbox.
-// Addresses are allocated in a small file (like the uid pool) so they survive restarts.
+// use and kept while sandboxes use it), the sandbox end renamed eth0 with an address from a
+// private range, a default route via the bridge, and NAT for traffic leaving the range. Links,
+// addresses and port flags are made over rtnetlink (netlink.hpp), the packet filter through
+// libnftables (bridge_rules.hpp has what it says): no `ip` or `iptables` process. Addresses are
+// allocated in a small file (like the uid pool) so they survive restarts.
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -21,6 +22,8 @@ struct BridgeOptions {
   std::string subnet = "10.88.0.0/16";  // the bridge takes the first host address (.1)
   std::filesystem::path ipam_file;      // empty: <state dir>/bridge-addresses
   bool masquerade = true;
+  bool reach_host = false;        // bridge tasks may connect to the host's own services
+  bool reach_each_other = false;  // bridge tasks may connect to each other
 };
 
 struct BridgeAttachment {
@@ -47,8 +50,11 @@ class Bridge {
   bool ready_ = false;
 };
 
-// Deletes the bridge and the NAT/forwarding rules ensure_bridge added (tests and uninstall;
-// the daemon keeps the bridge across sandboxes). net.ipv4.ip_forward is left as it is.
+// Deletes the bridge and its nftables table. net.ipv4.ip_forward is left as it is.
 Result<> remove_bridge(const BridgeOptions& options);
+// The same, only when no sandbox is attached to the bridge any more (what a stopping svcd
+// does); true when it was removed (or was not there).
+Result<bool> remove_bridge_if_unused(const BridgeOptions& options,
+                                     const std::filesystem::path& sys = "/sys");
 
 }  // namespace svc::isolation

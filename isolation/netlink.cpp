@@ -174,6 +174,23 @@ Result<> Netlink::set_master(int index, int master) {
   return request(msg, fmt::format("attach link {} to {}", index, master));
 }
 
+Result<> Netlink::set_port_isolated(int index, bool isolated) {
+  // What `bridge link set dev X isolated on` sends: the port's protocol info, nested, on an
+  // AF_BRIDGE RTM_SETLINK. Isolated ports forward only to ports that are not isolated (the
+  // bridge's own port: the host side), never to each other (kernel 4.18, br_private.h
+  // BR_ISOLATED).
+  auto msg = start(RTM_SETLINK, 0);
+  Builder b(msg);
+  auto* ifi = b.header<struct ifinfomsg>();
+  ifi->ifi_family = AF_BRIDGE;
+  ifi->ifi_index = index;
+  auto info = b.begin(IFLA_PROTINFO | NLA_F_NESTED);
+  b.value<std::uint8_t>(IFLA_BRPORT_ISOLATED, isolated ? 1 : 0);
+  b.end(info);
+  return request(
+      msg, fmt::format("make bridge port {} {}", index, isolated ? "isolated" : "not isolated"));
+}
+
 Result<> Netlink::delete_link(int index) {
   auto msg = start(RTM_DELLINK, 0);
   Builder b(msg);

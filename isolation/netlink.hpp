@@ -28,6 +28,8 @@ class Netlink {
   Result<> create_veth(std::string_view host_name, std::string_view peer_name, int peer_netns_fd);
   Result<> set_up(int index);
   Result<> set_master(int index, int master_index);
+  // A bridge port that forwards to no other isolated port (IFLA_BRPORT_ISOLATED).
+  Result<> set_port_isolated(int index, bool isolated);
   Result<> delete_link(int index);
   // IPv4 address/prefix on a link; EEXIST is success.
   Result<> add_address(int index, in_addr address, int prefix);

@@ -291,6 +291,52 @@ Result<std::vector<SandboxInfo>> Runtime::list() {
   return out;
 }
 
+Runtime::Orphans Runtime::remove_orphans(const std::set<std::string>& known) {
+  Orphans out;
+  if (auto all = list(); all) {
+    for (const auto& s : *all) {
+      if (known.count(s.id)) continue;
+      if (auto r = remove(s.id, true); r)
+        out.sandboxes.push_back(s.id);
+      else
+        out.errors.push_back(r.error().message());
+    }
+  } else {
+    out.errors.push_back(all.error().message());
+  }
+  // A cgroup whose sandbox dir is gone (a create or removal cut short between the two).
+  const std::string& parent = options_.cgroup_parent;
+  if (auto children = cgroups_.children(parent); children) {
+    for (const auto& name : *children) {
+      if (known.count(name) || !validate_sandbox_id(name)) continue;
+      std::error_code ec;
+      if (fs::exists(sandbox_dir(name), ec)) continue;  // remove() above had its reasons
+      std::string cg = parent.empty() ? name : parent + "/" + name;
+      (void)cgroups_.kill_all(cg, SIGKILL);
+      if (auto r = cgroups_.remove(cg); r)
+        out.cgroups.push_back(cg);
+      else
+        out.errors.push_back(r.error().message());
+    }
+  } else {
+    out.errors.push_back(children.error().message());
+  }
+  // Id ranges whose sandbox dir is gone. Only owners below this runtime's state dir: the pool
+  // file may be shared.
+  std::string prefix = (options_.state_dir / "").string();
+  auto released = ids_.release_if([&](const std::string& owner) {
+    if (!owner.starts_with(prefix)) return false;
+    std::string id = fs::path(owner).filename().string();
+    std::error_code ec;
+    return !known.count(id) && !fs::exists(owner, ec);
+  });
+  if (released)
+    out.id_ranges = std::move(*released);
+  else
+    out.errors.push_back(released.error().message());
+  return out;
+}
+
 Result<UniqueFd> Runtime::open_netns(std::string_view id) {
   auto rec = SVC_TRY(read_sandbox_record(sandbox_dir(id)));
   UniqueFd pidfd(sys::pidfd_open(rec.info.pid));

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -142,6 +143,17 @@ class Runtime {
   Result<> remove(std::string_view id, bool force = false);
   // Every sandbox on disk with its shim's liveness: what a restarted daemon re-adopts.
   Result<std::vector<SandboxInfo>> list();
+  // What a sandbox left that no one knows of any more (`known`: the ids still wanted), e.g.
+  // after a removal cut short by a crash: its processes are killed and its dir, cgroup, veth
+  // and id range removed (as remove() does); cgroups below the sandboxes' parent without a
+  // dir, and id ranges whose sandbox dir is gone, too. What it removed, for the log.
+  struct Orphans {
+    std::vector<std::string> sandboxes;
+    std::vector<std::string> cgroups;
+    std::vector<std::string> id_ranges;
+    std::vector<std::string> errors;  // what could not be removed, and why
+  };
+  Orphans remove_orphans(const std::set<std::string>& known);
 
   // A TCP connection to port on the sandbox's loopback, from a socket made inside its network
   // namespace: how the proxy reaches instances. Nothing else on the host can reach that port.

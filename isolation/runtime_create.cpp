@@ -7,7 +7,8 @@
 //   make_cgroup   the sandbox's cgroup with its limits, its cgroup.procs fds, the shims' cgroup
 //   open_fds      every fd of the launch (LaunchFiles): sockets, pipes, the shim's listener
 //   launch        the shim-to-be and the sandbox's first process (launch.hpp)
-//   host_side     id maps, the idmapped root and bind mounts, the bridge, once the user ns exists
+//   host_side     id maps, the bridge, the generated /etc files, then the idmapped root and bind
+//                 mounts, once the user ns exists
 //   hand_over     the mounts to the child; its "ready"; the shim's exec
 //   record        state.json, and what a later exec joins with (process.json, seccomp.bpf)
 //
@@ -32,6 +33,7 @@
 
 #include "common/fs.hpp"
 #include "common/syscall.hpp"
+#include "isolation/etc_files.hpp"
 #include "isolation/exec_defaults.hpp"
 #include "isolation/launch.hpp"
 #include "isolation/plan.hpp"
@@ -246,7 +248,24 @@ class Runtime::Creator {
           ::getrlimit(static_cast<__rlimit_resource_t>(r.resource), &host) == 0)
         ctx.host_hard_limits[r.resource] = host.rlim_max;
     }
-    plan_ = SVC_TRY(plan_sandbox(spec_, ctx));
+    // Generated /etc files are bound first, so that a mount the caller asks for at the same path
+    // wins. Their contents are written once the bridge address is known (host_side).
+    const SandboxSpec* planned = &spec_;
+    if (spec_.etc.generate) {
+      with_etc_ = spec_;
+      std::vector<MountSpec> etc;
+      for (const char* name : {"hosts", "resolv.conf"}) {
+        MountSpec m;
+        m.source = dir_ / name;
+        m.target = std::string("/etc/") + name;
+        m.recursive = false;
+        m.noexec = true;
+        etc.push_back(std::move(m));
+      }
+      with_etc_.mounts.insert(with_etc_.mounts.begin(), etc.begin(), etc.end());
+      planned = &with_etc_;
+    }
+    plan_ = SVC_TRY(plan_sandbox(*planned, ctx));
     if (!plan_.limits.devices.empty() && rt_.cgroups_.version() == "v2") {
       // v2 controls devices with an eBPF program, which svc does not load. In a user namespace
       // the rules add nothing (no device node can be made there; the sandbox sees only the
@@ -533,8 +552,10 @@ class Runtime::Creator {
     return {};
   }
 
-  // The host's part, now that the sandbox's user namespace exists: its id maps, then the root
-  // and bind mounts idmapped into it, and the bridge's veth in its network namespace.
+  // The host's part, now that the sandbox's user namespace exists: its id maps, the bridge's
+  // veth in its network namespace, the generated /etc files (they name the bridge address),
+  // then the root and bind mounts idmapped into it (a bind opens its source: the /etc files
+  // must exist by then).
   Result<> host_side() {
     fs::path pid_dir = rt_.options_.proc / std::to_string(launched_.pid);
     UniqueFd userns;
@@ -548,12 +569,6 @@ class Runtime::Creator {
     if (plan_.oom_score_adj)
       SVC_TRY_CTX(write_proc_file(pid_dir / "oom_score_adj", std::to_string(*plan_.oom_score_adj)),
                   "process.oomScoreAdj");
-    mounts_.push_back(SVC_TRY_CTX(
-        prepare_rootfs(plan_.rootfs, userns.get(), rt_.options_.proc, rt_.options_.overlay_layers),
-        "root file system"));
-    for (const auto& b : plan_.binds)
-      mounts_.push_back(
-          SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
     if (plan_.network == NetworkMode::kBridge) {
       UniqueFd netns(::open((pid_dir / "ns/net").c_str(), O_RDONLY | O_CLOEXEC));
       if (!netns) return fail_errno("open the sandbox's network namespace");
@@ -562,6 +577,38 @@ class Runtime::Creator {
       veth_ = a.host_veth;
       record_.host_veth = a.host_veth;
       record_.info.address = a.address;
+    }
+    SVC_TRY(write_etc_files());
+    mounts_.push_back(SVC_TRY_CTX(
+        prepare_rootfs(plan_.rootfs, userns.get(), rt_.options_.proc, rt_.options_.overlay_layers),
+        "root file system"));
+    for (const auto& b : plan_.binds)
+      mounts_.push_back(
+          SVC_TRY_CTX(prepare_bind(b, userns.get()), "bind mount {}", b.source.string()));
+    return {};
+  }
+
+  // /etc/hosts and /etc/resolv.conf in the sandbox dir, bound over the image's (plan()).
+  // Owned by the sandbox's root, so it may edit its own copy as in any container.
+  Result<> write_etc_files() {
+    if (!spec_.etc.generate) return {};
+    ResolvConf rc{spec_.etc.nameservers, spec_.etc.search, spec_.etc.options};
+    uid_t root_uid = 0;
+    gid_t root_gid = 0;
+    if (plan_.new_userns) {
+      root_uid = map_to_host(plan_.uid_map, 0).value_or(0);
+      root_gid = map_to_host(plan_.gid_map, 0).value_or(0);
+    }
+    for (const auto& [name, text] :
+         {std::pair<const char*, std::string>{
+              "hosts", format_hosts(plan_.child.hostname, record_.info.address)},
+          {"resolv.conf", format_resolv_conf(rc)}}) {
+      fs::path file = dir_ / name;
+      // Rewritten at every create: a power loss needs no copy of it.
+      SVC_TRY_CTX(write_file_atomic(file, text, 0644, Flush::kNone), "write the sandbox's /etc/{}",
+                  name);
+      if (::chown(file.c_str(), root_uid, root_gid) != 0)
+        return fail_errno("chown " + file.string());
     }
     return {};
   }
@@ -619,6 +666,7 @@ class Runtime::Creator {
   const CreateOptions& options_;
   StepTimer timer_;
 
+  SandboxSpec with_etc_;  // spec_ with the generated /etc files' binds first (when generated)
   Plan plan_;
   std::shared_ptr<const seccomp::Program> program_;
   bool ids_allocated_ = false;

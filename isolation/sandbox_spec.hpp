@@ -161,11 +161,23 @@ enum class StdioMode {
 std::vector<std::string> default_masked_paths();
 std::vector<std::string> default_readonly_paths();
 
+// /etc/hosts and /etc/resolv.conf written by the runtime into the sandbox dir (owned by the
+// sandbox's root) and bound over the root's: svcd asks for them (etc_files.hpp); an OCI bundle
+// brings its own, so off by default.
+struct EtcFilesSpec {
+  bool generate = false;
+  std::vector<std::string> nameservers;  // as given: the caller decides (sandbox_resolv_conf)
+  std::vector<std::string> search;
+  std::vector<std::string> options;
+  bool operator==(const EtcFilesSpec&) const = default;
+};
+
 struct SandboxSpec {
   ProcessSpec process;
   std::string hostname;  // empty: the sandbox id (truncated to 64 bytes)
   RootfsSpec rootfs;
   std::vector<MountSpec> mounts;
+  EtcFilesSpec etc;
   CgroupLimits resources;  // pids 1024 by default
   NamespaceSet namespaces;
   // Empty: one range of 65536 ids from the runtime's UidPool (uid 0 inside = the range's first

@@ -132,4 +132,23 @@ Result<> UidPool::release(std::string_view owner) {
   return {};
 }
 
+Result<std::vector<std::string>> UidPool::release_if(
+    const std::function<bool(const std::string& owner)>& drop) {
+  auto lock = SVC_TRY(PoolLock::take(options_.file));
+  auto table = SVC_TRY(load(options_.file));
+  std::vector<std::string> released;
+  for (auto it = table.begin(); it != table.end();) {
+    if (drop(it->second)) {
+      released.push_back(it->second);
+      it = table.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!released.empty())
+    SVC_TRY_CTX(write_file_atomic(options_.file, format(table), 0600, Flush::kNone),
+                "write uid pool");
+  return released;
+}
+
 }  // namespace svc::isolation

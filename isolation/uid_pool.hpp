@@ -7,9 +7,11 @@
 // fsync: common/fs.hpp, Flush::kNone, says why).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -37,6 +39,9 @@ class UidPool {
   Result<std::optional<IdRange>> find(std::string_view owner);
   // Releasing a range that is not allocated is not an error (remove() is idempotent).
   Result<> release(std::string_view owner);
+  // Releases every range whose owner `drop` says is gone; returns those owners.
+  Result<std::vector<std::string>> release_if(
+      const std::function<bool(const std::string& owner)>& drop);
 
   const Options& options() const { return options_; }
 

@@ -29,32 +29,41 @@ bool Capacity::can_ever_fit(const Amount& need) const {
 }
 
 bool Capacity::try_reserve(const std::string& holder, const Amount& need, std::string* why) {
+  return try_reserve(holder, need, need, why);
+}
+
+bool Capacity::try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
+                           std::string* why) {
   std::lock_guard lock(mu_);
+  return reserve_locked(holder, need, limit, false, why);
+}
+
+void Capacity::force_reserve(const std::string& holder, const Amount& need) {
+  force_reserve(holder, need, need);
+}
+
+void Capacity::force_reserve(const std::string& holder, const Amount& need, const Amount& limit) {
+  std::lock_guard lock(mu_);
+  reserve_locked(holder, need, limit, true, nullptr);
+}
+
+bool Capacity::reserve_locked(const std::string& holder, const Amount& need, const Amount& limit,
+                              bool force, std::string* why) {
   Amount base = reserved_;
   if (auto it = held_.find(holder); it != held_.end()) {
-    base.cpu_millis -= it->second.cpu_millis;
-    base.memory_bytes -= it->second.memory_bytes;
+    base.cpu_millis -= it->second.need.cpu_millis;
+    base.memory_bytes -= it->second.need.memory_bytes;
   }
   bool ok = base.cpu_millis + need.cpu_millis <= total_.cpu_millis &&
             base.memory_bytes + need.memory_bytes <= total_.memory_bytes;
-  if (!ok) {
+  if (!ok && !force) {
     if (why) *why = describe_free_locked();
     return false;
   }
   reserved_ = base;
   reserved_ += need;
-  held_[holder] = need;
+  held_[holder] = Held{need, limit};
   return true;
-}
-
-void Capacity::force_reserve(const std::string& holder, const Amount& need) {
-  std::lock_guard lock(mu_);
-  if (auto it = held_.find(holder); it != held_.end()) {
-    reserved_.cpu_millis -= it->second.cpu_millis;
-    reserved_.memory_bytes -= it->second.memory_bytes;
-  }
-  held_[holder] = need;
-  reserved_ += need;
 }
 
 void Capacity::release(const std::string& holder) {
@@ -63,10 +72,10 @@ void Capacity::release(const std::string& holder) {
     std::lock_guard lock(mu_);
     auto it = held_.find(holder);
     if (it == held_.end()) return;
-    reserved_.cpu_millis -= it->second.cpu_millis;
-    reserved_.memory_bytes -= it->second.memory_bytes;
+    reserved_.cpu_millis -= it->second.need.cpu_millis;
+    reserved_.memory_bytes -= it->second.need.memory_bytes;
     held_.erase(it);
-    listeners = listeners_;
+    for (const auto& [id, l] : listeners_) listeners.push_back(l);
   }
   for (auto& l : listeners) l();
 }
@@ -76,9 +85,29 @@ bool Capacity::holds(const std::string& holder) const {
   return held_.count(holder) > 0;
 }
 
-void Capacity::on_release(std::function<void()> listener) {
+std::uint64_t Capacity::on_release(std::function<void()> listener) {
   std::lock_guard lock(mu_);
-  listeners_.push_back(std::move(listener));
+  std::uint64_t id = next_listener_++;
+  listeners_[id] = std::move(listener);
+  return id;
+}
+
+void Capacity::remove_listener(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  listeners_.erase(id);
+}
+
+Capacity::Totals Capacity::totals() const {
+  std::lock_guard lock(mu_);
+  Totals t;
+  t.total = total_;
+  t.reserved = reserved_;
+  t.holders = held_.size();
+  for (const auto& [holder, h] : held_) {
+    t.limits += h.limit;
+    if (h.limit.cpu_millis <= 0) ++t.without_cpu_limit;
+  }
+  return t;
 }
 
 std::string Capacity::describe_free() const {

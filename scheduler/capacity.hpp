@@ -46,13 +46,31 @@ class Capacity {
   // Reserves need for holder ("task:<id>", "instance:<id>"); false (and why, for the user) when
   // it does not fit now. Reserving again for the same holder replaces its amount.
   bool try_reserve(const std::string& holder, const Amount& need, std::string* why = nullptr);
+  // The same, recording what the holder's cgroup is limited to (for `svctl node info`; a limit
+  // is never admitted against anything). A cpu limit of 0 means "no quota".
+  bool try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
+                   std::string* why = nullptr);
   // Reserves even when it does not fit (re-adoption after a restart: the sandbox already runs).
   void force_reserve(const std::string& holder, const Amount& need);
+  void force_reserve(const std::string& holder, const Amount& need, const Amount& limit);
   // Idempotent; runs the release listeners when something was held.
   void release(const std::string& holder);
   bool holds(const std::string& holder) const;
 
-  void on_release(std::function<void()> listener);
+  // Returns an id for remove_listener (a controller that goes away before the ledger must).
+  std::uint64_t on_release(std::function<void()> listener);
+  void remove_listener(std::uint64_t id);
+
+  // What `svctl node info` shows: requests, limits (summed; CPU limits only of holders that
+  // have one) and how many holders may use idle CPU without a quota.
+  struct Totals {
+    Amount total;
+    Amount reserved;
+    Amount limits;
+    std::size_t holders = 0;
+    std::size_t without_cpu_limit = 0;
+  };
+  Totals totals() const;
 
   // "the node has 0.5 vCPU and 1.2 GiB free (of 2 vCPU and 21.6 GiB, 12 admitted)"
   std::string describe_free() const;
@@ -60,11 +78,19 @@ class Capacity {
  private:
   std::string describe_free_locked() const;
 
+  struct Held {
+    Amount need;
+    Amount limit;
+  };
+  bool reserve_locked(const std::string& holder, const Amount& need, const Amount& limit,
+                      bool force, std::string* why);
+
   const Amount total_;
   mutable std::mutex mu_;
-  std::map<std::string, Amount, std::less<>> held_;
+  std::map<std::string, Held, std::less<>> held_;
   Amount reserved_;
-  std::vector<std::function<void()>> listeners_;
+  std::map<std::uint64_t, std::function<void()>> listeners_;
+  std::uint64_t next_listener_ = 1;
 };
 
 }  // namespace svc::scheduler

@@ -77,6 +77,28 @@ void add_node_commands(CLI::App& app, Context& ctx) {
     f.add("Started", TimeUtil::ToString(info.started_at()));
     f.add("Uptime", format_duration(std::chrono::milliseconds(
                         TimeUtil::DurationToMilliseconds(info.uptime()) / 1000 * 1000)));
+    const auto& cap = info.capacity();
+    auto size = [](std::int64_t b) { return format_size_human(static_cast<std::uint64_t>(b)); };
+    f.add("Admits", fmt::format("{} vCPU of requests{} and {} of memory requests",
+                                format_cpu_millis(cap.admittable_cpu_millis()),
+                                cap.cpu_overcommit() > 1.0
+                                    ? fmt::format(" (cpu_overcommit {:g})", cap.cpu_overcommit())
+                                    : std::string(),
+                                size(info.allocatable_memory_bytes())));
+    f.add("Requested", fmt::format("{} vCPU, {} memory ({} admitted)",
+                                   format_cpu_millis(cap.requested_cpu_millis()),
+                                   size(cap.requested_memory_bytes()), cap.admitted()));
+    f.add("Limits", fmt::format("{} vCPU of quotas ({} without a CPU limit), {} memory",
+                                format_cpu_millis(cap.limited_cpu_millis()),
+                                cap.without_cpu_limit(), size(cap.limited_memory_bytes())));
+    f.add("Free", fmt::format("{} vCPU, {} memory", format_cpu_millis(cap.free_cpu_millis()),
+                              size(cap.free_memory_bytes())));
+    f.add("Defaults",
+          fmt::format("without --cpu/--memory a task requests {} vCPU (no CPU limit) and {}, "
+                      "limited to {}",
+                      format_cpu_millis(cap.defaults().cpu_request_millis()),
+                      size(cap.defaults().memory_request_bytes()),
+                      size(cap.defaults().memory_limit_bytes())));
     f.add("Running tasks", std::to_string(info.running_tasks()));
     f.add("Running instances", std::to_string(info.running_instances()));
     f.add("Ingress", info.ingress_address().empty()

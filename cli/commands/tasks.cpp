@@ -1,5 +1,7 @@
 // svctl ps, stop, rm, inspect, wait, events: the verbs that act on tasks that exist.
+#include <cstdint>
 #include <iostream>
+#include <optional>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -201,9 +203,15 @@ void add_inspect(CLI::App& app, Context& ctx) {
       if (t.has_exit_code()) f.add("Exit code", std::to_string(t.exit_code()));
       if (!t.stop_message().empty()) f.add("Stop message", t.stop_message());
       if (!t.queued_reason().empty()) f.add("Queued", t.queued_reason());
-      f.add("CPU", format_cpu_millis(t.spec().resources().cpu_millis()) + " vCPU");
+      const auto& res = t.resources();
+      f.add("CPU", fmt::format("request {} vCPU, {}", format_cpu_millis(res.cpu_request_millis()),
+                               res.cpu_limit_millis() > 0
+                                   ? "limit " + format_cpu_millis(res.cpu_limit_millis()) + " vCPU"
+                                   : std::string("no limit (uses idle CPU)")));
       f.add("Memory",
-            format_size_human(static_cast<std::uint64_t>(t.spec().resources().memory_bytes())));
+            fmt::format("request {}, limit {}",
+                        format_size_human(static_cast<std::uint64_t>(res.memory_request_bytes())),
+                        format_size_human(static_cast<std::uint64_t>(res.memory_limit_bytes()))));
       std::string env;
       for (const auto& [k, v] : t.spec().env()) env += (env.empty() ? "" : ", ") + k;
       if (!env.empty()) f.add("Env (names)", env);
@@ -253,11 +261,17 @@ void add_wait(CLI::App& app, Context& ctx) {
 
 void add_events(CLI::App& app, Context& ctx) {
   auto task = std::make_shared<std::string>();
+  auto since = std::make_shared<std::optional<std::uint64_t>>();
   auto* cmd = app.add_subcommand("events", "follow task state changes as they happen");
   cmd->add_option("--task", *task, "only this task");
-  set_runner(cmd, [&ctx, task]() -> int {
+  cmd->add_option_function<std::uint64_t>(
+      "--since-seq", [since](const std::uint64_t& seq) { *since = seq; },
+      "first replay the events after this sequence number (the first column; 0: all that svcd "
+      "still keeps), then follow");
+  set_runner(cmd, [&ctx, task, since]() -> int {
     v1::TaskEventsRequest req;
     req.set_task_id(*task);
+    if (*since) req.set_since_seq(**since);
     auto call = ctx.client().context(std::nullopt);
     auto reader = ctx.client().tasks().Events(call.get(), req);
     v1::TaskEvent ev;
@@ -266,8 +280,15 @@ void add_events(CLI::App& app, Context& ctx) {
         std::cout << api::to_json(ev) << std::endl;
         continue;
       }
-      std::string line = fmt::format("{}  {}  {:<20} {}", when(ev.time()), short_id(ev.task_id()),
-                                     ev.task_name(), state_name(ev.state()));
+      if (ev.dropped() > 0) {
+        // A gap, where it is in the stream: said on stdout with the events around it, so a
+        // reader of the output sees it in order.
+        std::cout << fmt::format("{:>8}  -- {}", ev.seq(), ev.message()) << std::endl;
+        continue;
+      }
+      std::string line =
+          fmt::format("{:>8}  {}  {}  {:<20} {}", ev.seq(), when(ev.time()), short_id(ev.task_id()),
+                      ev.task_name(), state_name(ev.state()));
       if (ev.has_exit_code()) line += fmt::format(" exit={}", ev.exit_code());
       if (!ev.stop_reason().empty()) line += " " + ev.stop_reason();
       if (!ev.message().empty()) line += "  " + ev.message();

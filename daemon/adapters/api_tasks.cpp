@@ -46,10 +46,11 @@ Result<> ApiTaskBackend::logs(const std::string& task_id, const sch::LogQuery& q
   return logs_.read(task_id, query, emit, keep_following);
 }
 
-Result<> ApiTaskBackend::events(const std::string& task_id,
+Result<> ApiTaskBackend::events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                                 const std::function<bool(const sch::TaskEvent&)>& emit,
                                 const Cancelled& cancelled) {
-  auto sub = tasks_.subscribe(task_id);
+  auto sub =
+      since_seq ? SVC_TRY(tasks_.subscribe_since(task_id, *since_seq)) : tasks_.subscribe(task_id);
   while (!cancelled()) {
     // A bounded wait, so a client that went away releases this thread within a quarter second.
     auto ev = sub->next(std::chrono::milliseconds(250));

@@ -24,7 +24,7 @@ class ApiTaskBackend final : public api::TaskBackend {
   Result<> logs(const std::string& task_id, const scheduler::LogQuery& query,
                 const std::function<bool(const scheduler::LogLine&)>& emit,
                 const Cancelled& cancelled) override;
-  Result<> events(const std::string& task_id,
+  Result<> events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                   const std::function<bool(const scheduler::TaskEvent&)>& emit,
                   const Cancelled& cancelled) override;
   Result<std::unique_ptr<scheduler::StdioStream>> attach(

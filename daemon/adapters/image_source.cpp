@@ -2,20 +2,10 @@
 
 namespace svc::daemon {
 
-Result<scheduler::ResolvedImage> ImageSourceAdapter::resolve(const std::string& reference,
-                                                             const std::atomic<bool>& cancel) {
-  // As `docker run`: an image already on the node is used as it is; only a missing one is
-  // pulled (`svctl pull` refreshes a tag).
-  auto local = images_.get(reference);
-  images::Image image;
-  if (local) {
-    image = std::move(*local);
-  } else if (local.error().code() == Code::kNotFound) {
-    image = SVC_TRY_CTX(images_.pull(reference, std::nullopt, {}, [&] { return cancel.load(); }),
-                        "pull {}", reference);
-  } else {
-    return tl::unexpected(std::move(local).error());
-  }
+namespace {
+
+scheduler::ResolvedImage resolved(const images::ImageService& images, const images::Image& image,
+                                  const std::string& reference) {
   scheduler::ResolvedImage r;
   r.reference = image.references.empty() ? reference : image.references.front();
   r.digest = image.digest.str();
@@ -25,13 +15,26 @@ Result<scheduler::ResolvedImage> ImageSourceAdapter::resolve(const std::string& 
   r.workdir = image.config.workdir;
   r.user = image.config.user;
   r.stop_signal = image.config.stop_signal;
-  for (const auto& dir : images_.rootfs_lower_dirs(image)) r.lower_dirs.push_back(dir.string());
+  for (const auto& dir : images.rootfs_lower_dirs(image)) r.lower_dirs.push_back(dir.string());
   return r;
 }
 
-Result<> ImageSourceAdapter::lease(const std::string& holder, const scheduler::ResolvedImage& r) {
-  auto image = SVC_TRY_CTX(images_.get(r.digest), "image {}", r.digest);
-  return images_.lease(holder, image);
+}  // namespace
+
+Result<scheduler::ResolvedImage> ImageSourceAdapter::acquire_local(const std::string& holder,
+                                                                   const std::string& reference) {
+  // As `docker run`: an image already on the node is used as it is; only a missing one is
+  // pulled (`svctl pull` refreshes a tag).
+  auto image = SVC_TRY(images_.get_and_lease(holder, reference));
+  return resolved(images_, image, reference);
+}
+
+Result<scheduler::ResolvedImage> ImageSourceAdapter::pull(const std::string& holder,
+                                                          const std::string& reference,
+                                                          const std::atomic<bool>& cancel) {
+  auto image = SVC_TRY_CTX(images_.pull_and_lease(holder, reference, [&] { return cancel.load(); }),
+                           "pull {}", reference);
+  return resolved(images_, image, reference);
 }
 
 Result<> ImageSourceAdapter::release(const std::string& holder) { return images_.release(holder); }

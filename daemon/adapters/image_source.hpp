@@ -1,5 +1,6 @@
 #pragma once
-// scheduler::ImageSource over images::ImageService: resolve = use the local image or pull it.
+// scheduler::ImageSource over images::ImageService: the local image or a pull, each leased to
+// the task in the same step as it is found (ImageService::get_and_lease / pull_and_lease).
 #include "images/image_service.hpp"
 #include "scheduler/tasks/ports.hpp"
 
@@ -8,9 +9,10 @@ namespace svc::daemon {
 class ImageSourceAdapter final : public scheduler::ImageSource {
  public:
   explicit ImageSourceAdapter(images::ImageService& images) : images_(images) {}
-  Result<scheduler::ResolvedImage> resolve(const std::string& reference,
-                                           const std::atomic<bool>& cancel) override;
-  Result<> lease(const std::string& holder, const scheduler::ResolvedImage& image) override;
+  Result<scheduler::ResolvedImage> acquire_local(const std::string& holder,
+                                                 const std::string& reference) override;
+  Result<scheduler::ResolvedImage> pull(const std::string& holder, const std::string& reference,
+                                        const std::atomic<bool>& cancel) override;
   Result<> release(const std::string& holder) override;
 
  private:

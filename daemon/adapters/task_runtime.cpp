@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include "common/fs.hpp"
+#include "isolation/etc_files.hpp"
 #include "isolation/image_user.hpp"
 
 namespace svc::daemon {
@@ -17,6 +19,7 @@ constexpr std::string_view kInitPath = "/dev/init";
 }  // namespace
 
 Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSpec& l,
+                                                             const Dns& dns,
                                                              const std::filesystem::path& init) {
   iso::SandboxSpec s;
   s.process.args = l.args;
@@ -50,7 +53,9 @@ Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSp
   s.hostname = l.hostname;
   if (s.rootfs.lower.empty())
     return fail(Code::kInvalidArgument, "the image has no layers to make a root filesystem of");
+  // The request is a weight under contention; only a limit is a CFS quota.
   s.resources.cpu_millis = l.cpu_millis;
+  if (l.cpu_request_millis > 0) s.resources.cpu_shares = sch::cpu_shares_for(l.cpu_request_millis);
   s.resources.memory_bytes = l.memory_bytes;
   s.resources.pids = l.pids;
   switch (l.network) {
@@ -63,6 +68,16 @@ Result<iso::SandboxSpec> TaskRuntimeAdapter::to_sandbox_spec(const sch::LaunchSp
     case sch::NetworkMode::kNone:
       s.network = iso::NetworkMode::kNone;
       break;
+  }
+  // Its own /etc/hosts and /etc/resolv.conf, whatever the image ships (as Docker does).
+  s.etc.generate = true;
+  if (l.network == sch::NetworkMode::kBridge) {
+    auto host = read_file(dns.host_resolv_conf, 64 * 1024);
+    auto rc = iso::sandbox_resolv_conf(iso::parse_resolv_conf(host ? *host : std::string()),
+                                       dns.nameservers);
+    s.etc.nameservers = rc.nameservers;
+    s.etc.search = rc.search;
+    s.etc.options = rc.options;
   }
   s.stop_signal = l.stop_signal;
   s.stop_grace = l.stop_grace;
@@ -85,7 +100,7 @@ sch::ExitInfo TaskRuntimeAdapter::to_exit_info(const iso::ExitRecord& r) {
 }
 
 Result<int> TaskRuntimeAdapter::launch(const sch::LaunchSpec& spec) {
-  auto sandbox = SVC_TRY(to_sandbox_spec(spec, init_));
+  auto sandbox = SVC_TRY(to_sandbox_spec(spec, dns_, init_));
   iso::CreateOptions options;
   options.start = !spec.hold;
   auto info = SVC_TRY(runtime_.create(spec.id, sandbox, options));

@@ -18,12 +18,12 @@ UsageRecord TaskUsageRecorder::record_for(const sch::Task& t, const Policy& poli
     r.owner.trigger = it->second;
   r.labels = t.spec.labels;
   r.start_ms = t.running_at ? unix_millis(*t.running_at) : unix_millis(t.created_at);
-  // --cpu and --memory are hard limits that the task also reserves; without them the node's
-  // defaults are both (scheduler/tasks/controller.cpp resolves them before the task is stored).
-  r.cpu_request_millis = t.spec.cpu_millis;
-  r.cpu_limit_millis = t.spec.cpu_millis;
-  r.memory_request_bytes = t.spec.memory_bytes;
-  r.memory_limit_bytes = t.spec.memory_bytes;
+  // What admission resolved (scheduler/tasks/controller.cpp, before the task is stored): the
+  // requests the task reserves, apart from the limits its cgroup enforces (cpu 0: no quota).
+  r.cpu_request_millis = t.resources.cpu_request_millis;
+  r.cpu_limit_millis = t.resources.cpu_limit_millis;
+  r.memory_request_bytes = t.resources.memory_request_bytes;
+  r.memory_limit_bytes = t.resources.memory_limit_bytes;
   r.basis = policy.basis;
   r.prices = policy.prices;
   r.minimum_ms = policy.task_minimum.count();
@@ -49,6 +49,7 @@ Result<> TaskUsageRecorder::on_task_written(daemon::Store::Tx& tx, const sch::Ta
   SVC_TRY(daemon::SqlUsageStore::open_in(tx, record_for(t, policy_)));
   daemon::UsageClose c;
   c.end_ms = unix_millis(t.stopped_at.value_or(clock_.now()));
+  if (t.running_at) c.start_ms = unix_millis(*t.running_at);
   c.cpu_ms = std::llround(t.usage.cpu_seconds * 1000.0);
   c.memory_peak_bytes = t.usage.memory_peak_bytes;
   c.reason = t.stop_reason;

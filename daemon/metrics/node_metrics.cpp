@@ -1,6 +1,7 @@
 #include "daemon/metrics/node_metrics.hpp"
 
 #include "common/version.hpp"
+#include "scheduler/capacity.hpp"
 #include "scheduler/tasks/controller.hpp"
 
 namespace svc::daemon {
@@ -29,17 +30,20 @@ void register_node_metrics(metrics::Registry& r, const NodeMetricsSources& s) {
           "Memory the node admits sandboxes against ([node] memory).")
       .get()
       .set(static_cast<double>(s.allocatable_memory_bytes));
+  if (const sch::Capacity* capacity = s.capacity) {
+    r.collect("svc_node_requested_cpus", "vCPUs requested by the sandboxes admitted now.",
+              Type::kGauge, {}, [capacity] {
+                return std::vector<Sample>{
+                    {{}, static_cast<double>(capacity->reserved().cpu_millis) / 1000.0}};
+              });
+    r.collect("svc_node_requested_memory_bytes", "Memory requested by the sandboxes admitted now.",
+              Type::kGauge, {}, [capacity] {
+                return std::vector<Sample>{
+                    {{}, static_cast<double>(capacity->reserved().memory_bytes)}};
+              });
+  }
   const sch::TaskController* tasks = s.tasks;
   if (!tasks) return;
-  r.collect(
-      "svc_node_requested_cpus", "vCPUs requested by the sandboxes admitted now.", Type::kGauge, {},
-      [tasks] {
-        return std::vector<Sample>{{{}, static_cast<double>(tasks->reserved().first) / 1000.0}};
-      });
-  r.collect("svc_node_requested_memory_bytes", "Memory requested by the sandboxes admitted now.",
-            Type::kGauge, {}, [tasks] {
-              return std::vector<Sample>{{{}, static_cast<double>(tasks->reserved().second)}};
-            });
   r.collect("svc_tasks", "Tasks svcd holds, by state.", Type::kGauge, {"state"}, [tasks] {
     auto counts = tasks->count_by_state();
     std::vector<Sample> out;

@@ -158,9 +158,12 @@ const std::vector<Migration>& builtin_migrations() {
           stop_message TEXT NOT NULL DEFAULT ''
         ) STRICT;
       )sql"},
-      // Numbered 5 on the events branch, where it follows 4; it lands as 7 after the node (5)
-      // and pkg (6) migrations when merged.
-      {5, "schedules and their runs", R"sql(
+      {5, "task resources: requests apart from limits", R"sql(
+        -- JSON of scheduler::Resources as admission resolved it (task_store.cpp). '' for rows
+        -- of before: they reserved and were limited to spec.cpu_millis / memory_bytes.
+        ALTER TABLE tasks ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+      )sql"},
+      {6, "schedules and their runs", R"sql(
         CREATE TABLE schedules (
           name                 TEXT PRIMARY KEY,
           cron                 TEXT NOT NULL,

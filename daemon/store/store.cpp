@@ -1,6 +1,12 @@
 #include "daemon/store/store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
+
+#include "common/fd.hpp"
 
 namespace svc::daemon {
 
@@ -35,10 +41,34 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   return Error(code, fmt::format("{}: {}", what, msg));
 }
 
+// The database holds every task's environment and the tokens' hashes: only root may read it.
+// It is created 0600 before SQLite opens it (SQLite gives the -wal and -shm files it creates
+// the database file's mode, os_unix.c findCreateFileMode), and a database, -wal or -shm left
+// readable by an older svcd is tightened.
+Result<> make_private(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd)
+    return fail_errno(
+        fmt::format("open database {} (is it a symlink, or on a read-only file "
+                    "system?)",
+                    path.string()));
+  if (::fchmod(fd.get(), 0600) != 0)
+    return fail_errno(fmt::format("make database {} private (chmod 0600)", path.string()));
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::string side = path.string() + suffix;
+    UniqueFd sfd(::open(side.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!sfd) continue;  // not there (yet): SQLite creates it with the database's mode
+    if (::fchmod(sfd.get(), 0600) != 0)
+      return fail_errno(fmt::format("make {} private (chmod 0600)", side));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
                                            const std::vector<Migration>& migrations) {
+  SVC_TRY(make_private(path));
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db,

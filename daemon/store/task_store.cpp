@@ -27,6 +27,10 @@ std::string SqlTaskStore::spec_to_json(const TaskSpec& s) {
       {"cpu_millis", s.cpu_millis},
       {"memory_bytes", s.memory_bytes},
       {"pids", s.pids},
+      {"cpu_request_millis", s.cpu_request_millis},
+      {"cpu_limit_millis", s.cpu_limit_millis},
+      {"memory_request_bytes", s.memory_request_bytes},
+      {"memory_limit_bytes", s.memory_limit_bytes},
       {"timeout_ms", s.timeout.count()},
       {"network", static_cast<int>(s.network)},
       {"auto_remove", s.auto_remove},
@@ -58,6 +62,10 @@ Result<TaskSpec> SqlTaskStore::spec_from_json(std::string_view text) {
     s.cpu_millis = j.value("cpu_millis", std::int64_t{0});
     s.memory_bytes = j.value("memory_bytes", std::uint64_t{0});
     s.pids = j.value("pids", std::int64_t{0});
+    s.cpu_request_millis = j.value("cpu_request_millis", std::int64_t{0});
+    s.cpu_limit_millis = j.value("cpu_limit_millis", std::int64_t{0});
+    s.memory_request_bytes = j.value("memory_request_bytes", std::uint64_t{0});
+    s.memory_limit_bytes = j.value("memory_limit_bytes", std::uint64_t{0});
     s.timeout = scheduler::Millis(j.value("timeout_ms", std::int64_t{0}));
     s.network = static_cast<scheduler::NetworkMode>(j.value("network", 1));
     s.auto_remove = j.value("auto_remove", false);
@@ -71,6 +79,41 @@ Result<TaskSpec> SqlTaskStore::spec_from_json(std::string_view text) {
     return s;
   } catch (const std::exception& e) {
     return fail(Code::kDataLoss, "task spec in svcd.db is not valid: {}", e.what());
+  }
+}
+
+std::string SqlTaskStore::resources_to_json(const scheduler::Resources& r) {
+  json j = {
+      {"cpu_request_millis", r.cpu_request_millis},
+      {"cpu_limit_millis", r.cpu_limit_millis},
+      {"memory_request_bytes", r.memory_request_bytes},
+      {"memory_limit_bytes", r.memory_limit_bytes},
+      {"pids", r.pids},
+  };
+  return j.dump();
+}
+
+Result<scheduler::Resources> SqlTaskStore::resources_from_json(std::string_view text,
+                                                               const TaskSpec& spec) {
+  scheduler::Resources r;
+  if (text.empty()) {
+    // A row written before requests and limits were apart: the spec holds what the task was
+    // admitted with (then every task reserved and was limited to the same amounts).
+    r.cpu_request_millis = r.cpu_limit_millis = spec.cpu_millis;
+    r.memory_request_bytes = r.memory_limit_bytes = spec.memory_bytes;
+    r.pids = spec.pids;
+    return r;
+  }
+  try {
+    json j = json::parse(text);
+    r.cpu_request_millis = j.at("cpu_request_millis").get<std::int64_t>();
+    r.cpu_limit_millis = j.at("cpu_limit_millis").get<std::int64_t>();
+    r.memory_request_bytes = j.at("memory_request_bytes").get<std::uint64_t>();
+    r.memory_limit_bytes = j.at("memory_limit_bytes").get<std::uint64_t>();
+    r.pids = j.at("pids").get<std::int64_t>();
+    return r;
+  } catch (const std::exception& e) {
+    return fail(Code::kDataLoss, "task resources in svcd.db are not valid: {}", e.what());
   }
 }
 
@@ -91,7 +134,7 @@ std::optional<scheduler::TimePoint> column_time(const Statement& st, int column)
 constexpr const char* kColumns =
     "id, name, spec, state, exit_code, signal, stop_reason, stop_message, image_digest, pid, "
     "queued_reason, created_at, pulling_at, starting_at, running_at, stopping_at, stopped_at, "
-    "cpu_seconds, memory_peak_bytes, stop_requested, timed_out";
+    "cpu_seconds, memory_peak_bytes, stop_requested, timed_out, resources";
 
 }  // namespace
 
@@ -99,14 +142,14 @@ Result<> SqlTaskStore::write(const Task& t, bool insert) {
   auto tx = SVC_TRY(store_.begin());
   std::string sql =
       insert
-          ? fmt::format("INSERT INTO tasks({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          ? fmt::format("INSERT INTO tasks({}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         kColumns)
           : std::string(
                 "UPDATE tasks SET id=?1, name=?2, spec=?3, state=?4, exit_code=?5, signal=?6, "
                 "stop_reason=?7, stop_message=?8, image_digest=?9, pid=?10, queued_reason=?11, "
                 "created_at=?12, pulling_at=?13, starting_at=?14, running_at=?15, "
                 "stopping_at=?16, stopped_at=?17, cpu_seconds=?18, memory_peak_bytes=?19, "
-                "stop_requested=?20, timed_out=?21 WHERE id=?1");
+                "stop_requested=?20, timed_out=?21, resources=?22 WHERE id=?1");
   auto st = SVC_TRY(tx.prepare(sql));
   st.bind(1, t.id).bind(2, t.spec.name).bind(3, spec_to_json(t.spec));
   st.bind(4, static_cast<int>(t.state));
@@ -123,6 +166,7 @@ Result<> SqlTaskStore::write(const Task& t, bool insert) {
   bind_time(st, 17, t.stopped_at);
   st.bind(18, t.usage.cpu_seconds).bind(19, static_cast<std::int64_t>(t.usage.memory_peak_bytes));
   st.bind(20, t.stop_requested ? 1 : 0).bind(21, t.timed_out ? 1 : 0);
+  st.bind(22, resources_to_json(t.resources));
   auto ran = st.run();
   if (!ran) {
     if (insert && ran.error().code() == Code::kAlreadyExists)
@@ -177,6 +221,7 @@ Result<std::vector<Task>> SqlTaskStore::load_all() {
       t.usage.memory_peak_bytes = static_cast<std::uint64_t>(st.int64(18));
       t.stop_requested = st.int64(19) != 0;
       t.timed_out = st.int64(20) != 0;
+      t.resources = SVC_TRY_CTX(resources_from_json(st.text(21), t.spec), "task {}", t.id);
       out.push_back(std::move(t));
     }
     return out;

@@ -29,6 +29,10 @@ class SqlTaskStore final : public scheduler::TaskStore {
   // Exposed for tests: the spec's JSON form and back.
   static std::string spec_to_json(const scheduler::TaskSpec& spec);
   static Result<scheduler::TaskSpec> spec_from_json(std::string_view json);
+  static std::string resources_to_json(const scheduler::Resources& resources);
+  // "" (a row from before migration 3) reads as the spec's amounts.
+  static Result<scheduler::Resources> resources_from_json(std::string_view json,
+                                                          const scheduler::TaskSpec& spec);
 
  private:
   Result<> write(const scheduler::Task& task, bool insert);

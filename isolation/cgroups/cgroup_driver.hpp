@@ -51,11 +51,15 @@ std::string device_rule_text(const DeviceRule& rule);
 struct CgroupLimits {
   std::int64_t cpu_millis = 0;  // 0 = no CPU limit; else quota = millis * period / 1000
   std::uint64_t cpu_period_us = 100'000;
+  // Relative CPU weight under contention, in cgroup v1 cpu.shares units (2..262144; 1024 = the
+  // kernel's default); v2 writes the equivalent cpu.weight (the conversion runc and crun use).
+  // 0 = leave the kernel's default. Independent of cpu_millis: a weight without a quota lets a
+  // sandbox use idle CPU and still yield to the others by its share when the CPU is busy.
+  std::uint64_t cpu_shares = 0;
   std::uint64_t memory_bytes = 0;  // 0 = no limit; swap is always off when limited
   std::int64_t pids = 1024;        // 0 = no limit
   // What OCI bundles may also ask for (svc-runtime); the zero values leave the kernel's
-  // defaults. svcd sets none of them.
-  std::uint64_t cpu_shares = 0;                // v1 cpu.shares; v2 cpu.weight, converted
+  // defaults. svcd sets none of them (cpu_shares above is svcd's and the bundles' both).
   std::int64_t cpu_rt_runtime_us = 0;          // v1 only: cpu.rt_runtime_us (0: unset)
   std::uint64_t cpu_rt_period_us = 0;          // v1 only: cpu.rt_period_us
   std::string cpuset_cpus, cpuset_mems;        // "0-1", "0"
@@ -100,6 +104,9 @@ class CgroupDriver {
   // each pid, thaw), so a fork bomb cannot outrun it.
   virtual Result<> kill_all(std::string_view relative, int sig) = 0;
   virtual Result<> remove(std::string_view relative) = 0;
+  // The names of the cgroups directly below relative (in any one hierarchy: the driver makes
+  // each cgroup in all of them); empty when relative does not exist.
+  virtual Result<std::vector<std::string>> children(std::string_view relative) = 0;
   // An fd that becomes readable (poll POLLIN) when the memory controller reports an event that
   // may be an OOM kill: v1 an eventfd registered through cgroup.event_control on
   // memory.oom_control; v2 an inotify fd on memory.events. Read it to drain (v1: 8 bytes; v2:

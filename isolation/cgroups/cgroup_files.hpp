@@ -13,12 +13,27 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "common/result.hpp"
 #include "isolation/cgroups/cgroup_driver.hpp"
 
 namespace svc::isolation::cgroups {
+
+// The sub-directories of dir, by name; empty when dir does not exist.
+inline Result<std::vector<std::string>> list_child_dirs(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return fail(Code::kInternal, "list cgroup {}: {}", dir.string(), ec.message());
+  }
+  for (const auto& e : it)
+    if (e.is_directory(ec) && !e.is_symlink(ec)) out.push_back(e.path().filename().string());
+  return out;
+}
 
 // "a/b-1" is fine; "", "/a", "a/../b", "a//b", "./a", "a b" are INVALID_ARGUMENT.
 Result<> check_relative(std::string_view relative, std::string_view what = "cgroup name");

@@ -8,6 +8,10 @@ Result<> validate(const CgroupLimits& limits) {
   if (limits.pids < 0)
     return fail(Code::kInvalidArgument, "pids limit {} is negative (0 means no limit)",
                 limits.pids);
+  if (limits.cpu_shares != 0 &&
+      (limits.cpu_shares < kMinCpuShares || limits.cpu_shares > kMaxCpuShares))
+    return fail(Code::kInvalidArgument, "cpu shares {} are outside the kernel's range {}..{}",
+                limits.cpu_shares, kMinCpuShares, kMaxCpuShares);
   if (limits.cpu_millis > 0) {
     if (limits.cpu_period_us < kMinCfsPeriodUs || limits.cpu_period_us > kMaxCfsPeriodUs)
       return fail(Code::kInvalidArgument,
@@ -21,6 +25,11 @@ Result<> validate(const CgroupLimits& limits) {
                   limits.cpu_millis, limits.cpu_period_us, quota, kMinCfsQuotaUs);
   }
   return {};
+}
+
+std::uint64_t cpu_weight_for_shares(std::uint64_t shares) {
+  if (shares == 0) return 0;
+  return 1 + ((shares - 2) * 9999) / 262'142;
 }
 
 std::optional<std::uint64_t> cpu_quota_us(const CgroupLimits& limits) {

@@ -21,4 +21,12 @@ Result<> validate(const CgroupLimits& limits);
 // quota = cpu_millis * period / 1000: 1000 millis = one whole CPU.
 std::optional<std::uint64_t> cpu_quota_us(const CgroupLimits& limits);
 
+// cpu.shares bounds (kernel/sched/sched.h: MIN_SHARES 2, MAX_SHARES 1 << 18).
+inline constexpr std::uint64_t kMinCpuShares = 2;
+inline constexpr std::uint64_t kMaxCpuShares = 262'144;
+// v2 cpu.weight (1..10000) for v1 shares, as runc's libcontainer/cgroups
+// ConvertCPUSharesToCgroupV2Value and crun do: 2 -> 1, 262144 -> 10000, linear in between. 0 stays
+// 0 (not set).
+std::uint64_t cpu_weight_for_shares(std::uint64_t shares);
+
 }  // namespace svc::isolation::cgroups

@@ -188,6 +188,11 @@ class CgroupV1 final : public CgroupDriver {
     return v1::open_oom_eventfd(dir("memory", relative));
   }
 
+  Result<std::vector<std::string>> children(std::string_view relative) override {
+    SVC_TRY(check(relative));
+    return list_child_dirs(dir("pids", relative));
+  }
+
  private:
   Result<> check(std::string_view relative) const {
     if (!base_.empty()) SVC_TRY(check_relative(base_, "cgroup base"));

@@ -131,6 +131,11 @@ class CgroupV2 final : public CgroupDriver {
     return {};
   }
 
+  Result<std::vector<std::string>> children(std::string_view relative) override {
+    SVC_TRY(check(relative));
+    return list_child_dirs(dir(relative));
+  }
+
   Result<> remove(std::string_view relative) override {
     SVC_TRY(check(relative));
     return remove_dir_retrying(dir(relative), ops_);

@@ -54,6 +54,10 @@ class OciCgroups final : public CgroupDriver {
     auto [d, rest] = SVC_TRY(route(name));
     return d->remove(rest);
   }
+  Result<std::vector<std::string>> children(std::string_view name) override {
+    auto [d, rest] = SVC_TRY(route(name));
+    return d->children(rest);
+  }
   Result<UniqueFd> open_oom_notifier(std::string_view name) override {
     auto [d, rest] = SVC_TRY(route(name));
     return d->open_oom_notifier(rest);

@@ -241,7 +241,12 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, const std::atom
     while (revisions_.count(revision_name(spec.name, number))) ++number;
   }
 
-  auto image = images_.resolve(spec.image, cancel);
+  // Found and leased in one step, so no `image rm` or prune can delete it between the two
+  // (ImageSource::acquire_local); pulled, and leased the same way, when not on the node.
+  const std::string holder = revision_lease(revision_name(spec.name, number));
+  auto image = images_.acquire_local(holder, spec.image);
+  if (!image && image.error().code() == Code::kNotFound)
+    image = images_.pull(holder, spec.image, cancel);
   if (!image)
     return tl::unexpected(std::move(image).error().context(fmt::format("image {}", spec.image)));
   Revision rev;
@@ -252,9 +257,10 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, const std::atom
   rev.image_digest = image->digest;
   rev.created_at = clock_.now();
   // An image that cannot make an instance is refused now, not at the first request.
-  SVC_TRY(make_instance_launch(rev, rev.name + "-00000000", *image, res));
-  std::string holder = revision_lease(rev.name);
-  SVC_TRY_CTX(images_.lease(holder, *image), "keep image {} for {}", spec.image, rev.name);
+  if (auto checked = make_instance_launch(rev, rev.name + "-00000000", *image, res); !checked) {
+    (void)images_.release(holder);
+    return tl::unexpected(std::move(checked).error());
+  }
 
   Actions a;
   DeployResult out;

@@ -45,8 +45,13 @@ void ServiceController::launch(Launch job) {
   std::optional<SteadyTime> sandbox_started;
   if (!job.adopt) {
     if (!job.image) {
+      // The revision's lease already keeps its image; taking it again under the same holder
+      // finds (or pulls) and keeps it in one step.
       std::atomic<bool> never{false};
-      auto image = images_.resolve(job.revision.spec.image, never);
+      const std::string holder = revision_lease(job.revision.name);
+      auto image = images_.acquire_local(holder, job.revision.spec.image);
+      if (!image && image.error().code() == Code::kNotFound)
+        image = images_.pull(holder, job.revision.spec.image, never);
       if (!image) {
         launch_failed(
             id, fmt::format("image {}: {}", job.revision.spec.image, image.error().message()));

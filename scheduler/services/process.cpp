@@ -48,6 +48,9 @@ Result<scheduler::LaunchSpec> make_instance_launch(const Revision& rev,
   launch->cpu_millis = resources.cpu_limit_millis;
   launch->memory_bytes = resources.memory_limit_bytes;
   launch->pids = resources.pids;
+  // As a task's: the CPU request is the cgroup's weight under contention.
+  launch->cpu_request_millis = resources.cpu_request_millis;
+  launch->memory_request_bytes = resources.memory_request_bytes;
   return launch;
 }
 

@@ -214,7 +214,7 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
       id = r.rev.name + "-" + random_hex(4);
     } while (instances_.count(id));
     std::string why;
-    if (!capacity_.try_reserve("instance:" + id, res.request(), &why)) {
+    if (!capacity_.try_reserve("instance:" + id, res.request(), res.limit(), &why)) {
       r.capacity_short = true;
       set_condition_locked(
           *s, "Capacity", false, "CapacityExhausted",

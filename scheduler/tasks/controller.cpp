@@ -21,25 +21,53 @@ std::string describe_exit(const ExitInfo& info) {
 }  // namespace
 
 TaskController::TaskController(TaskStore& store, ImageSource& images, TaskRuntime& runtime,
-                               Executor& executor, const Clock& clock, Options options)
+                               Executor& executor, const Clock& clock, Capacity& capacity,
+                               Options options)
     : store_(store),
       images_(images),
       runtime_(runtime),
       executor_(executor),
       clock_(clock),
-      options_(options) {}
+      capacity_(capacity),
+      options_(options),
+      events_(options_.events) {
+  lifeline_->self = this;
+  // Room freed by anyone (a service instance too) may let a queued task start. The listener
+  // runs on the releasing thread, maybe under its lock: post, never lock here.
+  release_listener_ = capacity_.on_release([life = std::weak_ptr<Lifeline>(lifeline_)] {
+    auto l = life.lock();
+    if (!l) return;
+    std::lock_guard guard(l->mu);
+    if (TaskController* self = l->self)
+      self->executor_.post([self] {
+        Lock lock(self->mu_);
+        self->drain_queue_locked();
+      });
+  });
+}
 
-TaskController::~TaskController() { shutdown(); }
+TaskController::~TaskController() {
+  capacity_.remove_listener(release_listener_);
+  {
+    std::lock_guard guard(lifeline_->mu);
+    lifeline_->self = nullptr;
+  }
+  shutdown();
+}
 
 void TaskController::shutdown() {
   Lock lock(mu_);
   shutting_down_ = true;
   for (auto& [id, e] : tasks_) {
     e.cancel->store(true);
-    if (e.timeout_timer) executor_.cancel(e.timeout_timer);
-    if (e.remove_timer) executor_.cancel(e.remove_timer);
-    e.timeout_timer = e.remove_timer = 0;
+    for (std::uint64_t* timer :
+         {&e.timeout_timer, &e.remove_timer, &e.record_timer, &e.start_timer}) {
+      if (*timer) executor_.cancel(*timer);
+      *timer = 0;
+    }
   }
+  if (drain_timer_) executor_.cancel(drain_timer_);
+  drain_timer_ = 0;
   changed_.notify_all();
 }
 
@@ -86,47 +114,23 @@ std::string TaskController::new_id_locked() const {
 
 // ---- capacity -------------------------------------------------------------------------------
 
-std::pair<std::int64_t, std::uint64_t> TaskController::reserved() const {
-  Lock lock(mu_);
-  std::int64_t cpu = 0;
-  std::uint64_t mem = 0;
-  for (const auto& [id, e] : tasks_) {
-    if (!e.reserved) continue;
-    cpu += e.task.spec.cpu_millis;
-    mem += e.task.spec.memory_bytes;
-  }
-  return {cpu, mem};
+bool TaskController::reserve_locked(Entry& e, std::string* why) {
+  const Resources& r = e.task.resources;
+  if (!capacity_.try_reserve(holder(e.task.id), r.request(), r.limit(), why)) return false;
+  e.reserved = true;
+  return true;
 }
 
-bool TaskController::fits_locked(const TaskSpec& spec, std::string* why) const {
-  std::int64_t cpu = 0;
-  std::uint64_t mem = 0;
-  int active = 0;
-  for (const auto& [id, e] : tasks_) {
-    if (!e.reserved) continue;
-    cpu += e.task.spec.cpu_millis;
-    mem += e.task.spec.memory_bytes;
-    ++active;
-  }
-  bool ok = cpu + spec.cpu_millis <= options_.capacity_cpu_millis &&
-            mem + spec.memory_bytes <= options_.capacity_memory_bytes;
-  if (!ok && why) {
-    *why = fmt::format(
-        "the task needs {} vCPU and {} memory; the node has {} vCPU and {} free (of {} vCPU and "
-        "{}, {} task(s) admitted)",
-        format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
-        format_cpu_millis(std::max<std::int64_t>(0, options_.capacity_cpu_millis - cpu)),
-        format_size_human(
-            options_.capacity_memory_bytes > mem ? options_.capacity_memory_bytes - mem : 0),
-        format_cpu_millis(options_.capacity_cpu_millis),
-        format_size_human(options_.capacity_memory_bytes), active);
-  }
-  return ok;
+void TaskController::readopt_reservation_locked(Entry& e) {
+  // The sandbox runs (or will) whatever the ledger says now: reserve past the total if need be.
+  capacity_.force_reserve(holder(e.task.id), e.task.resources.request(), e.task.resources.limit());
+  e.reserved = true;
 }
 
 void TaskController::release_capacity_locked(Entry& e) {
   if (!e.reserved) return;
   e.reserved = false;
+  capacity_.release(holder(e.task.id));
   drain_queue_locked();
 }
 
@@ -139,74 +143,29 @@ void TaskController::drain_queue_locked() {
       continue;
     }
     Entry& e = it->second;
-    if (!fits_locked(e.task.spec, nullptr)) break;  // FIFO: the head waits, so do the others
-    queue_.pop_front();
-    e.reserved = true;
+    if (!reserve_locked(e, nullptr)) break;  // FIFO: the head waits, so do the others
+    Task before = e.task;
     e.task.queued_reason.clear();
-    persist_locked(e.task);
-    publish_locked(e.task, "capacity available: starting");
+    if (auto r = record_locked(e, before, "capacity available: starting", Unrecorded::kUndo); !r) {
+      // It stays queued, and the room stays free for it: try again soon.
+      capacity_.release(holder(e.task.id));
+      e.reserved = false;
+      spdlog::error("tasks: {}: the queue waits and tries again", r.error().message());
+      arm_drain_retry_locked();
+      break;
+    }
+    queue_.pop_front();
     start_async(e.task.id);
   }
 }
 
-// ---- state changes --------------------------------------------------------------------------
-
-void TaskController::persist_locked(const Task& task) {
-  if (auto r = store_.update(task); !r)
-    spdlog::error("tasks: could not record task {} as {}: {}", task.id, state_name(task.state),
-                  r.error().message());
-}
-
-void TaskController::publish_locked(const Task& task, std::string message) {
-  TaskEvent ev;
-  ev.time = clock_.now();
-  ev.task_id = task.id;
-  ev.task_name = task.spec.name;
-  ev.state = task.state;
-  ev.exit_code = task.exit_code;
-  ev.stop_reason = task.stop_reason;
-  ev.message = std::move(message);
-  events_.publish(ev);
-}
-
-void TaskController::set_state_locked(Entry& e, TaskState state, std::string message) {
-  Task& t = e.task;
-  t.state = state;
-  TimePoint now = clock_.now();
-  switch (state) {
-    case TaskState::kPending:
-      break;
-    case TaskState::kPulling:
-      t.pulling_at = now;
-      break;
-    case TaskState::kStarting:
-      t.starting_at = now;
-      break;
-    case TaskState::kRunning:
-      if (!t.running_at) t.running_at = now;
-      break;
-    case TaskState::kStopping:
-      t.stopping_at = now;
-      break;
-    case TaskState::kStopped:
-      if (!t.stopped_at) t.stopped_at = now;
-      break;
-  }
-  persist_locked(t);
-  publish_locked(t, std::move(message));
-  changed_.notify_all();
-}
-
-void TaskController::finish_locked(Entry& e, std::string_view reason, std::string message) {
-  if (e.timeout_timer) executor_.cancel(e.timeout_timer);
-  e.timeout_timer = 0;
-  e.task.stop_reason = std::string(reason);
-  e.task.stop_message = message;
-  e.task.queued_reason.clear();
-  queue_.erase(std::remove(queue_.begin(), queue_.end(), e.task.id), queue_.end());
-  set_state_locked(e, TaskState::kStopped, std::move(message));
-  release_capacity_locked(e);
-  arm_auto_remove_locked(e);
+void TaskController::arm_drain_retry_locked() {
+  if (drain_timer_ || shutting_down_) return;
+  drain_timer_ = executor_.schedule(clock_.steady_now() + Millis(1000), [this] {
+    Lock lock(mu_);
+    drain_timer_ = 0;
+    if (!shutting_down_) drain_queue_locked();
+  });
 }
 
 void TaskController::arm_timeout_locked(Entry& e) {
@@ -232,21 +191,19 @@ void TaskController::arm_auto_remove_locked(Entry& e) {
 
 Result<Task> TaskController::run(TaskSpec spec) {
   if (auto err = validate_spec(spec, options_.limits)) return fail(Code::kInvalidArgument, *err);
-  if (spec.cpu_millis == 0) spec.cpu_millis = kDefaultCpuMillis;
-  if (spec.memory_bytes == 0) spec.memory_bytes = kDefaultMemoryBytes;
-  if (spec.pids == 0) spec.pids = kDefaultPids;
   if (spec.stop_grace.count() == 0) spec.stop_grace = kDefaultStopGrace;
+  Resources resources = resolve_resources(resource_ask(spec), options_.defaults);
 
   Lock lock(mu_);
   if (shutting_down_) return fail(Code::kUnavailable, "svcd is shutting down");
-  if (spec.cpu_millis > options_.capacity_cpu_millis ||
-      spec.memory_bytes > options_.capacity_memory_bytes)
+  if (!capacity_.can_ever_fit(resources.request()))
     return fail(Code::kResourceExhausted,
-                "the task asks for {} vCPU and {} memory, more than this node can ever give ({} "
+                "the task requests {} vCPU and {} memory, more than this node can ever give ({} "
                 "vCPU and {} allocatable): ask for less",
-                format_cpu_millis(spec.cpu_millis), format_size_human(spec.memory_bytes),
-                format_cpu_millis(options_.capacity_cpu_millis),
-                format_size_human(options_.capacity_memory_bytes));
+                format_cpu_millis(resources.cpu_request_millis),
+                format_size_human(resources.memory_request_bytes),
+                format_cpu_millis(capacity_.total().cpu_millis),
+                format_size_human(capacity_.total().memory_bytes));
   Task t;
   t.id = new_id_locked();
   if (spec.name.empty()) spec.name = "task-" + t.id.substr(0, 8);
@@ -256,23 +213,33 @@ Result<Task> TaskController::run(TaskSpec spec) {
                   "a task named \"{}\" already exists ({}): pick another name or remove it with "
                   "`svctl rm {}`",
                   spec.name, id, spec.name);
-  std::string why;
-  bool fits = fits_locked(spec, &why);
-  if (!fits && !spec.queue)
-    return fail(Code::kResourceExhausted,
-                "not enough capacity: {}. Wait for tasks to finish, ask "
-                "for less, or pass --queue to wait for room",
-                why);
   t.spec = std::move(spec);
+  t.resources = resources;
   t.state = TaskState::kPending;
   t.created_at = clock_.now();
-  if (!fits) t.queued_reason = "waiting for capacity: " + why;
-  SVC_TRY_CTX(store_.insert(t), "record task");
-  Entry& e = tasks_[t.id];
+  Entry e;
   e.task = t;
-  e.reserved = fits;
+  e.recorded = t;
+  std::string why;
+  bool fits = reserve_locked(e, &why);
+  if (!fits) {
+    std::string need = fmt::format("the task requests {} vCPU and {} memory; {}",
+                                   format_cpu_millis(resources.cpu_request_millis),
+                                   format_size_human(resources.memory_request_bytes), why);
+    if (!t.spec.queue)
+      return fail(Code::kResourceExhausted,
+                  "not enough capacity: {}. Wait for tasks to finish, ask for less, or pass "
+                  "--queue to wait for room",
+                  need);
+    t.queued_reason = e.task.queued_reason = "waiting for capacity: " + need;
+  }
+  if (auto stored = store_.insert(t); !stored) {
+    if (fits) capacity_.release(holder(t.id));
+    return tl::unexpected(std::move(stored).error().context("record task"));
+  }
+  tasks_[t.id] = std::move(e);
   if (!fits) queue_.push_back(t.id);
-  publish_locked(t, fits ? "created" : t.queued_reason);
+  events_.publish(event_for(t, fits ? "created" : t.queued_reason));
   changed_.notify_all();
   if (fits) start_async(t.id);
   return t;
@@ -290,30 +257,75 @@ void TaskController::start_task(const std::string& id) {
     auto it = tasks_.find(id);
     if (it == tasks_.end() || shutting_down_) return;
     Entry& e = it->second;
-    if (e.task.state != TaskState::kPending) return;
+    bool retry = std::exchange(e.retry_start, false);
+    if (e.task.state == TaskState::kPending) {
+      if (auto r = set_state_locked(e, TaskState::kPulling, "resolving image " + e.task.spec.image,
+                                    Unrecorded::kUndo);
+          !r) {
+        // Not started, nothing to undo: it stays PENDING (as recorded) and tries again.
+        spdlog::error("tasks: {}: the start is retried", r.error().message());
+        retry_start_locked(e);
+        return;
+      }
+    } else if (!(retry && e.task.state == TaskState::kPulling)) {
+      return;  // stopped or removed meanwhile, or already under way
+    }
     cancel = e.cancel;
     image_ref = e.task.spec.image;
-    set_state_locked(e, TaskState::kPulling, "resolving image " + image_ref);
   }
+  auto local = images_.acquire_local(id, image_ref);
+  if (!local && local.error().code() == Code::kNotFound) {
+    // A pull may take as long as the registry does: off the main executor, so tasks whose
+    // image is here start meanwhile.
+    Executor& pulls = options_.pulls ? *options_.pulls : executor_;
+    pulls.post([this, id, image_ref, cancel] { pull_image(id, image_ref, cancel); });
+    return;
+  }
+  launch_task(id, std::move(local));
+}
 
-  auto image = images_.resolve(image_ref, *cancel);
+void TaskController::pull_image(const std::string& id, const std::string& reference,
+                                std::shared_ptr<std::atomic<bool>> cancel) {
+  auto image = images_.pull(id, reference, *cancel);
+  if (options_.pulls) {
+    executor_.post(
+        [this, id, image = std::move(image)]() mutable { launch_task(id, std::move(image)); });
+  } else {
+    launch_task(id, std::move(image));
+  }
+}
 
+void TaskController::launch_task(const std::string& id, Result<ResolvedImage> image) {
   LaunchSpec launch;
   {
     Lock lock(mu_);
     auto it = tasks_.find(id);
-    if (it == tasks_.end()) return;  // removed meanwhile
-    Entry& e = it->second;
-    if (e.task.state != TaskState::kPulling) return;  // stopped meanwhile
-    if (!image) {
-      finish_locked(e, reason::kImagePullFailed, image.error().message());
+    bool wanted = it != tasks_.end() && it->second.task.state == TaskState::kPulling;
+    if (!wanted || !image) {
+      // Removed or stopped meanwhile (the lease is not needed), or the image failed.
+      if (image) (void)images_.release(id);
+      if (!wanted) return;
+      (void)finish_locked(it->second, reason::kImagePullFailed, image.error().message(),
+                          Unrecorded::kKeep);
       return;
     }
+    Entry& e = it->second;
+    Task before = e.task;
     e.task.image_digest = image->digest;
-    set_state_locked(e, TaskState::kStarting, "starting sandbox");
     auto spec = make_launch_spec(e.task, *image);
     if (!spec) {
-      finish_locked(e, reason::kStartFailed, spec.error().message());
+      (void)images_.release(id);
+      (void)finish_locked(e, reason::kStartFailed, spec.error().message(), Unrecorded::kKeep);
+      return;
+    }
+    if (auto r = set_state_locked(e, TaskState::kStarting, "starting sandbox", Unrecorded::kUndo);
+        !r) {
+      // No sandbox may exist that the record does not know of (recover() would not find it):
+      // back to PULLING as recorded, the lease let go, and the start tried again.
+      e.task = before;
+      (void)images_.release(id);
+      spdlog::error("tasks: {}: the start is retried", r.error().message());
+      retry_start_locked(e);
       return;
     }
     launch = std::move(*spec);
@@ -328,13 +340,9 @@ void TaskController::start_task(const std::string& id) {
     if (it == tasks_.end()) return;
     it->second.launched = false;
     if (it->second.task.state == TaskState::kStarting)
-      finish_locked(it->second, reason::kStartFailed, message);
+      (void)finish_locked(it->second, reason::kStartFailed, message, Unrecorded::kKeep);
   };
 
-  if (auto leased = images_.lease(id, *image); !leased) {
-    fail_start("keep the image for the task: " + leased.error().message());
-    return;
-  }
   auto pid = runtime_.launch(launch);
   if (!pid) {
     fail_start(pid.error().message());
@@ -355,14 +363,17 @@ void TaskController::start_task(const std::string& id) {
       Entry& e = it->second;
       if (e.task.pid == 0) e.task.pid = *pid;
       if (e.task.state == TaskState::kStarting) {
-        set_state_locked(e, TaskState::kRunning,
-                         launch.hold
-                             ? fmt::format("running as pid {}, held for its first attach", *pid)
-                             : fmt::format("running as pid {}", *pid));
+        // It runs, recorded or not (a retry records it): kKeep.
+        (void)set_state_locked(
+            e, TaskState::kRunning,
+            launch.hold ? fmt::format("running as pid {}, held for its first attach", *pid)
+                        : fmt::format("running as pid {}", *pid),
+            Unrecorded::kKeep);
         arm_timeout_locked(e);
         if (launch.hold) arm_attach_hold_locked(e);
         if (e.task.stop_requested) {
-          set_state_locked(e, TaskState::kStopping, "stop requested while starting");
+          (void)set_state_locked(e, TaskState::kStopping, "stop requested while starting",
+                                 Unrecorded::kKeep);
           stop_now = true;
         }
       }
@@ -392,15 +403,19 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
   if (t.state == TaskState::kStopped || t.state == TaskState::kPending ||
       t.state == TaskState::kPulling)
     return;
-  if (t.state == TaskState::kStarting) {
-    if (info.started_at) t.running_at = info.started_at;
-    set_state_locked(e, TaskState::kRunning, "running");
-  }
+  // The sandbox has exited whatever the store says: every change here is kKeep (a retry
+  // records it; the shim's exit record lets a restarted svcd find it again meanwhile).
+  if (t.state == TaskState::kStarting)
+    (void)set_state_locked(e, TaskState::kRunning, "running", Unrecorded::kKeep);
+  // The shim's own record of when the process started is the truth: svcd noted RUNNING a few
+  // ms after it (the usage record's close takes this start too).
+  if (info.started_at) t.running_at = info.started_at;
   if (info.lost) {
     t.usage.pids = 0;
-    finish_locked(
+    (void)finish_locked(
         e, reason::kLost,
-        info.error.empty() ? std::string("its sandbox's supervisor vanished") : info.error);
+        info.error.empty() ? std::string("its sandbox's supervisor vanished") : info.error,
+        Unrecorded::kKeep);
     return;
   }
   t.exit_code = info.exit_code;
@@ -419,7 +434,7 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
   } else if (info.oom_killed) {
     why = reason::kOomKilled;
     message = fmt::format("ran out of memory: its limit is {} ({})",
-                          format_size_human(t.spec.memory_bytes), describe_exit(info));
+                          format_size_human(t.resources.memory_limit_bytes), describe_exit(info));
   } else if (t.timed_out) {
     why = reason::kTimedOut;
     message = fmt::format("stopped after its timeout of {} ({})", format_duration(t.spec.timeout),
@@ -428,7 +443,7 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
     why = reason::kStoppedByUser;
     message = fmt::format("stopped by user ({})", describe_exit(info));
   }
-  finish_locked(e, why, std::move(message));
+  (void)finish_locked(e, why, std::move(message), Unrecorded::kKeep);
 }
 
 Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signal,
@@ -436,18 +451,26 @@ Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signa
   Lock lock(mu_);
   Entry* e = SVC_TRY(must_find_locked(ref));
   Task& t = e->task;
+  // A stop is recorded before svcd acts on it (kUndo): when the store fails, the caller hears
+  // so and nothing is signalled or cancelled.
+  Task before = t;
   switch (t.state) {
     case TaskState::kStopped:
-      return t;
+      return shown(*e);
     case TaskState::kPending:
     case TaskState::kPulling:
       t.stop_requested = true;
+      if (auto r = finish_locked(*e, reason::kStoppedByUser, "stopped by user before it started",
+                                 Unrecorded::kUndo);
+          !r) {
+        t = before;
+        return tl::unexpected(std::move(r).error());
+      }
       e->cancel->store(true);
-      finish_locked(*e, reason::kStoppedByUser, "stopped by user before it started");
       return t;
     case TaskState::kStarting:
       t.stop_requested = true;  // start_task stops it as soon as the sandbox exists
-      persist_locked(t);
+      SVC_TRY(record_locked(*e, before, {}, Unrecorded::kUndo));
       return t;
     case TaskState::kRunning:
     case TaskState::kStopping:
@@ -458,12 +481,18 @@ Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signa
   if (sig == 0) sig = t.spec.stop_signal.empty() ? 0 : parse_signal(t.spec.stop_signal);
   if (sig == 0) sig = SIGTERM;
   Millis g = grace.value_or(t.spec.stop_grace);
-  if (t.state == TaskState::kRunning)
-    set_state_locked(
-        *e, TaskState::kStopping,
-        fmt::format("sending {}, SIGKILL after {}", signal_name(sig), format_duration(g)));
+  if (t.state == TaskState::kRunning) {
+    if (auto r = set_state_locked(
+            *e, TaskState::kStopping,
+            fmt::format("sending {}, SIGKILL after {}", signal_name(sig), format_duration(g)),
+            Unrecorded::kUndo);
+        !r) {
+      t = before;
+      return tl::unexpected(std::move(r).error());
+    }
+  }
   std::string id = t.id;
-  Task snapshot = t;
+  Task snapshot = shown(*e);
   lock.unlock();
   if (auto r = runtime_.stop(id, sig, g); !r)
     return tl::unexpected(std::move(r).error().context(fmt::format("stop task {}", id)));
@@ -480,12 +509,24 @@ void TaskController::on_timeout(const std::string& id) {
     Entry& e = it->second;
     e.timeout_timer = 0;
     if (e.task.state != TaskState::kRunning) return;
+    Task before = e.task;
     e.task.timed_out = true;
     if (!e.task.spec.stop_signal.empty()) sig = parse_signal(e.task.spec.stop_signal);
     if (sig == 0) sig = SIGTERM;
     grace = e.task.spec.stop_grace;
-    set_state_locked(e, TaskState::kStopping,
-                     fmt::format("timeout of {} reached", format_duration(e.task.spec.timeout)));
+    if (auto r = set_state_locked(
+            e, TaskState::kStopping,
+            fmt::format("timeout of {} reached", format_duration(e.task.spec.timeout)),
+            Unrecorded::kUndo);
+        !r) {
+      // Recorded first, then stopped: try again soon (the task runs a little past its time).
+      e.task = before;
+      spdlog::error("tasks: {}: the timeout is retried", r.error().message());
+      if (!shutting_down_)
+        e.timeout_timer = executor_.schedule(clock_.steady_now() + next_backoff_locked(e),
+                                             [this, id] { on_timeout(id); });
+      return;
+    }
   }
   if (auto r = runtime_.stop(id, sig, grace); !r)
     spdlog::error("tasks: stop {} after its timeout: {}", id, r.error().message());
@@ -511,13 +552,18 @@ Result<> TaskController::remove(std::string_view ref, bool force) {
               t.state == TaskState::kStarting;
     launched = e->launched;
     e->cancel->store(true);
-    if (e->timeout_timer) executor_.cancel(e->timeout_timer);
-    if (e->remove_timer) executor_.cancel(e->remove_timer);
+    for (std::uint64_t timer : {e->timeout_timer, e->remove_timer, e->record_timer, e->start_timer})
+      if (timer) executor_.cancel(timer);
     queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
     bool was_reserved = e->reserved;
-    publish_locked(t, "removed");
+    // What was not recorded goes with the row; what happened is said before it goes.
+    for (auto& ev : e->unpublished) events_.publish(std::move(ev));
+    events_.publish(event_for(t, "removed"));
     tasks_.erase(id);
-    if (was_reserved) drain_queue_locked();
+    if (was_reserved) {
+      capacity_.release(holder(id));
+      drain_queue_locked();
+    }
     changed_.notify_all();
   }
   if (running) (void)runtime_.signal(id, SIGKILL);
@@ -543,9 +589,10 @@ Result<Task> TaskController::wait(std::string_view ref,
     if (it == tasks_.end()) return fail(Code::kNotFound, "task {} was removed", id);
     Entry& cur = it->second;
     auto leave = [&] { --cur.waiters; };
-    if (cur.task.state == TaskState::kStopped) {
+    // Stopped as recorded: an exit code that a restart could lose is not answered yet.
+    if (shown(cur).state == TaskState::kStopped) {
       leave();
-      Task result = cur.task;
+      Task result = shown(cur);
       if (cur.task.spec.auto_remove && cur.waiters == 0) {
         // Its exit code has been read: an auto-remove task goes now.
         executor_.post([this, id] { (void)remove(id, true); });
@@ -559,7 +606,7 @@ Result<Task> TaskController::wait(std::string_view ref,
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       leave();
-      return fail(Code::kDeadlineExceeded, "task {} is still {}", id, state_name(cur.task.state));
+      return fail(Code::kDeadlineExceeded, "task {} is still {}", id, state_name(shown(cur).state));
     }
     // Wake now and then to notice a caller that went away.
     changed_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
@@ -570,7 +617,7 @@ Result<Task> TaskController::wait(std::string_view ref,
 Result<Task> TaskController::get(std::string_view ref) const {
   Lock lock(mu_);
   const Entry* e = SVC_TRY(const_cast<TaskController*>(this)->must_find_locked(ref));
-  return e->task;
+  return shown(*e);
 }
 
 Result<std::pair<std::vector<Task>, std::string>> TaskController::list(
@@ -580,7 +627,7 @@ Result<std::pair<std::vector<Task>, std::string>> TaskController::list(
   Lock lock(mu_);
   std::vector<const Task*> all;
   for (const auto& [id, e] : tasks_) {
-    const Task& t = e.task;
+    const Task& t = shown(e);
     if (!filter.states.empty()) {
       if (std::find(filter.states.begin(), filter.states.end(), t.state) == filter.states.end())
         continue;
@@ -620,21 +667,46 @@ std::shared_ptr<EventHub::Subscription> TaskController::subscribe(std::string ta
   return events_.subscribe(std::move(task_id));
 }
 
+Result<std::shared_ptr<EventHub::Subscription>> TaskController::subscribe_since(
+    std::string task_id, std::uint64_t since_seq) {
+  // Under mu_, as every publish is: no event can get a number between the check and the
+  // subscription.
+  Lock lock(mu_);
+  std::uint64_t next = events_.next_seq();
+  if (since_seq >= next)
+    return fail(Code::kInvalidArgument,
+                "sinceSeq: {} is ahead of the newest event ({}): resume after a sequence you "
+                "received, or leave it out to follow new events only",
+                since_seq, next - 1);
+  return events_.subscribe(std::move(task_id), since_seq);
+}
+
 Result<Task> TaskController::refresh_usage(std::string_view ref) {
   std::string id;
   {
     Lock lock(mu_);
     Entry* e = SVC_TRY(must_find_locked(ref));
     if (e->task.state != TaskState::kRunning && e->task.state != TaskState::kStopping)
-      return e->task;
+      return shown(*e);
     id = e->task.id;
   }
   auto usage = runtime_.stats(id);
   Lock lock(mu_);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return fail(Code::kNotFound, "task {} was removed", id);
-  if (usage && it->second.task.state != TaskState::kStopped) it->second.task.usage = *usage;
-  return it->second.task;
+  Entry& e = it->second;
+  if (usage && e.task.state != TaskState::kStopped) {
+    e.task.usage = *usage;
+    if (e.behind) e.recorded.usage = *usage;  // measured, not a change of state
+  }
+  return shown(e);
+}
+
+std::set<std::string> TaskController::task_ids() const {
+  Lock lock(mu_);
+  std::set<std::string> out;
+  for (const auto& [id, e] : tasks_) out.insert(id);
+  return out;
 }
 
 int TaskController::running_count() const {
@@ -650,108 +722,6 @@ std::map<TaskState, int> TaskController::count_by_state() const {
   std::map<TaskState, int> counts;
   for (const auto& [id, e] : tasks_) ++counts[e.task.state];
   return counts;
-}
-
-// ---- recovery -------------------------------------------------------------------------------
-
-Result<> TaskController::recover(bool node_rebooted) {
-  auto stored = SVC_TRY_CTX(store_.load_all(), "load tasks");
-  std::map<std::string, SandboxInfo> sandboxes;
-  if (auto list = runtime_.list(); list) {
-    for (auto& s : *list) sandboxes.emplace(s.id, s);
-  } else {
-    spdlog::error("tasks: cannot list sandboxes: {}", list.error().message());
-  }
-  std::vector<std::string> to_start, to_watch;
-  std::vector<std::pair<std::string, ExitInfo>> exited;
-  {
-    Lock lock(mu_);
-    std::sort(stored.begin(), stored.end(),
-              [](const Task& a, const Task& b) { return a.created_at < b.created_at; });
-    for (Task& t : stored) {
-      Entry& e = tasks_[t.id];
-      e.task = std::move(t);
-    }
-    for (auto& [id, e] : tasks_) {
-      Task& t = e.task;
-      auto sb = sandboxes.find(id);
-      switch (t.state) {
-        case TaskState::kStopped:
-          e.launched = sb != sandboxes.end();
-          if (t.spec.auto_remove) arm_auto_remove_locked(e);
-          break;
-        case TaskState::kPending:
-        case TaskState::kPulling:
-          // Not launched yet: start again (a pull resumes from the blobs already fetched).
-          t.state = TaskState::kPending;
-          t.pulling_at.reset();
-          if (!t.queued_reason.empty()) {
-            queue_.push_back(id);
-          } else {
-            e.reserved = true;
-            to_start.push_back(id);
-          }
-          persist_locked(t);
-          break;
-        case TaskState::kStarting:
-        case TaskState::kRunning:
-        case TaskState::kStopping: {
-          e.reserved = true;
-          if (sb == sandboxes.end()) {
-            if (t.state == TaskState::kStarting) {
-              // svcd died before the sandbox existed: start it again.
-              t.state = TaskState::kPending;
-              t.starting_at.reset();
-              t.pulling_at.reset();
-              persist_locked(t);
-              to_start.push_back(id);
-            } else {
-              e.reserved = false;
-              finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
-                            node_rebooted ? "the node restarted while the task ran"
-                                          : "its sandbox is gone: it vanished while svcd was down");
-            }
-            break;
-          }
-          e.launched = true;
-          const SandboxInfo& info = sb->second;
-          if (info.pid) t.pid = info.pid;
-          if (info.status == SandboxInfo::Status::kRunning) {
-            if (t.state == TaskState::kStarting)
-              set_state_locked(e, TaskState::kRunning, "re-adopted after svcd restarted");
-            arm_timeout_locked(e);
-            to_watch.push_back(id);
-          } else if (info.status == SandboxInfo::Status::kExited && info.exit) {
-            exited.emplace_back(id, *info.exit);
-          } else {
-            e.reserved = false;
-            finish_locked(e, node_rebooted ? reason::kNodeShutdown : reason::kLost,
-                          node_rebooted ? "the node restarted while the task ran"
-                                        : "its sandbox's shim vanished while svcd was down");
-          }
-          break;
-        }
-      }
-    }
-    for (const auto& [id, info] : sandboxes)
-      if (!tasks_.count(id))
-        spdlog::warn("tasks: sandbox {} belongs to no task (left by an interrupted removal?)", id);
-  }
-  for (auto& [id, info] : exited) on_exit(id, info);
-  for (const auto& id : to_watch) {
-    auto r = runtime_.watch(id, [this, id](ExitInfo info) { on_exit(id, info); });
-    if (!r) spdlog::error("tasks: cannot watch re-adopted task {}: {}", id, r.error().message());
-  }
-  for (const auto& id : to_start) start_async(id);
-  {
-    Lock lock(mu_);
-    drain_queue_locked();
-  }
-  spdlog::info(
-      "tasks: recovered {} task(s): {} re-adopted running, {} finished while svcd was "
-      "down, {} restarted",
-      stored.size(), to_watch.size(), exited.size(), to_start.size());
-  return {};
 }
 
 }  // namespace svc::scheduler

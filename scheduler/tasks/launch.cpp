@@ -46,9 +46,11 @@ Result<LaunchSpec> make_launch_spec(const Task& task, const ResolvedImage& image
   l.user = !s.user.empty() ? s.user : image.user;
   l.hostname = !s.name.empty() ? s.name : task.id.substr(0, 12);
   l.lower_dirs = image.lower_dirs;
-  l.cpu_millis = s.cpu_millis;
-  l.memory_bytes = s.memory_bytes;
-  l.pids = s.pids;
+  l.cpu_millis = task.resources.cpu_limit_millis;
+  l.memory_bytes = task.resources.memory_limit_bytes;
+  l.pids = task.resources.pids;
+  l.cpu_request_millis = task.resources.cpu_request_millis;
+  l.memory_request_bytes = task.resources.memory_request_bytes;
   l.network = s.network;
   std::string sig = !s.stop_signal.empty() ? s.stop_signal : image.stop_signal;
   l.stop_signal = sig.empty() ? SIGTERM : parse_signal(sig);

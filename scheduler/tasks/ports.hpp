@@ -32,11 +32,16 @@ struct ResolvedImage {
 class ImageSource {
  public:
   virtual ~ImageSource() = default;
-  // Pulls when not present (or resolves a local image). Blocking; honours cancel.
-  virtual Result<ResolvedImage> resolve(const std::string& reference,
-                                        const std::atomic<bool>& cancel) = 0;
-  // Keeps what the task needs from garbage collection until release(holder).
-  virtual Result<> lease(const std::string& holder, const ResolvedImage& image) = 0;
+  // The image when it is on this node (as `docker run`: a local image is used as it is), and
+  // leased to holder (a task id) in the same step, so that no `image rm` or prune can delete
+  // it between the lookup and the lease; NOT_FOUND when it is not here. Quick: no network.
+  virtual Result<ResolvedImage> acquire_local(const std::string& holder,
+                                              const std::string& reference) = 0;
+  // Pulls it, then leases it to holder as acquire_local does. Blocking for as long as the
+  // registry takes; honours cancel.
+  virtual Result<ResolvedImage> pull(const std::string& holder, const std::string& reference,
+                                     const std::atomic<bool>& cancel) = 0;
+  // Lets garbage collection have what holder's lease kept. Idempotent.
   virtual Result<> release(const std::string& holder) = 0;
 };
 
@@ -49,9 +54,14 @@ struct LaunchSpec {
   std::string user;
   std::string hostname;
   std::vector<std::string> lower_dirs;
+  // Limits the cgroup enforces: cpu_millis a CFS quota (0 = none: idle CPU is free to use),
+  // memory_bytes memory.max (swap off). The CPU request becomes the cgroup's weight (shares)
+  // under contention; the memory request is what admission counted.
   std::int64_t cpu_millis = 0;
   std::uint64_t memory_bytes = 0;
   std::int64_t pids = 0;
+  std::int64_t cpu_request_millis = 0;
+  std::uint64_t memory_request_bytes = 0;
   NetworkMode network = NetworkMode::kPrivate;
   int stop_signal = 15;
   Millis stop_grace{10'000};

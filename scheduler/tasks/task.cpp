@@ -87,6 +87,18 @@ std::string signal_name(int sig) {
   return fmt::format("signal {}", sig);
 }
 
+ResourceAsk resource_ask(const TaskSpec& s) {
+  ResourceAsk a;
+  a.cpu_millis = s.cpu_millis;
+  a.memory_bytes = s.memory_bytes;
+  a.pids = s.pids;
+  a.cpu_request_millis = s.cpu_request_millis;
+  a.cpu_limit_millis = s.cpu_limit_millis;
+  a.memory_request_bytes = s.memory_request_bytes;
+  a.memory_limit_bytes = s.memory_limit_bytes;
+  return a;
+}
+
 std::optional<std::string> validate_spec(const TaskSpec& spec, const ValidationLimits& limits) {
   if (!spec.name.empty() && !valid_task_name(spec.name))
     return fmt::format(
@@ -139,6 +151,16 @@ std::optional<std::string> validate_spec(const TaskSpec& spec, const ValidationL
     return fmt::format("spec.resources.memoryBytes: {} is less than the minimum of {}",
                        spec.memory_bytes, format_size_human(limits.min_memory_bytes));
   if (spec.memory_bytes > (1ULL << 50)) return "spec.resources.memoryBytes: more than 1 PiB";
+  if (spec.cpu_request_millis > 1'000'000 || spec.cpu_limit_millis > 1'000'000)
+    return "spec.resources.cpuRequestMillis: more than 1000 cores";
+  for (auto [bytes, field] : {std::pair{spec.memory_request_bytes, "memoryRequestBytes"},
+                              std::pair{spec.memory_limit_bytes, "memoryLimitBytes"}}) {
+    if (bytes != 0 && bytes < limits.min_memory_bytes)
+      return fmt::format("spec.resources.{}: {} is less than the minimum of {}", field, bytes,
+                         format_size_human(limits.min_memory_bytes));
+    if (bytes > (1ULL << 50)) return fmt::format("spec.resources.{}: more than 1 PiB", field);
+  }
+  if (auto err = check_ask(resource_ask(spec), "spec.resources")) return err;
   if (spec.pids < 0) return "spec.resources.pids: must not be negative";
   if (spec.pids > 4'194'304) return "spec.resources.pids: more than the kernel's pid_max";
   if (spec.timeout.count() < 0) return "spec.timeout: must not be negative";

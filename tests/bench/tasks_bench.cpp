@@ -2,7 +2,9 @@
 //   1. a task of /bin/true end to end through svcd's API (Run + Wait), split into phases from the
 //      task's own timestamps and svcd's per-sandbox timings;
 //   2. 50 tasks submitted at once: tasks per second until all are STOPPED;
-//   3. svcd's memory, and the shims', with N idle tasks (`sleep`) running.
+//   3. N idle tasks (`sleep`) started with no resource flags on the node as it is (all CPUs,
+//      90 % of RAM, the default small requests): how many are admitted and running, what the
+//      node's ledger says, svcd's memory and the shims'.
 // Usage: bench_tasks [RUNS=100] [IDLE=1000]   (root; a real svcd on a temp state dir)
 #include <unistd.h>
 
@@ -82,9 +84,7 @@ v1::RunTaskRequest true_task(const std::string& image, const std::string& cmd = 
   s->add_args("-c");
   s->add_args(cmd);
   s->set_auto_remove(rm);
-  s->mutable_resources()->set_cpu_millis(1000);
-  s->mutable_resources()->set_memory_bytes(16 << 20);
-  return req;
+  return req;  // no resources: the node's default requests, no CPU quota
 }
 
 }  // namespace
@@ -96,11 +96,8 @@ int main(int argc, char** argv) {
     report_skip("bench_tasks needs root (real sandboxes)");
     return 0;
   }
-  DaemonFixture::Options o;
-  // Reservations overcommit the 2 cores on purpose: idle tasks use no CPU, and a quota of a few
-  // millicores would throttle the sandbox set-up that runs inside the task's own cgroup.
-  o.extra_config = "[node]\ncpus = 1000\nmemory = \"20Gi\"\n";
-  DaemonFixture d(o);
+  // The node as it is: no [node] keys, so the admission is what a user gets by default.
+  DaemonFixture d;
   d.start();
   // The image, on disk before anything is timed (the issue measures starts, not pulls).
   std::filesystem::path layout = d.dir() / "layout";
@@ -199,8 +196,6 @@ int main(int argc, char** argv) {
     std::vector<std::string> ids;
     for (int i = 0; i < idle; ++i) {
       auto req = true_task(image, "exec sleep 3600", false);
-      req.mutable_spec()->mutable_resources()->set_cpu_millis(500);
-      req.mutable_spec()->mutable_resources()->set_memory_bytes(8 << 20);
       v1::Task created;
       auto c = client->context();
       auto st = client->tasks().Run(c.get(), req, &created);
@@ -225,6 +220,26 @@ int main(int argc, char** argv) {
     }
     double started_s = ms_since(t0) / 1000.0;
     std::this_thread::sleep_for(std::chrono::seconds(2));
+    {
+      v1::NodeInfoRequest nr;
+      v1::NodeInfo info;
+      auto c = client->context();
+      if (client->node().Info(c.get(), nr, &info).ok()) {
+        const auto& cap = info.capacity();
+        std::cout << fmt::format(
+            "\n### {} idle tasks started with no flags\n\n{} of {} admitted and RUNNING on "
+            "the node as it is ({} vCPU and {:.1f} GiB allocatable). The ledger: {} admitted, "
+            "requests {} vCPU and {:.1f} GiB, {} without a CPU limit, memory limits {:.1f} "
+            "GiB; free {} vCPU and {:.1f} GiB.\n",
+            idle, running, idle, info.allocatable_cpu_millis() / 1000.0,
+            static_cast<double>(info.allocatable_memory_bytes()) / (1 << 30), cap.admitted(),
+            cap.requested_cpu_millis() / 1000.0,
+            static_cast<double>(cap.requested_memory_bytes()) / (1 << 30), cap.without_cpu_limit(),
+            static_cast<double>(cap.limited_memory_bytes()) / (1 << 30),
+            cap.free_cpu_millis() / 1000.0,
+            static_cast<double>(cap.free_memory_bytes()) / (1 << 30));
+      }
+    }
     long rss1 = status_kib(d.pid(), "VmRSS:");
     long pss_svcd = pss_kib(d.pid());
     auto shims = shim_pids();

@@ -34,8 +34,13 @@ Shared& shared() {
 
 std::unique_ptr<DaemonFixture> start_daemon(const std::string& billing = "") {
   DaemonFixture::Options o;
-  o.extra_config = fmt::format("[registries]\ninsecure = [\"{}\"]\n[billing]\n{}\n",
-                               shared().registry.host(), billing);
+  // A task without --cpu/--memory requests the [node] defaults, and requests are what is billed:
+  // 1 vCPU and 512Mi here, so the bills below are round numbers (the node's own defaults are
+  // small requests: 1m and 16Mi).
+  o.extra_config = fmt::format(
+      "[registries]\ninsecure = [\"{}\"]\n[node]\ndefault_cpu_request = \"1\"\n"
+      "default_memory_request = \"512Mi\"\n[billing]\n{}\n",
+      shared().registry.host(), billing);
   auto d = std::make_unique<DaemonFixture>(o);
   d->start();
   return d;

@@ -108,6 +108,14 @@ SandboxFixture::SandboxFixture() {
   usable_ = true;
 }
 
+std::unique_ptr<Runtime> SandboxFixture::make_runtime(BridgeOptions bridge) const {
+  return make_runtime([&bridge](RuntimeOptions& ro) {
+    ro.bridge.reach_host = bridge.reach_host;
+    ro.bridge.reach_each_other = bridge.reach_each_other;
+    ro.bridge.masquerade = bridge.masquerade;
+  });
+}
+
 std::unique_ptr<Runtime> SandboxFixture::make_runtime(
     const std::function<void(RuntimeOptions&)>& adjust) const {
   RuntimeOptions ro;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class SandboxFixture {
   // adjust: changes to the options first (e.g. forcing an older kernel's code path).
   std::unique_ptr<isolation::Runtime> make_runtime(
       const std::function<void(isolation::RuntimeOptions&)>& adjust = {}) const;
+  // bridge: other bridge options than the fixture's (its name, subnet and address file stay).
+  std::unique_ptr<isolation::Runtime> make_runtime(isolation::BridgeOptions bridge) const;
   isolation::CgroupDriver& cgroups() { return *driver_; }
   const std::filesystem::path& rootfs() const { return rootfs_; }
   std::filesystem::path state_dir() const { return tmp_.path() / "state"; }

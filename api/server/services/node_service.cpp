@@ -81,6 +81,21 @@ void register_node_service(Dispatcher& dispatcher, NodeHost host,
         out.set_running_instances(s.running_instances);
         out.set_ingress_address(s.ingress_address);
         out.set_ingress_domain(s.ingress_domain);
+        auto* cap = out.mutable_capacity();
+        cap->set_admittable_cpu_millis(s.admittable_cpu_millis);
+        cap->set_cpu_overcommit(s.cpu_overcommit);
+        cap->set_requested_cpu_millis(s.requested_cpu_millis);
+        cap->set_requested_memory_bytes(static_cast<std::int64_t>(s.requested_memory_bytes));
+        cap->set_limited_cpu_millis(s.limited_cpu_millis);
+        cap->set_limited_memory_bytes(static_cast<std::int64_t>(s.limited_memory_bytes));
+        cap->set_without_cpu_limit(s.without_cpu_limit);
+        cap->set_admitted(s.admitted);
+        cap->set_free_cpu_millis(s.free_cpu_millis);
+        cap->set_free_memory_bytes(static_cast<std::int64_t>(s.free_memory_bytes));
+        auto* def = cap->mutable_defaults();
+        def->set_cpu_request_millis(s.default_cpu_request_millis);
+        def->set_memory_request_bytes(static_cast<std::int64_t>(s.default_memory_request_bytes));
+        def->set_memory_limit_bytes(static_cast<std::int64_t>(s.default_memory_limit_bytes));
         return {};
       });
 }

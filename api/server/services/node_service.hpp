@@ -55,6 +55,21 @@ struct NodeStatus {
   int running_instances = 0;
   std::string ingress_address;  // "127.0.0.1:8080" as bound; "" when the ingress is off
   std::string ingress_domain;
+  // The admission ledger (scheduler::Capacity): requests are admitted against
+  // admittable = allocatable CPU x cpu_overcommit and the allocatable memory.
+  std::int64_t admittable_cpu_millis = 0;
+  double cpu_overcommit = 1.0;
+  std::int64_t requested_cpu_millis = 0;
+  std::uint64_t requested_memory_bytes = 0;
+  std::int64_t limited_cpu_millis = 0;
+  std::uint64_t limited_memory_bytes = 0;
+  int without_cpu_limit = 0;
+  int admitted = 0;
+  std::int64_t free_cpu_millis = 0;
+  std::uint64_t free_memory_bytes = 0;
+  std::int64_t default_cpu_request_millis = 0;
+  std::uint64_t default_memory_request_bytes = 0;
+  std::uint64_t default_memory_limit_bytes = 0;
 };
 
 void register_node_service(Dispatcher& dispatcher, NodeHost host,

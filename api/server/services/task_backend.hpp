@@ -7,6 +7,7 @@
 // Every call may block (wait, logs, events do until the task changes); every call is made on
 // the call's own thread and must be safe from several threads at once.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -54,8 +55,10 @@ class TaskBackend {
                         const std::function<bool(const scheduler::LogLine&)>& emit,
                         const Cancelled& cancelled) = 0;
   // State changes as they happen, of one task (task_id) or of all (""), until emit returns
-  // false or cancelled().
-  virtual Result<> events(const std::string& task_id,
+  // false or cancelled(). since_seq: first the kept events after that sequence (a marker event,
+  // TaskEvent::dropped > 0, for those no longer kept); INVALID_ARGUMENT for a sequence no event
+  // has had yet. A subscriber that falls behind gets such a marker where events were lost.
+  virtual Result<> events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                           const std::function<bool(const scheduler::TaskEvent&)>& emit,
                           const Cancelled& cancelled) = 0;
   // A client of the task's stdio (task_id: an id as get() answers it). Waits while the task is

@@ -77,9 +77,20 @@ Result<sch::TaskSpec> from_proto(const v1::TaskSpec& p) {
     return fail(Code::kInvalidArgument, "spec.resources.cpuMillis: must not be negative");
   if (p.resources().memory_bytes() < 0)
     return fail(Code::kInvalidArgument, "spec.resources.memoryBytes: must not be negative");
-  s.cpu_millis = p.resources().cpu_millis();
-  s.memory_bytes = static_cast<std::uint64_t>(p.resources().memory_bytes());
-  s.pids = p.resources().pids();
+  const auto& res = p.resources();
+  for (auto [v, field] : {std::pair{res.cpu_request_millis(), "cpuRequestMillis"},
+                          std::pair{res.cpu_limit_millis(), "cpuLimitMillis"},
+                          std::pair{res.memory_request_bytes(), "memoryRequestBytes"},
+                          std::pair{res.memory_limit_bytes(), "memoryLimitBytes"}})
+    if (v < 0)
+      return fail(Code::kInvalidArgument, "spec.resources.{}: must not be negative", field);
+  s.cpu_millis = res.cpu_millis();
+  s.memory_bytes = static_cast<std::uint64_t>(res.memory_bytes());
+  s.pids = res.pids();
+  s.cpu_request_millis = res.cpu_request_millis();
+  s.cpu_limit_millis = res.cpu_limit_millis();
+  s.memory_request_bytes = static_cast<std::uint64_t>(res.memory_request_bytes());
+  s.memory_limit_bytes = static_cast<std::uint64_t>(res.memory_limit_bytes());
   s.timeout = SVC_TRY(duration(p.timeout(), "spec.timeout"));
   switch (p.network()) {
     case v1::NETWORK_MODE_UNSPECIFIED:
@@ -116,9 +127,14 @@ void to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) {
   for (const auto& [k, v] : s.labels) (*p->mutable_labels())[k] = v;
   p->set_workdir(s.workdir);
   p->set_user(s.user);
-  p->mutable_resources()->set_cpu_millis(s.cpu_millis);
-  p->mutable_resources()->set_memory_bytes(static_cast<std::int64_t>(s.memory_bytes));
-  p->mutable_resources()->set_pids(s.pids);
+  auto* res = p->mutable_resources();
+  res->set_cpu_millis(s.cpu_millis);
+  res->set_memory_bytes(static_cast<std::int64_t>(s.memory_bytes));
+  res->set_pids(s.pids);
+  res->set_cpu_request_millis(s.cpu_request_millis);
+  res->set_cpu_limit_millis(s.cpu_limit_millis);
+  res->set_memory_request_bytes(static_cast<std::int64_t>(s.memory_request_bytes));
+  res->set_memory_limit_bytes(static_cast<std::int64_t>(s.memory_limit_bytes));
   if (s.timeout.count())
     *p->mutable_timeout() = TimeUtil::MillisecondsToDuration(s.timeout.count());
   p->set_network(s.network == sch::NetworkMode::kBridge ? v1::BRIDGE
@@ -157,6 +173,12 @@ void to_proto(const sch::Task& t, v1::Task* p) {
   u->set_memory_now_bytes(static_cast<std::int64_t>(t.usage.memory_now_bytes));
   u->set_pids(static_cast<std::int64_t>(t.usage.pids));
   p->set_queued_reason(t.queued_reason);
+  auto* r = p->mutable_resources();
+  r->set_cpu_request_millis(t.resources.cpu_request_millis);
+  r->set_cpu_limit_millis(t.resources.cpu_limit_millis);
+  r->set_memory_request_bytes(static_cast<std::int64_t>(t.resources.memory_request_bytes));
+  r->set_memory_limit_bytes(static_cast<std::int64_t>(t.resources.memory_limit_bytes));
+  r->set_pids(t.resources.pids);
 }
 
 }  // namespace
@@ -267,9 +289,13 @@ void register_task_service(Dispatcher& d, TaskBackend& tasks) {
           if (ev.exit_code) out.set_exit_code(*ev.exit_code);
           out.set_stop_reason(ev.stop_reason);
           out.set_message(ev.message);
+          out.set_seq(ev.seq);
+          out.set_dropped(ev.dropped);
           return sink.write(out);
         };
-        return tasks.events(filter, emit, ctx.cancelled);
+        std::optional<std::uint64_t> since;
+        if (req.has_since_seq()) since = req.since_seq();
+        return tasks.events(filter, since, emit, ctx.cancelled);
       });
 }
 

@@ -13,6 +13,10 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "isolation/bridge.hpp"
+#include "isolation/bridge_rules.hpp"
 #include "isolation/exit_monitor.hpp"
 #include "isolation/log_reader.hpp"
 #include "isolation/shim_cgroup.hpp"
@@ -370,14 +374,55 @@ TEST_CASE("network none has not even loopback up", "[network]") {
   CHECK(fx.log_text(id2) == "0x9\n");
 }
 
+namespace {
+
+// A server on the host, on the bridge's gateway address: what "a host service" is here.
+struct HostServer {
+  int fd = -1;
+  std::uint16_t port = 0;
+  std::thread thread;
+  explicit HostServer(const std::string& address) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    thread = std::thread([this] {
+      for (;;) {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c < 0) return;
+        ssize_t ignored = ::write(c, "hello sandbox\n", 14);
+        (void)ignored;
+        ::close(c);
+      }
+    });
+  }
+  ~HostServer() {
+    ::shutdown(fd, SHUT_RDWR);
+    thread.join();
+    ::close(fd);
+  }
+};
+
+std::string ruleset() { return test::sh("nft list ruleset").out; }
+
+}  // namespace
+
 TEST_CASE("bridge mode: an address from the range, a route to the host, the veth removed",
           "[network]") {
   test::SandboxFixture fx;
   if (!fx.usable()) return;
-  if (::access("/usr/sbin/iptables", X_OK) != 0 && ::access("/sbin/iptables", X_OK) != 0)
-    SVC_SKIP("iptables is not installed (packaging/install-deps.sh installs it)");
+  if (::access("/usr/sbin/nft", X_OK) != 0 && ::access("/sbin/nft", X_OK) != 0)
+    SVC_SKIP("nft is not installed (packaging/install-deps.sh installs nftables)");
+  std::string before = ruleset();
   std::string a = fx.next_id(), b = fx.next_id();
-  auto spec = fx.spec({"sh", "-c", "ip -4 addr show eth0; ip route; sleep 30"});
+  auto spec =
+      fx.spec({"sh", "-c",
+               "ip -4 addr show eth0; ip route; while :; do nc -l -p 7000 -e echo from-a; done"});
   spec.network = NetworkMode::kBridge;
   auto ia = fx.runtime().create(a, spec);
   REQUIRE(ia);
@@ -393,33 +438,40 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   INFO(log);
   CHECK(log.find(sa->address + "/24") != std::string::npos);
   CHECK(log.find("default via " + gateway) != std::string::npos);
-  // The host answers on the bridge's address; a second sandbox reaches it through its veth.
-  int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  ::inet_pton(AF_INET, gateway.c_str(), &addr.sin_addr);
-  REQUIRE(::bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(srv, 4) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(srv, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::thread server([srv] {
-    int c = ::accept(srv, nullptr, nullptr);
-    if (c >= 0) {
-      ssize_t ignored = ::write(c, "hello sandbox\n", 14);
-      (void)ignored;
-      ::close(c);
-    }
-  });
-  auto spec_b = fx.spec({"nc", "-w", "5", gateway, std::to_string(ntohs(addr.sin_port))});
+  // svc's own table, no other rule of the host's changed.
+  CHECK(ruleset().find("table ip " + bridge_table_name(fx.bridge())) != std::string::npos);
+
+  // By default a bridge task reaches neither the host's services nor another bridge task.
+  HostServer host(gateway);
+  auto spec_b = fx.spec({"sh", "-c",
+                         fmt::format("nc -w 2 {} {} && echo reached-host; nc -w 2 {} 7000 && "
+                                     "echo reached-a; echo done",
+                                     gateway, host.port, sa->address)});
   spec_b.network = NetworkMode::kBridge;
-  auto exit = fx.run(b, spec_b);
-  ::shutdown(srv, SHUT_RDWR);
-  server.join();
-  ::close(srv);
-  CHECK(fx.log_text(b) == "hello sandbox\n");
+  fx.run(b, spec_b);
+  std::string log_b = fx.log_text(b);
+  INFO(log_b);
+  CHECK(log_b.find("done\n") != std::string::npos);
+  CHECK(log_b.find("hello sandbox") == std::string::npos);
+  CHECK(log_b.find("reached-") == std::string::npos);
   auto sb = fx.runtime().state(b);
   REQUIRE(sb);
   CHECK(sb->address != sa->address);
+
+  // An operator who allows both: the same sandbox reaches both.
+  BridgeOptions open = fx.bridge();
+  open.reach_host = true;
+  open.reach_each_other = true;
+  auto allowing = fx.make_runtime(open);
+  std::string c = fx.next_id();
+  auto spec_c = fx.spec(
+      {"sh", "-c", fmt::format("nc -w 5 {} {}; nc -w 5 {} 7000", gateway, host.port, sa->address)});
+  spec_c.network = NetworkMode::kBridge;
+  REQUIRE(allowing->create(c, spec_c));
+  REQUIRE(allowing->start(c));
+  REQUIRE(allowing->wait(c, 30s));
+  CHECK(fx.log_text(c) == "hello sandbox\nfrom-a\n");
+
   // The host ends go with the sandboxes.
   std::string veth;
   if (auto st = read_file(fx.runtime().sandbox_dir(a) / "state.json")) {
@@ -428,9 +480,20 @@ TEST_CASE("bridge mode: an address from the range, a route to the host, the veth
   }
   REQUIRE_FALSE(veth.empty());
   CHECK(::if_nametoindex(veth.c_str()) != 0);
+  REQUIRE(allowing->remove(c, true));
   REQUIRE(fx.runtime().remove(a, true));
   REQUIRE(fx.runtime().remove(b));
   CHECK(::if_nametoindex(veth.c_str()) == 0);
+  // Torn down, the bridge takes its table with it, and every table the host had is still there
+  // (other tests may add their own meanwhile: only ours is compared).
+  REQUIRE(remove_bridge(fx.bridge()));
+  std::string after = ruleset();
+  CHECK(after.find("table ip " + bridge_table_name(fx.bridge())) == std::string::npos);
+  for (std::size_t pos = before.find("table "); pos != std::string::npos;
+       pos = before.find("table ", pos + 1)) {
+    std::string line = before.substr(pos, before.find('{', pos) - pos);
+    if (line.find("svc_") == std::string::npos) CHECK(after.find(line) != std::string::npos);
+  }
 }
 
 TEST_CASE("a killed shim takes its task with it and the sandbox reads as lost", "[lifecycle]") {

@@ -70,6 +70,7 @@ class FakeTaskBackend final : public TaskBackend {
   scheduler::TaskFilter last_filter;
   scheduler::LogQuery last_query;
   std::string last_events_filter;
+  std::optional<std::uint64_t> last_events_since;
   int usage_refreshes = 0;
 
   Result<Task> run(scheduler::TaskSpec spec) override {
@@ -121,10 +122,11 @@ class FakeTaskBackend final : public TaskBackend {
       if (!emit(l)) break;
     return {};
   }
-  Result<> events(const std::string& task_id,
+  Result<> events(const std::string& task_id, std::optional<std::uint64_t> since_seq,
                   const std::function<bool(const scheduler::TaskEvent&)>& emit,
                   const Cancelled&) override {
     last_events_filter = task_id;
+    last_events_since = since_seq;
     for (const auto& e : events_to_send)
       if (!emit(e)) break;
     return {};

@@ -307,4 +307,35 @@ TEST_CASE("Events: the task filter is resolved to an id - events are translated"
   req.clear_task_id();
   REQUIRE(call_stream<v1::TaskEvent>(f.d, "svc.v1.Tasks/Events", req));
   CHECK(f.tasks.last_events_filter.empty());
+  CHECK_FALSE(f.tasks.last_events_since);
+}
+
+TEST_CASE("Events: sequences, drop markers and resuming after a sequence", "[api][tasks]") {
+  Fixture f;
+  sch::TaskEvent ev;
+  ev.seq = 41;
+  ev.task_id = "ffff0001";
+  ev.state = sch::TaskState::kRunning;
+  sch::TaskEvent marker;
+  marker.seq = 44;
+  marker.dropped = 3;
+  marker.message = "dropped 3 events up to sequence 44";
+  f.tasks.events_to_send = {ev, marker};
+  v1::TaskEventsRequest req;
+  req.set_since_seq(40);
+  auto out = call_stream<v1::TaskEvent>(f.d, "svc.v1.Tasks/Events", req);
+  REQUIRE(out);
+  REQUIRE(f.tasks.last_events_since);
+  CHECK(*f.tasks.last_events_since == 40);
+  REQUIRE(out->size() == 2);
+  CHECK((*out)[0].seq() == 41);
+  CHECK((*out)[0].dropped() == 0);
+  CHECK((*out)[1].seq() == 44);
+  CHECK((*out)[1].dropped() == 3);
+  CHECK((*out)[1].message() == "dropped 3 events up to sequence 44");
+  // since_seq 0 is a sequence too (replay everything kept), apart from leaving it out.
+  req.set_since_seq(0);
+  REQUIRE(call_stream<v1::TaskEvent>(f.d, "svc.v1.Tasks/Events", req));
+  REQUIRE(f.tasks.last_events_since);
+  CHECK(*f.tasks.last_events_since == 0);
 }

@@ -215,6 +215,115 @@ max_file_size = "100Mi"
   }
 }
 
+TEST_CASE("[node] resource defaults: small requests by default, read, checked, printed back",
+          "[config]") {
+  Config d;
+  // Without flags a task requests 1m CPU (a weight, no quota) and 16Mi (1,000 fit in 20 GiB),
+  // and is limited to 512Mi.
+  CHECK(d.node.default_cpu_request_millis == 1);
+  CHECK(d.node.default_memory_request_bytes == 16ULL << 20);
+  CHECK(d.node.default_memory_limit_bytes == 512ULL << 20);
+  CHECK(d.node.cpu_overcommit == 1.0);
+  CHECK(d.node.default_pids == 1024);
+  auto c = parse_config(R"(
+[node]
+cpus = 2
+cpu_overcommit = 4
+default_cpu_request = "10m"
+default_memory_request = "32Mi"
+default_memory_limit = "1Gi"
+default_pids = 256
+)",
+                        "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->node.cpu_overcommit == 4.0);
+  CHECK(c->node.default_cpu_request_millis == 10);
+  CHECK(c->node.default_memory_request_bytes == 32ULL << 20);
+  CHECK(c->node.default_memory_limit_bytes == 1ULL << 30);
+  CHECK(c->node.default_pids == 256);
+  auto back = parse_config(to_toml(*c), "printed");
+  REQUIRE(back);
+  CHECK(back->node.cpu_overcommit == 4.0);
+  CHECK(back->node.default_cpu_request_millis == 10);
+  CHECK(back->node.default_memory_request_bytes == 32ULL << 20);
+  CHECK(back->node.default_memory_limit_bytes == 1ULL << 30);
+  struct Bad {
+    const char* toml;
+    const char* needle;
+  };
+  for (const Bad& bad : {
+           Bad{"[node]\ncpu_overcommit = 0.5\n", "node.cpu_overcommit"},
+           Bad{"[node]\ndefault_cpu_request = \"0\"\n", "node.default_cpu_request"},
+           Bad{"[node]\ndefault_cpu_request = 1\n", "node.default_cpu_request"},
+           Bad{"[node]\ndefault_memory_request = \"1Mi\"\n", "at least 4Mi"},
+           Bad{"[node]\ndefault_memory_limit = \"lots\"\n", "node.default_memory_limit"},
+           Bad{"[node]\ndefault_memory_request = \"1Gi\"\ndefault_memory_limit = \"512Mi\"\n",
+               "at most its limit"},
+           Bad{"[node]\ndefault_pids = 0\n", "node.default_pids"},
+       }) {
+    INFO(bad.toml);
+    auto r = parse_config(bad.toml, "svcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find(bad.needle) != std::string::npos);
+  }
+}
+
+TEST_CASE("[network]: bridge tasks reach neither the host nor each other unless allowed",
+          "[config]") {
+  Config d;
+  CHECK(d.network.dns.empty());
+  CHECK_FALSE(d.network.bridge_reach_host);
+  CHECK_FALSE(d.network.bridge_reach_each_other);
+  auto c = parse_config(R"(
+[network]
+dns = ["192.0.2.53", "2001:db8::53"]
+bridge_reach_host = true
+bridge_reach_each_other = true
+)",
+                        "svcd.toml");
+  REQUIRE(c);
+  CHECK(c->network.dns == std::vector<std::string>{"192.0.2.53", "2001:db8::53"});
+  CHECK(c->network.bridge_reach_host);
+  CHECK(c->network.bridge_reach_each_other);
+  auto back = parse_config(to_toml(*c), "printed");
+  REQUIRE(back);
+  CHECK(back->network.dns == c->network.dns);
+  CHECK(back->network.bridge_reach_host);
+  for (const char* bad :
+       {"[network]\ndns = [\"dns.example\"]\n", "[network]\ndns = \"1.1.1.1\"\n",
+        "[network]\nbridge_reach_host = \"yes\"\n", "[network]\nfirewall = 1\n"}) {
+    INFO(bad);
+    auto r = parse_config(bad, "svcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message().find("network") != std::string::npos);
+  }
+}
+
+TEST_CASE("cgroup names follow the state dir unless set, so two svcd never share a tree",
+          "[config]") {
+  Config c;
+  CHECK(cgroup_names(c).base == "svc");  // the default state dir keeps the historic names
+  CHECK(cgroup_names(c).shims == "svc-shims");
+  c.daemon.state_dir = "/srv/svcd-a";
+  auto a = cgroup_names(c);
+  c.daemon.state_dir = "/srv/svcd-b/";
+  auto b = cgroup_names(c);
+  CHECK(a.base.starts_with("svc-"));
+  CHECK(a.base.size() == 12);
+  CHECK(a.shims == a.base + "-shims");
+  CHECK(a.base != b.base);
+  c.daemon.state_dir = "/srv/svcd-b";
+  CHECK(cgroup_names(c).base == b.base);  // a trailing slash is the same dir
+  c.isolation.cgroup_base = "mine";
+  CHECK(cgroup_names(c).base == "mine");
+  CHECK(cgroup_names(c).shims == "mine-shims");
+  c.isolation.shim_cgroup = "parked";
+  CHECK(cgroup_names(c).shims == "parked");
+  auto parsed = parse_config("[isolation]\ncgroup_base = \"\"\n", "svcd.toml");
+  REQUIRE(parsed);
+  CHECK(parsed->isolation.cgroup_base.empty());
+}
+
 TEST_CASE("[ingress] listen = \"\" turns the ingress off, port 0 lets the kernel pick",
           "[config]") {
   auto off = parse_config("[ingress]\nlisten = \"\"\n", "svcd.toml");

@@ -1,7 +1,10 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "common/fs.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/store/task_store.hpp"
 
 using namespace svc;
 using namespace svc::daemon;
@@ -34,6 +37,32 @@ TEST_CASE("a fresh store is migrated to the latest schema, in WAL mode", "[store
   REQUIRE(store->put_meta("node_id", "abc"));
   CHECK(store->get_meta("node_id").value().value() == "abc");
   CHECK_FALSE(store->get_meta("missing").value().has_value());
+}
+
+TEST_CASE("svcd.db and its -wal and -shm are 0600, also those an older svcd left readable",
+          "[store]") {
+  auto mode = [](const std::filesystem::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  TempDir dir;
+  std::filesystem::path db = dir.path() / "svcd.db";
+  {
+    auto store = Store::open(db).value();
+    REQUIRE(store->put_meta("k", "v"));  // a write: the -wal and -shm files exist now
+    CHECK(mode(db) == 0600);
+    CHECK(mode(db.string() + "-wal") == 0600);
+    CHECK(mode(db.string() + "-shm") == 0600);
+  }
+  // As an older svcd left them (the environment of every task readable by anyone).
+  REQUIRE(write_file_atomic(dir.path() / "svcd.db-wal", ""));
+  REQUIRE(::chmod(db.c_str(), 0644) == 0);
+  REQUIRE(::chmod((db.string() + "-wal").c_str(), 0644) == 0);
+  auto store = Store::open(db).value();
+  CHECK(store->get_meta("k").value().value() == "v");
+  CHECK(mode(db) == 0600);
+  CHECK(mode(db.string() + "-wal") == 0600);
 }
 
 TEST_CASE("reopening keeps data and applies nothing twice", "[store]") {
@@ -166,8 +195,10 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   t.spec.args = {"sh", "-c", "echo hi"};
   t.spec.env = {{"B", "2"}, {"A", "1"}};
   t.spec.labels = {{"team", "x"}};
-  t.spec.cpu_millis = 500;
+  t.spec.cpu_request_millis = 250;
+  t.spec.cpu_limit_millis = 500;
   t.spec.memory_bytes = 64ULL << 20;
+  t.resources = Resources{250, 500, 64ULL << 20, 64ULL << 20, 1024};
   t.spec.timeout = std::chrono::minutes(5);
   t.spec.network = NetworkMode::kNone;
   t.spec.auto_remove = true;
@@ -197,6 +228,10 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   CHECK(r.spec.env == t.spec.env);  // order kept
   CHECK(r.spec.labels == t.spec.labels);
   CHECK(r.spec.timeout == std::chrono::minutes(5));
+  CHECK(r.spec.cpu_request_millis == 250);
+  CHECK(r.spec.cpu_limit_millis == 500);
+  CHECK(r.spec.memory_bytes == 64ULL << 20);
+  CHECK(r.resources == t.resources);
   CHECK(r.spec.network == NetworkMode::kNone);
   CHECK(r.spec.auto_remove);
   CHECK(r.state == TaskState::kStopped);
@@ -212,4 +247,19 @@ TEST_CASE("tasks survive a reopen with every field", "[store][tasks]") {
   Task missing = t;
   missing.id = "nope";
   CHECK(tasks.update(missing).error().code() == Code::kNotFound);
+}
+
+TEST_CASE("a task row from before requests and limits were apart reads as what it reserved",
+          "[store][tasks]") {
+  using namespace svc::scheduler;
+  scheduler::TaskSpec spec;
+  spec.cpu_millis = 1000;  // svcd filled the defaults into the spec then
+  spec.memory_bytes = 512ULL << 20;
+  spec.pids = 1024;
+  auto r = SqlTaskStore::resources_from_json("", spec).value();
+  CHECK(r == Resources{1000, 1000, 512ULL << 20, 512ULL << 20, 1024});
+  CHECK(SqlTaskStore::resources_from_json("{bad", spec).error().code() == Code::kDataLoss);
+  Resources res{1, 0, 16ULL << 20, 512ULL << 20, 1024};
+  CHECK(SqlTaskStore::resources_from_json(SqlTaskStore::resources_to_json(res), spec).value() ==
+        res);
 }

@@ -105,6 +105,39 @@ TEST_CASE("snapshots commit atomically and leftovers are cleaned", "[images][sna
   CHECK(s.list().empty());
 }
 
+TEST_CASE(
+    "a snapshot's files are synced before the rename that names it, and a failed sync "
+    "commits nothing",
+    "[images][snapshots]") {
+  TempDir t("svc-snap-");
+  std::vector<std::string> seen;  // for each sync: what existed then
+  int fail_with = 0;
+  Snapshotter* self = nullptr;
+  Snapshotter s(t.path(), [&](int fd) {
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    std::error_code ec;
+    fs::path synced = fs::read_symlink(link, ec);
+    seen.push_back(synced.filename().string() + (self->has(d('3')) ? " named" : " unnamed"));
+    return fail_with;
+  });
+  self = &s;
+  REQUIRE(s.init());
+  auto tmp = s.prepare(d('3'));
+  std::ofstream(*tmp / "f") << "data";
+  REQUIRE(s.commit(*tmp, d('3')));
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == tmp->filename().string() + " unnamed");  // the temp dir, before the rename
+  // A disk that fails the flush: the layer is not committed (the unpack is retried later).
+  fail_with = EIO;
+  auto tmp4 = s.prepare(d('4'));
+  std::ofstream(*tmp4 / "f") << "data";
+  auto r = s.commit(*tmp4, d('4'));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message().find("sync snapshot") != std::string::npos);
+  CHECK_FALSE(s.has(d('4')));
+}
+
 TEST_CASE("image records and names are files", "[images][store]") {
   TempDir t("svc-is-");
   ImageStore st(t.path());

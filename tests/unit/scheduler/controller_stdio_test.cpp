@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "scheduler/capacity.hpp"
 #include "scheduler/tasks/controller.hpp"
 #include "scheduler/tasks/launch.hpp"
 #include "tests/unit/scheduler/fakes.hpp"
@@ -21,14 +22,13 @@ struct Harness {
   FakeImages images;
   FakeRuntime runtime;
   ManualExecutor executor{clock};
+  Capacity capacity{Amount{100'000, 64ULL << 30}};
   TaskController::Options options = [] {
     TaskController::Options o;
-    o.capacity_cpu_millis = 100'000;
-    o.capacity_memory_bytes = 64ULL << 30;
     o.attach_hold = 10s;
     return o;
   }();
-  TaskController tc{store, images, runtime, executor, clock, options};
+  TaskController tc{store, images, runtime, executor, clock, capacity, options};
 
   TaskSpec spec(std::string name) {
     TaskSpec s;

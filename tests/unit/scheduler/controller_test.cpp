@@ -4,66 +4,12 @@
 
 #include "scheduler/tasks/controller.hpp"
 #include "scheduler/tasks/launch.hpp"
-#include "tests/unit/scheduler/fakes.hpp"
+#include "tests/unit/scheduler/harness.hpp"
 
 using namespace svc;
 using namespace svc::scheduler;
 using namespace svc::scheduler::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-struct Harness {
-  FakeClock clock;
-  FakeStore store;
-  FakeImages images;
-  FakeRuntime runtime;
-  ManualExecutor executor{clock};
-  TaskController::Options options = [] {
-    TaskController::Options o;
-    o.capacity_cpu_millis = 100'000;
-    o.capacity_memory_bytes = 64ULL << 30;
-    return o;
-  }();
-  std::unique_ptr<TaskController> tc =
-      std::make_unique<TaskController>(store, images, runtime, executor, clock, options);
-
-  TaskSpec spec(std::string name = {}) {
-    TaskSpec s;
-    s.name = std::move(name);
-    s.image = "busybox:1";
-    return s;
-  }
-  Task started(TaskSpec s) {
-    Task t = tc->run(std::move(s)).value();
-    executor.run_all();
-    return tc->get(t.id).value();
-  }
-  // A new controller over the same store and runtime, as after svcd restarts.
-  void restart(bool rebooted = false) {
-    tc->shutdown();
-    tc = std::make_unique<TaskController>(store, images, runtime, executor, clock, options);
-    REQUIRE(tc->recover(rebooted));
-    executor.run_all();
-  }
-};
-
-ExitInfo exited(int code) {
-  ExitInfo i;
-  i.exit_code = code;
-  i.cpu_seconds = 0.25;
-  i.memory_peak_bytes = 4096;
-  return i;
-}
-
-ExitInfo killed(int sig) {
-  ExitInfo i;
-  i.exit_code = 128 + sig;
-  i.signal = sig;
-  return i;
-}
-
-}  // namespace
 
 TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks]") {
   Harness h;
@@ -71,8 +17,13 @@ TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks
   Task t = h.tc->run(h.spec("hello")).value();
   CHECK(t.state == TaskState::kPending);
   CHECK(h.store.rows.at(t.id).state == TaskState::kPending);  // stored before the answer
-  CHECK(t.spec.cpu_millis == kDefaultCpuMillis);
-  CHECK(t.spec.memory_bytes == kDefaultMemoryBytes);
+  // Asked for nothing: the node's small defaults, stored with the task.
+  CHECK(t.spec.cpu_millis == 0);
+  CHECK(t.resources.cpu_request_millis == kDefaultCpuRequestMillis);
+  CHECK(t.resources.cpu_limit_millis == 0);
+  CHECK(t.resources.memory_request_bytes == kDefaultMemoryRequestBytes);
+  CHECK(t.resources.memory_limit_bytes == kDefaultMemoryLimitBytes);
+  CHECK(h.store.rows.at(t.id).resources == t.resources);
   h.executor.run_all();
   Task r = h.tc->get("hello").value();
   CHECK(r.state == TaskState::kRunning);
@@ -87,6 +38,30 @@ TEST_CASE("a task runs: PENDING is stored - PULLING, STARTING, RUNNING", "[tasks
   while (auto e = events->next(0ms)) seen.push_back(e->state);
   CHECK(seen == std::vector<TaskState>{TaskState::kPending, TaskState::kPulling,
                                        TaskState::kStarting, TaskState::kRunning});
+}
+
+TEST_CASE("events: numbered in order, replayed after a sequence, a future one refused",
+          "[tasks][events]") {
+  Harness h;
+  Task t = h.started(h.spec("numbered"));
+  auto all = h.tc->subscribe_since({}, 0).value();
+  std::vector<std::uint64_t> seqs;
+  std::vector<TaskState> states;
+  while (auto e = all->next(0ms)) {
+    seqs.push_back(e->seq);
+    states.push_back(e->state);
+  }
+  CHECK(seqs == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(states == std::vector<TaskState>{TaskState::kPending, TaskState::kPulling,
+                                         TaskState::kStarting, TaskState::kRunning});
+  auto after_two = h.tc->subscribe_since(t.id, 2).value();
+  CHECK(after_two->next(0ms)->state == TaskState::kStarting);
+  CHECK(after_two->next(0ms)->state == TaskState::kRunning);
+  CHECK_FALSE(after_two->next(0ms));
+  auto ahead = h.tc->subscribe_since({}, 5);
+  REQUIRE_FALSE(ahead);
+  CHECK(ahead.error().code() == Code::kInvalidArgument);
+  CHECK(ahead.error().message().find("ahead of the newest event (4)") != std::string::npos);
 }
 
 TEST_CASE("exit codes and signals become the task's exit code and reason", "[tasks]") {
@@ -201,17 +176,20 @@ TEST_CASE("pull and start failures are reported with their cause", "[tasks]") {
 
 TEST_CASE("admission: refused when it does not fit, queued when asked", "[tasks]") {
   Harness h;
-  h.options.capacity_cpu_millis = 2000;
-  h.options.capacity_memory_bytes = 4ULL << 30;
-  h.tc = std::make_unique<TaskController>(h.store, h.images, h.runtime, h.executor, h.clock,
-                                          h.options);
-  Task a = h.started(h.spec("a"));
-  Task b = h.started(h.spec("b"));
-  auto refused = h.tc->run(h.spec("c"));
+  h.node(Amount{2000, 4ULL << 30});
+  auto one_cpu = [&](std::string name) {
+    auto s = h.spec(std::move(name));
+    s.cpu_millis = 1000;
+    return s;
+  };
+  Task a = h.started(one_cpu("a"));
+  Task b = h.started(one_cpu("b"));
+  auto refused = h.tc->run(one_cpu("c"));
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code() == Code::kResourceExhausted);
   CHECK(refused.error().message().find("--queue") != std::string::npos);
   CHECK(h.store.rows.size() == 2);  // nothing stored for the refused one
+  CHECK(h.capacity->holders() == 2);
 
   auto never = h.spec("huge");
   never.memory_bytes = 8ULL << 30;
@@ -219,7 +197,7 @@ TEST_CASE("admission: refused when it does not fit, queued when asked", "[tasks]
   CHECK(h.tc->run(never).error().message().find("more than this node can ever give") !=
         std::string::npos);
 
-  auto q = h.spec("queued");
+  auto q = one_cpu("queued");
   q.queue = true;
   Task c = h.tc->run(q).value();
   h.executor.run_all();
@@ -482,4 +460,96 @@ TEST_CASE("signal names", "[tasks]") {
   CHECK(parse_signal("SIGNOPE") == 0);
   CHECK(parse_signal("99") == 0);
   CHECK(signal_name(SIGKILL) == "SIGKILL");
+}
+
+TEST_CASE("resources: 1,000 flagless tasks fit a 2-core 24 GiB node, and --cpu is a hard limit",
+          "[tasks][resources]") {
+  Harness h;
+  h.node(Amount{2000, 21'600ULL << 20});  // 2 vCPU, 90 % of 24 GiB
+  for (int i = 0; i < 1000; ++i) {
+    auto t = h.tc->run(h.spec(fmt::format("idle-{}", i)));
+    INFO(i << ": " << (t ? "" : t.error().message()));
+    REQUIRE(t);
+  }
+  h.executor.run_all();
+  CHECK(h.tc->running_count() == 1000);
+  CHECK(h.capacity->reserved() == Amount{1000, 1000 * (16ULL << 20)});
+  const LaunchSpec& idle = h.runtime.launched.begin()->second;
+  CHECK(idle.cpu_millis == 0);  // no CFS quota: it may use idle CPU
+  CHECK(idle.cpu_request_millis == 1);
+  CHECK(idle.memory_bytes == 512ULL << 20);
+  CHECK(idle.memory_request_bytes == 16ULL << 20);
+
+  // --cpu 1 fits (1 vCPU of requests is taken); then 1 vCPU... minus the idle ones' 1m each.
+  auto one = h.spec("one");
+  one.cpu_millis = 999;
+  REQUIRE(h.tc->run(one));
+  h.executor.run_all();
+  CHECK(h.runtime.launched.at(h.tc->get("one").value().id).cpu_millis == 999);
+  auto big = h.spec("big");
+  big.cpu_millis = 1500;
+  auto refused = h.tc->run(big);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == Code::kResourceExhausted);
+  CHECK(refused.error().message().find("not enough capacity: the task requests 1.5 vCPU") !=
+        std::string::npos);
+  CHECK(refused.error().message().find("the node has 0.001 vCPU") != std::string::npos);
+}
+
+TEST_CASE("resources: the API's request and limit apart, Kubernetes-style", "[tasks][resources]") {
+  Harness h;
+  auto s = h.spec("burst");
+  s.cpu_request_millis = 100;
+  s.cpu_limit_millis = 500;
+  s.memory_limit_bytes = 256ULL << 20;  // a limit alone requests it
+  Task t = h.started(s);
+  CHECK(t.resources.cpu_request_millis == 100);
+  CHECK(t.resources.cpu_limit_millis == 500);
+  CHECK(t.resources.memory_request_bytes == 256ULL << 20);
+  CHECK(t.resources.memory_limit_bytes == 256ULL << 20);
+  CHECK(h.capacity->reserved() == Amount{100, 256ULL << 20});
+  auto r = h.spec("req-only");
+  r.memory_request_bytes = 1ULL << 30;  // more than the default limit: the limit follows
+  Task u = h.started(r);
+  CHECK(u.resources.memory_limit_bytes == 1ULL << 30);
+  CHECK(u.resources.cpu_limit_millis == 0);
+  auto both = h.spec("both");
+  both.cpu_millis = 100;
+  both.cpu_limit_millis = 200;
+  CHECK(h.tc->run(both).error().message().find("spec.resources.cpuMillis") != std::string::npos);
+  auto inverted = h.spec("inverted");
+  inverted.cpu_request_millis = 600;
+  inverted.cpu_limit_millis = 500;
+  CHECK(h.tc->run(inverted).error().message().find("cpuRequestMillis") != std::string::npos);
+}
+
+TEST_CASE("resources: the ledger is shared - room an instance frees starts a queued task",
+          "[tasks][resources]") {
+  Harness h;
+  h.node(Amount{1000, 1ULL << 30});
+  REQUIRE(h.capacity->try_reserve("instance:web-1", Amount{1000, 0}));
+  auto q = h.spec("waits");
+  q.cpu_millis = 500;
+  q.queue = true;
+  Task t = h.tc->run(q).value();
+  h.executor.run_all();
+  CHECK(h.tc->get(t.id).value().state == TaskState::kPending);
+  h.capacity->release("instance:web-1");  // the services controller scaled down
+  h.executor.run_all();
+  CHECK(h.tc->get(t.id).value().state == TaskState::kRunning);
+  CHECK(h.capacity->holds("task:" + t.id));
+  h.runtime.exit(t.id, exited(0));
+  CHECK_FALSE(h.capacity->holds("task:" + t.id));
+}
+
+TEST_CASE("resources: re-adopted tasks hold their reservation again after a restart",
+          "[tasks][resources]") {
+  Harness h;
+  auto s = h.spec("kept");
+  s.memory_bytes = 64ULL << 20;
+  Task t = h.started(s);
+  h.runtime.sandboxes.push_back(SandboxInfo{t.id, SandboxInfo::Status::kRunning, 1000, {}});
+  h.restart();
+  CHECK(h.capacity->holds("task:" + t.id));
+  CHECK(h.capacity->reserved() == Amount{kDefaultCpuRequestMillis, 64ULL << 20});
 }

@@ -39,6 +39,7 @@ class FakeStore final : public TaskStore {
   }
   Result<> update(const Task& t) override {
     std::lock_guard l(mu);
+    if (failing) return fail(Code::kPermissionDenied, "attempt to write a readonly database");
     rows[t.id] = t;
     ++writes;
     return {};
@@ -57,29 +58,27 @@ class FakeStore final : public TaskStore {
   std::mutex mu;
   std::map<std::string, Task> rows;
   int writes = 0;
-  bool fail_next = false;
+  bool fail_next = false;  // the next insert fails
+  bool failing = false;    // updates fail until cleared (a read-only or full disk)
 };
 
 class FakeImages final : public ImageSource {
  public:
-  Result<ResolvedImage> resolve(const std::string& ref, const std::atomic<bool>&) override {
+  // Every image is local unless `remote` names it (then only pull() has it).
+  Result<ResolvedImage> acquire_local(const std::string& holder, const std::string& ref) override {
     std::lock_guard l(mu);
     resolved.push_back(ref);
-    if (failing.count(ref)) return fail(Code::kNotFound, "manifest unknown: {}", ref);
-    ResolvedImage img = image;
-    img.reference = ref;
-    return img;
+    if (remote.count(ref) || failing.count(ref))
+      return fail(Code::kNotFound, "no image \"{}\" on this node", ref);
+    return lease_locked(holder, ref);
   }
-  Result<> lease(const std::string& holder, const ResolvedImage& img) override {
+  Result<ResolvedImage> pull(const std::string& holder, const std::string& ref,
+                             const std::atomic<bool>&) override {
     std::lock_guard l(mu);
-    // As images/leases.cpp: a holder is a file name, so the fake refuses what the real one does.
-    if (holder.empty() || holder.size() > 128 || holder[0] == '.' ||
-        holder.find_first_not_of(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-            std::string::npos)
-      return fail(Code::kInvalidArgument, "lease holder \"{}\": not a valid file name", holder);
-    leases[holder] = img.digest;
-    return {};
+    pulled.push_back(ref);
+    if (failing.count(ref)) return fail(Code::kNotFound, "manifest unknown: {}", ref);
+    remote.erase(ref);  // on the node now
+    return lease_locked(holder, ref);
   }
   Result<> release(const std::string& holder) override {
     std::lock_guard l(mu);
@@ -90,8 +89,24 @@ class FakeImages final : public ImageSource {
   ResolvedImage image{"",     "sha256:abc", {"/bin/sh"}, {"-c", "true"}, {"PATH=/bin", "A=image"},
                       "/srv", "",           "",          {"/snap/1"}};
   std::set<std::string> failing;
+  std::set<std::string> remote;
   std::vector<std::string> resolved;
+  std::vector<std::string> pulled;
   std::map<std::string, std::string> leases;
+
+ private:
+  Result<ResolvedImage> lease_locked(const std::string& holder, const std::string& ref) {
+    // As images/leases.cpp: a holder is a file name, so the fake refuses what the real one does.
+    if (holder.empty() || holder.size() > 128 || holder[0] == '.' ||
+        holder.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            std::string::npos)
+      return fail(Code::kInvalidArgument, "lease holder \"{}\": not a valid file name", holder);
+    ResolvedImage img = image;
+    img.reference = ref;
+    leases[holder] = img.digest;
+    return img;
+  }
 };
 
 class FakeRuntime final : public TaskRuntime {
@@ -233,6 +248,10 @@ class ManualExecutor final : public Executor {
   std::size_t pending_timers() {
     std::lock_guard l(mu);
     return timers_.size();
+  }
+  std::size_t pending_work() {
+    std::lock_guard l(mu);
+    return work_.size();
   }
 
  private:

@@ -38,10 +38,10 @@ struct Harness {
     make_controller();
   }
   void make_controller() {
-    TaskController::Options o;
-    o.capacity_cpu_millis = 100'000;
-    o.capacity_memory_bytes = 64ULL << 30;
-    tc = std::make_unique<TaskController>(*tasks, images, runtime, executor, clock, o);
+    tc.reset();  // releases its reservations before the new controller re-adopts them
+    capacity = std::make_unique<Capacity>(Amount{100'000, 64ULL << 30});
+    tc = std::make_unique<TaskController>(*tasks, images, runtime, executor, clock, *capacity,
+                                          TaskController::Options{});
   }
   Task started(const std::string& name) {
     TaskSpec s;
@@ -85,6 +85,7 @@ struct Harness {
   FakeRuntime runtime;
   ManualExecutor executor{clock};
   Probe probe;
+  std::unique_ptr<Capacity> capacity;
   std::unique_ptr<TaskController> tc;
 };
 

@@ -49,6 +49,24 @@ TEST_CASE("v1 cpu: quota and period from millicpus - no limit is quota -1", "[cg
   CHECK(get(d.path() / "cpu.cfs_quota_us") == "-1");
 }
 
+TEST_CASE("v1 cpu: shares are the weight under contention, apart from any quota", "[cgroups][v1]") {
+  TempDir d;
+  FakeCgroupFs::put(d.path() / "cpu.cfs_period_us", "100000\n");
+  FakeCgroupFs::put(d.path() / "cpu.cfs_quota_us", "-1\n");
+  FakeCgroupFs::put(d.path() / "cpu.shares", "1024\n");
+  CgroupLimits l;
+  l.cpu_shares = 2;  // a request without a limit: the smallest weight, no quota
+  REQUIRE(v1::apply_cpu(l, d.path()));
+  CHECK(get(d.path() / "cpu.shares") == "2");
+  CHECK(get(d.path() / "cpu.cfs_quota_us") == "-1");
+  l.cpu_shares = 0;  // not set: left as it is
+  FakeCgroupFs::put(d.path() / "cpu.shares", "1024\n");
+  REQUIRE(v1::apply_cpu(l, d.path()));
+  CHECK(get(d.path() / "cpu.shares") == "1024");
+  l.cpu_shares = 1;  // below the kernel's minimum
+  CHECK(v1::apply_cpu(l, d.path()).error().code() == Code::kInvalidArgument);
+}
+
 TEST_CASE("v1 memory: memsw equal to the limit (no swap) when the kernel has it", "[cgroups][v1]") {
   TempDir d;
   for (const char* f : {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"})

@@ -47,6 +47,29 @@ TEST_CASE("v2 cpu: cpu.max is \"quota period\", or \"max period\" without a limi
   CHECK(get(d.path() / "cpu.max") == "max 100000");
 }
 
+TEST_CASE("v2 cpu: shares become cpu.weight as runc converts them", "[cgroups][v2]") {
+  TempDir d;
+  FakeCgroupFs::put(d.path() / "cpu.max", "max 100000\n");
+  FakeCgroupFs::put(d.path() / "cpu.weight", "100\n");
+  CgroupLimits l;
+  l.cpu_shares = 2;
+  REQUIRE(v2::apply_cpu(l, d.path()));
+  CHECK(get(d.path() / "cpu.weight") == "1");
+  CHECK(get(d.path() / "cpu.max") == "max 100000");
+  l.cpu_shares = 262'144;
+  REQUIRE(v2::apply_cpu(l, d.path()));
+  CHECK(get(d.path() / "cpu.weight") == "10000");
+  l.cpu_shares = 1024;
+  l.cpu_millis = 500;
+  REQUIRE(v2::apply_cpu(l, d.path()));
+  CHECK(get(d.path() / "cpu.weight") == "39");
+  CHECK(get(d.path() / "cpu.max") == "50000 100000");
+  CHECK(v2::needed_by(l).count("cpu") == 1);
+  CgroupLimits weight_only;
+  weight_only.cpu_shares = 2;
+  CHECK(v2::needed_by(weight_only).count("cpu") == 1);
+}
+
 TEST_CASE("v2 memory: memory.max and swap off - swap.max only when the kernel has it",
           "[cgroups][v2]") {
   TempDir d;
