@@ -13,6 +13,7 @@
 #include "api/server/services/audit_service.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/schedule_service.hpp"
 #include "api/server/services/service_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
@@ -32,6 +33,7 @@
 #include "daemon/billing/usage_api.hpp"
 #include "daemon/billing/usage_metrics.hpp"
 #include "daemon/metrics/node_metrics.hpp"
+#include "daemon/schedule_system.hpp"
 #include "daemon/service_metrics.hpp"
 #include "daemon/service_system.hpp"
 #include "daemon/store/audit_store.hpp"
@@ -220,6 +222,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
                                   policy.prices.currency);
 
+  d->schedules_ = SVC_TRY_CTX(
+      ScheduleSystem::start(config.schedules, *d->store_, d->tasks_->tasks(), d->clock_),
+      "schedules");
+
   ServiceSystem::Options so;
   so.state_dir = state;
   so.shim_cgroup = cgroups.shims;
@@ -299,6 +305,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_services_ = std::make_unique<ApiServiceBackend>(d->services_->controller(),
                                                          d->services_->logs(), url_pattern);
   api::register_service_service(*d->dispatcher_, *d->api_services_);
+  api::register_schedule_service(*d->dispatcher_, d->schedules_->controller());
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -376,6 +383,9 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   if (services_) services_->shutdown();
   proxy_ = nullptr;
   services_.reset();
+  // No run starts once the tasks are shutting down.
+  if (schedules_) schedules_->shutdown();
+  schedules_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();
