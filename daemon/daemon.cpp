@@ -24,7 +24,10 @@
 #include "daemon/adapters/api_node.hpp"
 #include "daemon/adapters/api_services.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/adapters/cgroup_cpu_limiter.hpp"
 #include "daemon/adapters/usage_probe.hpp"
+#include "daemon/billing/instance_billing.hpp"
+#include "daemon/billing/instance_recorder.hpp"
 #include "daemon/billing/meter.hpp"
 #include "daemon/billing/task_recorder.hpp"
 #include "daemon/billing/usage_api.hpp"
@@ -39,6 +42,7 @@
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 #include "scheduler/capacity.hpp"
+#include "scheduler/cpu_idle.hpp"
 #include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
@@ -197,11 +201,38 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       "usage records");
   if (orphans)
     spdlog::warn("billing: closed {} usage record(s) of tasks that no longer exist", orphans);
-  d->usage_probe_ = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  // Service instances: their open records carry on from their last checkpoint before the
+  // services recover (which closes those that ended while svcd was down, from their exit
+  // records). Request-mode ones get their full CPU back once their sandboxes are known again.
+  d->instance_recorder_ = std::make_unique<billing::InstanceUsageRecorder>(policy, d->clock_);
+  std::vector<std::pair<std::string, std::int64_t>> unthrottle;
+  int carried = SVC_TRY_CTX(billing::InstanceBilling::adopt_open(
+                                *d->usage_store_, *d->instance_recorder_,
+                                [&](const billing::UsageRecord& r) {
+                                  if (r.mode == billing::ServiceMode::kRequest)
+                                    unthrottle.emplace_back(r.owner.instance, r.cpu_limit_millis);
+                                }),
+                            "usage records of instances");
+  if (carried) spdlog::info("billing: {} open instance usage record(s) carry on", carried);
+  // The throttle's thread starts once the services run: only it (and remove() of a throttled
+  // instance, so also only after it started) calls the limiter, which reads services_.
+  d->cpu_limiter_ = std::make_unique<CgroupCpuLimiter>(
+      d->tasks_->cgroups(), [owner](const std::string& id) -> Result<std::string> {
+        auto st = SVC_TRY(owner->services_->runtime().state(id));
+        return st.cgroup;
+      });
+  d->cpu_throttle_ = std::make_unique<scheduler::CpuIdleThrottle>(*d->cpu_limiter_, d->clock_,
+                                                                  scheduler::CpuIdleOptions{});
+  d->instance_billing_ =
+      std::make_unique<billing::InstanceBilling>(*d->instance_recorder_, d->cpu_throttle_.get());
+  auto probe = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  RuntimeUsageProbe* runtime_probe = probe.get();
+  d->usage_probe_ = std::move(probe);
   billing::UsageMeter::Options mo;
   mo.interval = config.billing.checkpoint_interval;
   d->usage_meter_ =
       std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
+  d->usage_meter_->set_activity(d->instance_recorder_.get());
   d->usage_meter_->start();
   d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
   NodeMetricsSources nm;
@@ -219,6 +250,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   so.shim_cgroup = cgroups.shims;
   so.resources = kInstanceDefaults;
   so.dns = config.network.dns;
+  so.usage = d->instance_billing_.get();
   // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
   // the controller), the daemon keeps a pointer for its port and metrics.
   ServiceSystem::DataPlaneFactory make_ingress;
@@ -229,7 +261,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       ingress::ProxyOptions po;
       po.listen = config.ingress.listen;
       po.domain = config.ingress.domain;
-      auto p = SVC_TRY(ingress::Proxy::start(po, control, d->clock_));
+      // The proxy's edges reach the controller through billing (and the CPU throttle).
+      d->billed_control_ = std::make_unique<billing::BilledControlPlane>(
+          control, *d->instance_recorder_, d->cpu_throttle_.get(), d->clock_);
+      auto p = SVC_TRY(ingress::Proxy::start(po, *d->billed_control_, d->clock_));
       proxy = p.get();
       return std::unique_ptr<ingress::DataPlane>(std::move(p));
     };
@@ -238,6 +273,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
                                                   *d->capacity_, d->clock_, make_ingress),
                              "services");
   d->proxy_ = proxy;
+  runtime_probe->set_instances(&d->services_->runtime());
+  for (const auto& [id, cpu] : unthrottle)
+    if (auto r = d->cpu_limiter_->set_cpu_limit(id, cpu); !r)
+      spdlog::debug("billing: restore the CPU of instance {}: {}", id, r.error().message());
+  d->cpu_throttle_->start();
+  auto& controller = d->services_->controller();
+  int lost = SVC_TRY_CTX(
+      billing::InstanceBilling::close_orphans(
+          *d->usage_store_, [&](const std::string& id) { return controller.has_instance(id); }),
+      "usage records of instances");
+  if (lost)
+    spdlog::warn("billing: closed {} usage record(s) of instances that no longer exist", lost);
   std::string url_pattern;
   if (proxy) {
     url_pattern = service_url_pattern(config.ingress.domain, proxy->port());
@@ -328,9 +375,16 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   // The ingress stops accepting and lets requests in progress finish (their instances keep
   // running, as tasks do: the next svcd re-adopts and routes to them).
   if (proxy_) proxy_->stop(grace);
+  // No more CPU limit changes (they stay as they are: the next svcd restores what it adopts).
+  if (cpu_throttle_) cpu_throttle_->stop();
   if (services_) services_->shutdown();
   proxy_ = nullptr;
   services_.reset();
+  billed_control_.reset();
+  instance_billing_.reset();
+  cpu_throttle_.reset();
+  cpu_limiter_.reset();
+  instance_recorder_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();

@@ -19,7 +19,9 @@ class ImageService;
 
 namespace svc::scheduler {
 class Capacity;
-}
+class CpuIdleThrottle;
+class CpuLimiter;
+}  // namespace svc::scheduler
 
 namespace svc::ingress {
 class Proxy;
@@ -35,6 +37,9 @@ class Registry;
 
 namespace svc::billing {
 class TaskUsageRecorder;
+class InstanceUsageRecorder;
+class InstanceBilling;
+class BilledControlPlane;
 class UsageApi;
 class UsageMeter;
 class UsageProbe;
@@ -83,6 +88,14 @@ class Daemon {
   std::unique_ptr<billing::UsageProbe> usage_probe_;
   std::unique_ptr<billing::UsageMeter> usage_meter_;
   std::unique_ptr<billing::UsageApi> usage_api_;
+  // Service instances' billing and request mode's CPU idle throttle: the proxy (owned by
+  // services_) calls billed_control_, which feeds the recorder and the throttle; the store of
+  // services_ writes through instance_billing_. All outlive services_.
+  std::unique_ptr<billing::InstanceUsageRecorder> instance_recorder_;
+  std::unique_ptr<scheduler::CpuLimiter> cpu_limiter_;
+  std::unique_ptr<scheduler::CpuIdleThrottle> cpu_throttle_;
+  std::unique_ptr<billing::InstanceBilling> instance_billing_;
+  std::unique_ptr<billing::BilledControlPlane> billed_control_;
   std::unique_ptr<ServiceSystem> services_;
   ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.

@@ -153,14 +153,27 @@ Result<> SqlServiceStore::put_instance(const svs::Instance& i) {
   bind_time(st, 8, i.draining_at);
   st.bind(9, i.stop_reason).bind(10, i.stop_message);
   SVC_TRY(st.run());
+  if (listener_) SVC_TRY(listener_->on_instance_written(tx, i));
   return tx.commit();
+}
+
+Result<> SqlServiceStore::delete_instance_in(Store::Tx& tx, const std::string& id) {
+  auto st = SVC_TRY(tx.prepare("DELETE FROM instances WHERE id = ?"));
+  st.bind(1, id);
+  SVC_TRY(st.run());
+  return {};
 }
 
 Result<> SqlServiceStore::remove_instance(const std::string& id) {
   auto tx = SVC_TRY(store_.begin());
-  auto st = SVC_TRY(tx.prepare("DELETE FROM instances WHERE id = ?"));
-  st.bind(1, id);
-  SVC_TRY(st.run());
+  SVC_TRY(delete_instance_in(tx, id));
+  return tx.commit();
+}
+
+Result<> SqlServiceStore::end_instance(const svs::Instance& i) {
+  auto tx = SVC_TRY(store_.begin());
+  SVC_TRY(delete_instance_in(tx, i.id));
+  if (listener_) SVC_TRY(listener_->on_instance_ended(tx, i));
   return tx.commit();
 }
 

@@ -124,6 +124,16 @@ inline constexpr std::string_view kOomKilled = "OOMKilled";
 inline constexpr std::string_view kLost = "Lost";  // its sandbox vanished
 }  // namespace reason
 
+// How an instance ended, as its sandbox's exit record says (or that nothing does).
+struct InstanceEnd {
+  TimePoint at{};
+  double cpu_seconds = 0;
+  std::uint64_t memory_peak_bytes = 0;
+  // Its sandbox vanished without an exit record (seen so after a restart): it ends when it was
+  // last seen alive.
+  bool lost = false;
+};
+
 struct Instance {
   std::string id;  // also its sandbox's id
   std::string service;
@@ -139,6 +149,12 @@ struct Instance {
   // From the data plane at the last tick.
   int in_flight = 0;
   std::uint64_t requests_total = 0;
+  // For its usage record (daemon/billing), not kept in its row (the record keeps them): set on
+  // the write that records its sandbox's start, and on the one that records its end.
+  std::optional<TimePoint> started_at;  // its sandbox's first process started
+  scheduler::Resources resources;       // what it reserves and is limited to
+  std::map<std::string, std::string> labels;
+  std::optional<InstanceEnd> end;
 };
 
 // A fact about a service a user acts on, as Knative's conditions: "Ready" true or false with
