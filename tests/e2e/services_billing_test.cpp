@@ -2,6 +2,7 @@
 // svcd, driven through its ingress with curl, its usage read back with the real svctl. Billed
 // seconds are compared with what the test itself saw of each instance (when it was there, when
 // its requests ran), with a tolerance of whole seconds; never with a timer. Root only.
+#include <cstdio>
 #include <ctime>
 #include <set>
 
@@ -152,7 +153,8 @@ TEST_CASE("request mode bills start-up, the seconds with a request in flight and
   SERVICES_REQUIRE_ROOT();
   auto daemon = billing_daemon("request");
   DaemonFixture& d = *daemon;
-  std::string url = deploy(d, {"req", images().httpd, "--idle-timeout", "2s"});
+  // The idle timeout outlasts the gaps: one instance serves all the requests.
+  std::string url = deploy(d, {"req", images().httpd, "--idle-timeout", "6s"});
   const std::string slow = d.service_url("req", "/sleep?ms=1200");
   constexpr int kRequests = 3;
   std::int64_t asked = now_ms();
@@ -189,6 +191,8 @@ TEST_CASE("request mode bills start-up, the seconds with a request in flight and
   CHECK(billed <= (run_ms + 999) / 1000 - 2 * (kRequests - 1));
   CHECK(num(r, "requests") == kRequests);
   CHECK(num(r, "busyMs") >= 1200 * kRequests);
+  std::printf("request mode: %lld billed s of a %.3f s life (%d requests of 1.2 s, 4 s apart)\n",
+              static_cast<long long>(billed), run_ms / 1000.0, kRequests);
 }
 
 TEST_CASE("request mode throttles an instance's CPU outside requests, measured",
@@ -230,6 +234,9 @@ TEST_CASE("request mode throttles an instance's CPU outside requests, measured",
                                   << idle_rate["request"] << " vCPU");
   // Wide tolerances (the machine is shared): spinning it gets a good part of a CPU; throttled,
   // next to nothing (0.01 vCPU, plus the period's rounding).
+  std::printf(
+      "idle CPU of an app spinning one CPU: instance mode %.3f vCPU, request mode %.4f vCPU\n",
+      idle_rate["instance"], idle_rate["request"]);
   CHECK(idle_rate["instance"] >= 0.3);
   CHECK(idle_rate["request"] <= 0.05);
 }
