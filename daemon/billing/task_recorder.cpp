@@ -49,6 +49,7 @@ Result<> TaskUsageRecorder::on_task_written(daemon::Store::Tx& tx, const sch::Ta
   SVC_TRY(daemon::SqlUsageStore::open_in(tx, record_for(t, policy_)));
   daemon::UsageClose c;
   c.end_ms = unix_millis(t.stopped_at.value_or(clock_.now()));
+  if (t.running_at) c.start_ms = unix_millis(*t.running_at);
   c.cpu_ms = std::llround(t.usage.cpu_seconds * 1000.0);
   c.memory_peak_bytes = t.usage.memory_peak_bytes;
   c.reason = t.stop_reason;

@@ -205,6 +205,7 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
   auto found = SVC_TRY(get_in(sel));
   if (!found) return false;
   b::UsageRecord r = std::move(*found);
+  if (c.start_ms && *c.start_ms > 0 && !c.end_at_last_checkpoint) r.start_ms = *c.start_ms;
 
   std::int64_t end = c.end_at_last_checkpoint ? r.checkpoint_ms : c.end_ms;
   end = std::max(end, r.start_ms);
@@ -236,15 +237,16 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
       "busy_ms = ?6, busy_counted = ?7, busy_last_bucket = ?8, busy_since_ms = NULL, "
       "busy_closed_ms = ?9, billable = ?10, end_estimated = ?11, end_reason = ?12, run_ms = ?13, "
       "billed_seconds = ?14, vcpu_milli_seconds = ?15, memory_mib_seconds = ?16, "
-      "cpu_cost_nanos = ?17, memory_cost_nanos = ?18, request_cost_nanos = ?19, cost_nanos = ?20 "
-      "WHERE id = ?1 AND end_ms IS NULL"));
+      "cpu_cost_nanos = ?17, memory_cost_nanos = ?18, request_cost_nanos = ?19, cost_nanos = ?20, "
+      "start_ms = ?21, day = ?22 WHERE id = ?1 AND end_ms IS NULL"));
   up.bind(1, id).bind(2, end).bind(3, m.cpu_ms).bind(4, i64(m.memory_peak_bytes));
   up.bind(5, i64(m.requests)).bind(6, m.busy_ms).bind(7, r.busy.counted);
   up.bind(8, r.busy.last_bucket).bind(9, r.busy.busy_ms).bind(10, r.billable ? 1 : 0);
   up.bind(11, r.end_estimated ? 1 : 0).bind(12, r.end_reason).bind(13, r.bill.run_ms);
   up.bind(14, r.bill.billed_seconds).bind(15, r.bill.vcpu_milli_seconds);
   up.bind(16, r.bill.memory_mib_seconds).bind(17, r.bill.cpu_cost).bind(18, r.bill.memory_cost);
-  up.bind(19, r.bill.request_cost).bind(20, r.bill.cost);
+  up.bind(19, r.bill.request_cost).bind(20, r.bill.cost).bind(21, r.start_ms);
+  up.bind(22, b::day_of(r.start_ms));
   SVC_TRY_CTX(up.run(), "close usage record {}", id);
   if (tx.changes() != 1) return false;
   SVC_TRY_CTX(add_to_rollups(tx, r), "add usage record {} to the rollups", id);

@@ -24,6 +24,10 @@ namespace svc::daemon {
 // (a lost sandbox reports nothing) keeps the checkpoint's.
 struct UsageClose {
   std::int64_t end_ms = 0;
+  // The run's start as the sandbox's own exit record says (its shim's clock when the process
+  // started), when known: it replaces the start svcd noted when it saw the run begin, a few ms
+  // later, so end - start is the time the process really ran.
+  std::optional<std::int64_t> start_ms;
   // The run was not seen ending (its sandbox vanished while svcd was down): it ends at its last
   // checkpoint, the last moment svcd saw it alive, instead of end_ms, and is marked estimated.
   bool end_at_last_checkpoint = false;

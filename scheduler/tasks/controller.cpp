@@ -405,10 +405,11 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
     return;
   // The sandbox has exited whatever the store says: every change here is kKeep (a retry
   // records it; the shim's exit record lets a restarted svcd find it again meanwhile).
-  if (t.state == TaskState::kStarting) {
-    if (info.started_at) t.running_at = info.started_at;
+  if (t.state == TaskState::kStarting)
     (void)set_state_locked(e, TaskState::kRunning, "running", Unrecorded::kKeep);
-  }
+  // The shim's own record of when the process started is the truth: svcd noted RUNNING a few
+  // ms after it (the usage record's close takes this start too).
+  if (info.started_at) t.running_at = info.started_at;
   if (info.lost) {
     t.usage.pids = 0;
     (void)finish_locked(

@@ -72,7 +72,11 @@ TEST_CASE("/metrics passes promtool and shows pulls, tasks, capacity, API calls 
   std::string image = registry.push(busybox_image(), "e2e/busybox:1");
   DaemonFixture::Options o;
   o.extra_config =
-      fmt::format("[registries]\ninsecure = [\"{}\"]\n[node]\ncpus = 2\n", registry.host());
+      // A flagless task requests 1 vCPU and 512Mi here (the node's own defaults are 1m and
+      // 16Mi), so the bill below is a round number.
+      fmt::format("[registries]\ninsecure = [\"{}\"]\n[node]\ncpus = 2\n"
+                  "default_cpu_request = \"1\"\ndefault_memory_request = \"512Mi\"\n",
+                  registry.host());
   DaemonFixture d(o);
   d.start();
 
