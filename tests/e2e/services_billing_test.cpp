@@ -146,6 +146,8 @@ TEST_CASE("instance mode bills every second an instance existed", "[e2e][service
   CHECK(num(rows[0], "requests") == 4);
   auto rev = d.svctl({"usage", "--by", "revision"});
   CHECK(rev.out.find("inst-00001") != std::string::npos);
+  // The bill as a user reads it (docs/BENCHMARKS.md quotes it).
+  std::printf("instance mode, svctl usage --by revision:\n%s", rev.out.c_str());
 }
 
 TEST_CASE("request mode bills start-up, the seconds with a request in flight and shut-down",
@@ -191,6 +193,9 @@ TEST_CASE("request mode bills start-up, the seconds with a request in flight and
   CHECK(billed <= (run_ms + 999) / 1000 - 2 * (kRequests - 1));
   CHECK(num(r, "requests") == kRequests);
   CHECK(num(r, "busyMs") >= 1200 * kRequests);
+  auto table = d.svctl({"usage", "--by", "service"});
+  CHECK(table.out.find("req") != std::string::npos);
+  std::printf("request mode, svctl usage --by service:\n%s", table.out.c_str());
   std::printf("request mode: %lld billed s of a %.3f s life (%d requests of 1.2 s, 4 s apart)\n",
               static_cast<long long>(billed), run_ms / 1000.0, kRequests);
 }
