@@ -28,8 +28,10 @@ InstanceExit InstanceBilling::exit_of(const svs::Instance& i) {
     e.memory_peak_bytes = i.end->memory_peak_bytes;
     e.lost = i.end->lost;
   }
-  e.reason = i.stop_reason.empty() ? std::string(i.end && i.end->lost ? svs::reason::kLost : "")
-                                   : i.stop_reason;
+  // The controller's reason (ScaledDown, Crashed, ...); one that ended unseen, while svcd was
+  // down, has none: its exit record, or that there is none, says how.
+  e.reason = i.stop_reason;
+  if (e.reason.empty()) e.reason = e.lost ? std::string(svs::reason::kLost) : "Exited";
   return e;
 }
 

@@ -180,6 +180,8 @@ void ServiceController::launch_failed(const std::string& id, const std::string& 
     capacity_.release("instance:" + id);
     // A sandbox that ran (and so has a usage record) ends now.
     it->second.inst.end = InstanceEnd{clock_.now(), 0, 0, false};
+    if (it->second.inst.stop_reason.empty())
+      it->second.inst.stop_reason = std::string(reason::kStartFailed);
     if (auto r = store_.end_instance(it->second.inst); !r)
       spdlog::error("services: forget instance {}: {}", id, r.error().message());
     instances_.erase(it);
@@ -349,7 +351,7 @@ Result<> ServiceController::recover(bool node_rebooted) {
         if (known && !node_rebooted) a.archives.emplace_back(rit->second.rev.service, id);
         a.kills.push_back(id);
         // Its end, from its exit record; one nobody wants any more ends now (it is killed).
-        Instance ended_row;
+        Instance ended_row = row != rows.end() ? row->second : Instance{};
         ended_row.id = id;
         ended_row.end = InstanceEnd{clock_.now(), 0, 0, false};
         if (sb.status == scheduler::SandboxInfo::Status::kLost) ended_row.end->lost = true;
