@@ -30,6 +30,7 @@ struct DeployOpts {
   bool entrypoint_set = false;
   int concurrency = 0, min_instances = 0, max_instances = 0, queue_limit = 0;
   int target_utilization = 0, panic_threshold = 0;
+  std::string billing;
   std::string idle_timeout, request_timeout, readiness_path, readiness_timeout, stable_window,
       panic_window;
 };
@@ -83,6 +84,7 @@ Result<v1::ServiceSpec> build_spec(const DeployOpts& o) {
   s.set_min_instances(o.min_instances);
   s.set_max_instances(o.max_instances);
   s.set_queue_limit(o.queue_limit);
+  s.set_billing(o.billing);
   SVC_TRY(set_duration(o.idle_timeout, "--idle-timeout", [&] { return s.mutable_idle_timeout(); }));
   SVC_TRY(set_duration(o.request_timeout, "--request-timeout",
                        [&] { return s.mutable_request_timeout(); }));
@@ -152,6 +154,10 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
                   "connect to the port)");
   cmd->add_option("--readiness-timeout", o->readiness_timeout,
                   "give up on an instance that is not ready after this long (60s)");
+  cmd->add_option("--billing", o->billing,
+                  "instance: bill every second an instance exists; request: only start-up, "
+                  "requests and shut-down, with CPU throttled between requests (default: the "
+                  "node's [billing] service_mode)");
   cmd->add_option("--queue-limit", o->queue_limit,
                   "requests held while no instance has room; more get 503 (default 1000)");
   cmd->add_option("--target-utilization", o->target_utilization,

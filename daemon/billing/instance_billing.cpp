@@ -17,6 +17,8 @@ InstanceRun InstanceBilling::run_of(const svs::Instance& i) {
   run.memory_request_bytes = i.resources.memory_request_bytes;
   run.memory_limit_bytes = i.resources.memory_limit_bytes;
   run.started_at = i.started_at.value_or(i.created_at);
+  // The service's choice (validated when it was deployed); unset: [billing] service_mode.
+  if (auto mode = parse_mode(i.billing); !i.billing.empty() && mode) run.mode = *mode;
   return run;
 }
 

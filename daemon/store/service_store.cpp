@@ -42,6 +42,7 @@ std::string SqlServiceStore::spec_to_json(const svs::ServiceSpec& s) {
       {"stop_grace_ms", s.stop_grace.count()},
       {"stop_signal", s.stop_signal},
       {"queue_limit", s.queue_limit},
+      {"billing", s.billing},
   };
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -79,6 +80,7 @@ Result<svs::ServiceSpec> SqlServiceStore::spec_from_json(std::string_view text) 
     s.stop_grace = Millis(j.value("stop_grace_ms", std::int64_t{10'000}));
     s.stop_signal = j.value("stop_signal", "");
     s.queue_limit = j.value("queue_limit", std::size_t{1000});
+    s.billing = j.value("billing", "");
     return s;
   } catch (const std::exception& e) {
     return fail(Code::kDataLoss, "service spec in svcd.db is not valid: {}", e.what());

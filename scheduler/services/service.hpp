@@ -58,6 +58,9 @@ struct ServiceSpec {
   Millis stop_grace{0};         // 0 = 10 s
   std::string stop_signal;      // "": the image's, else SIGTERM
   std::size_t queue_limit = 0;  // 0 = 1000 held requests
+  // "instance" or "request" (daemon/billing: how its instances are billed); "": the node's
+  // [billing] service_mode. A change makes a new revision, as Cloud Run's CPU allocation does.
+  std::string billing;
   bool operator==(const ServiceSpec&) const = default;
 };
 
@@ -154,6 +157,7 @@ struct Instance {
   std::optional<TimePoint> started_at;  // its sandbox's first process started
   scheduler::Resources resources;       // what it reserves and is limited to
   std::map<std::string, std::string> labels;
+  std::string billing;  // its revision's ServiceSpec::billing
   std::optional<InstanceEnd> end;
 };
 

@@ -200,6 +200,27 @@ TEST_CASE("request mode bills start-up, the seconds with a request in flight and
               static_cast<long long>(billed), run_ms / 1000.0, kRequests);
 }
 
+TEST_CASE("svctl deploy --billing picks a service mode over the node one, and refuses a bad one",
+          "[e2e][services][billing]") {
+  SERVICES_REQUIRE_ROOT();
+  auto daemon = billing_daemon("instance");
+  DaemonFixture& d = *daemon;
+  auto bad = d.svctl({"deploy", "typo", images().httpd, "--billing", "hourly"});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("instance or request") != std::string::npos);
+  CHECK(d.svctl({"services", "-q"}).out.empty());  // nothing was made
+
+  std::string url = deploy(d, {"own", images().httpd, "--billing", "request"});
+  auto text = d.svctl({"service", "describe", "own"});
+  CHECK(text.out.find("request") != std::string::npos);
+  REQUIRE(get(url).status == 200);
+  json recs = records_of(d, "own");
+  REQUIRE(recs.size() == 1);
+  CHECK(recs[0]["mode"] == "request");
+  CHECK(recs[0].value("open", false));
+  REQUIRE(d.svctl({"service", "rm", "own"}).exit_code == 0);
+}
+
 TEST_CASE("request mode throttles an instance's CPU outside requests, measured",
           "[e2e][services][billing]") {
   SERVICES_REQUIRE_ROOT();
