@@ -34,6 +34,7 @@ void build_app(CLI::App& app, Globals& globals, Context& ctx) {
   add_deploy_command(app, ctx);
   add_service_commands(app, ctx);
   add_exec_commands(app, ctx);
+  add_schedule_commands(app, ctx);
   // Last: only the names no command above took (the real ones replace these as they land).
   add_not_built_commands(app);
 }

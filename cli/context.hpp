@@ -66,6 +66,7 @@ void add_usage_command(CLI::App& app, Context& ctx);
 void add_deploy_command(CLI::App& app, Context& ctx);
 void add_service_commands(CLI::App& app, Context& ctx);
 void add_exec_commands(CLI::App& app, Context& ctx);  // exec, attach
+void add_schedule_commands(CLI::App& app, Context& ctx);
 // The commands of features not built yet (not_built.cpp): they say so. Add them last.
 void add_not_built_commands(CLI::App& app);
 

@@ -10,6 +10,9 @@ find_package(SQLite3 REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# Howard Hinnant's date (libhowardhinnant-date-dev): time zones for cron schedules. date::date-tz
+# is the compiled tz library built with USE_OS_TZDB=1: it reads /usr/share/zoneinfo (tzdata).
+find_package(date CONFIG REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)

@@ -465,6 +465,31 @@ Result<> section(TableReader& top, const toml::table& root, std::string_view nam
   (void)root;
 }
 
+Result<> read_schedules(TableReader& r, Config::Schedules& s) {
+  SVC_TRY(r.on("allow_seconds", [&](const toml::node& node) -> Result<> {
+    if (!node.is_boolean()) return r.type_error("allow_seconds", node, "a boolean");
+    s.allow_seconds = *node.value<bool>();
+    return {};
+  }));
+  SVC_TRY(r.on("starting_deadline", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string())
+      return r.type_error("starting_deadline", node, "a duration such as \"5m\"");
+    auto d = parse_duration(*node.value<std::string>());
+    if (!d) return r.value_error("starting_deadline", node, d.error().message());
+    if (d->count() < 1000) return r.value_error("starting_deadline", node, "must be at least 1s");
+    s.starting_deadline = *d;
+    return {};
+  }));
+  SVC_TRY(r.on("history", [&](const toml::node& node) -> Result<> {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v) return r.type_error("history", node, "an integer");
+    if (*v < 1 || *v > 1000) return r.value_error("history", node, "must be 1 to 1000");
+    s.history = static_cast<int>(*v);
+    return {};
+  }));
+  return r.unknown_keys();
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, std::string_view source_name) {
@@ -497,16 +522,19 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name)
                   [&](TableReader& r, const toml::table&) { return read_node(r, c.node); }));
   SVC_TRY(section(top, root, "billing",
                   [&](TableReader& r, const toml::table&) { return read_billing(r, c.billing); }));
+  SVC_TRY(section(top, root, "schedules", [&](TableReader& r, const toml::table&) {
+    return read_schedules(r, c.schedules);
+  }));
   for (auto&& [k, v] : root) {
-    static constexpr std::string_view kSections[] = {"daemon",     "api",    "ingress",
-                                                     "registries", "images", "isolation",
-                                                     "network",    "node",   "billing"};
+    static constexpr std::string_view kSections[] = {
+        "daemon", "api",     "ingress", "registries", "images",
+        "isolation", "network", "node", "billing", "schedules"};
     bool ok = false;
     for (auto s : kSections) ok = ok || s == k.str();
     if (!ok)
       return fail(Code::kInvalidArgument,
                   "{}: unknown {} \"{}\" (known tables: daemon, api, ingress, registries, images, "
-                  "isolation, network, node, billing)",
+                  "isolation, network, node, billing, schedules)",
                   where(source_name, k.source()), v.is_table() ? "table" : "key", k.str());
   }
   return c;
@@ -573,6 +601,10 @@ std::string to_toml(const Config& c) {
            {"billed_resources", c.billing.billed_resources},
            {"service_mode", c.billing.service_mode},
            {"checkpoint_interval", format_duration(c.billing.checkpoint_interval)}}},
+      {"schedules",
+       toml::table{{"allow_seconds", c.schedules.allow_seconds},
+                   {"starting_deadline", format_duration(c.schedules.starting_deadline)},
+                   {"history", c.schedules.history}}},
   };
   toml::table* node = root["node"].as_table();
   if (c.node.cpu_millis % 1000 == 0)

@@ -90,6 +90,17 @@ struct Config {
     std::chrono::milliseconds checkpoint_interval{15'000};    // measured detail of open runs
   } billing;
 
+  // Cron schedules (scheduler/schedules/, DESIGN.md "Schedules").
+  struct Schedules {
+    // A 6th, leading seconds field in cron expressions ("*/5 * * * * *"). Off: crontab(5) has
+    // none, and a per-second schedule is a load a node should be configured for on purpose.
+    bool allow_seconds = false;
+    // For schedules created without --starting-deadline: a run that cannot start this long
+    // after its due time is recorded as missed.
+    std::chrono::milliseconds starting_deadline{300'000};
+    int history = 10;  // runs kept per schedule for `schedule describe`
+  } schedules;
+
   std::filesystem::path socket_path() const {
     return std::filesystem::path(daemon.run_dir) / "svcd.sock";
   }

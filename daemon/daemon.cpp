@@ -12,6 +12,7 @@
 #include "api/server/listener.hpp"
 #include "api/server/services/image_service.hpp"
 #include "api/server/services/node_service.hpp"
+#include "api/server/services/schedule_service.hpp"
 #include "api/server/services/service_service.hpp"
 #include "api/server/services/task_service.hpp"
 #include "api/server/services/token_service.hpp"
@@ -33,6 +34,7 @@
 #include "daemon/billing/usage_api.hpp"
 #include "daemon/billing/usage_metrics.hpp"
 #include "daemon/metrics/node_metrics.hpp"
+#include "daemon/schedule_system.hpp"
 #include "daemon/service_metrics.hpp"
 #include "daemon/service_system.hpp"
 #include "daemon/store/store.hpp"
@@ -245,6 +247,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
                                   policy.prices.currency);
 
+  d->schedules_ = SVC_TRY_CTX(
+      ScheduleSystem::start(config.schedules, *d->store_, d->tasks_->tasks(), d->clock_),
+      "schedules");
+
   ServiceSystem::Options so;
   so.state_dir = state;
   so.shim_cgroup = cgroups.shims;
@@ -339,6 +345,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_services_ = std::make_unique<ApiServiceBackend>(d->services_->controller(),
                                                          d->services_->logs(), url_pattern);
   api::register_service_service(*d->dispatcher_, *d->api_services_);
+  api::register_schedule_service(*d->dispatcher_, d->schedules_->controller());
 
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
@@ -385,6 +392,9 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   cpu_throttle_.reset();
   cpu_limiter_.reset();
   instance_recorder_.reset();
+  // No run starts once the tasks are shutting down.
+  if (schedules_) schedules_->shutdown();
+  schedules_.reset();
   // Tasks keep running in their sandboxes; the next svcd re-adopts them.
   if (tasks_) tasks_->shutdown();
   tasks_.reset();

@@ -55,6 +55,7 @@ class ApiImageBackend;
 class ApiTaskBackend;
 class ApiServiceBackend;
 class ServiceSystem;
+class ScheduleSystem;
 
 class Daemon {
  public:
@@ -97,6 +98,8 @@ class Daemon {
   std::unique_ptr<billing::InstanceBilling> instance_billing_;
   std::unique_ptr<billing::BilledControlPlane> billed_control_;
   std::unique_ptr<ServiceSystem> services_;
+  // Cron schedules: started after the tasks recovered, stopped before the tasks shut down.
+  std::unique_ptr<ScheduleSystem> schedules_;
   ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;

@@ -11,6 +11,7 @@ PACKAGES="
   libseccomp-dev libcap-dev libcgroup-dev libsystemd-dev libnftables-dev
   libcurl4-openssl-dev libarchive-dev zlib1g-dev libzstd-dev libssl-dev libisal-dev
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libexpected-dev catch2
+  libhowardhinnant-date-dev tzdata
   clang-14 libclang-rt-14-dev
   curl jq procps psmisc util-linux iproute2 iptables nftables kmod
   docker-registry skopeo umoci busybox-static podman conmon openssl tar

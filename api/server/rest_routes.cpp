@@ -45,6 +45,9 @@ const std::vector<RestRoute>& rest_routes() {
       {"GET", "/v1/usage/records", "svc.v1.Usage/Records"},
 
       {"POST", "/v1/schedules", "svc.v1.Schedules/Create", true},
+      {"POST", "/v1/schedules/{name}:pause", "svc.v1.Schedules/Pause"},
+      {"POST", "/v1/schedules/{name}:resume", "svc.v1.Schedules/Resume"},
+      {"POST", "/v1/schedules/{name}:run", "svc.v1.Schedules/RunNow"},
       {"GET", "/v1/schedules", "svc.v1.Schedules/List"},
       {"GET", "/v1/schedules/{name}", "svc.v1.Schedules/Get"},
       {"DELETE", "/v1/schedules/{name}", "svc.v1.Schedules/Delete"},

@@ -1,5 +1,5 @@
-// The commands of features this version of svc does not have yet (services, usage and
-// schedules are being built). They are listed in `svctl --help` under their own heading
+// The commands of features this version of svc does not have yet (triggers are being
+// built). They are listed in `svctl --help` under their own heading
 // and, when run, say plainly that the feature is not built in, instead of being absent (CLI11's
 // "arguments were not expected") or pretending. Each is added only when no real command of that
 // name was registered before, so the real one replaces it by being added earlier in main.cpp.
@@ -21,7 +21,7 @@ struct NotBuilt {
 };
 
 constexpr NotBuilt kNotBuilt[] = {
-    {"schedule", "run tasks on a schedule", "schedules"},
+    {"trigger", "run tasks and services when events arrive", "triggers"},
 };
 
 }  // namespace
@@ -34,7 +34,8 @@ void add_not_built_commands(CLI::App& app) {
     cmd->group("Not built in this version");
     cmd->footer(fmt::format("Not built in this version of svc ({}): {} are being built.",
                             svc::version(), nb.feature));
-    // Whatever follows is accepted, so `svctl schedule nightly --cron "0 3 * * *"` reaches the message.
+    // Whatever follows is accepted, so `svctl trigger create thumbs --on-file /srv/in` reaches the
+    // message.
     // fallthrough off: svctl's own fallthrough would hand `--port` up to svctl, which refuses it.
     cmd->fallthrough(false);
     cmd->prefix_command();

@@ -163,6 +163,36 @@ const std::vector<Migration>& builtin_migrations() {
         -- of before: they reserved and were limited to spec.cpu_millis / memory_bytes.
         ALTER TABLE tasks ADD COLUMN resources TEXT NOT NULL DEFAULT '';
       )sql"},
+      {6, "schedules and their runs", R"sql(
+        CREATE TABLE schedules (
+          name                 TEXT PRIMARY KEY,
+          cron                 TEXT NOT NULL,
+          timezone             TEXT NOT NULL,       -- IANA name, "UTC"
+          overlap              INTEGER NOT NULL,    -- scheduler::Overlap
+          starting_deadline_ms INTEGER NOT NULL,    -- 0 = the default
+          task_spec            TEXT NOT NULL,       -- JSON, as tasks.spec (task_store.cpp)
+          paused               INTEGER NOT NULL DEFAULT 0,
+          created_at           INTEGER NOT NULL,    -- unix ms, like every *_at below
+          handled_through      INTEGER NOT NULL     -- every due time up to this was handled
+        ) STRICT;
+        -- The last runs of each schedule (scheduler::RunRecord), for describe. A run is written
+        -- in the same transaction as its schedule's handled_through, before its task exists.
+        CREATE TABLE schedule_runs (
+          schedule     TEXT NOT NULL REFERENCES schedules(name) ON DELETE CASCADE,
+          seq          INTEGER NOT NULL,
+          scheduled_at INTEGER NOT NULL,
+          handled_at   INTEGER NOT NULL,
+          manual       INTEGER NOT NULL DEFAULT 0,
+          outcome      INTEGER NOT NULL,            -- scheduler::RunOutcome
+          task_id      TEXT NOT NULL DEFAULT '',
+          task_name    TEXT NOT NULL DEFAULT '',
+          message      TEXT NOT NULL DEFAULT '',
+          task_state   INTEGER,                     -- scheduler::TaskState, as last seen
+          exit_code    INTEGER,
+          stop_reason  TEXT NOT NULL DEFAULT '',
+          PRIMARY KEY (schedule, seq)
+        ) STRICT, WITHOUT ROWID;
+      )sql"},
   };
   return kMigrations;
 }

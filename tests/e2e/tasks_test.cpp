@@ -517,8 +517,8 @@ TEST_CASE("svctl as a new user meets it: help, a typo, a feature not built yet",
   CHECK(typo.err.find("unknown command \"rnu\"") != std::string::npos);
   CHECK(typo.err.find("did you mean \"run\"") != std::string::npos);
   auto deploy =
-      run({svctl_path(), "schedule", "nightly", "--cron", "0 3 * * *"}, 10s, env);
+      run({svctl_path(), "trigger", "create", "thumbs", "--on-file", "/srv/in"}, 10s, env);
   CHECK(deploy.exit_code == 1);
-  CHECK(deploy.err.find("does not have schedules yet") != std::string::npos);
+  CHECK(deploy.err.find("does not have triggers yet") != std::string::npos);
   CHECK(deploy.err.find("cannot reach") == std::string::npos);
 }

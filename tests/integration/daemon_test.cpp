@@ -73,11 +73,11 @@ TEST_CASE("REST: health, metrics, JSON errors with matching statuses", "[daemon]
   CHECK(missing.exit_code == 404);
   CHECK(json::parse(missing.out)["code"] == "NOT_FOUND");
 
-  auto unimplemented = d.curl("GET", "/v1/schedules");
+  auto unimplemented = d.curl("GET", "/v1/triggers");
   CHECK(unimplemented.exit_code == 501);
   auto body = json::parse(unimplemented.out);
   CHECK(body["code"] == "UNIMPLEMENTED");
-  CHECK(body["message"].get<std::string>().find("svc.v1.Schedules/List") != std::string::npos);
+  CHECK(body["message"].get<std::string>().find("svc.v1.Triggers/List") != std::string::npos);
 
   auto wrong_method = d.curl("PUT", "/v1/node");
   CHECK(wrong_method.exit_code == 405);
@@ -104,11 +104,11 @@ TEST_CASE("gRPC: a call that is not built yet answers UNIMPLEMENTED by name", "[
   DaemonFixture d;
   d.start();
   auto client = api::Client::connect(d.host(), "").value();
-  v1::ListSchedulesResponse resp;
+  v1::ListTriggersResponse resp;
   auto ctx = client->context();
-  auto status = client->schedules().List(ctx.get(), v1::ListSchedulesRequest(), &resp);
+  auto status = client->triggers().List(ctx.get(), v1::ListTriggersRequest(), &resp);
   CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(status.error_message().find("svc.v1.Schedules/List") != std::string::npos);
+  CHECK(status.error_message().find("svc.v1.Triggers/List") != std::string::npos);
   // And svctl maps a NOT_FOUND to its documented exit code.
   auto r = d.svctl({"token", "revoke", "doesnotexist"});
   CHECK(r.exit_code == 5);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,6 +131,13 @@ Background::Background(const std::vector<std::string>& argv, const std::string& 
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    // A server a test starts dies with the test, even when the test is killed (a ctest timeout)
+    // and its destructors never run: no registry or svcd is left re-parented to init. And it
+    // keeps none of the test's fds: a bench run under `flock /tmp/svc-bench.lock` must not
+    // leave the lock held by a child that outlived it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) ::_exit(127);  // the test died before prctl
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api/server/services/proto_time.hpp"
+#include "api/server/services/task_spec_proto.hpp"
 #include "api/server/services/utf8.hpp"
 
 #include "svc/v1/tasks.pb.h"
@@ -181,6 +182,9 @@ void to_proto(const sch::Task& t, v1::Task* p) {
 }
 
 }  // namespace
+
+Result<sch::TaskSpec> task_spec_from_proto(const v1::TaskSpec& p) { return from_proto(p); }
+void task_spec_to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) { to_proto(s, p); }
 
 void register_task_service(Dispatcher& d, TaskBackend& tasks) {
   register_task_stdio_service(d, tasks);

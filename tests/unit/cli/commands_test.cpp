@@ -112,14 +112,15 @@ TEST_CASE("bare svctl parses (global options still checked) and has a help to pr
 TEST_CASE("every command DESIGN.md promises exists, and those not built say so", "[cli][help]") {
   Tree t;
   for (const char* name :
-       {"run",    "ps",       "logs",    "stop",  "rm",       "inspect", "wait",
-        "events", "pull",     "images",  "image", "node",     "token",   "version",
-        "deploy", "services", "service", "usage", "schedule", "exec",    "attach"}) {
+       {"run",     "ps",     "logs",     "stop", "rm",     "inspect", "wait",   "events",
+        "pull",    "images", "image",    "node", "token",  "version", "deploy", "services",
+        "service", "usage",  "schedule", "exec", "attach", "trigger"}) {
     INFO(name);
     CHECK(t.app.get_subcommands([&](const CLI::App* s) { return s->get_name() == name; }).size() ==
           1);
   }
-  CHECK(t.app.get_subcommand("schedule")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("trigger")->get_group() == "Not built in this version");
+  CHECK(t.app.get_subcommand("schedule")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("usage")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("deploy")->get_group() != "Not built in this version");
   CHECK(t.app.get_subcommand("run")->get_group() != "Not built in this version");
@@ -130,12 +131,12 @@ TEST_CASE("a command of a feature not built yet says so, with its flags, and fai
           "[cli][help]") {
   Tree t;
   CaptureStderr err;
-  const char* argv[] = {"svctl", "schedule", "--every", "1h"};
+  const char* argv[] = {"svctl", "trigger", "--type", "x"};
   exit_code_slot() = kExitOk;
   REQUIRE_NOTHROW(t.app.parse(4, const_cast<char**>(argv)));
   CHECK(exit_code_slot() == kExitFailed);
-  CHECK(err.text.str().find("svctl schedule: this version of svc") != std::string::npos);
-  CHECK(err.text.str().find("does not have schedules yet") != std::string::npos);
+  CHECK(err.text.str().find("svctl trigger: this version of svc") != std::string::npos);
+  CHECK(err.text.str().find("does not have triggers yet") != std::string::npos);
 }
 
 TEST_CASE("stop waits by default, and --no-wait is there to return at once", "[cli][tasks]") {
@@ -177,4 +178,25 @@ TEST_CASE("exit code of a stopped task: its own, 124 for a timeout, 125 when it 
   // A task stopped by its timeout before it ever ran has no exit code, and still is a timeout.
   never.set_stop_reason("TimedOut");
   CHECK(task_exit_code(never) == kExitTimedOut);
+}
+
+TEST_CASE("schedule create takes run's task flags and checks its own", "[cli][schedules]") {
+  Tree t;
+  auto* create = t.app.get_subcommand("schedule")->get_subcommand("create");
+  for (const char* flag : {"--cron", "--timezone", "--overlap", "--starting-deadline", "--cpu",
+                           "--memory", "--env", "--label", "--rm", "--queue", "--init"}) {
+    INFO(flag);
+    CHECK(create->get_option_no_throw(flag) != nullptr);
+  }
+  for (const char* verb : {"ls", "describe", "rm", "pause", "resume", "run-now"}) {
+    INFO(verb);
+    CHECK(t.app.get_subcommand("schedule")->get_subcommand(verb) != nullptr);
+  }
+  Tree no_cron;
+  const char* a1[] = {"svctl", "schedule", "create", "nightly", "busybox"};
+  CHECK_THROWS_AS(no_cron.app.parse(5, const_cast<char**>(a1)), CLI::RequiredError);
+  Tree bad_overlap;
+  const char* a2[] = {"svctl",  "schedule",  "create",    "nightly", "--cron",
+                      "@daily", "--overlap", "sometimes", "busybox"};
+  CHECK_THROWS_AS(bad_overlap.app.parse(9, const_cast<char**>(a2)), CLI::ValidationError);
 }

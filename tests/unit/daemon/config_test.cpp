@@ -335,3 +335,32 @@ TEST_CASE("[ingress] listen = \"\" turns the ingress off, port 0 lets the kernel
   CHECK(any->ingress.listen == "127.0.0.1:0");
   CHECK(parse_config(to_toml(*off), "effective").value().ingress.listen.empty());
 }
+
+TEST_CASE("[schedules]: allow_seconds, starting_deadline, history", "[config][schedules]") {
+  auto d = parse_config("", "svcd.toml").value();
+  CHECK_FALSE(d.schedules.allow_seconds);
+  CHECK(d.schedules.starting_deadline == std::chrono::minutes(5));
+  CHECK(d.schedules.history == 10);
+  auto c = parse_config(
+               "[schedules]\nallow_seconds = true\nstarting_deadline = \"90s\"\n"
+               "history = 25\n",
+               "svcd.toml")
+               .value();
+  CHECK(c.schedules.allow_seconds);
+  CHECK(c.schedules.starting_deadline == std::chrono::seconds(90));
+  CHECK(c.schedules.history == 25);
+  auto back = parse_config(to_toml(c), "printed").value();
+  CHECK(back.schedules.allow_seconds);
+  CHECK(back.schedules.starting_deadline == std::chrono::seconds(90));
+  CHECK(back.schedules.history == 25);
+  auto bad = [](const char* text) {
+    auto r = parse_config(text, "svcd.toml");
+    REQUIRE_FALSE(r);
+    return r.error().message();
+  };
+  CHECK_THAT(bad("[schedules]\nallow_seconds = \"yes\"\n"),
+             Catch::Contains("schedules.allow_seconds must be a boolean"));
+  CHECK_THAT(bad("[schedules]\nstarting_deadline = \"0s\"\n"), Catch::Contains("at least 1s"));
+  CHECK_THAT(bad("[schedules]\nhistory = 0\n"), Catch::Contains("1 to 1000"));
+  CHECK_THAT(bad("[schedules]\nevery = 1\n"), Catch::Contains("unknown key \"schedules.every\""));
+}

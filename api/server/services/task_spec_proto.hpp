@@ -1,0 +1,17 @@
+#pragma once
+// svc.v1.TaskSpec <-> scheduler::TaskSpec, shared by the services that carry a task spec (Tasks,
+// Schedules). Defined in task_service.cpp; errors name the field as the API spells it.
+#include "common/result.hpp"
+#include "scheduler/tasks/task.hpp"
+
+namespace svc::v1 {
+class TaskSpec;
+}
+
+namespace svc::api {
+
+Result<scheduler::TaskSpec> task_spec_from_proto(const v1::TaskSpec& p);
+// Env values are redacted to "" (answers never carry them).
+void task_spec_to_proto(const scheduler::TaskSpec& s, v1::TaskSpec* p);
+
+}  // namespace svc::api
