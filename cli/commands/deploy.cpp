@@ -57,25 +57,7 @@ Result<v1::ServiceSpec> build_spec(const DeployOpts& o) {
                   o.port);
     s.set_port(o.port);
   }
-  if (o.entrypoint_set) {
-    if (o.entrypoint.empty())
-      s.set_reset_entrypoint(true);
-    else
-      s.add_entrypoint(o.entrypoint);
-  }
-  std::size_t skip = !o.command.empty() && o.command.front() == "--" ? 1 : 0;
-  for (std::size_t i = skip; i < o.command.size(); ++i) s.add_args(o.command[i]);
-  auto env = SVC_TRY(read_env(o.env_files, o.env));
-  for (const auto& [k, v] : env) (*s.mutable_env())[k] = v;
-  auto labels = SVC_TRY(read_labels(o.labels));
-  for (const auto& [k, v] : labels) (*s.mutable_labels())[k] = v;
-  s.set_workdir(o.workdir);
-  s.set_user(o.user);
-  if (!o.cpu.empty())
-    s.mutable_resources()->set_cpu_millis(SVC_TRY_CTX(parse_cpu_millis(o.cpu), "--cpu"));
-  if (!o.memory.empty())
-    s.mutable_resources()->set_memory_bytes(
-        static_cast<std::int64_t>(SVC_TRY_CTX(parse_size(o.memory), "--memory")));
+  SVC_TRY(fill_process_spec(o, s));
   s.set_network(o.network == "bridge" ? v1::BRIDGE : v1::PRIVATE);
   s.set_stop_signal(o.stop_signal);
   SVC_TRY(set_duration(o.stop_timeout, "--stop-timeout",
