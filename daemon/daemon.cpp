@@ -267,6 +267,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       ingress::ProxyOptions po;
       po.listen = config.ingress.listen;
       po.domain = config.ingress.domain;
+      po.metrics_path = config.ingress.metrics_path;
+      po.metrics = [self = d.get()] { return self->scrape(); };
       // The proxy's edges reach the controller through billing (and the CPU throttle).
       d->billed_control_ = std::make_unique<billing::BilledControlPlane>(
           control, *d->instance_recorder_, d->cpu_throttle_.get(), d->clock_);
@@ -350,11 +352,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] {
-        auto& sc = self->services_->controller();
-        return self->metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
-               (self->proxy_ ? self->proxy_->metrics_text() : std::string());
-      });
+      [self] { return self->scrape(); });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -364,10 +362,28 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
                d->api_->tcp_port()
                    ? fmt::format(" and tcp port {} (token required)", *d->api_->tcp_port())
                    : "");
+  {
+    std::lock_guard lock(d->scrape_mu_);
+    d->scrape_open_ = true;
+  }
   return d;
 }
 
+std::string Daemon::scrape() {
+  // The ingress serves /metrics too, from its io threads, which run before start() returns and
+  // until stop() has reset what the collectors read: a scrape outside those bounds gets nothing.
+  std::lock_guard lock(scrape_mu_);
+  if (!scrape_open_) return {};
+  auto& sc = services_->controller();
+  return metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
+         (proxy_ ? proxy_->metrics_text() : std::string());
+}
+
 void Daemon::stop(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(scrape_mu_);
+    scrape_open_ = false;
+  }
   if (api_) api_->stop(grace);
   api_.reset();
   dispatcher_.reset();

@@ -7,6 +7,8 @@
 // API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
@@ -70,6 +72,8 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // /metrics (on the API socket and on the ingress port): every module's series.
+  std::string scrape();
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
@@ -108,6 +112,8 @@ class Daemon {
   std::unique_ptr<api::Dispatcher> dispatcher_;
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;
+  std::mutex scrape_mu_;
+  bool scrape_open_ = false;  // from the end of start() to the beginning of stop()
 };
 
 // Takes the state dir's lock file, or says which svcd holds it.
