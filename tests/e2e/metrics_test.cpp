@@ -64,7 +64,7 @@ std::vector<std::string> dashboard_exprs() {
 
 TEST_CASE("/metrics passes promtool and shows pulls, tasks, capacity, API calls and usage",
           "[e2e][metrics]") {
-  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
+  SVC_SKIP_UNLESS_ROOT();
   if (run({"sh", "-c", "command -v promtool"}).exit_code != 0)
     SVC_SKIP("promtool not installed (Debian package prometheus)");
   RegistryFixture registry;
