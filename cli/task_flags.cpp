@@ -40,27 +40,7 @@ Result<v1::TaskSpec> build_task_spec(const TaskFlags& o) {
   v1::TaskSpec s;
   s.set_image(o.image);
   s.set_name(o.name);
-  if (o.entrypoint_set) {
-    if (o.entrypoint.empty())
-      s.set_reset_entrypoint(true);
-    else
-      s.add_entrypoint(o.entrypoint);
-  }
-  // Everything after IMAGE is the command; a leading "--" only separates it.
-  std::size_t skip = !o.command.empty() && o.command.front() == "--" ? 1 : 0;
-  for (std::size_t i = skip; i < o.command.size(); ++i) s.add_args(o.command[i]);
-  // Env files first, then --env, so a flag overrides a file (as docker).
-  auto env = SVC_TRY(read_env(o.env_files, o.env));
-  for (const auto& [k, v] : env) (*s.mutable_env())[k] = v;
-  auto labels = SVC_TRY(read_labels(o.labels));
-  for (const auto& [k, v] : labels) (*s.mutable_labels())[k] = v;
-  s.set_workdir(o.workdir);
-  s.set_user(o.user);
-  if (!o.cpu.empty())
-    s.mutable_resources()->set_cpu_millis(SVC_TRY_CTX(parse_cpu_millis(o.cpu), "--cpu"));
-  if (!o.memory.empty())
-    s.mutable_resources()->set_memory_bytes(
-        static_cast<std::int64_t>(SVC_TRY_CTX(parse_size(o.memory), "--memory")));
+  SVC_TRY(fill_process_spec(o, s));
   if (!o.timeout.empty())
     *s.mutable_timeout() = TimeUtil::MillisecondsToDuration(
         SVC_TRY_CTX(parse_duration(o.timeout), "--timeout").count());

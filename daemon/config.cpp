@@ -196,6 +196,15 @@ Result<> read_ingress(TableReader& r, Config::Ingress& i) {
     i.domain = v;
     return {};
   }));
+  SVC_TRY(r.on("metrics_path", [&](const toml::node& node) -> Result<> {
+    if (!node.is_string()) return r.type_error("metrics_path", node, "a string");
+    std::string v = *node.value<std::string>();
+    if (!v.empty() && (v.front() != '/' || v.find_first_of(" ?#") != std::string::npos))
+      return r.value_error("metrics_path", node,
+                           "must be a path such as \"/metrics\" (or \"\" for none)");
+    i.metrics_path = v;
+    return {};
+  }));
   return r.unknown_keys();
 }
 
@@ -597,7 +606,9 @@ std::string to_toml(const Config& c) {
                           {"tls_key", c.api.tls_key},
                           {"client_ca", c.api.client_ca},
                           {"require_client_cert", c.api.require_client_cert}}},
-      {"ingress", toml::table{{"listen", c.ingress.listen}, {"domain", c.ingress.domain}}},
+      {"ingress", toml::table{{"listen", c.ingress.listen},
+                              {"domain", c.ingress.domain},
+                              {"metrics_path", c.ingress.metrics_path}}},
       {"registries", toml::table{{"default", c.registries.default_registry},
                                  {"insecure", strings(c.registries.insecure)},
                                  {"auth_file", c.registries.auth_file},

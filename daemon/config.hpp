@@ -36,6 +36,7 @@ struct Config {
   struct Ingress {
     std::string listen = "127.0.0.1:8080";
     std::string domain = "localhost";
+    std::string metrics_path = "/metrics";  // on a Host that names no service; "": off
   } ingress;
 
   struct Registries {

@@ -53,6 +53,10 @@ const std::vector<ConfigKeyDoc> kDocs = {
     {"ingress", "listen", "Address the proxy listens on (host:port)."},
     {"ingress", "domain",
      "Service NAME answers at NAME.<domain> (the Host header picks the service)."},
+    {"ingress", "metrics_path",
+     "svcd's /metrics on the ingress port too, for a Host that names no service (Prometheus "
+     "scrapes http://127.0.0.1:8080/metrics); a service's own path is never shadowed. \"\": "
+     "off."},
 
     {"registries", "", "Where images come from."},
     {"registries", "default", "Registry for references without a host (\"alpine:3\")."},

@@ -27,7 +27,10 @@
 #include "daemon/adapters/api_node.hpp"
 #include "daemon/adapters/api_services.hpp"
 #include "daemon/adapters/api_tasks.hpp"
+#include "daemon/adapters/cgroup_cpu_limiter.hpp"
 #include "daemon/adapters/usage_probe.hpp"
+#include "daemon/billing/instance_billing.hpp"
+#include "daemon/billing/instance_recorder.hpp"
 #include "daemon/billing/meter.hpp"
 #include "daemon/billing/task_recorder.hpp"
 #include "daemon/billing/usage_api.hpp"
@@ -44,6 +47,7 @@
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
 #include "scheduler/capacity.hpp"
+#include "scheduler/cpu_idle.hpp"
 #include "scheduler/ingress/proxy.hpp"
 
 namespace svc::daemon {
@@ -205,11 +209,38 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       "usage records");
   if (orphans)
     spdlog::warn("billing: closed {} usage record(s) of tasks that no longer exist", orphans);
-  d->usage_probe_ = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  // Service instances: their open records carry on from their last checkpoint before the
+  // services recover (which closes those that ended while svcd was down, from their exit
+  // records). Request-mode ones get their full CPU back once their sandboxes are known again.
+  d->instance_recorder_ = std::make_unique<billing::InstanceUsageRecorder>(policy, d->clock_);
+  std::vector<std::pair<std::string, std::int64_t>> unthrottle;
+  int carried = SVC_TRY_CTX(billing::InstanceBilling::adopt_open(
+                                *d->usage_store_, *d->instance_recorder_,
+                                [&](const billing::UsageRecord& r) {
+                                  if (r.mode == billing::ServiceMode::kRequest)
+                                    unthrottle.emplace_back(r.owner.instance, r.cpu_limit_millis);
+                                }),
+                            "usage records of instances");
+  if (carried) spdlog::info("billing: {} open instance usage record(s) carry on", carried);
+  // The throttle's thread starts once the services run: only it (and remove() of a throttled
+  // instance, so also only after it started) calls the limiter, which reads services_.
+  d->cpu_limiter_ = std::make_unique<CgroupCpuLimiter>(
+      d->tasks_->cgroups(), [owner](const std::string& id) -> Result<std::string> {
+        auto st = SVC_TRY(owner->services_->runtime().state(id));
+        return st.cgroup;
+      });
+  d->cpu_throttle_ = std::make_unique<scheduler::CpuIdleThrottle>(*d->cpu_limiter_, d->clock_,
+                                                                  scheduler::CpuIdleOptions{});
+  d->instance_billing_ =
+      std::make_unique<billing::InstanceBilling>(*d->instance_recorder_, d->cpu_throttle_.get());
+  auto probe = std::make_unique<RuntimeUsageProbe>(d->tasks_->runtime());
+  RuntimeUsageProbe* runtime_probe = probe.get();
+  d->usage_probe_ = std::move(probe);
   billing::UsageMeter::Options mo;
   mo.interval = config.billing.checkpoint_interval;
   d->usage_meter_ =
       std::make_unique<billing::UsageMeter>(*d->usage_store_, *d->usage_probe_, d->clock_, mo);
+  d->usage_meter_->set_activity(d->instance_recorder_.get());
   d->usage_meter_->start();
   d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
   NodeMetricsSources nm;
@@ -231,6 +262,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   so.shim_cgroup = cgroups.shims;
   so.resources = kInstanceDefaults;
   so.dns = config.network.dns;
+  so.usage = d->instance_billing_.get();
   // The ingress proxy is the services' data plane; the ServiceSystem owns it (it stops after
   // the controller), the daemon keeps a pointer for its port and metrics.
   ServiceSystem::DataPlaneFactory make_ingress;
@@ -241,7 +273,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       ingress::ProxyOptions po;
       po.listen = config.ingress.listen;
       po.domain = config.ingress.domain;
-      auto p = SVC_TRY(ingress::Proxy::start(po, control, d->clock_));
+      po.metrics_path = config.ingress.metrics_path;
+      po.metrics = [self = d.get()] { return self->scrape(); };
+      // The proxy's edges reach the controller through billing (and the CPU throttle).
+      d->billed_control_ = std::make_unique<billing::BilledControlPlane>(
+          control, *d->instance_recorder_, d->cpu_throttle_.get(), d->clock_);
+      auto p = SVC_TRY(ingress::Proxy::start(po, *d->billed_control_, d->clock_));
       proxy = p.get();
       return std::unique_ptr<ingress::DataPlane>(std::move(p));
     };
@@ -250,6 +287,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
                                                   *d->capacity_, d->clock_, make_ingress),
                              "services");
   d->proxy_ = proxy;
+  runtime_probe->set_instances(&d->services_->runtime());
+  for (const auto& [id, cpu] : unthrottle)
+    if (auto r = d->cpu_limiter_->set_cpu_limit(id, cpu); !r)
+      spdlog::debug("billing: restore the CPU of instance {}: {}", id, r.error().message());
+  d->cpu_throttle_->start();
+  auto& controller = d->services_->controller();
+  int lost = SVC_TRY_CTX(
+      billing::InstanceBilling::close_orphans(
+          *d->usage_store_, [&](const std::string& id) { return controller.has_instance(id); }),
+      "usage records of instances");
+  if (lost)
+    spdlog::warn("billing: closed {} usage record(s) of instances that no longer exist", lost);
   std::string url_pattern;
   if (proxy) {
     url_pattern = service_url_pattern(config.ingress.domain, proxy->port());
@@ -310,11 +359,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->api_ = std::make_unique<api::ApiServer>(
       *d->dispatcher_,
       [self](std::string_view token) { return self->tokens_->authenticate(token); },
-      [self] {
-        auto& sc = self->services_->controller();
-        return self->metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
-               (self->proxy_ ? self->proxy_->metrics_text() : std::string());
-      });
+      [self] { return self->scrape(); });
   api::ApiServer::Options opts;
   opts.unix_socket = config.socket_path();
   if (!config.api.tcp.empty()) opts.tcp = SVC_TRY(parse_host_port(config.api.tcp, "api.tcp"));
@@ -339,7 +384,21 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
                 : std::string("token required"));
   spdlog::info("svcd {} ({}) serving the API on unix://{}{}", svc::version(), svc::git_commit(),
                opts.unix_socket.string(), tcp_about);
+  {
+    std::lock_guard lock(d->scrape_mu_);
+    d->scrape_open_ = true;
+  }
   return d;
+}
+
+std::string Daemon::scrape() {
+  // The ingress serves /metrics too, from its io threads, which run before start() returns and
+  // until stop() has reset what the collectors read: a scrape outside those bounds gets nothing.
+  std::lock_guard lock(scrape_mu_);
+  if (!scrape_open_) return {};
+  auto& sc = services_->controller();
+  return metrics_->render() + service_metrics_text(sc.list(), sc.counts()) +
+         (proxy_ ? proxy_->metrics_text() : std::string());
 }
 
 Result<> Daemon::reload() {
@@ -364,6 +423,10 @@ Result<> Daemon::check_health() {
 }
 
 void Daemon::stop(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(scrape_mu_);
+    scrape_open_ = false;
+  }
   if (api_) api_->stop(grace);
   api_.reset();
   tls_.reset();
@@ -380,9 +443,16 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   // The ingress stops accepting and lets requests in progress finish (their instances keep
   // running, as tasks do: the next svcd re-adopts and routes to them).
   if (proxy_) proxy_->stop(grace);
+  // No more CPU limit changes (they stay as they are: the next svcd restores what it adopts).
+  if (cpu_throttle_) cpu_throttle_->stop();
   if (services_) services_->shutdown();
   proxy_ = nullptr;
   services_.reset();
+  billed_control_.reset();
+  instance_billing_.reset();
+  cpu_throttle_.reset();
+  cpu_limiter_.reset();
+  instance_recorder_.reset();
   // No run starts once the tasks are shutting down.
   if (schedules_) schedules_->shutdown();
   schedules_.reset();

@@ -7,6 +7,8 @@
 // API's backends, the dispatcher and the API server.
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "common/clock.hpp"
 #include "common/fd.hpp"
@@ -19,7 +21,9 @@ class ImageService;
 
 namespace svc::scheduler {
 class Capacity;
-}
+class CpuIdleThrottle;
+class CpuLimiter;
+}  // namespace svc::scheduler
 
 namespace svc::ingress {
 class Proxy;
@@ -36,6 +40,9 @@ class Registry;
 
 namespace svc::billing {
 class TaskUsageRecorder;
+class InstanceUsageRecorder;
+class InstanceBilling;
+class BilledControlPlane;
 class UsageApi;
 class UsageMeter;
 class UsageProbe;
@@ -77,6 +84,8 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // /metrics (on the API socket and on the ingress port): every module's series.
+  std::string scrape();
   Config config_;
   SystemClock clock_;
   std::chrono::system_clock::time_point started_at_;
@@ -97,6 +106,14 @@ class Daemon {
   std::unique_ptr<billing::UsageProbe> usage_probe_;
   std::unique_ptr<billing::UsageMeter> usage_meter_;
   std::unique_ptr<billing::UsageApi> usage_api_;
+  // Service instances' billing and request mode's CPU idle throttle: the proxy (owned by
+  // services_) calls billed_control_, which feeds the recorder and the throttle; the store of
+  // services_ writes through instance_billing_. All outlive services_.
+  std::unique_ptr<billing::InstanceUsageRecorder> instance_recorder_;
+  std::unique_ptr<scheduler::CpuLimiter> cpu_limiter_;
+  std::unique_ptr<scheduler::CpuIdleThrottle> cpu_throttle_;
+  std::unique_ptr<billing::InstanceBilling> instance_billing_;
+  std::unique_ptr<billing::BilledControlPlane> billed_control_;
   std::unique_ptr<ServiceSystem> services_;
   // Cron schedules: started after the tasks recovered, stopped before the tasks shut down.
   std::unique_ptr<ScheduleSystem> schedules_;
@@ -109,6 +126,8 @@ class Daemon {
   std::unique_ptr<api::TlsContext> tls_;  // outlives the API server, whose connections use it
   std::unique_ptr<api::ApiServer> api_;
   std::string node_id_;
+  std::mutex scrape_mu_;
+  bool scrape_open_ = false;  // from the end of start() to the beginning of stop()
 };
 
 // Takes the state dir's lock file, or says which svcd holds it.

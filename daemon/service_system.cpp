@@ -41,7 +41,7 @@ Result<std::unique_ptr<ServiceSystem>> ServiceSystem::start(
       std::make_unique<isolation::Runtime>(ro, tasks.cgroups(), tasks.seccomp(), tasks.uid_pool());
   s->monitor_ = std::make_unique<isolation::ExitMonitor>();
   s->executor_ = std::make_unique<scheduler::ThreadPoolExecutor>(options.workers);
-  s->store_ = std::make_unique<SqlServiceStore>(store);
+  s->store_ = std::make_unique<SqlServiceStore>(store, options.usage);
   s->image_source_ = std::make_unique<ImageSourceAdapter>(images);
   TaskRuntimeAdapter::Dns dns;
   dns.nameservers = options.dns;

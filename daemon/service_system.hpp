@@ -38,6 +38,7 @@ namespace svc::daemon {
 class Store;
 class TaskSystem;
 class SqlServiceStore;
+class InstanceWriteListener;
 class ImageSourceAdapter;
 class TaskRuntimeAdapter;
 class InstanceNetworkAdapter;
@@ -51,6 +52,8 @@ class ServiceSystem {
     unsigned workers = 4;  // launches and stops at once
     scheduler::ResourceDefaults resources;
     std::vector<std::string> dns;  // [network] dns: the instances' resolv.conf, as tasks'
+    // Written with each instance's own rows (its usage record: daemon/billing); not owned.
+    InstanceWriteListener* usage = nullptr;
   };
   // The instances' cgroups, under the node's cgroup base beside the tasks' (which must not
   // take it for an orphan: TaskSystem::Options::other_cgroups).

@@ -4,7 +4,11 @@
 // session only through the inbox and write(), so no two threads ever touch the stream.
 #include "api/server/rest_websocket.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -139,9 +143,25 @@ void serve_websocket(Socket& socket, const http::request<http::string_body>& req
   // The gateway's blocking timeouts would end a quiet session (a shell waiting for input).
   timeval none{0, 0};
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-  Session s(socket, std::move(first));
-  s.ws().read_message_max(kMaxMessage);
+  // Beast's closing handshake ends with close() on the socket it was given, and the listener
+  // closes the connection's fd once more when the gateway returns: between the two, the number
+  // can belong to the next accepted connection, which then dies unread (ECONNRESET). The
+  // session gets a duplicate of its own, so each close is of a descriptor its closer owns.
   beast::error_code ec;
+  Socket own(socket.get_executor());
+  int dup = ::fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    spdlog::warn("rest: websocket for {}: dup: {}", method.full_name, std::strerror(errno));
+    return;
+  }
+  own.assign(socket.local_endpoint(ec).protocol(), dup, ec);
+  if (ec) {
+    ::close(dup);
+    spdlog::warn("rest: websocket for {}: {}", method.full_name, ec.message());
+    return;
+  }
+  Session s(own, std::move(first));
+  s.ws().read_message_max(kMaxMessage);
   s.ws().accept(req, ec);
   if (ec) {
     spdlog::debug("rest: websocket accept for {}: {}", method.full_name, ec.message());

@@ -30,6 +30,7 @@ struct DeployOpts {
   bool entrypoint_set = false;
   int concurrency = 0, min_instances = 0, max_instances = 0, queue_limit = 0;
   int target_utilization = 0, panic_threshold = 0;
+  std::string billing;
   std::string idle_timeout, request_timeout, readiness_path, readiness_timeout, stable_window,
       panic_window;
 };
@@ -56,25 +57,7 @@ Result<v1::ServiceSpec> build_spec(const DeployOpts& o) {
                   o.port);
     s.set_port(o.port);
   }
-  if (o.entrypoint_set) {
-    if (o.entrypoint.empty())
-      s.set_reset_entrypoint(true);
-    else
-      s.add_entrypoint(o.entrypoint);
-  }
-  std::size_t skip = !o.command.empty() && o.command.front() == "--" ? 1 : 0;
-  for (std::size_t i = skip; i < o.command.size(); ++i) s.add_args(o.command[i]);
-  auto env = SVC_TRY(read_env(o.env_files, o.env));
-  for (const auto& [k, v] : env) (*s.mutable_env())[k] = v;
-  auto labels = SVC_TRY(read_labels(o.labels));
-  for (const auto& [k, v] : labels) (*s.mutable_labels())[k] = v;
-  s.set_workdir(o.workdir);
-  s.set_user(o.user);
-  if (!o.cpu.empty())
-    s.mutable_resources()->set_cpu_millis(SVC_TRY_CTX(parse_cpu_millis(o.cpu), "--cpu"));
-  if (!o.memory.empty())
-    s.mutable_resources()->set_memory_bytes(
-        static_cast<std::int64_t>(SVC_TRY_CTX(parse_size(o.memory), "--memory")));
+  SVC_TRY(fill_process_spec(o, s));
   s.set_network(o.network == "bridge" ? v1::BRIDGE : v1::PRIVATE);
   s.set_stop_signal(o.stop_signal);
   SVC_TRY(set_duration(o.stop_timeout, "--stop-timeout",
@@ -83,6 +66,7 @@ Result<v1::ServiceSpec> build_spec(const DeployOpts& o) {
   s.set_min_instances(o.min_instances);
   s.set_max_instances(o.max_instances);
   s.set_queue_limit(o.queue_limit);
+  s.set_billing(o.billing);
   SVC_TRY(set_duration(o.idle_timeout, "--idle-timeout", [&] { return s.mutable_idle_timeout(); }));
   SVC_TRY(set_duration(o.request_timeout, "--request-timeout",
                        [&] { return s.mutable_request_timeout(); }));
@@ -152,6 +136,10 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
                   "connect to the port)");
   cmd->add_option("--readiness-timeout", o->readiness_timeout,
                   "give up on an instance that is not ready after this long (60s)");
+  cmd->add_option("--billing", o->billing,
+                  "instance: bill every second an instance exists; request: only start-up, "
+                  "requests and shut-down, with CPU throttled between requests (default: the "
+                  "node's [billing] service_mode)");
   cmd->add_option("--queue-limit", o->queue_limit,
                   "requests held while no instance has room; more get 503 (default 1000)");
   cmd->add_option("--target-utilization", o->target_utilization,

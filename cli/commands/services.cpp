@@ -89,6 +89,7 @@ void describe(const v1::Service& s) {
                     duration_text(k.panic_window()), k.panic_threshold_percent()));
   f.add("Request timeout", duration_text(spec.request_timeout()));
   f.add("Queue limit", std::to_string(spec.queue_limit()));
+  f.add("Billing", spec.billing().empty() ? "the node's service_mode" : spec.billing());
   f.add("Readiness",
         (spec.readiness().http_path().empty()
              ? fmt::format("TCP connect to port {}", spec.port())

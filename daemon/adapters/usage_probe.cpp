@@ -6,6 +6,8 @@ std::optional<billing::Sample> RuntimeUsageProbe::sample(const std::string& sand
   // A sandbox that exited or vanished has no cgroup to read: its exit record carries the final
   // figures, which the run's close writes.
   auto stats = runtime_.stats(sandbox_id);
+  if (!stats)
+    if (isolation::Runtime* instances = instances_.load()) stats = instances->stats(sandbox_id);
   if (!stats) return std::nullopt;
   billing::Sample s;
   s.cpu_seconds = stats->cpu_seconds;

@@ -39,7 +39,9 @@ Result<> InstanceUsageRecorder::on_started(daemon::Store::Tx& tx, const Instance
   bool opened = SVC_TRY(daemon::SqlUsageStore::open_in(tx, r));
   std::lock_guard lock(mu_);
   if (!opened && live_.count(run.instance_id)) return {};  // a start written twice: no change
-  live_.insert_or_assign(run.instance_id, Live(BusySeconds(r.start_ms), r.mode, r.start_ms));
+  Live l(BusySeconds(r.start_ms), r.mode, r.start_ms);
+  l.cpu_limit_millis = r.cpu_limit_millis;
+  live_.insert_or_assign(run.instance_id, std::move(l));
   return {};
 }
 
@@ -52,6 +54,7 @@ void InstanceUsageRecorder::adopt(const UsageRecord& open) {
   // is over. Start-up billed before the crash is in the checkpointed state already.
   l.ready = true;
   l.requests = open.measured.requests;
+  l.cpu_limit_millis = open.cpu_limit_millis;
   std::lock_guard lock(mu_);
   live_.insert_or_assign(open.owner.instance, std::move(l));
 }
@@ -93,6 +96,20 @@ void InstanceUsageRecorder::on_requests(const std::string& id, std::uint64_t req
   auto it = live_.find(id);
   if (it == live_.end()) return;
   it->second.requests = std::max(it->second.requests, requests_total);
+}
+
+void InstanceUsageRecorder::count_request(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(id);
+  if (it != live_.end()) ++it->second.requests;
+}
+
+std::optional<InstanceUsageRecorder::Billing> InstanceUsageRecorder::billing_of(
+    const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(id);
+  if (it == live_.end()) return std::nullopt;
+  return Billing{it->second.mode, it->second.cpu_limit_millis};
 }
 
 Result<> InstanceUsageRecorder::on_exited(daemon::Store::Tx& tx, const std::string& id,

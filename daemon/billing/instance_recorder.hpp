@@ -72,6 +72,16 @@ class InstanceUsageRecorder final : public ActivitySource {
   void on_draining(const std::string& instance_id, std::chrono::steady_clock::time_point at);
   // The proxy's totals for the instance (InstanceLoad::requests_total), read at each tick.
   void on_requests(const std::string& instance_id, std::uint64_t requests_total);
+  // One request the proxy sent to the instance (ControlPlane::on_request): counted on top of
+  // what its record held, so a re-adopted instance's count carries on.
+  void count_request(const std::string& instance_id);
+
+  // How a live instance is billed, for the CPU throttle of request mode: nullopt when unknown.
+  struct Billing {
+    ServiceMode mode = ServiceMode::kInstance;
+    std::int64_t cpu_limit_millis = 0;  // 0: no quota
+  };
+  std::optional<Billing> billing_of(const std::string& instance_id) const;
 
   // In the transaction that records the instance's exit. An instance this recorder does not
   // know (svcd restarted and it was never adopted) closes from its record alone.
@@ -93,6 +103,7 @@ class InstanceUsageRecorder final : public ActivitySource {
     bool ready = false;
     std::optional<std::int64_t> draining_ms;
     std::uint64_t requests = 0;
+    std::int64_t cpu_limit_millis = 0;
   };
   std::int64_t wall_ms(std::chrono::steady_clock::time_point at) const;
 

@@ -42,6 +42,7 @@ std::string SqlServiceStore::spec_to_json(const svs::ServiceSpec& s) {
       {"stop_grace_ms", s.stop_grace.count()},
       {"stop_signal", s.stop_signal},
       {"queue_limit", s.queue_limit},
+      {"billing", s.billing},
   };
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -79,6 +80,7 @@ Result<svs::ServiceSpec> SqlServiceStore::spec_from_json(std::string_view text) 
     s.stop_grace = Millis(j.value("stop_grace_ms", std::int64_t{10'000}));
     s.stop_signal = j.value("stop_signal", "");
     s.queue_limit = j.value("queue_limit", std::size_t{1000});
+    s.billing = j.value("billing", "");
     return s;
   } catch (const std::exception& e) {
     return fail(Code::kDataLoss, "service spec in svcd.db is not valid: {}", e.what());
@@ -153,14 +155,27 @@ Result<> SqlServiceStore::put_instance(const svs::Instance& i) {
   bind_time(st, 8, i.draining_at);
   st.bind(9, i.stop_reason).bind(10, i.stop_message);
   SVC_TRY(st.run());
+  if (listener_) SVC_TRY(listener_->on_instance_written(tx, i));
   return tx.commit();
+}
+
+Result<> SqlServiceStore::delete_instance_in(Store::Tx& tx, const std::string& id) {
+  auto st = SVC_TRY(tx.prepare("DELETE FROM instances WHERE id = ?"));
+  st.bind(1, id);
+  SVC_TRY(st.run());
+  return {};
 }
 
 Result<> SqlServiceStore::remove_instance(const std::string& id) {
   auto tx = SVC_TRY(store_.begin());
-  auto st = SVC_TRY(tx.prepare("DELETE FROM instances WHERE id = ?"));
-  st.bind(1, id);
-  SVC_TRY(st.run());
+  SVC_TRY(delete_instance_in(tx, id));
+  return tx.commit();
+}
+
+Result<> SqlServiceStore::end_instance(const svs::Instance& i) {
+  auto tx = SVC_TRY(store_.begin());
+  SVC_TRY(delete_instance_in(tx, i.id));
+  if (listener_) SVC_TRY(listener_->on_instance_ended(tx, i));
   return tx.commit();
 }
 

@@ -90,6 +90,11 @@ class CgroupDriver {
 
   virtual Result<> create(std::string_view relative, const CgroupLimits& limits) = 0;
   virtual Result<> update(std::string_view relative, const CgroupLimits& limits) = 0;
+  // Changes the CPU quota of an existing cgroup and nothing else (v1 cpu.cfs_period_us and
+  // cpu.cfs_quota_us, v2 cpu.max), as svcd's CPU idle throttle does to a running sandbox many
+  // times in its life: cpu_millis 0 = no quota; a quota below the kernel's 1 ms is an error.
+  virtual Result<> set_cpu_quota(std::string_view relative, std::int64_t cpu_millis,
+                                 std::uint64_t period_us = 100'000) = 0;
   // Moves an existing process (all its threads) into the cgroup.
   virtual Result<> add_process(std::string_view relative, pid_t pid) = 0;
   // Opened "cgroup.procs" files (one per hierarchy) that a freshly cloned child writes "0" to,

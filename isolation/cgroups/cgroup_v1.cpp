@@ -114,6 +114,16 @@ class CgroupV1 final : public CgroupDriver {
     return apply(relative, limits);
   }
 
+  Result<> set_cpu_quota(std::string_view relative, std::int64_t cpu_millis,
+                         std::uint64_t period_us) override {
+    SVC_TRY(check(relative));
+    CgroupLimits limits;  // cpu_shares 0: the weight stays as it is
+    limits.cpu_millis = cpu_millis;
+    limits.cpu_period_us = period_us;
+    SVC_TRY_CTX(validate(limits), "cgroup {}", relative);
+    return v1::apply_cpu(limits, dir("cpu", relative));
+  }
+
   Result<> add_process(std::string_view relative, pid_t pid) override {
     SVC_TRY(check(relative));
     if (pid <= 0)

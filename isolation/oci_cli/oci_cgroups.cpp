@@ -26,6 +26,11 @@ class OciCgroups final : public CgroupDriver {
     auto [d, rest] = SVC_TRY(route(name));
     return d->update(rest, limits);
   }
+  Result<> set_cpu_quota(std::string_view name, std::int64_t cpu_millis,
+                         std::uint64_t period_us) override {
+    auto [d, rest] = SVC_TRY(route(name));
+    return d->set_cpu_quota(rest, cpu_millis, period_us);
+  }
   Result<> add_process(std::string_view name, pid_t pid) override {
     auto [d, rest] = SVC_TRY(route(name));
     return d->add_process(rest, pid);

@@ -128,6 +128,15 @@ Task<void> Exchange::run(Downstream& down) {
   record_.client.assign(down.client_ip());
 
   auto service = service_for_host(head.authority, ctx.domain);
+  if (!service && !ctx.options.metrics_path.empty() &&
+      head.path_only() == ctx.options.metrics_path &&
+      (head.method == "GET" || head.method == "HEAD")) {
+    co_await respond(200, ctx.options.metrics
+                              ? ctx.options.metrics()
+                              : render_metrics(ctx.activator.gauges(), ctx.counters));
+    phase_ = Phase::kIdle;
+    co_return;
+  }
   if (!service) {
     ctx.counters.unrouted.fetch_add(1, std::memory_order_relaxed);
     std::string body = head.authority.empty()

@@ -3,6 +3,7 @@
 // are what a careful operator of nginx or Envoy would pick for an edge proxy on one node.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace svc::ingress {
@@ -39,6 +40,13 @@ struct ProxyOptions {
   std::string listen = "127.0.0.1:8080";  // "host:port"; port 0: the kernel picks (tests)
   std::string domain = "localhost";       // service NAME answers at NAME.<domain>
   int threads = 0;  // io threads, each with its own io_context; 0: one per core
+  // GET of this path on a Host that names no service (http://127.0.0.1:8080/metrics, as a
+  // Prometheus on the node scrapes it) answers Prometheus text; a service's own /metrics is
+  // never shadowed. "": off (a 404 like any unrouted request).
+  std::string metrics_path = "/metrics";
+  // The text it answers: svcd gives its whole /metrics (node, tasks, services, usage and these
+  // svc_ingress_* series); unset, the proxy's own series. Called on an io thread.
+  std::function<std::string()> metrics;
   Limits limits;
   Timeouts timeouts;
 };

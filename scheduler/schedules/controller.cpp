@@ -83,19 +83,8 @@ Result<> ScheduleController::recover() {
       } else if (!r.manual && clock_.now() - r.scheduled_at <= deadline_of(e)) {
         // Its task was never created: create it now, still within the deadline. The name is
         // the due time's, so this cannot make a second task for it.
-        TaskSpec spec = e.schedule.spec.task;
-        spec.name = r.task_name;
-        auto task = runs_.start(std::move(spec));
-        r.handled_at = clock_.now();
-        if (task) {
-          r.outcome = RunOutcome::kStarted;
-          r.task_id = task->id;
-          r.task_state = task->state;
+        if (start_task_locked(e, r))
           r.message = "svcd stopped before this run's task was created; created at restart";
-        } else {
-          r.outcome = RunOutcome::kFailed;
-          r.message = task.error().message();
-        }
       } else {
         r.outcome = RunOutcome::kFailed;
         r.message = r.manual ? "svcd stopped before this run-now's task was created; not retried "
@@ -345,6 +334,18 @@ Result<RunRecord> ScheduleController::fire_locked(Entry& e, TimePoint due, bool 
   // Durable before the task exists: a crash from here on loses this run, never repeats it.
   SVC_TRY(record_locked(e, handled_through, r));
 
+  auto task = start_task_locked(e, r);
+  if (auto w = record_locked(e, handled_through, r); !w)
+    spdlog::error("schedules: {}: record run {} ({}): {}", e.schedule.spec.name, r.seq,
+                  outcome_name(r.outcome), w.error().message());
+  if (!task)
+    return tl::unexpected(
+        std::move(task.error())
+            .context(fmt::format("schedule {}: start run {}", e.schedule.spec.name, r.task_name)));
+  return r;
+}
+
+Result<RunTask> ScheduleController::start_task_locked(const Entry& e, RunRecord& r) {
   TaskSpec spec = e.schedule.spec.task;
   spec.name = r.task_name;
   auto task = runs_.start(std::move(spec));
@@ -359,14 +360,7 @@ Result<RunRecord> ScheduleController::fire_locked(Entry& e, TimePoint due, bool 
     r.outcome = RunOutcome::kFailed;
     r.message = task.error().message();
   }
-  if (auto w = record_locked(e, handled_through, r); !w)
-    spdlog::error("schedules: {}: record run {} ({}): {}", e.schedule.spec.name, r.seq,
-                  outcome_name(r.outcome), w.error().message());
-  if (!task)
-    return tl::unexpected(
-        std::move(task.error())
-            .context(fmt::format("schedule {}: start run {}", e.schedule.spec.name, r.task_name)));
-  return r;
+  return task;
 }
 
 Result<> ScheduleController::record_locked(Entry& e, TimePoint handled_through,

@@ -82,6 +82,8 @@ class ScheduleController {
   void handle_due_locked(Entry& e, TimePoint now);
   Result<RunRecord> fire_locked(Entry& e, TimePoint due, bool manual, TimePoint handled_through);
   Result<> record_locked(Entry& e, TimePoint handled_through, const RunRecord& run);
+  // Creates the run's task (named r.task_name) and writes what came of it into r.
+  Result<RunTask> start_task_locked(const Entry& e, RunRecord& r);
   void refresh_runs_locked(Entry& e);
   bool active_locked(Entry& e, std::vector<std::string>* task_ids);
   void notify();

@@ -382,6 +382,11 @@ InstanceCounts ServiceController::counts() const {
   return out;
 }
 
+bool ServiceController::has_instance(std::string_view id) const {
+  Lock lock(mu_);
+  return instances_.find(id) != instances_.end();
+}
+
 // ---- ingress::ControlPlane ------------------------------------------------------------------
 // On the data plane's io threads: post, never block.
 

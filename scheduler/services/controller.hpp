@@ -78,6 +78,8 @@ class ServiceController final : public ingress::ControlPlane {
   // Removes the service: its route goes at once (404), its instances drain and stop.
   Result<> remove(std::string_view name);
   InstanceCounts counts() const;
+  // Whether the controller knows the instance (it runs, starts or drains).
+  bool has_instance(std::string_view id) const;
 
   // Runs one scale pass now (the tick does it; tests call it on a fake clock).
   void scale_pass();

@@ -75,8 +75,22 @@ void ServiceController::launch(Launch job) {
     }
     sandbox_started = clock_.steady_now();
     watch(id);
-    Lock lock(mu_);
-    if (auto it = instances_.find(id); it != instances_.end()) it->second.inst.pid = *pid;
+    Result<> recorded;
+    {
+      // Its start is durable (and its usage record open, daemon/store) before it serves.
+      Lock lock(mu_);
+      if (auto it = instances_.find(id); it != instances_.end()) {
+        it->second.inst.pid = *pid;
+        it->second.inst.started_at = clock_.now();
+        recorded = store_.put_instance(it->second.inst);
+      }
+    }
+    if (!recorded) {
+      // Unrecorded, it would run unbilled and unknown to the next svcd: stopped instead.
+      (void)runtime_.signal(id, SIGKILL);
+      launch_failed(id, fmt::format("record its start: {}", recorded.error().message()));
+      return;
+    }
   } else {
     watch(id);
   }
@@ -164,7 +178,11 @@ void ServiceController::launch_failed(const std::string& id, const std::string& 
     if (it == instances_.end()) return;
     std::string revision = it->second.inst.revision;
     capacity_.release("instance:" + id);
-    if (auto r = store_.remove_instance(id); !r)
+    // A sandbox that ran (and so has a usage record) ends now.
+    it->second.inst.end = InstanceEnd{clock_.now(), 0, 0, false};
+    if (it->second.inst.stop_reason.empty())
+      it->second.inst.stop_reason = std::string(reason::kStartFailed);
+    if (auto r = store_.end_instance(it->second.inst); !r)
       spdlog::error("services: forget instance {}: {}", id, r.error().message());
     instances_.erase(it);
     spdlog::warn("services: instance {} did not start: {}", id, why);
@@ -201,7 +219,9 @@ void ServiceController::handle_exit(const std::string& id, const scheduler::Exit
     if (info.exit_code != 0 || info.signal != 0) e.inst.exit_code = info.exit_code;
     if (e.routed) a.removals.emplace_back(id, crashed ? e.inst.stop_message : why);
     capacity_.release("instance:" + id);
-    if (auto w = store_.remove_instance(id); !w)
+    e.inst.end = InstanceEnd{info.exited_at.value_or(clock_.now()), info.cpu_seconds,
+                             info.memory_peak_bytes, info.lost};
+    if (auto w = store_.end_instance(e.inst); !w)
       spdlog::error("services: forget instance {}: {}", id, w.error().message());
     service = e.inst.service;
     keep_logs = services_.count(service) > 0;
@@ -330,7 +350,16 @@ Result<> ServiceController::recover(bool node_rebooted) {
         // Ended while svcd was down, or nobody wants it any more: keep its output, remove it.
         if (known && !node_rebooted) a.archives.emplace_back(rit->second.rev.service, id);
         a.kills.push_back(id);
-        if (auto w = store_.remove_instance(id); !w)
+        // Its end, from its exit record; one nobody wants any more ends now (it is killed).
+        Instance ended_row = row != rows.end() ? row->second : Instance{};
+        ended_row.id = id;
+        ended_row.end = InstanceEnd{clock_.now(), 0, 0, false};
+        if (sb.status == scheduler::SandboxInfo::Status::kLost) ended_row.end->lost = true;
+        if (sb.status == scheduler::SandboxInfo::Status::kExited && sb.exit)
+          ended_row.end =
+              InstanceEnd{sb.exit->exited_at.value_or(clock_.now()), sb.exit->cpu_seconds,
+                          sb.exit->memory_peak_bytes, sb.exit->lost};
+        if (auto w = store_.end_instance(ended_row); !w)
           spdlog::error("services: forget instance {}: {}", id, w.error().message());
         ++(known ? ended : orphans);
         continue;
@@ -359,9 +388,11 @@ Result<> ServiceController::recover(bool node_rebooted) {
       a.launches.push_back(Launch{id, r.rev, std::nullopt, resources_of(r.rev.spec), true});
       ++adopted;
     }
-    for (const auto& [id, row] : rows) {
+    for (auto& [id, row] : rows) {
       if (sandboxes.count(id)) continue;
-      if (auto w = store_.remove_instance(id); !w)
+      // Its sandbox is gone without a trace: it ends when it was last seen alive.
+      row.end = InstanceEnd{clock_.now(), 0, 0, true};
+      if (auto w = store_.end_instance(row); !w)
         spdlog::error("services: forget instance {}: {}", id, w.error().message());
     }
     for (auto& [name, r] : revisions_) {

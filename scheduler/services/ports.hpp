@@ -25,6 +25,10 @@ class ServiceStore {
   virtual Result<> put_revision(const Revision& revision) = 0;
   virtual Result<> put_instance(const Instance& instance) = 0;
   virtual Result<> remove_instance(const std::string& id) = 0;
+  // The instance ended (instance.end says how): its row goes, and what belongs with its end
+  // (its usage record's close, daemon/store) in the same transaction. A store with nothing to
+  // write beside the row just removes it.
+  virtual Result<> end_instance(const Instance& instance) { return remove_instance(instance.id); }
 
   struct Contents {
     std::vector<Service> services;

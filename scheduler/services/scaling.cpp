@@ -233,6 +233,9 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
     e.inst.revision = r.rev.name;
     e.inst.state = InstanceState::kStarting;
     e.inst.created_at = clock_.now();
+    e.inst.resources = res;
+    e.inst.labels = r.rev.spec.labels;
+    e.inst.billing = r.rev.spec.billing;
     e.reserved = res.request();
     e.start_requested = now;
     e.launching = true;

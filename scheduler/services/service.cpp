@@ -127,6 +127,11 @@ std::optional<std::string> validate_service_spec(const ServiceSpec& s,
   }
   if (s.queue_limit > 100'000)
     return fmt::format("queue limit {}: at most 100000 held requests", s.queue_limit);
+  if (!s.billing.empty() && s.billing != "instance" && s.billing != "request")
+    return fmt::format(
+        "billing \"{}\": give instance or request (or leave it out for the "
+        "node's [billing] service_mode)",
+        s.billing);
   if (s.network == scheduler::NetworkMode::kNone)
     return "network none: an instance needs at least its loopback to be reached";
   return std::nullopt;

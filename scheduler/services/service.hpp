@@ -58,6 +58,9 @@ struct ServiceSpec {
   Millis stop_grace{0};         // 0 = 10 s
   std::string stop_signal;      // "": the image's, else SIGTERM
   std::size_t queue_limit = 0;  // 0 = 1000 held requests
+  // "instance" or "request" (daemon/billing: how its instances are billed); "": the node's
+  // [billing] service_mode. A change makes a new revision, as Cloud Run's CPU allocation does.
+  std::string billing;
   bool operator==(const ServiceSpec&) const = default;
 };
 
@@ -124,6 +127,16 @@ inline constexpr std::string_view kOomKilled = "OOMKilled";
 inline constexpr std::string_view kLost = "Lost";  // its sandbox vanished
 }  // namespace reason
 
+// How an instance ended, as its sandbox's exit record says (or that nothing does).
+struct InstanceEnd {
+  TimePoint at{};
+  double cpu_seconds = 0;
+  std::uint64_t memory_peak_bytes = 0;
+  // Its sandbox vanished without an exit record (seen so after a restart): it ends when it was
+  // last seen alive.
+  bool lost = false;
+};
+
 struct Instance {
   std::string id;  // also its sandbox's id
   std::string service;
@@ -139,6 +152,13 @@ struct Instance {
   // From the data plane at the last tick.
   int in_flight = 0;
   std::uint64_t requests_total = 0;
+  // For its usage record (daemon/billing), not kept in its row (the record keeps them): set on
+  // the write that records its sandbox's start, and on the one that records its end.
+  std::optional<TimePoint> started_at;  // its sandbox's first process started
+  scheduler::Resources resources;       // what it reserves and is limited to
+  std::map<std::string, std::string> labels;
+  std::string billing;  // its revision's ServiceSpec::billing
+  std::optional<InstanceEnd> end;
 };
 
 // A fact about a service a user acts on, as Knative's conditions: "Ready" true or false with

@@ -37,13 +37,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// SVC_SKIP prints the marker ctest's SKIP_REGULAR_EXPRESSION matches: a test that cannot run is
-// not a pass.
-#define SKIP_UNLESS_ROOT() \
-  do {                     \
-    if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)"); \
-  } while (0)
-
 void import_busybox(DaemonFixture& d) {
   fs::path layout = d.dir() / "layout";
   if (!fs::exists(layout)) busybox_image().write_layout(layout, "e2e/busybox:1");
@@ -165,7 +158,7 @@ bool saw_stopped(const EventsFollower& f, const std::string& name) {
 
 TEST_CASE("the state dir is private: 0700, svcd.db and its -wal and -shm 0600, tasks still run",
           "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
   // A task with a secret in its environment, running as a non-root user of its image: the
@@ -195,7 +188,7 @@ TEST_CASE("the state dir is private: 0700, svcd.db and its -wal and -shm 0600, t
 
 TEST_CASE("an older svcd's readable state dir and database are made private at start",
           "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   DaemonFixture d;
   d.start();
   REQUIRE(d.stop() == 0);
@@ -208,7 +201,7 @@ TEST_CASE("an older svcd's readable state dir and database are made private at s
 
 TEST_CASE("orphans found at start are cleaned: processes, dirs, cgroups, uid ranges",
           "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
   REQUIRE(d.svctl({"run", "-d", "--name", "orphan", "e2e/busybox:1", "--", "sleep", "3600"})
@@ -263,7 +256,7 @@ TEST_CASE(
     "the cgroups svcd made are removed when it stops with nothing running, kept while a "
     "task runs",
     "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
   std::string base = d.cgroup_base();
@@ -299,7 +292,7 @@ TEST_CASE(
     "two svcd with different state dirs get cgroup trees of their own, and one named twice is "
     "refused",
     "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   // "[isolation]" without keys: the names follow each state dir (the fixture sets none).
   auto a = start_daemon("[isolation]\n");
   auto b = start_daemon("[isolation]\n");
@@ -350,7 +343,7 @@ TEST_CASE(
 
 TEST_CASE("eight pulls from hung registries do not hold up a task whose image is local",
           "[e2e][hardening]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   RegistryFixture registry;
   registry.start();
   // Images of their own (the local one's layers are on the node already, so a pull of the
@@ -414,7 +407,7 @@ TEST_CASE(
     "events are numbered, resume after a sequence, and a restart's gap is reported, never "
     "reused",
     "[e2e][hardening][events]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
   REQUIRE(d.svctl({"run", "--name", "first", "e2e/busybox:1", "--", "true"}).exit_code == 0);

@@ -28,7 +28,7 @@ ImageBuilder layered_image(int n) {
 }  // namespace
 
 TEST_CASE("svctl run starts images of 1, 16, 40 and 128 layers", "[e2e][layers]") {
-  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
+  SVC_SKIP_UNLESS_ROOT();
   RegistryFixture registry;
   registry.start();
   DaemonFixture::Options o;

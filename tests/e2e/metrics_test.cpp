@@ -64,7 +64,7 @@ std::vector<std::string> dashboard_exprs() {
 
 TEST_CASE("/metrics passes promtool and shows pulls, tasks, capacity, API calls and usage",
           "[e2e][metrics]") {
-  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
+  SVC_SKIP_UNLESS_ROOT();
   if (run({"sh", "-c", "command -v promtool"}).exit_code != 0)
     SVC_SKIP("promtool not installed (Debian package prometheus)");
   RegistryFixture registry;
@@ -126,6 +126,23 @@ TEST_CASE("/metrics passes promtool and shows pulls, tasks, capacity, API calls 
   CHECK(sample(busy, "svc_usage_billed_vcpu_seconds_total{kind=\"task\"}") == 60);
   CHECK(sample(busy, "svc_usage_open_runs{kind=\"task\"}") == 1);
   CHECK(sample(busy, "svc_usage_cost_total{kind=\"task\",currency=\"USD\"}") == Approx(0.000714));
+
+  // The same text on the ingress port, for a Prometheus that scrapes over TCP; a Host that
+  // names a service keeps its own /metrics path (no such service here: 404, not svcd's text).
+  REQUIRE(d.ingress_port() > 0);
+  auto url = fmt::format("http://127.0.0.1:{}/metrics", d.ingress_port());
+  auto ingress = run({"curl", "-sS", "-w", "\n%{http_code}", url}, 30s);
+  REQUIRE(ingress.exit_code == 0);
+  INFO(ingress.out);
+  REQUIRE(ingress.out.ends_with("\n200"));
+  std::string via_ingress = "\n" + ingress.out.substr(0, ingress.out.size() - 4);
+  CHECK(promtool_problems(via_ingress) == "");
+  CHECK(sample(via_ingress, "svc_tasks{state=\"RUNNING\"}") == 1);
+  CHECK(via_ingress.find("\nsvc_ingress_") != std::string::npos);
+  auto app = run({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                  "Host: app.localhost", url},
+                 30s);
+  CHECK(app.out == "404");
 
   // The counters come from svcd.db: a restart keeps them (no reset a dashboard must guess).
   d.stop();

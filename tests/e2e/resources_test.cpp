@@ -21,13 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// SVC_SKIP prints the marker ctest's SKIP_REGULAR_EXPRESSION matches: a test that cannot run is
-// not a pass.
-#define SKIP_UNLESS_ROOT() \
-  do {                     \
-    if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)"); \
-  } while (0)
-
 // A daemon with the busybox image imported (no registry needed: nothing is pulled here).
 std::unique_ptr<DaemonFixture> start_daemon(const std::string& config = "") {
   DaemonFixture::Options o;
@@ -81,7 +74,7 @@ bool v1_cpu(const DaemonFixture& d, const std::string& id) {
 
 TEST_CASE("200 sleeping tasks started with no flags are all admitted and running",
           "[e2e][resources]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon();  // the node as it is: all CPUs, 90 % of RAM
   DaemonFixture& d = *daemon;
   const int kTasks = std::getenv("SVC_E2E_TASKS") ? std::atoi(std::getenv("SVC_E2E_TASKS")) : 200;
@@ -130,7 +123,7 @@ TEST_CASE("200 sleeping tasks started with no flags are all admitted and running
 
 TEST_CASE("a task with --cpu 1.5 on a node with 1 vCPU free is refused with a clear message",
           "[e2e][resources]") {
-  SKIP_UNLESS_ROOT();
+  SVC_SKIP_UNLESS_ROOT();
   auto daemon = start_daemon("[node]\ncpus = 2\nmemory = \"4Gi\"\n");
   DaemonFixture& d = *daemon;
   REQUIRE(

@@ -23,25 +23,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Shared {
-  RegistryFixture registry;
-  std::string image;
-  Shared() {
-    registry.start();
-    image = registry.push(busybox_image(), "e2e/busybox:1");
-  }
-};
-
-Shared& shared() {
-  static Shared s;
-  return s;
-}
-
 std::unique_ptr<DaemonFixture> start_daemon() {
   DaemonFixture::Options o;
   o.extra_config =
-      fmt::format("[registries]\ninsecure = [\"{}\"]\n[schedules]\nallow_seconds = true\n",
-                  shared().registry.host());
+      insecure_registry_toml(busybox_registry().registry) + "[schedules]\nallow_seconds = true\n";
   auto d = std::make_unique<DaemonFixture>(o);
   d->start();
   return d;
@@ -97,17 +82,17 @@ TEST_CASE("a seconds schedule runs real tasks: describe, pause, resume, run-now,
   RemoveSchedules cleanup{*d};
 
   // Bad input changes nothing and says what is wrong.
-  auto bad = d->svctl({"schedule", "create", "bad", "--cron", "61 * * * *", shared().image});
+  auto bad = d->svctl({"schedule", "create", "bad", "--cron", "61 * * * *", busybox_registry().image});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("minute: 61 is out of range 0-59") != std::string::npos);
   auto bad_tz = d->svctl(
-      {"schedule", "create", "bad", "--cron", "@daily", "--timezone", "Mars/Base", shared().image});
+      {"schedule", "create", "bad", "--cron", "@daily", "--timezone", "Mars/Base", busybox_registry().image});
   CHECK(bad_tz.exit_code == 5);
   CHECK(bad_tz.err.find("Mars/Base") != std::string::npos);
   CHECK(d->svctl({"schedule", "ls", "-q"}).out.empty());
 
   auto created = d->svctl({"schedule", "create", "tick", "--cron", "*/2 * * * * *", "--overlap",
-                           "forbid", "--cpu", "100m", "-e", "GREETING=hi", shared().image, "--",
+                           "forbid", "--cpu", "100m", "-e", "GREETING=hi", busybox_registry().image, "--",
                            "sh", "-c", "echo $GREETING; exit 3"});
   REQUIRE(created.exit_code == 0);
   CHECK(created.out.find("schedule tick created; next run") != std::string::npos);
@@ -138,7 +123,7 @@ TEST_CASE("a seconds schedule runs real tasks: describe, pause, resume, run-now,
   REQUIRE(d->svctl({"schedule", "pause", "tick"}).exit_code == 0);
   auto before = runs_of(*d, "tick").size();
   REQUIRE(d->svctl({"schedule", "create", "witness", "--cron", "*/2 * * * * *", "--cpu", "100m",
-                    shared().image, "--", "true"})
+                    busybox_registry().image, "--", "true"})
               .exit_code == 0);
   REQUIRE(wait_for([&] { return runs_of(*d, "witness").size() >= 2; }, 60s));
   CHECK(runs_of(*d, "tick").size() == before);
@@ -173,7 +158,7 @@ TEST_CASE("overlap: forbid skips while a run runs, replace stops it", "[e2e][sch
   for (const char* policy : {"forbid", "replace"}) {
     INFO(policy);
     REQUIRE(d->svctl({"schedule", "create", policy, "--cron", "*/2 * * * * *", "--overlap", policy,
-                      "--cpu", "100m", "--init", "--stop-timeout", "1s", shared().image, "--",
+                      "--cpu", "100m", "--init", "--stop-timeout", "1s", busybox_registry().image, "--",
                       "sleep", "1000"})
                 .exit_code == 0);
   }
@@ -219,7 +204,7 @@ TEST_CASE("a due time missed while svcd was down runs exactly once at start", "[
   gmtime_r(&t, &tm);
   std::string cron =
       fmt::format("{} {} {} {} {} *", tm.tm_sec, tm.tm_min, tm.tm_hour, tm.tm_mday, tm.tm_mon + 1);
-  REQUIRE(d->svctl({"schedule", "create", "once", "--cron", cron, "--cpu", "100m", shared().image,
+  REQUIRE(d->svctl({"schedule", "create", "once", "--cron", cron, "--cpu", "100m", busybox_registry().image,
                     "--", "true"})
               .exit_code == 0);
   REQUIRE(d->stop().value_or(-1) == 0);

@@ -21,22 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // One registry with the busybox image for the whole binary: starting it and pushing cost ~1 s.
-struct Shared {
-  RegistryFixture registry;
-  std::string image;
-  Shared() {
-    registry.start();
-    image = registry.push(busybox_image(), "e2e/busybox:1");
-  }
-};
-
-Shared& shared() {
-  static Shared s;
-  return s;
-}
-
 std::string config_for(const std::string& extra = "") {
-  return fmt::format("[registries]\ninsecure = [\"{}\"]\n{}", shared().registry.host(), extra);
+  return insecure_registry_toml(busybox_registry().registry) + extra;
 }
 
 // A real svcd that may pull from the shared registry; extra: more TOML for its config.
@@ -84,7 +70,7 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
 
   // The first run pulls the image (with progress on stderr), runs and exits with the code.
   auto r = d.svctl({"run", "--name", "three", img, "--", "sh", "-c",
@@ -149,7 +135,7 @@ TEST_CASE("the image's entrypoint, cmd, env, workdir and user are honoured and o
   image.config().env = {"PATH=/bin", "GREETING=hello"};
   image.config().workdir = "/srv";
   image.config().user = "nobody";
-  std::string ref = shared().registry.push(image, "e2e/configured:1");
+  std::string ref = busybox_registry().registry.push(image, "e2e/configured:1");
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
   auto plain = d.svctl({"run", "--rm", ref});
@@ -173,7 +159,7 @@ TEST_CASE("network: private has only loopback up, none has nothing", "[e2e][task
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   auto priv = d.svctl({"run", "--rm", img, "--", "sh", "-c", "ip -o addr; ls /sys/class/net"});
   INFO(priv.err);
   REQUIRE(priv.exit_code == 0);
@@ -186,7 +172,7 @@ TEST_CASE("network: private has only loopback up, none has nothing", "[e2e][task
   CHECK(none.out.find("down") != std::string::npos);
   // The host's loopback is not the task's: the registry listening on the host's 127.0.0.1 is
   // out of reach (while the host itself reaches it, as the pull just did).
-  std::string probe = fmt::format("nc -w 1 127.0.0.1 {} </dev/null", shared().registry.port());
+  std::string probe = fmt::format("nc -w 1 127.0.0.1 {} </dev/null", busybox_registry().registry.port());
   CHECK(run({"sh", "-c", "/bin/busybox " + probe}).exit_code == 0);
   auto reach = d.svctl({"run", "--rm", img, "--", "sh", "-c", probe});
   CHECK(reach.exit_code == 1);
@@ -196,7 +182,7 @@ TEST_CASE("Ctrl-C on an attached run stops the task - a second one detaches", "[
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   REQUIRE(d.svctl({"pull", img}).exit_code == 0);
   {
     Background attached(
@@ -242,7 +228,7 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
 
   // A task that handles SIGTERM exits with its own code.
   REQUIRE(d.svctl({"run", "-d", "--name", "polite", img, "--", "sh", "-c",
@@ -310,7 +296,7 @@ TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e]
   REQUIRE_ROOT();
   auto daemon = start_daemon("[node]\ncpus = 1\nmemory = \"1Gi\"\n");
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
 
   // As timeout(1): a task its --timeout stopped exits 124 from run and from wait.
   auto timed = d.svctl({"run", "--name", "slow", "--timeout", "1s", img, "--", "sleep", "30"});
@@ -329,7 +315,7 @@ TEST_CASE("timeout, OOM, pull failure and capacity are reported as such", "[e2e]
   CHECK(h["stopMessage"].get<std::string>().find("16Mi") != std::string::npos);
 
   // A missing image: svctl's pull fails with the registry's answer...
-  std::string missing = shared().registry.host() + "/e2e/nope:1";
+  std::string missing = busybox_registry().registry.host() + "/e2e/nope:1";
   auto pull = d.svctl({"run", missing, "--", "true"});
   CHECK(pull.exit_code == 125);
   CHECK(pull.err.find("nope") != std::string::npos);
@@ -364,7 +350,7 @@ TEST_CASE("50 tasks at once all reach STOPPED with their own exit codes", "[e2e]
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   // Small reservations so all 50 are admitted on a 2-core node.
   std::vector<std::string> ids;
   for (int i = 0; i < 50; ++i) {
@@ -390,7 +376,7 @@ TEST_CASE("svcd killed with -9: running tasks re-adopted, exits while down kept,
   REQUIRE_ROOT();
   auto daemon = start_daemon();
   DaemonFixture& d = *daemon;
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   for (int i = 0; i < 20; ++i)
     REQUIRE(d.svctl({"run", "-d", "--cpu", "20m", "-m", "16Mi", "--name", fmt::format("long-{}", i),
                      img, "--", "sh", "-c", fmt::format("echo started-{}; sleep 300", i)})
@@ -481,7 +467,7 @@ TEST_CASE("bad input over REST and gRPC is refused naming the field, and nothing
     CHECK(e["message"].get<std::string>().find(c.needle) != std::string::npos);
   }
   // The same checks over gRPC (svctl speaks gRPC). svctl pulls the image first, then Run fails.
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   // svctl names the flag the user typed, not the proto field.
   auto grpc_bad = d.svctl({"run", "-d", "--name", "a/b", img});
   CHECK(grpc_bad.exit_code == 125);

@@ -21,12 +21,10 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Shared {
-  RegistryFixture registry;
-  std::string image;
+  RegistryFixture& registry = busybox_registry().registry;
+  std::string image = busybox_registry().image;
   std::string probe_image;  // busybox and /probe (sandbox-probe, static)
   Shared() {
-    registry.start();
-    image = registry.push(busybox_image(), "e2e/busybox:1");
     ImageBuilder with_probe = busybox_image();
     with_probe.layer(LayerBuilder().file_from("probe", SVC_PROBE, 0755));
     probe_image = registry.push(with_probe, "e2e/probe:1");
@@ -40,7 +38,7 @@ Shared& shared() {
 
 std::unique_ptr<DaemonFixture> start_daemon() {
   DaemonFixture::Options o;
-  o.extra_config = fmt::format("[registries]\ninsecure = [\"{}\"]\n", shared().registry.host());
+  o.extra_config = insecure_registry_toml(shared().registry);
   auto d = std::make_unique<DaemonFixture>(o);
   d->start();
   return d;

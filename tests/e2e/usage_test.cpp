@@ -18,29 +18,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Shared {
-  RegistryFixture registry;
-  std::string image;
-  Shared() {
-    registry.start();
-    image = registry.push(busybox_image(), "e2e/busybox:1");
-  }
-};
-
-Shared& shared() {
-  static Shared s;
-  return s;
-}
-
 std::unique_ptr<DaemonFixture> start_daemon(const std::string& billing = "") {
   DaemonFixture::Options o;
   // A task without --cpu/--memory requests the [node] defaults, and requests are what is billed:
   // 1 vCPU and 512Mi here, so the bills below are round numbers (the node's own defaults are
   // small requests: 1m and 16Mi).
-  o.extra_config = fmt::format(
-      "[registries]\ninsecure = [\"{}\"]\n[node]\ndefault_cpu_request = \"1\"\n"
-      "default_memory_request = \"512Mi\"\n[billing]\n{}\n",
-      shared().registry.host(), billing);
+  o.extra_config = insecure_registry_toml(busybox_registry().registry) +
+                   fmt::format(
+                       "[node]\ndefault_cpu_request = \"1\"\ndefault_memory_request = "
+                       "\"512Mi\"\n[billing]\n{}\n",
+                       billing);
   auto d = std::make_unique<DaemonFixture>(o);
   d->start();
   return d;
@@ -79,7 +66,7 @@ std::string state_of(const DaemonFixture& d, const std::string& task) {
 TEST_CASE("a task of sleep 3 bills 60 s by default, its run time rounded up with minimum 0",
           "[e2e][usage]") {
   REQUIRE_ROOT();
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   {
     auto daemon = start_daemon();
     DaemonFixture& d = *daemon;
@@ -135,7 +122,7 @@ TEST_CASE("a task of sleep 3 bills 60 s by default, its run time rounded up with
 
 TEST_CASE("kill -9 of svcd during runs: each run's bill is complete and single", "[e2e][usage]") {
   REQUIRE_ROOT();
-  const std::string& img = shared().image;
+  const std::string& img = busybox_registry().image;
   auto daemon = start_daemon("task_minimum = \"0s\"\ncheckpoint_interval = \"1s\"");
   DaemonFixture& d = *daemon;
   // One run ends while svcd is down, one outlives the restart.
@@ -192,7 +179,7 @@ TEST_CASE("measured beside billed: a CPU-bound task limited to 0.5 vCPU", "[e2e]
   REQUIRE_ROOT();
   auto daemon = start_daemon("task_minimum = \"0s\"");
   DaemonFixture& d = *daemon;
-  auto run = d.svctl({"run", "--name", "burn", "--cpu", "0.5", shared().image, "--", "sh", "-c",
+  auto run = d.svctl({"run", "--name", "burn", "--cpu", "0.5", busybox_registry().image, "--", "sh", "-c",
                       "timeout 4 sh -c 'while :; do :; done'; true"});
   INFO(run.err);
   REQUIRE(run.exit_code == 0);

@@ -26,20 +26,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-struct Shared {
-  RegistryFixture registry;
-  std::string image;
-  Shared() {
-    registry.start();
-    image = registry.push(busybox_image(), "e2e/busybox:1");
-  }
-};
-
-Shared& shared() {
-  static Shared s;
-  return s;
-}
-
 // A WebSocket to svcd's REST API on its unix socket.
 class Ws {
  public:
@@ -101,13 +87,14 @@ std::string unbase64(const std::string& in) {
 
 }  // namespace
 
-TEST_CASE("REST: exec and attach are WebSockets with the same messages as gRPC", "[e2e][rest]") {
-  if (!is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)");
+TEST_CASE("REST: exec and attach are WebSockets with the same messages as gRPC",
+          "[e2e][rest]") {
+  SVC_SKIP_UNLESS_ROOT();
   DaemonFixture::Options o;
-  o.extra_config = fmt::format("[registries]\ninsecure = [\"{}\"]\n", shared().registry.host());
+  o.extra_config = insecure_registry_toml(busybox_registry().registry);
   DaemonFixture d(o);
   d.start();
-  REQUIRE(d.svctl({"run", "-d", "-i", "--name", "box", shared().image, "cat"}).exit_code == 0);
+  REQUIRE(d.svctl({"run", "-d", "-i", "--name", "box", busybox_registry().image, "cat"}).exit_code == 0);
   REQUIRE(wait_for([&] { return d.svctl({"exec", "box", "true"}).exit_code == 0; }, 30s));
 
   {
@@ -146,4 +133,27 @@ TEST_CASE("REST: exec and attach are WebSockets with the same messages as gRPC",
   auto plain = d.curl("GET", "/v1/tasks/box:attach");
   CHECK(plain.exit_code == 400);
   CHECK(plain.out.find("WebSocket") != std::string::npos);
+}
+
+// A session's end closes its own descriptor only: the next connection, accepted as Beast
+// closes the session's socket, once got the same fd number and was closed with the request
+// unread ("Connection reset by peer" in its handshake, about 1 run in 3 of the case above).
+TEST_CASE("REST: the end of one WebSocket session never ends the next connection",
+          "[e2e][rest]") {
+  SVC_SKIP_UNLESS_ROOT();
+  DaemonFixture::Options o;
+  o.extra_config = insecure_registry_toml(busybox_registry().registry);
+  DaemonFixture d(o);
+  d.start();
+  REQUIRE(d.svctl({"run", "-d", "--name", "idle", busybox_registry().image, "sleep", "600"}).exit_code == 0);
+  REQUIRE(wait_for([&] { return d.svctl({"exec", "idle", "true"}).exit_code == 0; }, 30s));
+  for (int i = 0; i < 25; ++i) {
+    INFO("session " << i);
+    Ws ws(d.socket(), "/v1/tasks/idle:exec?args=true");
+    REQUIRE(ws.next().contains("attached"));
+    json last;
+    for (json m = ws.next(); !m.is_null(); m = ws.next())
+      if (m.contains("exit")) last = m;
+    REQUIRE(last.contains("exit"));
+  }
 }

@@ -25,4 +25,18 @@ ImageBuilder busybox_image(LayerCompression compression) {
   return image;
 }
 
+BusyboxRegistry::BusyboxRegistry() {
+  registry.start();
+  image = registry.push(busybox_image(), "e2e/busybox:1");
+}
+
+BusyboxRegistry& busybox_registry() {
+  static BusyboxRegistry r;
+  return r;
+}
+
+std::string insecure_registry_toml(const RegistryFixture& registry) {
+  return "[registries]\ninsecure = [\"" + registry.host() + "\"]\n";
+}
+
 }  // namespace svc::test

@@ -44,3 +44,10 @@ inline void report_skip(const std::string& reason) {
     ::svc::test::report_skip(svc_skip_reason_.str()); \
     return;                                           \
   } while (0)
+
+// Most root tests need real sandboxes and cgroups: one line for them (is_root() is in
+// tests/support/process.hpp).
+#define SVC_SKIP_UNLESS_ROOT() \
+  do {                         \
+    if (!::svc::test::is_root()) SVC_SKIP("needs root (real sandboxes and cgroups)"); \
+  } while (0)

@@ -101,6 +101,7 @@ Result<svs::ServiceSpec> from_proto(const v1::ServiceSpec& p) {
   if (p.queue_limit() < 0)
     return fail(Code::kInvalidArgument, "queue limit {}: must not be negative", p.queue_limit());
   s.queue_limit = static_cast<std::size_t>(p.queue_limit());
+  s.billing = p.billing();
   return s;
 }
 
@@ -135,6 +136,7 @@ void to_proto(const svs::ServiceSpec& s, v1::ServiceSpec* p) {
   *p->mutable_stop_grace_period() = to_duration(s.stop_grace);
   p->set_stop_signal(s.stop_signal);
   p->set_queue_limit(static_cast<std::int32_t>(s.queue_limit));
+  p->set_billing(s.billing);
 }
 
 v1::Instance::State to_proto(svs::InstanceState s) {

@@ -61,6 +61,47 @@ TEST_CASE("proxy: an unknown host gets 404 with a body that says so", "[ingress]
         std::string::npos);
 }
 
+TEST_CASE("proxy: /metrics on a host that names no service is the metrics; a service keeps its own",
+          "[ingress][proxy]") {
+  {
+    ProxyFixture f;
+    f.route("hello", "hello-00001");
+    f.warm("hello-00001");
+    REQUIRE(f.get("hello.localhost", "/")->status == 200);
+    for (std::string host : std::vector<std::string>{"127.0.0.1", "localhost", "[::1]"}) {
+      auto r = f.get(host, "/metrics");
+      REQUIRE(r);
+      INFO(host);
+      CHECK(r->status == 200);
+      CHECK(r->body.find("svc_ingress_requests_total{service=\"hello\",code=\"2xx\"} 1\n") !=
+            std::string::npos);
+    }
+    // The app's own /metrics goes to the app; another method or path is the usual 404.
+    auto own = f.get("hello.localhost", "/metrics");
+    REQUIRE(own);
+    CHECK(own->status == 200);
+    CHECK(own->body.find("svc_ingress_") == std::string::npos);
+    CHECK(f.get("127.0.0.1", "/metricsx")->status == 404);
+    CHECK(f.get("127.0.0.1", "/metrics/")->status == 404);
+    // Scrapes are not unrouted requests.
+    CHECK(f.proxy->metrics_text().find("svc_ingress_unrouted_requests_total 2\n") !=
+          std::string::npos);
+  }
+  {
+    // What the daemon gives is what is served; "" turns it off.
+    ProxyOptions o = test_options();
+    o.metrics = [] { return std::string("svc_up 1\n"); };
+    ProxyFixture f(o);
+    auto r = f.get("127.0.0.1", "/metrics");
+    REQUIRE(r);
+    CHECK(r->body == "svc_up 1\n");
+    ProxyOptions off = test_options();
+    off.metrics_path = "";
+    ProxyFixture g(off);
+    CHECK(g.get("127.0.0.1", "/metrics")->status == 404);
+  }
+}
+
 TEST_CASE("proxy: the instance sees X-Forwarded-* and Forwarded, never hop-by-hop fields",
           "[ingress][proxy]") {
   ProxyFixture f;

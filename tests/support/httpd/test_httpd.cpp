@@ -3,7 +3,9 @@
 // proxy's integration tests and benchmarks.
 //
 //   svc-test-httpd [--host 127.0.0.1] [--port 8080] [--delay-ms N] [--healthz-fail] [--id NAME]
-//                  [--log-requests] [--drop-after N] [--die-with-parent]
+//                  [--log-requests] [--drop-after N] [--die-with-parent] [--spin]
+//   --spin burns one CPU in a background thread all its life (billing's e2e tests measure the
+//   CPU idle throttle of request mode with it).
 //   $PORT, $HOST, $STARTUP_DELAY_MS and $INSTANCE_ID stand in for the flags (flags win).
 //   --log-requests prints "request METHOD TARGET" as each request head is read (tests wait for
 //   it to know a request is in progress).
@@ -456,7 +458,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "svc-test-httpd: %s\nusage: svc-test-httpd [--host ADDR] [--port N] [--delay-ms N] "
                "[--healthz-fail] [--id NAME] [--log-requests] [--drop-after N] "
-               "[--die-with-parent]\n",
+               "[--die-with-parent] [--spin]\n",
                why);
   return 2;
 }
@@ -470,6 +472,7 @@ int main(int argc, char** argv) {
       std::getenv("STARTUP_DELAY_MS") ? to_number(std::getenv("STARTUP_DELAY_MS"), -1) : 0;
   if (std::getenv("INSTANCE_ID")) g_name = std::getenv("INSTANCE_ID");
   bool die_with_parent = false;
+  bool spin = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> std::string_view { return i + 1 < argc ? argv[++i] : ""; };
@@ -489,6 +492,8 @@ int main(int argc, char** argv) {
       g_drop_after = to_number(value(), -1);
     else if (a == "--die-with-parent")
       die_with_parent = true;
+    else if (a == "--spin")
+      spin = true;
     else
       return usage(("unknown argument " + std::string(a)).c_str());
   }
@@ -530,6 +535,12 @@ int main(int argc, char** argv) {
   socklen_t len = sizeof addr;
   ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
   g_port = ntohs(addr.sin_port);
+  if (spin) {
+    std::thread([] {
+      volatile unsigned long n = 0;
+      while (!g_stopping.load(std::memory_order_relaxed)) n = n + 1;
+    }).detach();
+  }
   std::printf("listening on %s:%d\n", host.c_str(), g_port);
   std::fflush(stdout);
 

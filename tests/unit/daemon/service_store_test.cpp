@@ -37,6 +37,7 @@ TEST_CASE("a service spec round-trips through its JSON form", "[store][services]
   s.stop_grace = 2s;
   s.stop_signal = "SIGINT";
   s.queue_limit = 77;
+  s.billing = "request";
   auto back = SqlServiceStore::spec_from_json(SqlServiceStore::spec_to_json(s));
   REQUIRE(back);
   CHECK(*back == s);

@@ -137,6 +137,28 @@ TEST_CASE("v1 driver: create makes the cgroup in every hierarchy with its limits
   CHECK(get(t.dir("memory") / "memory.limit_in_bytes") == "-1");
 }
 
+TEST_CASE("v1 driver: set_cpu_quota changes the CPU quota alone, as the idle throttle does",
+          "[cgroups][v1]") {
+  V1Tree t;
+  CgroupLimits l;
+  l.cpu_millis = 1000;
+  l.cpu_shares = 512;
+  l.memory_bytes = 128 << 20;
+  l.pids = 64;
+  REQUIRE(t.driver->create("sb1", l));
+  REQUIRE(t.driver->set_cpu_quota("sb1", 10));  // 0.01 vCPU: the kernel's least, 1 ms
+  CHECK(get(t.dir("cpu") / "cpu.cfs_quota_us") == "1000");
+  CHECK(get(t.dir("cpu") / "cpu.shares") == "512");
+  CHECK(get(t.dir("memory") / "memory.limit_in_bytes") == "134217728");
+  CHECK(get(t.dir("pids") / "pids.max") == "64");
+  REQUIRE(t.driver->set_cpu_quota("sb1", 0));  // back to none
+  CHECK(get(t.dir("cpu") / "cpu.cfs_quota_us") == "-1");
+  auto tiny = t.driver->set_cpu_quota("sb1", 5);  // 0.5 ms: below the kernel's minimum
+  REQUIRE_FALSE(tiny);
+  CHECK(tiny.error().message().find("sb1") != std::string::npos);
+  CHECK_FALSE(t.driver->set_cpu_quota("../x", 10));
+}
+
 TEST_CASE("v1 driver: nested names make intermediate directories", "[cgroups][v1]") {
   V1Tree t;
   REQUIRE(t.driver->create("tenant/sb2", {}));

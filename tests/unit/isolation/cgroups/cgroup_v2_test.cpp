@@ -142,6 +142,23 @@ TEST_CASE("v2 driver: create enables cpu, memory, pids down the tree and applies
   CHECK(get(t.dir() / "pids.max") == "max");
 }
 
+TEST_CASE("v2 driver: set_cpu_quota writes cpu.max alone, as the idle throttle does",
+          "[cgroups][v2]") {
+  V2Tree t;
+  CgroupLimits l;
+  l.cpu_millis = 0;
+  l.memory_bytes = 64 << 20;
+  l.pids = 100;
+  REQUIRE(t.driver->create("sb1", l));
+  REQUIRE(t.driver->set_cpu_quota("sb1", 10));
+  CHECK(get(t.dir() / "cpu.max") == "1000 100000");
+  CHECK(get(t.dir() / "memory.max") == "67108864");
+  CHECK(get(t.dir() / "pids.max") == "100");
+  REQUIRE(t.driver->set_cpu_quota("sb1", 0));
+  CHECK(get(t.dir() / "cpu.max") == "max 100000");
+  CHECK_FALSE(t.driver->set_cpu_quota("sb1", 5));
+}
+
 TEST_CASE("v2 driver: on a hybrid host's hugetlb-only cgroup2, limits are refused, not dropped",
           "[cgroups][v2]") {
   V2Tree t({}, "hugetlb");

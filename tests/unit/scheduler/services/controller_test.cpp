@@ -649,3 +649,87 @@ TEST_CASE("the fake service store behaves as the store suite says", "[services][
   FakeServiceStore store;
   service_store_suite(store);
 }
+
+TEST_CASE("billing: the sandbox's start is written with what it reserves, and its end with how",
+          "[services][controller][billing]") {
+  Harness h;
+  ServiceSpec s = h.spec();
+  s.labels["team"] = "web";
+  h.deploy(s);
+  std::string id = h.cold_start();
+  // The write after the launch carries its sandbox's start (its usage record opens with it).
+  REQUIRE(h.store.instances.count(id));
+  const Instance& row = h.store.instances.at(id);
+  REQUIRE(row.started_at);
+  CHECK(row.pid > 0);
+  CHECK(row.resources.cpu_request_millis == 100);
+  CHECK(row.resources.memory_limit_bytes == 256ULL << 20);
+  CHECK(row.labels.at("team") == "web");
+  CHECK_FALSE(row.end);
+  for (int i = 0; i < 11; ++i) h.tick("hello-00001");  // idle: drained and stopped
+  scheduler::ExitInfo info = Harness::killed(SIGTERM);
+  info.exited_at = h.clock.now();
+  info.cpu_seconds = 1.5;
+  info.memory_peak_bytes = 42 << 20;
+  h.runtime.exit(id, info);
+  h.executor.run_all();
+  REQUIRE(h.store.ended.size() == 1);
+  const Instance& e = h.store.ended[0];
+  CHECK(e.id == id);
+  CHECK(e.stop_reason == "ScaledDown");
+  REQUIRE(e.end);
+  CHECK(e.end->at == *info.exited_at);
+  CHECK(e.end->cpu_seconds == 1.5);
+  CHECK(e.end->memory_peak_bytes == 42ULL << 20);
+  CHECK_FALSE(e.end->lost);
+  CHECK_FALSE(h.store.instances.count(id));
+}
+
+TEST_CASE("billing: recover ends what ended while svcd was down from its exit record",
+          "[services][controller][billing]") {
+  Harness h;
+  h.deploy(h.spec());
+  auto row_of = [&](const std::string& id) {
+    Instance row;
+    row.id = id;
+    row.service = "hello";
+    row.revision = "hello-00001";
+    h.store.instances[id] = row;
+  };
+  // One exited with an exit record, one's shim vanished, one has a row and no sandbox at all.
+  scheduler::SandboxInfo exited;
+  exited.id = "hello-00001-00000001";
+  exited.status = scheduler::SandboxInfo::Status::kExited;
+  exited.exit = scheduler::ExitInfo{};
+  exited.exit->exited_at = h.clock.now() - 5s;
+  exited.exit->cpu_seconds = 2.25;
+  h.runtime.sandboxes.push_back(exited);
+  row_of(exited.id);
+  scheduler::SandboxInfo lost;
+  lost.id = "hello-00001-00000002";
+  lost.status = scheduler::SandboxInfo::Status::kLost;
+  h.runtime.sandboxes.push_back(lost);
+  row_of(lost.id);
+  row_of("hello-00001-00000003");
+
+  h.sc->shutdown();
+  FakeDataPlane dp2;
+  h.sc = std::make_unique<ServiceController>(h.store, h.images, h.runtime, h.executor, h.capacity,
+                                             h.network, h.logs, h.clock, h.options);
+  h.sc->attach(dp2);
+  dp2.control = h.sc.get();
+  REQUIRE(h.sc->recover(false));
+  h.executor.run_all();
+  std::map<std::string, InstanceEnd> ends;
+  for (const auto& i : h.store.ended) {
+    REQUIRE(i.end);
+    ends[i.id] = *i.end;
+  }
+  REQUIRE(ends.size() == 3);
+  CHECK(ends.at(exited.id).at == *exited.exit->exited_at);
+  CHECK(ends.at(exited.id).cpu_seconds == 2.25);
+  CHECK_FALSE(ends.at(exited.id).lost);
+  CHECK(ends.at(lost.id).lost);  // ends at its record's last checkpoint
+  CHECK(ends.at("hello-00001-00000003").lost);
+  CHECK(h.store.instances.empty());
+}

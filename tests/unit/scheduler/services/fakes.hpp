@@ -133,6 +133,14 @@ class FakeServiceStore final : public ServiceStore {
     instances.erase(id);
     return {};
   }
+  // The ends written (what the usage record closes with), in order.
+  Result<> end_instance(const Instance& i) override {
+    std::lock_guard l(mu);
+    instances.erase(i.id);
+    ended.push_back(i);
+    return {};
+  }
+  std::vector<Instance> ended;
   Result<Contents> load_all() override {
     std::lock_guard l(mu);
     Contents c;

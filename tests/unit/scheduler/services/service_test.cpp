@@ -81,6 +81,13 @@ TEST_CASE("service specs: bad input is refused with the field and what to do", "
   s.scaling.concurrency = 0;
   CHECK(error_of(s).find("concurrency 0") != std::string::npos);
   s = valid();
+  s.billing = "hourly";
+  CHECK(error_of(s).find("billing \"hourly\": give instance or request") != std::string::npos);
+  for (const char* ok : {"", "instance", "request"}) {
+    s.billing = ok;
+    CHECK_FALSE(validate_service_spec(s));
+  }
+  s = valid();
   s.scaling.idle_timeout = 500ms;
   CHECK(error_of(s).find("idle timeout 500ms") != std::string::npos);
   s.scaling.idle_timeout = 1s;  // the shortest accepted
