@@ -231,6 +231,7 @@ void Registry::collect(std::string name, std::string help, Type type,
 }
 
 std::string Registry::render() const {
+  renders_.fetch_add(1, std::memory_order_acq_rel);
   // Copy what to render under the lock; collectors run outside it (they take their own locks).
   struct Job {
     const Entry* entry;

@@ -128,6 +128,10 @@ class Registry {
 
   // Every family, sorted by name, in the Prometheus text format.
   std::string render() const;
+  // Changes at the start of every render(): collectors of several families that read one
+  // source (a store's totals) read it once per scrape by remembering the serial they read at,
+  // and never serve a previous scrape's figures.
+  std::uint64_t render_serial() const { return renders_.load(std::memory_order_acquire); }
 
  private:
   struct Entry;
@@ -135,6 +139,7 @@ class Registry {
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> families_;
+  mutable std::atomic<std::uint64_t> renders_{0};
 };
 
 // The text format's escapes: label values (\\, \", \n) and help text (\\, \n).

@@ -250,8 +250,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   nm.capacity = d->capacity_.get();
   nm.tasks = &d->tasks_->tasks();
   register_node_metrics(*d->metrics_, nm);
-  billing::register_usage_metrics(*d->metrics_, *d->usage_store_, d->clock_,
-                                  policy.prices.currency);
+  billing::register_usage_metrics(*d->metrics_, *d->usage_store_, policy.prices.currency);
 
   d->schedules_ = SVC_TRY_CTX(
       ScheduleSystem::start(config.schedules, *d->store_, d->tasks_->tasks(), d->clock_),

@@ -13,18 +13,20 @@ namespace {
 using metrics::Sample;
 using metrics::Type;
 
-// The store's totals, read at most once per scrape: the families of one render() ask within
-// microseconds of each other.
+// The store's totals, read once per scrape: the families of one render() ask within
+// microseconds of each other, and the next scrape reads them anew (a cache by time served a
+// scrape 0.3 s after another its figures).
 class TotalsCache {
  public:
-  TotalsCache(daemon::SqlUsageStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+  TotalsCache(daemon::SqlUsageStore& store, const metrics::Registry& registry)
+      : store_(store), registry_(registry) {}
 
   // nullopt when the store cannot be read (logged; the scrape shows no usage samples rather
   // than zeros that would look like a counter reset).
   std::optional<daemon::UsageTotals> get() {
     std::lock_guard lock(mu_);
-    auto now = clock_.steady_now();
-    if (cached_ && now - at_ < std::chrono::milliseconds(500)) return cached_;
+    auto serial = registry_.render_serial();
+    if (cached_ && serial == serial_) return cached_;
     auto t = store_.totals();
     if (!t) {
       spdlog::warn("metrics: reading usage totals failed: {}", t.error().message());
@@ -32,23 +34,23 @@ class TotalsCache {
       return std::nullopt;
     }
     cached_ = *t;
-    at_ = now;
+    serial_ = serial;
     return cached_;
   }
 
  private:
   daemon::SqlUsageStore& store_;
-  const Clock& clock_;
+  const metrics::Registry& registry_;
   std::mutex mu_;
   std::optional<daemon::UsageTotals> cached_;
-  std::chrono::steady_clock::time_point at_{};
+  std::uint64_t serial_ = 0;
 };
 
 }  // namespace
 
-void register_usage_metrics(metrics::Registry& r, daemon::SqlUsageStore& store, const Clock& clock,
+void register_usage_metrics(metrics::Registry& r, daemon::SqlUsageStore& store,
                             std::string currency) {
-  auto cache = std::make_shared<TotalsCache>(store, clock);
+  auto cache = std::make_shared<TotalsCache>(store, r);
   using Figure = std::function<double(const UsageRow&)>;
   auto per_kind = [&](const char* name, const char* help, Figure figure,
                       std::vector<std::string> extra_labels = {},

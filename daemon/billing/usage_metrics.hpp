@@ -7,7 +7,6 @@
 // The store must outlive every scrape (svcd stops its API server before the store goes).
 #include <string>
 
-#include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "daemon/store/usage_store.hpp"
 
@@ -18,6 +17,6 @@ namespace svc::billing {
 // svc_usage_cpu_seconds_total (measured), svc_usage_requests_total, svc_usage_cost_total
 // (in `currency`), each {kind="task"|"instance"}; svc_usage_open_runs{kind}.
 void register_usage_metrics(metrics::Registry& registry, daemon::SqlUsageStore& store,
-                            const Clock& clock, std::string currency);
+                            std::string currency);
 
 }  // namespace svc::billing

@@ -131,9 +131,14 @@ Task<void> Exchange::run(Downstream& down) {
   if (!service && !ctx.options.metrics_path.empty() &&
       head.path_only() == ctx.options.metrics_path &&
       (head.method == "GET" || head.method == "HEAD")) {
-    co_await respond(200, ctx.options.metrics
-                              ? ctx.options.metrics()
-                              : render_metrics(ctx.activator.gauges(), ctx.counters));
+    // Computed before the co_await: g++ 12 evaluates both arms of a conditional inside a
+    // co_await's arguments (it called the empty std::function: bad_function_call).
+    std::string text;
+    if (ctx.options.metrics)
+      text = ctx.options.metrics();
+    else
+      text = render_metrics(ctx.activator.gauges(), ctx.counters);
+    co_await respond(200, std::move(text));
     phase_ = Phase::kIdle;
     co_return;
   }
