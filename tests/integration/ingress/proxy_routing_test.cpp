@@ -61,7 +61,7 @@ TEST_CASE("proxy: an unknown host gets 404 with a body that says so", "[ingress]
         std::string::npos);
 }
 
-TEST_CASE("proxy: /metrics on a host that names no service is the metrics; a service keeps its own",
+TEST_CASE("proxy: /metrics on a host that names no service is the metrics, a service keeps its own",
           "[ingress][proxy]") {
   {
     ProxyFixture f;
