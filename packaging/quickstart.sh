@@ -79,10 +79,30 @@ echo
 echo "$ svctl run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'"
 $SUDO "$SVCTL" run --rm demo/busybox -- sh -c 'echo hello from a sandbox; id; hostname'
 echo
+
+# A service: a URL with no instance until a request comes, back to none when idle, billed.
+if [ -n "$($SUDO "$SVCTL" node info -o json | sed -n 's/.*"ingressAddress": *"\([^"]*\)".*/\1/p')" ]; then
+  page='mkdir -p /tmp/www && echo hello from a service > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'
+  echo "$ svctl deploy hello demo/busybox --idle-timeout 30s -- sh -c '$page'"
+  url=$($SUDO "$SVCTL" deploy hello demo/busybox --idle-timeout 30s -o json -- sh -c "$page" |
+        sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' | head -n 1)
+  if [ -n "$url" ]; then
+    echo "$ curl $url   # the first request starts an instance"
+    curl -sS --max-time 30 "$url" || echo "quickstart: the service did not answer (svctl service describe hello)" >&2
+    echo "$ svctl service instances hello"
+    $SUDO "$SVCTL" service instances hello
+    echo "$ svctl usage --by service   # billed per second while it exists; 30 s idle: none"
+    $SUDO "$SVCTL" usage --by service
+  else
+    echo "quickstart: svctl deploy hello failed (svctl service describe hello)" >&2
+  fi
+  echo
+fi
 echo "svcd is running. Try (with sudo, or as a member of group svc: sudo usermod -aG svc \$USER,"
 echo "then log in again):"
 echo "  svctl run -d --name web demo/busybox -- httpd -f -p 8080"
 echo "  svctl ps; svctl logs web; svctl stop web; svctl rm web"
+echo "  svctl services; svctl service logs hello; svctl service rm hello"
 echo "  curl --unix-socket /run/svcd/svcd.sock 'http://svcd/v1/tasks?all=true'"
 echo "Stop svcd with: sudo pkill -x svcd"
 rm -f "$LOG"
