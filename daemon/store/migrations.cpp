@@ -207,15 +207,6 @@ const std::vector<Migration>& builtin_migrations() {
         ) STRICT;
         CREATE INDEX audit_at ON audit(at);
       )sql"},
-      // A usage window that starts or ends inside a day reads that day's closed records: by a
-      // covering index they are one range scan of narrow entries, not a row lookup each in the
-      // wide table (1.6 s for 33,000 records of a --since 7d over 1,000,000, before).
-      {8, "usage: a covering index for partial days", R"sql(
-        CREATE INDEX usage_records_window ON usage_records(
-          start_ms, end_ms, kind, day, name, service, revision, run_ms, billed_seconds,
-          vcpu_milli_seconds, memory_mib_seconds, requests, cpu_ms, cost_nanos, id);
-        DROP INDEX usage_records_start;
-      )sql"},
   };
   return kMigrations;
 }

@@ -281,26 +281,3 @@ TEST_CASE("usage store: bad queries are refused with the field named", "[billing
   q.until_ms = kT0;
   CHECK(db.usage.query(q).error().message().find("before") != std::string::npos);
 }
-
-TEST_CASE("usage store: a window's partial days read a covering index, not the wide rows",
-          "[billing][usage_store]") {
-  // The shape of the raw part of a query (usage_store.cpp parts_sql) for each key it groups
-  // by: SQLite must answer it from usage_records_window alone (migration 8).
-  Db db;
-  for (std::string key : {"''", "CASE WHEN r.kind = 1 THEN r.name ELSE '' END",
-                          "CASE WHEN r.kind = 2 THEN r.service ELSE '' END",
-                          "CASE WHEN r.kind = 2 THEN r.revision ELSE '' END", "r.day"}) {
-    std::string plan;
-    REQUIRE(db.store->read([&](Store& s) -> Result<> {
-      auto st = SVC_TRY(s.prepare(
-          "EXPLAIN QUERY PLAN SELECT " + key +
-          " AS k, 1 AS runs, r.run_ms, r.billed_seconds, r.vcpu_milli_seconds, "
-          "r.memory_mib_seconds, r.requests, r.cpu_ms, r.cost_nanos FROM usage_records r WHERE "
-          "r.end_ms IS NOT NULL AND r.start_ms >= ? AND r.start_ms < ?"));
-      while (SVC_TRY(st.step())) plan += st.text(3) + "\n";
-      return {};
-    }));
-    INFO(key << ": " << plan);
-    CHECK(plan.find("COVERING INDEX usage_records_window") != std::string::npos);
-  }
-}
