@@ -95,11 +95,43 @@ const std::vector<ConfigKeyDoc> kDocs = {
     {"node", "", "What this node offers to tasks and instances (admission counts requests)."},
     {"node", "cpus", "Allocatable vCPUs; 0 = every online CPU. \"1500m\" is 1.5.", "4"},
     {"node", "memory", "Allocatable memory; empty = 90 % of RAM.", "\"16Gi\""},
+    {"node", "cpu_overcommit",
+     "How many times the allocatable vCPUs may be requested in all (CPU is shared, not lost; "
+     "memory is never overcommitted)."},
+    {"node", "default_cpu_request",
+     "vCPUs a task or instance without --cpu requests (admission counts it; no limit follows)."},
+    {"node", "default_memory_request", "Memory a task or instance without --memory requests."},
+    {"node", "default_memory_limit",
+     "Memory limit of a task or instance without --memory (the cgroup's hard limit)."},
+    {"node", "default_pids", "Most processes in one sandbox (its pids cgroup)."},
+
+    {"network", "", "Sandboxes' networks (--network private|bridge|none)."},
+    {"network", "dns", "Name servers written to a bridged sandbox's /etc/resolv.conf."},
+    {"network", "bridge_reach_host",
+     "Whether a bridged sandbox may connect to this host's own addresses."},
+    {"network", "bridge_reach_each_other",
+     "Whether bridged sandboxes may connect to each other."},
+
+    {"schedules", "", "Cron schedules (svctl schedule)."},
+    {"schedules", "allow_seconds", "Accept a sixth, seconds field in cron expressions."},
+    {"schedules", "history", "Runs of each schedule kept for describe."},
+    {"schedules", "starting_deadline",
+     "Default of --starting-deadline: how late a run may start (after svcd was down) before it "
+     "is skipped."},
 
     {"billing", "", "Prices, in money units per second of use."},
     {"billing", "price_vcpu_second", "Price of one vCPU for one second."},
     {"billing", "price_gib_second", "Price of one GiB of memory for one second."},
     {"billing", "task_minimum", "Shortest billed duration of a task (as Fargate bills)."},
+    {"billing", "price_million_requests", "Price of one million requests served by instances."},
+    {"billing", "currency", "The currency label printed beside every cost."},
+    {"billing", "billed_resources", "What is billed: \"requests\" or \"limits\"."},
+    {"billing", "service_mode",
+     "Default billing of service instances: \"instance\" (every second one exists) or "
+     "\"request\" (start-up, shut-down and seconds with a request in flight)."},
+    {"billing", "checkpoint_interval",
+     "How often a running run's measured usage is written (a crash loses at most this much "
+     "measured detail, never a billed second)."},
 };
 
 // Wraps text at width, each line starting with prefix.
