@@ -56,6 +56,39 @@ int final_exit(Context& ctx, const v1::Task& final_task) {
   return code;
 }
 
+// svctl run -d returns once the task runs, as docker run -d does, so the next command finds it
+// RUNNING (or a start that failed is an error here, not a surprise later). A task queued for
+// capacity (--queue) returns at once: it may wait for long. Race-free: the task's events are
+// replayed from the start of what svcd keeps, so a RUNNING that came before the subscription
+// is seen too.
+v1::Task wait_started(Context& ctx, const v1::Task& created) {
+  auto settled = [](const v1::Task& t) {
+    return t.state() >= v1::Task::RUNNING ||
+           (t.state() == v1::Task::PENDING && !t.queued_reason().empty());
+  };
+  if (settled(created)) return created;
+  v1::TaskEventsRequest req;
+  req.set_task_id(created.id());
+  req.set_since_seq(0);
+  auto call = ctx.client().context(std::nullopt);
+  auto reader = ctx.client().tasks().Events(call.get(), req);
+  v1::TaskEvent ev;
+  while (reader->Read(&ev)) {
+    if (ev.dropped() > 0) break;  // what happened is no longer kept: the record says it
+    if (ev.state() >= v1::Task::RUNNING) break;
+    if (ev.state() == v1::Task::PENDING && ev.message().starts_with("waiting for capacity"))
+      break;
+  }
+  call->TryCancel();
+  (void)reader->Finish();
+  v1::GetTaskRequest get;
+  get.set_id(created.id());
+  v1::Task now;
+  auto get_call = ctx.client().context();
+  if (!ctx.client().tasks().Get(get_call.get(), get, &now).ok()) return created;
+  return now;
+}
+
 // svctl run -i / -t: svctl's stdio joined to the task's until it exits (Ctrl-P Ctrl-Q
 // detaches from a terminal; without one, Ctrl-C stops the task and a second detaches).
 int run_attached(Context& ctx, const RunOpts& o, const v1::Task& task) {
@@ -105,7 +138,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("run", "run a task: svctl run [flags] IMAGE [-- COMMAND ARGS...]");
   cmd->add_option("--name", o->name, "a unique name (default: task-<id>)");
   add_task_spec_flags(cmd, flags);
-  cmd->add_flag("-d,--detach", o->detach, "print the task id and return at once");
+  cmd->add_flag("-d,--detach", o->detach, "print the task id and return once it runs (a start that fails is an error)");
   cmd->add_flag("--rm", o->rm, "remove the task once it stopped and its exit code was read");
   cmd->add_flag("-i,--interactive", o->interactive, "send svctl's stdin to the task");
   cmd->add_flag("-t,--tty", o->tty,
@@ -139,10 +172,17 @@ void add_run_command(CLI::App& app, Context& ctx) {
       }
     }
     if (o->detach) {
+      task = wait_started(ctx, task);
       if (ctx.json())
         print_json(std::cout, task);
       else
         std::cout << task.id() << "\n";
+      if (task.stop_reason() == "ImagePullFailed" || task.stop_reason() == "StartFailed") {
+        std::string why;
+        int rc = task_exit_code(task, &why);
+        std::cerr << "svctl: " << why << "\n";
+        return rc;
+      }
       return kExitOk;
     }
     if (attached) return run_attached(ctx, *o, task);

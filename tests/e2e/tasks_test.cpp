@@ -285,8 +285,9 @@ TEST_CASE("stop: the stop signal - SIGKILL after the grace period", "[e2e][tasks
   CHECK(gone.out == "gone\n");
 
   // rm refuses a running task without -f; with -f it is gone.
+  // As docker run -d: it returns once the task runs, so the next command finds it RUNNING.
   REQUIRE(d.svctl({"run", "-d", "--name", "busy", img, "--", "sleep", "300"}).exit_code == 0);
-  REQUIRE(wait_state(d, "busy", "RUNNING"));
+  REQUIRE(state_of(d, "busy") == "RUNNING");
   CHECK(d.svctl({"rm", "busy"}).exit_code == 1);
   CHECK(d.svctl({"rm", "-f", "busy"}).exit_code == 0);
   CHECK(d.svctl({"inspect", "busy"}).exit_code == 5);
