@@ -12,6 +12,10 @@ int g_exit_code = kExitOk;
 }  // namespace
 
 int& exit_code_slot() { return g_exit_code; }
+bool& syntax_only_slot() {
+  static bool syntax_only = false;
+  return syntax_only;
+}
 
 api::Client& Context::client() {
   if (!client_) {
@@ -51,7 +55,9 @@ int Context::report(const Error& error) const {
 int Context::report(const grpc::Status& status) { return report(client().error(status)); }
 
 void set_runner(CLI::App* app, Runner runner) {
-  app->callback([runner = std::move(runner)] { g_exit_code = runner(); });
+  app->callback([runner = std::move(runner)] {
+    if (!syntax_only_slot()) g_exit_code = runner();
+  });
 }
 
 }  // namespace svc::cli

@@ -10,6 +10,7 @@
 
 namespace svc::cli {
 int& exit_code_slot();
+bool& syntax_only_slot();  // context.cpp: parse the command line, run nothing
 void separate_exec_command(std::vector<char*>& args);  // commands/exec.cpp
 }  // namespace svc::cli
 
@@ -63,6 +64,13 @@ int main(int argc, char** argv) {
   }
 
   std::vector<char*> args(argv, argv + argc);
+  // Hidden: `svctl --check-syntax COMMAND...` parses a command line with the real definitions
+  // and runs nothing (exit 0 when it parses, 2 when not): how the docs' examples are checked
+  // against the CLI (tests/docs/doc_commands.py).
+  if (args.size() > 1 && std::string_view(args[1]) == "--check-syntax") {
+    syntax_only_slot() = true;
+    args.erase(args.begin() + 1);
+  }
   separate_exec_command(args);
   // Bare `svctl` prints the help (as docker does); a mistyped command says so and suggests.
   auto words = check_command_words(app, std::vector<std::string>(args.begin() + 1, args.end()));

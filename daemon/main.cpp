@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
+#include "api/server/openapi.hpp"
 #include "common/cli_reference.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
@@ -59,9 +60,11 @@ int main(int argc, char** argv) {
       out = daemon::default_config_file();
     } else if (what == "config-reference") {
       out = daemon::config_reference_markdown();
+    } else if (what == "openapi") {
+      out = api::openapi_document(svc::version());
     } else if (!cli_reference::generate(app, info, what, out)) {
       std::cerr << "svcd: --generate takes man, bash-completion, zsh-completion, markdown, "
-                   "config-file or config-reference\n";
+                   "config-file, config-reference or openapi\n";
       return 2;
     }
     std::cout << out;

@@ -13,9 +13,9 @@ PACKAGES="
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libexpected-dev catch2
   libhowardhinnant-date-dev tzdata
   clang-14 libclang-rt-14-dev
-  curl jq procps psmisc util-linux iproute2 iptables nftables kmod
+  python3 curl jq procps psmisc util-linux iproute2 iptables nftables kmod
   docker-registry skopeo umoci busybox-static podman conmon openssl tar
-  containerd golang-go
+  containerd golang-go golang-github-getkin-kin-openapi-dev
   crun runc hyperfine nginx wrk
   debootstrap lintian man-db zsh dpkg-dev fakeroot file systemd util-linux
   prometheus

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "api/json.hpp"
+#include "api/server/openapi.hpp"
 #include "api/server/peer_credentials.hpp"
 #include "api/server/rest_websocket.hpp"
 #include "api/server/status.hpp"
@@ -222,6 +223,18 @@ void RestGateway::serve(int fd, bool trusted, const std::atomic<bool>& stopping,
       res.set(http::field::content_type, "text/plain; version=0.0.4");
       res.keep_alive(keep_alive);
       res.body() = metrics_ ? metrics_() : std::string();
+      res.prepare_payload();
+      if (!send(std::move(res)) || !keep_alive) break;
+      continue;
+    }
+
+    if (path == "/v1/openapi.json" && method == "GET") {
+      // Made once: it depends only on the route table and the descriptors.
+      static const std::string kDocument = openapi_document(svc::version());
+      http::response<http::string_body> res{http::status::ok, version};
+      res.set(http::field::content_type, "application/json");
+      res.keep_alive(keep_alive);
+      res.body() = kDocument;
       res.prepare_payload();
       if (!send(std::move(res)) || !keep_alive) break;
       continue;
