@@ -5,7 +5,9 @@
 // stdout gets the URL alone (so URL=$(svctl deploy ...) works); what happened goes to stderr.
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -28,6 +30,7 @@ struct DeployOpts {
   std::string cpu, memory, workdir, user, network = "private", stop_signal, stop_timeout,
                                           entrypoint;
   bool entrypoint_set = false;
+  bool no_wait = false;
   int concurrency = 0, min_instances = 0, max_instances = 0, queue_limit = 0;
   int target_utilization = 0, panic_threshold = 0;
   std::string billing;
@@ -150,6 +153,9 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
                   "... and over this long to catch bursts (default 6s)");
   cmd->add_option("--panic-threshold", o->panic_threshold,
                   "a burst is the panic window at this percent of the ready capacity (200)");
+  cmd->add_flag("--no-wait", o->no_wait,
+                "return once the revision is recorded, without waiting for it to take the "
+                "traffic");
   // Unlike `run` (docker's order: flags, IMAGE, command), deploy takes its flags after NAME
   // IMAGE too; only what follows "--" is the command.
   set_runner(cmd, [&ctx, o]() -> int {
@@ -166,6 +172,50 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
     auto call = ctx.client().context(std::chrono::minutes(10));
     auto status = ctx.client().services().Deploy(call.get(), req, &svc);
     if (!status.ok()) return ctx.report(status);
+    // As `gcloud run deploy` and `kn service update`: a deploy that rolls out returns once the
+    // new revision takes the traffic (its instances ready, the old ones draining), so the
+    // next request reaches it. The old revision serves meanwhile; --no-wait returns at once.
+    bool rolled = false;
+    int waited_ms = 0;
+    if (!o->no_wait && svc.deploy_outcome() == v1::Service::UPDATED &&
+        svc.serving_revision() != svc.latest_revision()) {
+      const auto started = std::chrono::steady_clock::now();
+      auto readiness = TimeUtil::DurationToMilliseconds(svc.spec().readiness().timeout());
+      const auto limit = std::chrono::milliseconds(2 * std::max<std::int64_t>(readiness, 60000));
+      std::string last_message;
+      for (;;) {
+        v1::GetServiceRequest get;
+        get.set_name(svc.name());
+        v1::Service now;
+        auto get_call = ctx.client().context();
+        auto got = ctx.client().services().Get(get_call.get(), get, &now);
+        if (!got.ok()) return ctx.report(got);
+        for (const auto& c : now.conditions())
+          if (c.type() == "Rollout") last_message = c.message();
+        if (now.serving_revision() == svc.latest_revision()) {
+          svc = now;
+          svc.set_deploy_outcome(v1::Service::UPDATED);
+          rolled = true;
+          break;
+        }
+        if (now.latest_revision() != svc.latest_revision()) break;  // a newer deploy took over
+        auto elapsed = std::chrono::steady_clock::now() - started;
+        if (elapsed > limit) {
+          std::cerr << fmt::format(
+              "svctl: revision {} does not take the traffic after {} s ({}); {} still serves. "
+              "See `svctl service describe {}`\n",
+              svc.latest_revision(),
+              std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(),
+              last_message.empty() ? "no instance ready" : last_message,
+              now.serving_revision(), svc.name());
+          return kExitFailed;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      waited_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count());
+    }
     if (ctx.json()) {
       print_json(std::cout, svc);
       return kExitOk;
@@ -176,7 +226,11 @@ void add_deploy_command(CLI::App& app, Context& ctx) {
                                  svc.latest_revision());
         break;
       case v1::Service::UPDATED:
-        if (svc.serving_revision() == svc.latest_revision())
+        if (rolled)
+          std::cerr << fmt::format(
+              "Service {} updated: revision {} takes all traffic (ready after {} ms)\n",
+              svc.name(), svc.latest_revision(), waited_ms);
+        else if (svc.serving_revision() == svc.latest_revision())
           std::cerr << fmt::format("Service {} updated: revision {} takes all traffic\n",
                                    svc.name(), svc.latest_revision());
         else

@@ -50,6 +50,9 @@ TEST_CASE("a rolling deploy under load drops nothing", "[e2e][services]") {
 
   auto next = d.svctl({"deploy", "roll", images().httpd, "-e", "VERSION=2", "--concurrency", "4"});
   REQUIRE(next.exit_code == 0);
+  // deploy returns once the new revision takes the traffic (as gcloud run deploy does).
+  CHECK(next.err.find("revision roll-00002 takes all traffic (ready after") != std::string::npos);
+  CHECK(describe(d, "roll")["servingRevision"] == "roll-00002");
   // The new revision takes the traffic once it has ready instances; the old one drains.
   CHECK(wait_service(
       d, "roll",
