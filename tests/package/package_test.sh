@@ -190,6 +190,12 @@ stop_svcd() {
     sleep 0.1
   done
 }
+# A process that still runs: one that exited and waits for whoever inherited it to reap it (a
+# zombie, state Z) does not.
+runs() {
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+}
 task_field() {  # task_field NAME FIELD: one field of the task as svctl inspect -o json shows it
   svctl inspect "$1" -o json | jq -r ".$2 // empty"
 }
@@ -236,7 +242,7 @@ svctl wait survivor > /dev/null 2>&1 || true
 [ "$(task_field survivor state)" = STOPPED ] || fail "survivor is $(task_field survivor state) after stop"
 [ "$(task_field survivor stopReason)" = StoppedByUser ] || fail "survivor stopped for $(task_field survivor stopReason)"
 i=0
-while kill -0 "$task_pid" 2>/dev/null; do  # the shim reaps it right after recording the exit
+while runs "$task_pid"; do  # the shim reaps it right after recording the exit
   i=$((i + 1)); [ "$i" -gt 100 ] && fail "survivor's process still runs after stop"; sleep 0.1
 done
 
@@ -246,8 +252,8 @@ left_pid=$(task_field leftover pid)
 in_root env DEBIAN_FRONTEND=noninteractive dpkg -r svc < /dev/null > "$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r"; }
 [ -d "/proc/$svcd_pid" ] && fail "svcd still runs after remove"
 i=0
-while kill -0 "$left_pid" 2>/dev/null; do
-  i=$((i + 1)); [ "$i" -gt 100 ] && { cat "$work/remove.log"; fail "a task still runs after remove"; }; sleep 0.1
+while runs "$left_pid"; do
+  i=$((i + 1)); [ "$i" -gt 100 ] && { cat "$work/remove.log"; ps -o pid,ppid,stat,etime,cmd -p "$left_pid" || true; ps -ef | grep -E "svc-shim|sleep 3600" | grep -v grep || true; fail "a task still runs after remove"; }; sleep 0.1
 done
 [ -e "$root/usr/sbin/svcd" ] && fail "svcd is still installed"
 [ -f "$root/etc/svcd/svcd.toml" ] || fail "remove deleted the configuration"
