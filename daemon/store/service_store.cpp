@@ -87,21 +87,6 @@ Result<svs::ServiceSpec> SqlServiceStore::spec_from_json(std::string_view text) 
   }
 }
 
-namespace {
-
-void bind_time(Statement& st, int index, const std::optional<svs::TimePoint>& t) {
-  if (t)
-    st.bind(index, unix_millis(*t));
-  else
-    st.bind_null(index);
-}
-
-std::optional<svs::TimePoint> column_time(const Statement& st, int column) {
-  if (st.is_null(column)) return std::nullopt;
-  return from_unix_millis(st.int64(column));
-}
-
-}  // namespace
 
 Result<> SqlServiceStore::put_service(const svs::Service& s) {
   auto tx = SVC_TRY(store_.begin());

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.hpp"
 #include "common/fd.hpp"
 
 namespace svc::daemon {
@@ -299,6 +300,19 @@ std::string Statement::text(int column) const {
 }
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+void bind_time(Statement& st, int index,
+               const std::optional<std::chrono::system_clock::time_point>& t) {
+  if (t)
+    st.bind(index, unix_millis(*t));
+  else
+    st.bind_null(index);
+}
+
+std::optional<std::chrono::system_clock::time_point> column_time(const Statement& st, int column) {
+  if (st.is_null(column)) return std::nullopt;
+  return from_unix_millis(st.int64(column));
 }
 
 }  // namespace svc::daemon

@@ -6,6 +6,7 @@
 // Owns the sqlite3 handle; closed when the Store is destroyed.
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -139,5 +140,10 @@ class Statement {
   sqlite3_stmt* stmt_;
   int bind_rc_ = SQLITE_OK;
 };
+
+// A wall-clock time as the store keeps it: unix milliseconds, NULL when unset.
+void bind_time(Statement& st, int index,
+               const std::optional<std::chrono::system_clock::time_point>& t);
+std::optional<std::chrono::system_clock::time_point> column_time(const Statement& st, int column);
 
 }  // namespace svc::daemon

@@ -119,18 +119,6 @@ Result<scheduler::Resources> SqlTaskStore::resources_from_json(std::string_view 
 
 namespace {
 
-void bind_time(Statement& st, int index, const std::optional<scheduler::TimePoint>& t) {
-  if (t)
-    st.bind(index, unix_millis(*t));
-  else
-    st.bind_null(index);
-}
-
-std::optional<scheduler::TimePoint> column_time(const Statement& st, int column) {
-  if (st.is_null(column)) return std::nullopt;
-  return from_unix_millis(st.int64(column));
-}
-
 constexpr const char* kColumns =
     "id, name, spec, state, exit_code, signal, stop_reason, stop_message, image_digest, pid, "
     "queued_reason, created_at, pulling_at, starting_at, running_at, stopping_at, stopped_at, "

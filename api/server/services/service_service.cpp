@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api/server/services/proto_time.hpp"
+#include "api/server/services/task_spec_proto.hpp"
 #include "api/server/services/utf8.hpp"
 
 #include "svc/v1/services.pb.h"
@@ -55,20 +56,7 @@ Result<svs::ServiceSpec> from_proto(const v1::ServiceSpec& p) {
   s.cpu_millis = p.resources().cpu_millis();
   s.memory_bytes = static_cast<std::uint64_t>(p.resources().memory_bytes());
   s.pids = p.resources().pids();
-  switch (p.network()) {
-    case v1::NETWORK_MODE_UNSPECIFIED:
-    case v1::PRIVATE:
-      s.network = scheduler::NetworkMode::kPrivate;
-      break;
-    case v1::BRIDGE:
-      s.network = scheduler::NetworkMode::kBridge;
-      break;
-    case v1::NONE:
-      s.network = scheduler::NetworkMode::kNone;
-      break;
-    default:
-      return fail(Code::kInvalidArgument, "spec.network: unknown mode");
-  }
+  s.network = SVC_TRY(network_from_proto(p.network()));
   if (p.concurrency() < 0)
     return fail(Code::kInvalidArgument, "concurrency {}: must be at least 1", p.concurrency());
   s.scaling.concurrency = p.concurrency();
@@ -120,7 +108,7 @@ void to_proto(const svs::ServiceSpec& s, v1::ServiceSpec* p) {
   p->mutable_resources()->set_cpu_millis(s.cpu_millis);
   p->mutable_resources()->set_memory_bytes(static_cast<std::int64_t>(s.memory_bytes));
   p->mutable_resources()->set_pids(s.pids);
-  p->set_network(s.network == scheduler::NetworkMode::kBridge ? v1::BRIDGE : v1::PRIVATE);
+  p->set_network(network_to_proto(s.network));
   p->set_concurrency(s.scaling.concurrency);
   p->set_min_instances(s.scaling.min_instances);
   p->set_max_instances(s.scaling.max_instances);

@@ -92,20 +92,7 @@ Result<sch::TaskSpec> from_proto(const v1::TaskSpec& p) {
   s.memory_request_bytes = static_cast<std::uint64_t>(res.memory_request_bytes());
   s.memory_limit_bytes = static_cast<std::uint64_t>(res.memory_limit_bytes());
   s.timeout = SVC_TRY(duration(p.timeout(), "spec.timeout"));
-  switch (p.network()) {
-    case v1::NETWORK_MODE_UNSPECIFIED:
-    case v1::PRIVATE:
-      s.network = sch::NetworkMode::kPrivate;
-      break;
-    case v1::BRIDGE:
-      s.network = sch::NetworkMode::kBridge;
-      break;
-    case v1::NONE:
-      s.network = sch::NetworkMode::kNone;
-      break;
-    default:
-      return fail(Code::kInvalidArgument, "spec.network: unknown mode");
-  }
+  s.network = SVC_TRY(network_from_proto(p.network()));
   s.auto_remove = p.auto_remove();
   s.queue = p.queue();
   s.stop_signal = p.stop_signal();
@@ -137,9 +124,7 @@ void to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) {
   res->set_memory_limit_bytes(static_cast<std::int64_t>(s.memory_limit_bytes));
   if (s.timeout.count())
     *p->mutable_timeout() = TimeUtil::MillisecondsToDuration(s.timeout.count());
-  p->set_network(s.network == sch::NetworkMode::kBridge ? v1::BRIDGE
-                 : s.network == sch::NetworkMode::kNone ? v1::NONE
-                                                        : v1::PRIVATE);
+  p->set_network(network_to_proto(s.network));
   p->set_auto_remove(s.auto_remove);
   p->set_queue(s.queue);
   p->set_stop_signal(s.stop_signal);
@@ -182,6 +167,31 @@ void to_proto(const sch::Task& t, v1::Task* p) {
 }
 
 }  // namespace
+
+Result<sch::NetworkMode> network_from_proto(v1::NetworkMode mode) {
+  switch (mode) {
+    case v1::NETWORK_MODE_UNSPECIFIED:
+    case v1::PRIVATE:
+      return sch::NetworkMode::kPrivate;
+    case v1::BRIDGE:
+      return sch::NetworkMode::kBridge;
+    case v1::NONE:
+      return sch::NetworkMode::kNone;
+    default:
+      return fail(Code::kInvalidArgument, "spec.network: unknown mode");
+  }
+}
+
+v1::NetworkMode network_to_proto(sch::NetworkMode mode) {
+  switch (mode) {
+    case sch::NetworkMode::kBridge:
+      return v1::BRIDGE;
+    case sch::NetworkMode::kNone:
+      return v1::NONE;
+    default:
+      return v1::PRIVATE;
+  }
+}
 
 Result<sch::TaskSpec> task_spec_from_proto(const v1::TaskSpec& p) { return from_proto(p); }
 void task_spec_to_proto(const sch::TaskSpec& s, v1::TaskSpec* p) { to_proto(s, p); }

@@ -197,10 +197,17 @@ TEST_CASE("Deploy: unset fields stay 0 for the control plane's defaults", "[api]
   CHECK(spec.request_timeout == 0ms);
   CHECK(spec.stop_grace == 0ms);
   CHECK(spec.network == scheduler::NetworkMode::kPrivate);
+  // --network none reaches the control plane and comes back as none (it was shown as private).
+  req.mutable_spec()->set_network(v1::NONE);
+  auto none = f.deploy(req);
+  REQUIRE(none);
+  CHECK(f.backend.deployed.back().network == scheduler::NetworkMode::kNone);
+  CHECK(none->spec().network() == v1::NONE);
+  req.mutable_spec()->clear_network();
   // An explicit 0 s grace period means "kill at once", not "the default".
   req.mutable_spec()->mutable_stop_grace_period()->set_seconds(0);
   REQUIRE(f.deploy(req));
-  CHECK(f.backend.deployed.at(1).stop_grace == 1ms);
+  CHECK(f.backend.deployed.back().stop_grace == 1ms);
 }
 
 TEST_CASE("Deploy: bad input is INVALID_ARGUMENT naming the field, and nothing is deployed",
