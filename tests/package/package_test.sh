@@ -217,6 +217,18 @@ chroot --userspec=bob "$root" env SVC_HOST= /usr/bin/svctl ps > "$work/bob.out" 
 rc=$?
 set -e
 [ "$rc" -eq 4 ] || { cat "$work/bob.out"; fail "bob (not in group svc) got exit $rc, not 4 (permission denied)"; }
+# A service, with one instance kept warm so that one runs across the upgrade. The ingress is
+# svcd's default, 127.0.0.1:8080 (the node shares the host's network namespace).
+svctl deploy web demo/busybox --min-instances 1 -- \
+  sh -c 'mkdir -p /www && echo "hello from the package" > /www/index.html && exec httpd -f -p 8080 -h /www' \
+  > /dev/null 2> "$work/deploy.log" || { cat "$work/deploy.log"; fail "svctl deploy"; }
+served=$(curl -sS --max-time 30 http://web.localhost:8080/) || fail "the service did not answer"
+[ "$served" = "hello from the package" ] || fail "the service answered '$served'"
+instance_pid() {  # the pid of the service's ready instance
+  svctl service instances web -o json | jq -r '[.instances[]? | select(.state == "READY")][0].pid // empty'
+}
+web_pid=$(instance_pid)
+[ -n "$web_pid" ] && kill -0 "$web_pid" || fail "no ready instance of web"
 svctl run -d --name survivor demo/busybox -- sleep 3600 > /dev/null || fail "svctl run -d"
 [ "$(task_field survivor state)" = RUNNING ] || fail "survivor is not running"
 task_pid=$(task_field survivor pid)
@@ -237,6 +249,14 @@ case "$(readlink "/proc/$svcd_pid/exe")" in *deleted*) fail "svcd still runs the
 [ "$(task_field survivor state)" = RUNNING ] || fail "after the upgrade survivor is $(task_field survivor state)"
 [ "$(task_field survivor pid)" = "$task_pid" ] || fail "survivor has another pid"
 svctl images | grep -q demo/busybox || fail "the upgrade lost the image store"
+[ "$(instance_pid)" = "$web_pid" ] || fail "the instance of web was not re-adopted (pid $(instance_pid), was $web_pid)"
+served=$(curl -sS --max-time 30 http://web.localhost:8080/) || fail "the service did not answer after the upgrade"
+[ "$served" = "hello from the package" ] || fail "after the upgrade the service answered '$served'"
+svctl service rm web > /dev/null || fail "svctl service rm web"
+i=0
+while runs "$web_pid"; do  # drained: httpd as PID 1 ignores SIGTERM, SIGKILL after 10 s
+  i=$((i + 1)); [ "$i" -gt 200 ] && fail "the instance of web still runs after service rm"; sleep 0.1
+done
 svctl stop -t 5s survivor > /dev/null || fail "the new svcd cannot stop the re-adopted task"
 svctl wait survivor > /dev/null 2>&1 || true
 [ "$(task_field survivor state)" = STOPPED ] || fail "survivor is $(task_field survivor state) after stop"
