@@ -15,18 +15,6 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// The source comment of a descriptor, when the generated pool kept it (it usually does not:
-// then the field's name says what it is).
-template <typename D>
-std::string comment_of(const D* d) {
-  pb::SourceLocation loc;
-  if (!d->GetSourceLocation(&loc)) return {};
-  std::string c = loc.leading_comments.empty() ? loc.trailing_comments : loc.leading_comments;
-  while (!c.empty() && (c.back() == '\n' || c.back() == ' ')) c.pop_back();
-  while (!c.empty() && c.front() == ' ') c.erase(c.begin());
-  return c;
-}
-
 std::string schema_ref(const std::string& name) { return "#/components/schemas/" + name; }
 
 class SchemaBuilder {
@@ -100,32 +88,24 @@ class SchemaBuilder {
     if (schemas_.contains(name)) return name;
     ordered_json values = ordered_json::array();
     for (int i = 0; i < e->value_count(); ++i) values.push_back(e->value(i)->name());
-    ordered_json s = {{"type", "string"}, {"enum", values}};
-    if (auto c = comment_of(e); !c.empty()) s["description"] = c;
-    schemas_[name] = s;
+    schemas_[name] = {{"type", "string"}, {"enum", values}};
     return name;
   }
 
   std::string message_schema(const pb::Descriptor* d) {
     const std::string& name = d->full_name();
     if (schemas_.contains(name)) return name;
-    schemas_[name] = ordered_json::object();  // a placeholder ends recursion
+    // Reserved before the fields are read, so a message that contains itself refers to its
+    // own entry instead of recursing.
+    schemas_[name] = ordered_json::object();
     ordered_json props = ordered_json::object();
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::FieldDescriptor* f = d->field(i);
-      ordered_json s = field_schema(f);
-      if (auto c = comment_of(f); !c.empty()) {
-        if (s.contains("$ref"))  // OpenAPI 3.0 ignores siblings of $ref
-          s = {{"allOf", ordered_json::array({s})}, {"description", c}};
-        else
-          s["description"] = c;
-      }
-      props[f->json_name()] = s;
+      props[f->json_name()] = field_schema(f);
     }
     // Closed: svcd refuses fields it does not know, and never sends one the proto lacks.
-    ordered_json s = {{"type", "object"}, {"properties", props}, {"additionalProperties", false}};
-    if (auto c = comment_of(d); !c.empty()) s["description"] = c;
-    schemas_[name] = s;
+    schemas_[name] = {
+        {"type", "object"}, {"properties", props}, {"additionalProperties", false}};
     return name;
   }
 
@@ -179,6 +159,9 @@ std::string openapi_document(std::string_view version) {
   SchemaBuilder schemas;
   ordered_json paths = ordered_json::object();
   std::set<std::string> operation_ids;
+  ordered_json tags = ordered_json::array();  // one per gRPC service, in route order
+  std::set<std::string> tagged;
+  const ordered_json errors = error_responses();
 
   for (const RestRoute& route : rest_routes()) {
     std::string rpc(route.rpc);  // "svc.v1.Tasks/Run"
@@ -188,6 +171,7 @@ std::string openapi_document(std::string_view version) {
     const pb::MethodDescriptor* method =
         service ? service->FindMethodByName(rpc.substr(slash + 1)) : nullptr;
     if (!method) continue;  // the route table's own test refuses such a route
+    if (tagged.insert(service->name()).second) tags.push_back({{"name", service->name()}});
     std::vector<Variable> vars;
     std::string path = openapi_path(route.pattern, vars);
     std::string http_method(route.http_method);
@@ -197,9 +181,8 @@ std::string openapi_document(std::string_view version) {
     std::string op_id = service->name() + "." + method->name();
     if (!operation_ids.insert(op_id).second) op_id += "." + http_method;
     ordered_json op = {{"operationId", op_id}, {"tags", ordered_json::array({service->name()})}};
-    std::string summary = comment_of(method);
-    op["summary"] = summary.empty() ? "gRPC " + service->full_name() + "/" + method->name()
-                                    : summary;
+    // The generated descriptors keep no source comments: the summary names the gRPC method.
+    op["summary"] = "gRPC " + service->full_name() + "/" + method->name();
 
     const pb::Descriptor* in = method->input_type();
     ordered_json params = ordered_json::array();
@@ -239,7 +222,6 @@ std::string openapi_document(std::string_view version) {
           p["schema"] = schemas.field_schema(f);
           if (f->is_repeated()) p["explode"] = true;
         }
-        if (auto c = comment_of(f); !c.empty()) p["description"] = c;
         params.push_back(p);
       }
     }
@@ -269,7 +251,6 @@ std::string openapi_document(std::string_view version) {
           {"description", "the answer"},
           {"content", {{"application/json", {{"schema", {{"$ref", out_ref}}}}}}}};
     }
-    const ordered_json errors = error_responses();
     for (const auto& [code, r] : errors.items()) responses[code] = r;
     op["responses"] = responses;
     paths[path][http_method] = op;
@@ -296,7 +277,6 @@ std::string openapi_document(std::string_view version) {
          {{"description", "OpenAPI 3.0"},
           {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}}}}}};
 
-  const ordered_json errors = error_responses();
   for (const char* extra : {"/healthz", "/metrics", "/v1/openapi.json"})
     paths[extra]["get"]["responses"]["default"] = errors["default"];
 
@@ -336,16 +316,9 @@ std::string openapi_document(std::string_view version) {
            {"description",
             "the unix socket: curl --unix-socket /run/svcd/svcd.sock http://svcd/..."}}})},
       {"security", ordered_json::array({ordered_json{{"bearer", ordered_json::array()}}})},
-      {"tags", ordered_json::array()},
+      {"tags", tags},
       {"paths", paths},
       {"components", components}};
-  std::set<std::string> tags;
-  for (const RestRoute& route : rest_routes()) {
-    std::string rpc(route.rpc);
-    std::string service = rpc.substr(0, rpc.find('/'));
-    service = service.substr(service.rfind('.') + 1);
-    if (tags.insert(service).second) doc["tags"].push_back({{"name", service}});
-  }
   return doc.dump(2) + "\n";
 }
 

@@ -57,27 +57,20 @@ int final_exit(Context& ctx, const v1::Task& final_task) {
 }
 
 // svctl run -d returns once the task runs, as docker run -d does, so the next command finds it
-// RUNNING (or a start that failed is an error here, not a surprise later). A task queued for
-// capacity (--queue) returns at once: it may wait for long. Race-free: the task's events are
-// replayed from the start of what svcd keeps, so a RUNNING that came before the subscription
-// is seen too.
+// RUNNING (or a start that failed is an error here, not a surprise later). A task Run queued
+// for capacity (--queue) returns at once: it may wait for long, and a task Run admitted is
+// never queued later. Race-free: the task's events are replayed from the start of what svcd
+// keeps, so a RUNNING that came before the subscription is seen too.
 v1::Task wait_started(Context& ctx, const v1::Task& created) {
-  auto settled = [](const v1::Task& t) {
-    return t.state() >= v1::Task::RUNNING ||
-           (t.state() == v1::Task::PENDING && !t.queued_reason().empty());
-  };
-  if (settled(created)) return created;
+  if (created.state() >= v1::Task::RUNNING || !created.queued_reason().empty()) return created;
   v1::TaskEventsRequest req;
   req.set_task_id(created.id());
   req.set_since_seq(0);
   auto call = ctx.client().context(std::nullopt);
   auto reader = ctx.client().tasks().Events(call.get(), req);
   v1::TaskEvent ev;
-  while (reader->Read(&ev)) {
-    if (ev.dropped() > 0) break;  // what happened is no longer kept: the record says it
-    if (ev.state() >= v1::Task::RUNNING) break;
-    if (ev.state() == v1::Task::PENDING && ev.message().starts_with("waiting for capacity"))
-      break;
+  // A gap (what happened is no longer kept) ends the wait too: the record says it.
+  while (reader->Read(&ev) && ev.dropped() == 0 && ev.state() < v1::Task::RUNNING) {
   }
   call->TryCancel();
   (void)reader->Finish();
