@@ -44,8 +44,10 @@ rm -f "$status"
 [ "$rc" -eq 0 ] || failed "the build"
 
 step "installing svcd, svctl, svc-runtime and svc-shim under $PREFIX"
-# The project's install rules (the same ones tests/e2e/install_test.sh checks).
-$SUDO cmake --install build --prefix "$PREFIX" >>"$LOG" 2>&1 || failed "cmake --install"
+# The programs' install rules (component "programs", the same ones tests/e2e/install_test.sh
+# checks); the package's files (unit, man pages, config) are the .deb's, not /usr/local's.
+$SUDO cmake --install build --prefix "$PREFIX" --component programs >>"$LOG" 2>&1 ||
+  failed "cmake --install"
 # The socket's group: its members use svctl without sudo (svcd gives the socket to it).
 getent group svc >/dev/null || $SUDO groupadd --system svc
 

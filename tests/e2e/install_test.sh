@@ -29,13 +29,18 @@ trap cleanup EXIT INT TERM
 fail() { echo "install_test: $*" >&2; [ -f "$WORK/svcd.log" ] && tail -n 30 "$WORK/svcd.log" >&2; exit 1; }
 
 ROOT=$WORK/root
-DESTDIR=$ROOT cmake --install "$BUILD" --prefix /usr/local >"$WORK/install.log" 2>&1 ||
+# As packaging/quickstart.sh installs: the programs only.
+DESTDIR=$ROOT cmake --install "$BUILD" --prefix /usr/local --component programs \
+  >"$WORK/install.log" 2>&1 ||
   { cat "$WORK/install.log" >&2; fail "cmake --install failed"; }
 P=$ROOT/usr/local
 for f in bin/svctl bin/svc-runtime sbin/svcd libexec/svc/svc-shim; do
   [ -x "$P/$f" ] || fail "$f was not installed (install.log: $(cat "$WORK/install.log"))"
 done
 
+# The programs only: the unit, sysusers and tmpfiles snippets are the .deb's (under /lib, not
+# the prefix), so a /usr/local install must not put them on the host.
+[ ! -e "$ROOT/lib" ] || fail "the programs' install put files outside the prefix: $(cd "$ROOT" && find lib -type f)"
 # The installed programs, and only them: a shim from the build tree must not be what runs.
 mkdir -p "$WORK/state" "$WORK/run"
 printf '[isolation]\ncgroup_base = "%s"\nshim_cgroup = "%s-shims"\n' "$TAG" "$TAG" >"$WORK/svcd.toml"
@@ -56,7 +61,7 @@ out=$($SVCTL run --rm demo/busybox -- echo installed-ok) || fail "svctl run"
 [ "$out" = "installed-ok" ] || fail "the task printed '$out'"
 # The shim that supervises a running task is the installed one.
 id=$($SVCTL run -d demo/busybox -- sleep 300) || fail "svctl run -d"
-# run -d returns once the task is created: its shim exists once it is RUNNING.
+# run -d returns once the task is RUNNING, so its shim exists.
 i=0
 until $SVCTL -o json inspect "$id" 2>/dev/null | grep -q '"state": *"RUNNING"'; do
   i=$((i + 1))
