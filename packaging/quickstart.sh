@@ -89,8 +89,10 @@ if [ -n "$($SUDO "$SVCTL" node info -o json | sed -n 's/.*"ingressAddress": *"\(
   url=$($SUDO "$SVCTL" deploy hello demo/busybox --idle-timeout 30s -o json -- sh -c "$page" |
         sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' | head -n 1)
   if [ -n "$url" ]; then
-    echo "$ curl $url   # the first request starts an instance"
-    curl -sS --max-time 30 "$url" || echo "quickstart: the service did not answer (svctl service describe hello)" >&2
+    echo "$ curl -w 'Server-Timing: %header{server-timing}\\n' $url   # the first request starts an instance"
+    # The answer that paid for the cold start says what it took, phase by phase.
+    curl -sS --max-time 30 -w 'Server-Timing: %header{server-timing}\n' "$url" ||
+      echo "quickstart: the service did not answer (svctl service describe hello)" >&2
     echo "$ svctl service instances hello"
     $SUDO "$SVCTL" service instances hello
     echo "$ svctl usage --by service   # billed per second while it exists; 30 s idle: none"
