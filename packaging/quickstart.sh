@@ -89,7 +89,7 @@ if [ -n "$($SUDO "$SVCTL" node info -o json | sed -n 's/.*"ingressAddress": *"\(
   url=$($SUDO "$SVCTL" deploy hello demo/busybox --idle-timeout 30s -o json -- sh -c "$page" |
         sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' | head -n 1)
   if [ -n "$url" ]; then
-    echo "$ curl -w 'Server-Timing: %header{server-timing}\\n' $url   # the first request starts an instance"
+    printf '%s\n' "$ curl -w 'Server-Timing: %header{server-timing}\\n' $url   # the first request starts an instance"
     # The answer that paid for the cold start says what it took, phase by phase.
     curl -sS --max-time 30 -w 'Server-Timing: %header{server-timing}\n' "$url" ||
       echo "quickstart: the service did not answer (svctl service describe hello)" >&2
