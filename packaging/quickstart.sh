@@ -1,8 +1,9 @@
 #!/bin/sh
 # README command (1): install what is needed, build only what runs (svcd, svctl, svc-shim,
-# svc-runtime; not the test suite), install them under /usr/local (svctl and svc-runtime on
-# PATH, svcd in /usr/local/sbin, svc-shim in /usr/local/libexec/svc), start svcd with its
-# embedded defaults, import a demo image and run a first task. svcd keeps running in the
+# svc-runtime, and svc-hello for the demo; not the test suite), install them under /usr/local
+# (svctl and svc-runtime on PATH, svcd in /usr/local/sbin, svc-shim in /usr/local/libexec/svc),
+# start svcd with its embedded defaults, import the demo images, run a first task, deploy the
+# demo service, hit it from zero and show its bill. svcd keeps running in the
 # background; its log is /var/log/svcd.log. Stop it with: sudo pkill -x svcd
 # (its tasks keep running under their shims; a restarted svcd re-adopts them).
 # Build and apt output go to a log (shown when a step fails); the terminal gets one line per step.
@@ -30,7 +31,7 @@ cmake --preset default >>"$LOG" 2>&1 || failed "cmake --preset default"
 # of the filter) decides, through a file, since sh has no pipefail.
 status=$(mktemp)
 {
-  if cmake --build build -j "$(nproc)" --target svcd svctl svc-shim svc-runtime svc-init 2>&1; then
+  if cmake --build build -j "$(nproc)" --target svcd svctl svc-shim svc-runtime svc-init svc-hello 2>&1; then
     echo 0 >"$status"
   else
     echo $? >"$status"
@@ -71,9 +72,11 @@ fi
 $SUDO "$SVCTL" node info
 echo
 
-# A demo image made from this machine's busybox-static (no registry needed), and a first task.
+# The demo images (no registry needed): demo/busybox from this machine's busybox-static, for
+# tasks, and demo/hello, the project's own static HTTP server alone in its image, for a service.
 demo=$(mktemp -d)
-./packaging/make-demo-image.sh "$demo/layout" >>"$LOG" 2>&1 || failed "making the demo image"
+./packaging/make-demo-image.sh "$demo/layout" build/packaging/svc-hello >>"$LOG" 2>&1 ||
+  failed "making the demo images"
 chmod -R a+rX "$demo"
 $SUDO "$SVCTL" image import "$demo/layout"
 rm -rf "$demo"
@@ -84,9 +87,8 @@ echo
 
 # A service: a URL with no instance until a request comes, back to none when idle, billed.
 if [ -n "$($SUDO "$SVCTL" node info -o json | sed -n 's/.*"ingressAddress": *"\([^"]*\)".*/\1/p')" ]; then
-  page='mkdir -p /tmp/www && echo hello from a service > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'
-  echo "$ svctl deploy hello demo/busybox --idle-timeout 30s -- sh -c '$page'"
-  url=$($SUDO "$SVCTL" deploy hello demo/busybox --idle-timeout 30s -o json -- sh -c "$page" |
+  echo "$ svctl deploy hello demo/hello --idle-timeout 30s"
+  url=$($SUDO "$SVCTL" deploy hello demo/hello --idle-timeout 30s -o json |
         sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' | head -n 1)
   if [ -n "$url" ]; then
     printf '%s\n' "$ curl -w 'Server-Timing: %header{server-timing}\\n' $url   # the first request starts an instance"
