@@ -36,6 +36,7 @@
 #include "daemon/billing/usage_api.hpp"
 #include "daemon/billing/usage_metrics.hpp"
 #include "daemon/metrics/node_metrics.hpp"
+#include "daemon/node_drain.hpp"
 #include "daemon/schedule_system.hpp"
 #include "daemon/service_metrics.hpp"
 #include "daemon/service_system.hpp"
@@ -310,6 +311,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->dispatcher_ = std::make_unique<api::Dispatcher>();
   d->dispatcher_->set_metrics(*d->metrics_);
   Daemon* self = d.get();
+  d->node_drain_ = std::make_unique<NodeDrain>(*d->capacity_, d->tasks_->tasks(),
+                                               d->services_->controller(), d->clock_);
   api::register_node_service(*d->dispatcher_, to_node_host(host), [self, alloc_cpu, alloc_mem] {
     api::NodeStatus s;
     auto totals = self->capacity_->totals();
@@ -338,8 +341,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
     s.running_instances = self->services_->controller().counts().total;
     s.ingress_domain = self->config_.ingress.domain;
     if (self->proxy_) s.ingress_address = self->proxy_->listen_address();
+    s.draining = self->capacity_->cordoned().value_or("");
     return s;
-  });
+  }, *d->node_drain_);
   api::register_token_service(*d->dispatcher_, *d->tokens_);
   api::register_audit_service(*d->dispatcher_, *d->audit_, d->clock_);
   UploadStore::Options uploads;
@@ -426,6 +430,7 @@ void Daemon::stop(std::chrono::milliseconds grace) {
     std::lock_guard lock(scrape_mu_);
     scrape_open_ = false;
   }
+  if (node_drain_) node_drain_->shutdown();  // a drain waiting answers now
   if (api_) api_->stop(grace);
   api_.reset();
   tls_.reset();
@@ -439,6 +444,7 @@ void Daemon::stop(std::chrono::milliseconds grace) {
   api_services_.reset();
   api_tasks_.reset();
   api_images_.reset();
+  node_drain_.reset();
   // The ingress stops accepting and lets requests in progress finish (their instances keep
   // running, as tasks do: the next svcd re-adopts and routes to them).
   if (proxy_) proxy_->stop(grace);

@@ -60,6 +60,7 @@ class ApiTaskBackend;
 class ApiServiceBackend;
 class ServiceSystem;
 class ScheduleSystem;
+class NodeDrain;
 
 class Daemon {
  public:
@@ -118,6 +119,8 @@ class Daemon {
   // Cron schedules: started after the tasks recovered, stopped before the tasks shut down.
   std::unique_ptr<ScheduleSystem> schedules_;
   ingress::Proxy* proxy_ = nullptr;  // owned by services_ (its data plane); null: ingress off
+  // svctl node drain/resume over the ledger and both controllers: released before them.
+  std::unique_ptr<NodeDrain> node_drain_;
   // The API's ports over the modules (daemon/adapters/api_*): released after the API server.
   std::unique_ptr<ApiImageBackend> api_images_;
   std::unique_ptr<ApiTaskBackend> api_tasks_;

@@ -49,10 +49,15 @@ void Capacity::force_reserve(const std::string& holder, const Amount& need, cons
 
 bool Capacity::reserve_locked(const std::string& holder, const Amount& need, const Amount& limit,
                               bool force, std::string* why) {
+  auto held = held_.find(holder);
+  if (cordoned_ && !force && held == held_.end()) {
+    if (why) *why = *cordoned_;
+    return false;
+  }
   Amount base = reserved_;
-  if (auto it = held_.find(holder); it != held_.end()) {
-    base.cpu_millis -= it->second.need.cpu_millis;
-    base.memory_bytes -= it->second.need.memory_bytes;
+  if (held != held_.end()) {
+    base.cpu_millis -= held->second.need.cpu_millis;
+    base.memory_bytes -= held->second.need.memory_bytes;
   }
   bool ok = base.cpu_millis + need.cpu_millis <= total_.cpu_millis &&
             base.memory_bytes + need.memory_bytes <= total_.memory_bytes;
@@ -78,6 +83,27 @@ void Capacity::release(const std::string& holder) {
     for (const auto& [id, l] : listeners_) listeners.push_back(l);
   }
   for (auto& l : listeners) l();
+}
+
+void Capacity::cordon(std::string reason) {
+  std::lock_guard lock(mu_);
+  cordoned_ = std::move(reason);
+}
+
+void Capacity::uncordon() {
+  std::vector<std::function<void()>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    if (!cordoned_) return;
+    cordoned_.reset();
+    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+  }
+  for (auto& l : listeners) l();
+}
+
+std::optional<std::string> Capacity::cordoned() const {
+  std::lock_guard lock(mu_);
+  return cordoned_;
 }
 
 bool Capacity::holds(const std::string& holder) const {

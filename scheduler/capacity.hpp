@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,14 @@ class Capacity {
   void force_reserve(const std::string& holder, const Amount& need, const Amount& limit);
   // Idempotent; runs the release listeners when something was held.
   void release(const std::string& holder);
+
+  // Closed admission (svctl node drain): while cordoned, try_reserve refuses every new holder
+  // and gives `reason` as why; holders already admitted keep their room and may re-reserve, and
+  // force_reserve (re-adoption) still works. uncordon() runs the release listeners, so what
+  // waits for room (queued tasks, services below their minimum) tries again.
+  void cordon(std::string reason);
+  void uncordon();
+  std::optional<std::string> cordoned() const;
   bool holds(const std::string& holder) const;
 
   // Returns an id for remove_listener (a controller that goes away before the ledger must).
@@ -89,6 +98,7 @@ class Capacity {
   mutable std::mutex mu_;
   std::map<std::string, Held, std::less<>> held_;
   Amount reserved_;
+  std::optional<std::string> cordoned_;
   std::map<std::uint64_t, std::function<void()>> listeners_;
   std::uint64_t next_listener_ = 1;
 };

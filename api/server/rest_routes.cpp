@@ -12,6 +12,8 @@ namespace pb = google::protobuf;
 const std::vector<RestRoute>& rest_routes() {
   static const std::vector<RestRoute> kRoutes = {
       {"GET", "/v1/node", "svc.v1.Node/Info"},
+      {"POST", "/v1/node:drain", "svc.v1.Node/Drain", true},
+      {"POST", "/v1/node:resume", "svc.v1.Node/Resume"},
 
       {"POST", "/v1/tasks", "svc.v1.Tasks/Run", true},
       {"GET", "/v1/tasks", "svc.v1.Tasks/List"},

@@ -101,11 +101,63 @@ void add_node_commands(CLI::App& app, Context& ctx) {
                       size(cap.defaults().memory_limit_bytes())));
     f.add("Running tasks", std::to_string(info.running_tasks()));
     f.add("Running instances", std::to_string(info.running_instances()));
+    f.add("Admission", info.draining().empty() ? std::string("open") : "closed: " + info.draining());
     f.add("Ingress", info.ingress_address().empty()
                          ? std::string("off ([ingress] listen = \"\")")
                          : fmt::format("http://{} (service NAME answers at NAME.{})",
                                        info.ingress_address(), info.ingress_domain()));
     f.print(std::cout);
+    return kExitOk;
+  });
+
+  // Maintenance: what `dpkg -r` does before it stops svcd, and what an operator does before
+  // rebooting the machine.
+  auto timeout = std::make_shared<std::string>("60s");
+  auto* drain_cmd = node->add_subcommand(
+      "drain",
+      "close admission (nothing starts), stop every task, drain every service instance, and "
+      "wait until nothing runs; services and queued tasks are kept (resume admits again, as "
+      "does a restart of svcd)");
+  drain_cmd
+      ->add_option("--timeout", *timeout,
+                   "how long to wait for them to end (e.g. 30s; 0 = do not wait)")
+      ->capture_default_str();
+  set_runner(drain_cmd, [&ctx, timeout]() -> int {
+    auto d = parse_duration(*timeout);
+    if (!d) return ctx.report(d.error().context("--timeout"));
+    v1::DrainNodeRequest req;
+    *req.mutable_timeout() = google::protobuf::util::TimeUtil::MillisecondsToDuration(d->count());
+    v1::DrainNodeResponse out;
+    auto call = ctx.client().context(*d + std::chrono::seconds(30));  // svcd answers at *d
+    auto status = ctx.client().node().Drain(call.get(), req, &out);
+    if (!status.ok()) return ctx.report(status);
+    if (ctx.json()) {
+      print_json(std::cout, out);
+    } else {
+      auto waited = google::protobuf::util::TimeUtil::DurationToMilliseconds(out.waited());
+      std::cout << fmt::format("node drained: admission closed, {} task(s) stopped, {} "
+                               "instance(s) drained",
+                               out.tasks_stopped(), out.instances_drained());
+      if (out.still_running() == 0)
+        std::cout << fmt::format("; nothing runs (after {} ms)\n", waited);
+      else
+        std::cout << fmt::format("; {} still running after {} ms\n", out.still_running(), waited);
+      std::cout << "svctl node resume admits again\n";
+    }
+    // Not everything ended in time: a script (the package's prerm) hears it.
+    return out.still_running() == 0 ? kExitOk : kExitFailed;
+  });
+  auto* resume_cmd = node->add_subcommand(
+      "resume", "admit again after a drain: queued tasks start, services go back to their minimum");
+  set_runner(resume_cmd, [&ctx]() -> int {
+    v1::NodeInfo info;
+    auto call = ctx.client().context(std::chrono::seconds(10));
+    auto status = ctx.client().node().Resume(call.get(), v1::ResumeNodeRequest(), &info);
+    if (!status.ok()) return ctx.report(status);
+    if (ctx.json())
+      print_json(std::cout, info);
+    else
+      std::cout << "node resumed: admission open\n";
     return kExitOk;
   });
 }

@@ -372,6 +372,23 @@ Result<> ServiceController::remove(std::string_view name) {
   return {};
 }
 
+int ServiceController::drain_all(std::string message) {
+  Actions a;
+  int drained = 0;
+  {
+    Lock lock(mu_);
+    for (auto& [id, e] : instances_) {
+      if (e.inst.state == InstanceState::kDraining || e.inst.state == InstanceState::kStopped)
+        continue;
+      drain_locked(e, reason::kNodeDrained, message, a);
+      ++drained;
+    }
+  }
+  if (drained > 0) spdlog::info("services: {} instance(s) drain: {}", drained, message);
+  run(std::move(a));
+  return drained;
+}
+
 InstanceCounts ServiceController::counts() const {
   Lock lock(mu_);
   InstanceCounts out;

@@ -77,6 +77,9 @@ class ServiceController final : public ingress::ControlPlane {
   std::vector<ServiceStatus> list() const;
   // Removes the service: its route goes at once (404), its instances drain and stop.
   Result<> remove(std::string_view name);
+  // Drains every instance (svctl node drain): each finishes the requests it has, then stops;
+  // none starts again while the node's capacity is cordoned. Returns how many it drained.
+  int drain_all(std::string message);
   InstanceCounts counts() const;
   // Whether the controller knows the instance (it runs, starts or drains).
   bool has_instance(std::string_view id) const;

@@ -216,15 +216,22 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
     std::string why;
     if (!capacity_.try_reserve("instance:" + id, res.request(), res.limit(), &why)) {
       r.capacity_short = true;
+      bool draining = capacity_.cordoned().has_value();  // svctl node drain: why says so
       set_condition_locked(
-          *s, "Capacity", false, "CapacityExhausted",
-          fmt::format("cannot start {} more instance(s) of {} (each requests {} vCPU and {}): {}",
-                      count - started, r.rev.name, format_cpu_millis(res.cpu_request_millis),
-                      format_size_human(res.memory_request_bytes), why));
+          *s, "Capacity", false, draining ? "NodeDraining" : "CapacityExhausted",
+          draining
+              ? fmt::format("cannot start {} instance(s) of {}: {}", count - started, r.rev.name,
+                            why)
+              : fmt::format(
+                    "cannot start {} more instance(s) of {} (each requests {} vCPU and {}): {}",
+                    count - started, r.rev.name, format_cpu_millis(res.cpu_request_millis),
+                    format_size_human(res.memory_request_bytes), why));
       if (r.waiting > 0 && c.ready + c.starting + started == 0)
         a.fail_waiting.emplace_back(
-            r.rev.name,
-            fmt::format("no room on this node to start an instance of {}: {}", s->svc.name, why));
+            r.rev.name, draining ? fmt::format("cannot start an instance of {}: {}", s->svc.name,
+                                               why)
+                                 : fmt::format("no room on this node to start an instance of {}: {}",
+                                               s->svc.name, why));
       break;
     }
     InstanceEntry e;

@@ -120,6 +120,7 @@ namespace reason {
 inline constexpr std::string_view kScaledDown = "ScaledDown";    // idle, or fewer needed
 inline constexpr std::string_view kReplaced = "Replaced";        // its revision was rolled out
 inline constexpr std::string_view kDeleted = "Deleted";          // its service was removed
+inline constexpr std::string_view kNodeDrained = "NodeDrained";  // svctl node drain
 inline constexpr std::string_view kCrashed = "Crashed";          // exited while serving
 inline constexpr std::string_view kStartFailed = "StartFailed";  // launch failed or exited early
 inline constexpr std::string_view kNotReady = "NotReady";        // never passed its readiness

@@ -226,6 +226,9 @@ Result<Task> TaskController::run(TaskSpec spec) {
     std::string need = fmt::format("the task requests {} vCPU and {} memory; {}",
                                    format_cpu_millis(resources.cpu_request_millis),
                                    format_size_human(resources.memory_request_bytes), why);
+    if (!t.spec.queue && capacity_.cordoned())
+      return fail(Code::kUnavailable, "cannot run the task: {}; pass --queue to start it then",
+                  why);
     if (!t.spec.queue)
       return fail(Code::kResourceExhausted,
                   "not enough capacity: {}. Wait for tasks to finish, ask for less, or pass "
@@ -439,6 +442,9 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
     why = reason::kTimedOut;
     message = fmt::format("stopped after its timeout of {} ({})", format_duration(t.spec.timeout),
                           describe_exit(info));
+  } else if (t.stop_requested && t.drained) {
+    why = reason::kNodeDrained;
+    message = fmt::format("stopped by a node drain ({})", describe_exit(info));
   } else if (t.stop_requested) {
     why = reason::kStoppedByUser;
     message = fmt::format("stopped by user ({})", describe_exit(info));
@@ -447,10 +453,11 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
 }
 
 Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signal,
-                                  std::optional<Millis> grace) {
+                                  std::optional<Millis> grace, bool drain) {
   Lock lock(mu_);
   Entry* e = SVC_TRY(must_find_locked(ref));
   Task& t = e->task;
+  if (drain && t.state != TaskState::kStopped) t.drained = true;
   // A stop is recorded before svcd acts on it (kUndo): when the store fails, the caller hears
   // so and nothing is signalled or cancelled.
   Task before = t;
@@ -460,7 +467,9 @@ Result<Task> TaskController::stop(std::string_view ref, std::optional<int> signa
     case TaskState::kPending:
     case TaskState::kPulling:
       t.stop_requested = true;
-      if (auto r = finish_locked(*e, reason::kStoppedByUser, "stopped by user before it started",
+      if (auto r = finish_locked(*e, drain ? reason::kNodeDrained : reason::kStoppedByUser,
+                                 drain ? "stopped by a node drain before it started"
+                                       : "stopped by user before it started",
                                  Unrecorded::kUndo);
           !r) {
         t = before;

@@ -69,7 +69,9 @@ class TaskController {
   // By id, unique id prefix (at least 4 characters), or name.
   Result<Task> get(std::string_view ref) const;
   Result<std::pair<std::vector<Task>, std::string>> list(const TaskFilter& filter) const;
-  Result<Task> stop(std::string_view ref, std::optional<int> signal, std::optional<Millis> grace);
+  // drain: asked by a node drain (the stop reason is NodeDrained, not StoppedByUser).
+  Result<Task> stop(std::string_view ref, std::optional<int> signal, std::optional<Millis> grace,
+                    bool drain = false);
   Result<> remove(std::string_view ref, bool force);
   // Blocks until the task is STOPPED, the deadline passes (DEADLINE_EXCEEDED) or cancelled()
   // is true (CANCELLED).

@@ -31,6 +31,7 @@ inline constexpr std::string_view kTimedOut = "TimedOut";
 inline constexpr std::string_view kImagePullFailed = "ImagePullFailed";
 inline constexpr std::string_view kStartFailed = "StartFailed";
 inline constexpr std::string_view kNodeShutdown = "NodeShutdown";
+inline constexpr std::string_view kNodeDrained = "NodeDrained";  // svctl node drain stopped it
 inline constexpr std::string_view kLost = "Lost";
 }  // namespace reason
 
@@ -111,6 +112,7 @@ struct Task {
   std::optional<TimePoint> pulling_at, starting_at, running_at, stopping_at, stopped_at;
   TaskUsage usage;
   bool stop_requested = false;  // set by Stop: the exit is StoppedByUser
+  bool drained = false;         // ... by a node drain: NodeDrained (in memory only)
   bool timed_out = false;       // set when the timeout fired: the exit is TimedOut
 };
 

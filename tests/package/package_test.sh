@@ -203,7 +203,7 @@ task_field() {  # task_field NAME FIELD: one field of the task as svctl inspect 
 phase "start svcd from the installed files; tasks"
 start_node
 start_svcd
-sh "$src/packaging/make-demo-image.sh" "$root/tmp/demo" > /dev/null
+sh "$src/packaging/make-demo-image.sh" "$root/tmp/demo" "$build/packaging/svc-hello" > /dev/null
 svctl image import /tmp/demo > /dev/null || fail "svctl image import"
 out=$(svctl run --rm demo/busybox -- echo hello from the package) || fail "svctl run: $out"
 [ "$out" = "hello from the package" ] || fail "task printed '$out'"
@@ -266,14 +266,26 @@ while runs "$task_pid"; do  # the shim reaps it right after recording the exit
   i=$((i + 1)); [ "$i" -gt 100 ] && fail "survivor's process still runs after stop"; sleep 0.1
 done
 
-phase "remove: tasks and svcd stop, configuration and state stay"
+phase "remove: the node drains (tasks and instances stop), svcd stops, configuration and state stay"
 svctl run -d --name leftover demo/busybox -- sleep 3600 > /dev/null || fail "svctl run -d leftover"
 left_pid=$(task_field leftover pid)
+# The project's own demo service (it stops on SIGTERM at once), one instance kept warm.
+svctl deploy kept demo/hello --min-instances 1 > /dev/null 2> "$work/deploy.log" || { cat "$work/deploy.log"; fail "svctl deploy kept"; }
+served=$(curl -sS --max-time 30 http://kept.localhost:8080/) || fail "kept did not answer"
+case "$served" in "hello from svc (instance "*) ;; *) fail "kept answered '$served'";; esac
+kept_pid=$(svctl service instances kept -o json | jq -r '[.instances[]? | select(.state == "READY")][0].pid // empty')
+[ -n "$kept_pid" ] && kill -0 "$kept_pid" || fail "no ready instance of kept"
 in_root env DEBIAN_FRONTEND=noninteractive dpkg -r svc < /dev/null > "$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r"; }
+grep -q "node drained: .* 1 task(s) stopped, 1 instance(s) drained; nothing runs" "$work/remove.log" || { cat "$work/remove.log"; fail "the prerm did not drain the node"; }
 [ -d "/proc/$svcd_pid" ] && fail "svcd still runs after remove"
-i=0
-while runs "$left_pid"; do
-  i=$((i + 1)); [ "$i" -gt 100 ] && { cat "$work/remove.log"; ps -o pid,ppid,stat,etime,cmd -p "$left_pid" || true; ps -ef | grep -E "svc-shim|sleep 3600" | grep -v grep || true; fail "a task still runs after remove"; }; sleep 0.1
+# The prerm waited for both, so they are gone now (a zombie waiting for the host's init is
+# not running).
+for pid in "$left_pid" "$kept_pid"; do
+  if runs "$pid"; then
+    cat "$work/remove.log"; ps -o pid,ppid,stat,etime,cmd -p "$pid" || true
+    ps -ef | grep -E "svc-shim|sleep 3600|svc-hello" | grep -v grep || true
+    fail "pid $pid (a task or an instance) still runs after remove"
+  fi
 done
 [ -e "$root/usr/sbin/svcd" ] && fail "svcd is still installed"
 [ -f "$root/etc/svcd/svcd.toml" ] || fail "remove deleted the configuration"

@@ -30,12 +30,9 @@ v1::CgroupInfo::Mode to_proto(NodeHost::CgroupMode mode) {
 }  // namespace
 
 void register_node_service(Dispatcher& dispatcher, NodeHost host,
-                           std::function<NodeStatus()> status) {
+                           std::function<NodeStatus()> status, NodeControl& control) {
   using google::protobuf::util::TimeUtil;
-  dispatcher.unary<v1::NodeInfoRequest, v1::NodeInfo>(
-      "svc.v1.Node/Info",
-      [host = std::move(host), status = std::move(status)](
-          const v1::NodeInfoRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
+  auto info = [host = std::move(host), status = std::move(status)](v1::NodeInfo& out) {
         NodeStatus s = status();
         out.set_version(std::string(svc::version()));
         out.set_git_commit(std::string(svc::git_commit()));
@@ -96,6 +93,38 @@ void register_node_service(Dispatcher& dispatcher, NodeHost host,
         def->set_cpu_request_millis(s.default_cpu_request_millis);
         def->set_memory_request_bytes(static_cast<std::int64_t>(s.default_memory_request_bytes));
         def->set_memory_limit_bytes(static_cast<std::int64_t>(s.default_memory_limit_bytes));
+        out.set_draining(s.draining);
+  };
+  dispatcher.unary<v1::NodeInfoRequest, v1::NodeInfo>(
+      "svc.v1.Node/Info",
+      [info](const v1::NodeInfoRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
+        info(out);
+        return {};
+      });
+  dispatcher.unary<v1::DrainNodeRequest, v1::DrainNodeResponse>(
+      "svc.v1.Node/Drain",
+      [&control](const v1::DrainNodeRequest& req, v1::DrainNodeResponse& out,
+                 CallContext&) -> Result<> {
+        std::chrono::milliseconds timeout{60'000};
+        if (req.has_timeout()) {
+          auto ms = TimeUtil::DurationToMilliseconds(req.timeout());
+          if (ms < 0 || ms > 3'600'000)
+            return fail(Code::kInvalidArgument,
+                        "drain timeout {} ms is out of range: 0 (do not wait) to 1 h", ms);
+          timeout = std::chrono::milliseconds(ms);
+        }
+        auto d = SVC_TRY(control.drain(timeout));
+        out.set_tasks_stopped(d.tasks_stopped);
+        out.set_instances_drained(d.instances_drained);
+        out.set_still_running(d.still_running);
+        *out.mutable_waited() = TimeUtil::MillisecondsToDuration(d.waited.count());
+        return {};
+      });
+  dispatcher.unary<v1::ResumeNodeRequest, v1::NodeInfo>(
+      "svc.v1.Node/Resume",
+      [&control, info](const v1::ResumeNodeRequest&, v1::NodeInfo& out, CallContext&) -> Result<> {
+        control.resume();
+        info(out);
         return {};
       });
 }

@@ -70,9 +70,24 @@ struct NodeStatus {
   std::int64_t default_cpu_request_millis = 0;
   std::uint64_t default_memory_request_bytes = 0;
   std::uint64_t default_memory_limit_bytes = 0;
+  std::string draining;  // why admission is closed; "" when open
+};
+
+// Node.Drain and Node.Resume, done by the daemon (daemon/node_drain.hpp).
+class NodeControl {
+ public:
+  struct Drained {
+    int tasks_stopped = 0;
+    int instances_drained = 0;
+    int still_running = 0;  // not ended when the wait was over
+    std::chrono::milliseconds waited{0};
+  };
+  virtual ~NodeControl() = default;
+  virtual Result<Drained> drain(std::chrono::milliseconds timeout) = 0;
+  virtual void resume() = 0;
 };
 
 void register_node_service(Dispatcher& dispatcher, NodeHost host,
-                           std::function<NodeStatus()> status);
+                           std::function<NodeStatus()> status, NodeControl& control);
 
 }  // namespace svc::api

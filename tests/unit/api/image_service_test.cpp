@@ -258,15 +258,29 @@ TEST_CASE("Node.Info: the host record and the daemon's status", "[api][node]") {
   host.kvm_device_present = true;
   host.kvm_flavour = "kvm_pvm";
   int calls = 0;
-  register_node_service(d, host, [&] {
-    ++calls;
-    NodeStatus s;
-    s.node_id = "n1";
-    s.allocatable_cpu_millis = 1500;
-    s.running_tasks = 4;
-    s.started_at = std::chrono::system_clock::now() - std::chrono::seconds(5);
-    return s;
-  });
+  struct Control : NodeControl {
+    std::vector<std::chrono::milliseconds> drains;
+    bool draining = false;
+    Result<Drained> drain(std::chrono::milliseconds timeout) override {
+      drains.push_back(timeout);
+      draining = true;
+      return Drained{3, 2, 1, std::chrono::milliseconds(1250)};
+    }
+    void resume() override { draining = false; }
+  } control;
+  register_node_service(
+      d, host,
+      [&] {
+        ++calls;
+        NodeStatus s;
+        s.node_id = "n1";
+        s.allocatable_cpu_millis = 1500;
+        s.running_tasks = 4;
+        s.started_at = std::chrono::system_clock::now() - std::chrono::seconds(5);
+        if (control.draining) s.draining = "the node is draining";
+        return s;
+      },
+      control);
   auto info = call<v1::NodeInfo>(d, "svc.v1.Node/Info", v1::NodeInfoRequest());
   REQUIRE(info);
   CHECK(calls == 1);  // the status is read per call, not at registration
@@ -283,4 +297,34 @@ TEST_CASE("Node.Info: the host record and the daemon's status", "[api][node]") {
   CHECK(info->allocatable_cpu_millis() == 1500);
   CHECK(info->running_tasks() == 4);
   CHECK(info->uptime().seconds() >= 5);
+  CHECK(info->draining().empty());
+
+  SECTION("Drain: the default wait, a given one, and a bad one changes nothing") {
+    auto drained = call<v1::DrainNodeResponse>(d, "svc.v1.Node/Drain", v1::DrainNodeRequest());
+    REQUIRE(drained);
+    CHECK(drained->tasks_stopped() == 3);
+    CHECK(drained->instances_drained() == 2);
+    CHECK(drained->still_running() == 1);
+    CHECK(drained->waited().seconds() == 1);
+    CHECK(drained->waited().nanos() == 250'000'000);
+    v1::DrainNodeRequest req;
+    req.mutable_timeout()->set_seconds(5);
+    REQUIRE(call<v1::DrainNodeResponse>(d, "svc.v1.Node/Drain", req));
+    CHECK(control.drains == std::vector<std::chrono::milliseconds>{std::chrono::seconds(60),
+                                                                   std::chrono::seconds(5)});
+    auto now = call<v1::NodeInfo>(d, "svc.v1.Node/Info", v1::NodeInfoRequest());
+    REQUIRE(now);
+    CHECK(now->draining() == "the node is draining");
+
+    req.mutable_timeout()->set_seconds(-1);
+    auto bad = call<v1::DrainNodeResponse>(d, "svc.v1.Node/Drain", req);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code() == Code::kInvalidArgument);
+    CHECK(control.drains.size() == 2);
+
+    auto resumed = call<v1::NodeInfo>(d, "svc.v1.Node/Resume", v1::ResumeNodeRequest());
+    REQUIRE(resumed);
+    CHECK(resumed->draining().empty());
+    CHECK(resumed->node_id() == "n1");
+  }
 }

@@ -46,3 +46,30 @@ TEST_CASE("capacity: force_reserve goes past the total (re-adopted sandboxes)", 
   cap.release("task:a");
   CHECK(cap.try_reserve("task:c", Amount{200, 0}));
 }
+
+TEST_CASE("capacity: a cordoned node admits no new holder until uncordoned", "[capacity]") {
+  Capacity cap(Amount{2000, 4ULL << 30});
+  CHECK(cap.try_reserve("task:a", Amount{100, 1ULL << 20}));
+  int released = 0;
+  cap.on_release([&] { ++released; });
+  CHECK_FALSE(cap.cordoned());
+  cap.cordon("the node is draining");
+  REQUIRE(cap.cordoned());
+  CHECK(*cap.cordoned() == "the node is draining");
+
+  std::string why;
+  CHECK_FALSE(cap.try_reserve("task:b", Amount{1, 0}, &why));
+  CHECK(why == "the node is draining");
+  CHECK_FALSE(cap.holds("task:b"));
+  CHECK(cap.try_reserve("task:a", Amount{200, 1ULL << 20}));  // an admitted holder keeps its room
+  CHECK(cap.reserved() == Amount{200, 1ULL << 20});
+  cap.force_reserve("task:c", Amount{100, 0});  // re-adoption: the sandbox runs already
+  CHECK(cap.holds("task:c"));
+
+  cap.uncordon();
+  CHECK(released == 1);  // what waits for room tries again
+  CHECK_FALSE(cap.cordoned());
+  CHECK(cap.try_reserve("task:b", Amount{1, 0}));
+  cap.uncordon();  // not cordoned: nothing to wake
+  CHECK(released == 1);
+}

@@ -139,6 +139,39 @@ TEST_CASE("a task stopped before it started never launches", "[tasks]") {
   CHECK(h.tc->get(t.id).value().stop_reason == "StoppedByUser");
 }
 
+TEST_CASE("a node drain stops tasks with their own signal - the exit is NodeDrained - and a "
+          "cordoned node refuses new tasks at once and queues --queue ones",
+          "[tasks]") {
+  Harness h;
+  auto s = h.spec("srv");
+  s.stop_signal = "SIGINT";
+  Task t = h.started(s);
+  Task pending = h.tc->run(h.spec("early")).value();  // not started yet
+  h.capacity->cordon("the node is draining (test)");
+  CHECK(h.tc->stop(t.id, std::nullopt, std::nullopt, true).value().state == TaskState::kStopping);
+  REQUIRE(h.runtime.stops.size() == 1);
+  CHECK(h.runtime.stops[0].sig == SIGINT);
+  CHECK(h.tc->stop(pending.id, std::nullopt, std::nullopt, true).value().stop_reason ==
+        "NodeDrained");
+  h.runtime.exit(t.id, killed(SIGINT));
+  Task r = h.tc->get(t.id).value();
+  CHECK(r.stop_reason == "NodeDrained");
+  CHECK(r.stop_message.find("node drain") != std::string::npos);
+
+  auto refused = h.tc->run(h.spec("late"));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == Code::kUnavailable);
+  CHECK(refused.error().message().find("the node is draining (test)") != std::string::npos);
+  auto q = h.spec("queued");
+  q.queue = true;
+  Task queued = h.tc->run(q).value();
+  h.executor.run_all();
+  CHECK(h.tc->get(queued.id).value().state == TaskState::kPending);
+  h.capacity->uncordon();  // the queue starts
+  h.executor.run_all();
+  CHECK(h.tc->get(queued.id).value().state != TaskState::kPending);
+}
+
 TEST_CASE("a timeout stops the task and the reason is TimedOut", "[tasks]") {
   Harness h;
   auto s = h.spec("slow");

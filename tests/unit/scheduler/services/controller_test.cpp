@@ -390,6 +390,44 @@ TEST_CASE("capacity: no room is said clearly, held requests fail, room freed sta
   CHECK(h.condition(*st, "Ready")->status);
 }
 
+TEST_CASE("node drain: every instance drains, none starts while cordoned, resume restarts the "
+          "minimum",
+          "[services][controller]") {
+  Harness h;
+  ServiceSpec s = h.spec();
+  s.scaling.min_instances = 1;
+  h.deploy(s);
+  h.ready_all();
+  REQUIRE(h.count(InstanceState::kReady) == 1);
+  std::string id = h.instances().front().id;
+
+  h.capacity.cordon("the node is draining (svctl node drain)");
+  CHECK(h.sc->drain_all("the node is draining") == 1);
+  h.executor.run_all();
+  auto inst = h.instances();
+  REQUIRE(inst.size() == 1);
+  CHECK(inst[0].state == InstanceState::kDraining);
+  CHECK(inst[0].stop_reason == "NodeDrained");
+  CHECK(h.sc->drain_all("again") == 0);  // draining already: not counted twice
+  h.finish_stops();
+  CHECK(h.instances().empty());
+  CHECK_FALSE(h.capacity.holds("instance:" + id));
+
+  // Below its minimum and asked for: nothing starts, and the request hears why at once.
+  for (int i = 0; i < 5; ++i) h.tick("hello-00001");
+  h.demand("hello-00001", 1);
+  CHECK(h.runtime.launched.size() == 1);
+  REQUIRE_FALSE(h.dp.failed.empty());
+  CHECK(h.dp.failed.back().second.find("the node is draining") != std::string::npos);
+  const Condition* cap = h.condition(*h.sc->get("hello"), "Capacity");
+  REQUIRE(cap);
+  CHECK(cap->message.find("the node is draining") != std::string::npos);
+
+  h.capacity.uncordon();
+  h.executor.run_all();
+  CHECK(h.runtime.launched.size() == 2);
+}
+
 TEST_CASE(
     "a crash while serving: in-flight fails, a replacement starts at once, a crash loop "
     "backs off and says so",
