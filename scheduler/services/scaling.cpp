@@ -228,10 +228,10 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
                     format_size_human(res.memory_request_bytes), why));
       if (r.waiting > 0 && c.ready + c.starting + started == 0)
         a.fail_waiting.emplace_back(
-            r.rev.name, draining ? fmt::format("cannot start an instance of {}: {}", s->svc.name,
-                                               why)
-                                 : fmt::format("no room on this node to start an instance of {}: {}",
-                                               s->svc.name, why));
+            r.rev.name,
+            draining ? why  // the activator says which service could not start
+                     : fmt::format("no room on this node to start an instance of {}: {}",
+                                   s->svc.name, why));
       break;
     }
     InstanceEntry e;
