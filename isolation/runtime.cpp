@@ -146,6 +146,25 @@ Result<> Runtime::start(std::string_view id) {
   return {};
 }
 
+Result<std::optional<std::string>> Runtime::await_exec(std::string_view id) {
+  SandboxInfo info = SVC_TRY(read_info(id));
+  auto r = shim_request(info.dir, "started", options_.setup_timeout);
+  if (r) {
+    if (!r->starts_with("failed ")) return std::optional<std::string>();
+    // "failed <errno> <text>"
+    auto sp = r->find(' ', 7);
+    return std::optional<std::string>(sp == std::string::npos ? *r : r->substr(sp + 1));
+  }
+  // The task may have ended, and its shim with it, before the question: its exit record
+  // answers.
+  auto st = SVC_TRY_CTX(state(id), "sandbox {}: was its program exec'd", id);
+  if (st.exit && !st.exit->error.empty() && !st.exit->shim_lost)
+    return std::optional<std::string>(st.exit->error);
+  if (st.exit) return std::optional<std::string>();
+  return tl::unexpected(
+      std::move(r).error().context(fmt::format("sandbox {}: was its program exec'd", id)));
+}
+
 Result<> Runtime::kill(std::string_view id, int signal, bool all) {
   SandboxInfo info = SVC_TRY(read_info(id));
   if (signal <= 0 || signal >= 65)

@@ -126,6 +126,10 @@ class Runtime {
                              const CreateOptions& options = {});
   // Execs the task; fails with the exec error (e.g. NOT_FOUND for a missing binary).
   Result<> start(std::string_view id);
+  // For a sandbox created with start: whether its program was exec'd, once its child says so.
+  // nullopt: it was; a message ("exec /x: No such file or directory"): execve failed (its exit
+  // record says so too). An error only when that cannot be told (no shim, no record).
+  Result<std::optional<std::string>> await_exec(std::string_view id);
   // Signals the first process, or with all every process in the sandbox (through its cgroup).
   Result<> kill(std::string_view id, int signal, bool all = false);
   // The stop signal now, SIGKILL after the grace period (the shim's timer: it fires even when

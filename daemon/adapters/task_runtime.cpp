@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include <spdlog/spdlog.h>
+
 #include "common/fs.hpp"
 #include "isolation/etc_files.hpp"
 #include "isolation/image_user.hpp"
@@ -146,6 +148,16 @@ Result<> TaskRuntimeAdapter::release(const std::string& id) {
   // A client's attach may have released it meanwhile.
   if (!r && r.error().code() == Code::kFailedPrecondition) return {};
   return r;
+}
+
+bool TaskRuntimeAdapter::program_started(const std::string& id) {
+  auto r = runtime_.await_exec(id);
+  if (!r) {
+    spdlog::warn("tasks: {}: cannot tell whether its program started: {}", id,
+                 r.error().message());
+    return true;  // its exit, whatever it is, comes through the watch
+  }
+  return !r->has_value();
 }
 
 Result<std::vector<sch::SandboxInfo>> TaskRuntimeAdapter::list() {

@@ -36,6 +36,7 @@ class TaskRuntimeAdapter final : public scheduler::TaskRuntime {
   Result<> remove(const std::string& id) override;
   Result<std::vector<scheduler::SandboxInfo>> list() override;
   Result<> release(const std::string& id) override;
+  bool program_started(const std::string& id) override;
   // task_stdio.cpp: the shim's attach protocol as scheduler streams.
   Result<std::unique_ptr<scheduler::StdioStream>> attach(
       const std::string& id, const scheduler::AttachRequest& request) override;

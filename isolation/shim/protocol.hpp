@@ -5,6 +5,9 @@
 // One request per line on the unix socket <sandbox>/shim.sock; one reply line each:
 //   state                -> "ok created <pid>" | "ok running <pid>"
 //   start                -> "ok" once the task was exec'd | "err <errno> <text>" (exec failed)
+//   started              -> whether a started task was exec'd, once the child says: "ok" |
+//                           "ok failed <errno> <text>" (execve failed); "err 16 ..." when it
+//                           was not started
 //   kill <sig>           -> "ok" | "err <errno> <text>"     (signals the sandbox's first process)
 //   stop <sig> <ms>      -> "ok": sig now, SIGKILL after <ms> unless it exited (timer in the shim,
 //                           so it fires even when the daemon is gone)

@@ -41,6 +41,7 @@ struct Client {
   unsigned len = 0;
   bool waiting_exit = false;
   bool waiting_start = false;
+  bool waiting_exec = false;  // "started"
 };
 
 struct Config {
@@ -122,11 +123,21 @@ void resolve_start(Shim& s) {
     snprintf(text, sizeof text, "err %d %s", s.exec_errno, s.exec_error);
   else
     snprintf(text, sizeof text, "ok");
-  for (auto& c : s.clients)
+  char exec_text[720];
+  if (s.exec_errno)
+    snprintf(exec_text, sizeof exec_text, "ok failed %d %s", s.exec_errno, s.exec_error);
+  else
+    snprintf(exec_text, sizeof exec_text, "ok");
+  for (auto& c : s.clients) {
     if (c.fd >= 0 && c.waiting_start) {
       reply(c.fd, text);
       c.waiting_start = false;
     }
+    if (c.fd >= 0 && c.waiting_exec) {
+      reply(c.fd, exec_text);
+      c.waiting_exec = false;
+    }
+  }
 }
 
 void do_start(Shim& s) {
@@ -189,6 +200,13 @@ void handle_line(Shim& s, int ci, char* line) {
     }
     do_start(s);
     c.waiting_start = true;
+    if (s.exec_resolved) resolve_start(s);
+  } else if (std::strcmp(line, "started") == 0) {
+    if (s.state == State::kCreated) {
+      reply(c.fd, "err 16 the sandbox was not started");
+      return;
+    }
+    c.waiting_exec = true;
     if (s.exec_resolved) resolve_start(s);
   } else if (std::strncmp(line, "kill ", 5) == 0) {
     long sig = strtol(line + 5, nullptr, 10);

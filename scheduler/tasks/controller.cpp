@@ -352,6 +352,10 @@ void TaskController::launch_task(const std::string& id, Result<ResolvedImage> im
     return;
   }
   auto watched = runtime_.watch(id, [this, id](ExitInfo info) { on_exit(id, info); });
+  // RUNNING means the program runs: a sandbox whose execve failed goes from STARTING to
+  // STOPPED (StartFailed, 127) through its exit, and never shows RUNNING (which `svctl run -d`
+  // waits for). One round trip to the shim, which knows at once.
+  bool execd = launch.hold || runtime_.program_started(id);
 
   bool orphan = false;
   bool stop_now = false;
@@ -365,7 +369,7 @@ void TaskController::launch_task(const std::string& id, Result<ResolvedImage> im
     } else {
       Entry& e = it->second;
       if (e.task.pid == 0) e.task.pid = *pid;
-      if (e.task.state == TaskState::kStarting) {
+      if (e.task.state == TaskState::kStarting && execd) {
         // It runs, recorded or not (a retry records it): kKeep.
         (void)set_state_locked(
             e, TaskState::kRunning,
@@ -408,7 +412,8 @@ void TaskController::on_exit(const std::string& id, const ExitInfo& info) {
     return;
   // The sandbox has exited whatever the store says: every change here is kKeep (a retry
   // records it; the shim's exit record lets a restarted svcd find it again meanwhile).
-  if (t.state == TaskState::kStarting)
+  // An exit before start_task recorded RUNNING: the program ran, unless execve failed.
+  if (t.state == TaskState::kStarting && info.error.empty())
     (void)set_state_locked(e, TaskState::kRunning, "running", Unrecorded::kKeep);
   // The shim's own record of when the process started is the truth: svcd noted RUNNING a few
   // ms after it (the usage record's close takes this start too).

@@ -109,6 +109,13 @@ class TaskRuntime {
   virtual Result<std::vector<SandboxInfo>> list() = 0;
   // Lets a sandbox launched with hold run; nothing when it runs already.
   virtual Result<> release(const std::string& id) = 0;
+  // For a sandbox launched without hold: false only when its program definitely could not be
+  // exec'd (its exit, StartFailed, follows through watch); true once it was, or when that
+  // cannot be told. The task is RUNNING only after this says true.
+  virtual bool program_started(const std::string& id) {
+    (void)id;
+    return true;
+  }
   // A client of the task's stdio, through its shim (stdio.hpp).
   virtual Result<std::unique_ptr<StdioStream>> attach(const std::string& id,
                                                       const AttachRequest& request) = 0;

@@ -86,6 +86,12 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
   CHECK(noexec.exit_code == 127);
   CHECK(noexec.err.find("StartFailed") != std::string::npos);
   CHECK(noexec.err.find("/nonexistent") != std::string::npos);
+  // Detached too: a program that cannot be exec'd is an error, not a task "started" (it never
+  // shows RUNNING), as `docker run -d` says.
+  auto detached = d.svctl({"run", "-d", "--name", "noexec-d", img, "--", "/nonexistent"});
+  CHECK(detached.exit_code == 127);
+  CHECK(detached.err.find("StartFailed") != std::string::npos);
+  CHECK(detached.err.find("/nonexistent") != std::string::npos);
 
   // Logs keep both streams, tagged and in the order they were written.
   auto logs = d.svctl({"logs", "three", "-o", "json"});

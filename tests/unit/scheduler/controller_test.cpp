@@ -433,7 +433,12 @@ TEST_CASE("a sandbox whose supervisor died is Lost, with no exit code invented",
 
 TEST_CASE("a program that cannot be executed is StartFailed with the runtime's error", "[tasks]") {
   Harness h;
-  Task t = h.started(h.spec("noexec"));
+  Task t = h.tc->run(h.spec("noexec")).value();
+  h.runtime.fail_exec.insert(t.id);
+  auto events = h.tc->subscribe(t.id);
+  h.executor.run_all();
+  // Never RUNNING: `svctl run -d` waits for RUNNING and must not take this for a start.
+  CHECK(h.tc->get(t.id).value().state == TaskState::kStarting);
   ExitInfo i = exited(127);
   i.error = "exec /nonexistent: No such file or directory";
   h.runtime.exit(t.id, i);
@@ -441,6 +446,12 @@ TEST_CASE("a program that cannot be executed is StartFailed with the runtime's e
   CHECK(r.stop_reason == "StartFailed");
   CHECK(r.exit_code == 127);
   CHECK(r.stop_message.find("/nonexistent") != std::string::npos);
+  int seen = 0;
+  while (auto ev = events->next(std::chrono::milliseconds(0))) {
+    CHECK(ev->state != TaskState::kRunning);
+    ++seen;
+  }
+  CHECK(seen >= 2);  // its way to STARTING, and STOPPED
 }
 
 TEST_CASE("restart after a reboot marks vanished tasks NodeShutdown", "[tasks]") {

@@ -123,6 +123,10 @@ class FakeRuntime final : public TaskRuntime {
     watchers[id] = std::move(cb);
     return {};
   }
+  bool program_started(const std::string& id) override {
+    std::lock_guard l(mu);
+    return !fail_exec.count(id);
+  }
   Result<> signal(const std::string& id, int sig) override {
     std::lock_guard l(mu);
     signals.emplace_back(id, sig);
@@ -190,6 +194,7 @@ class FakeRuntime final : public TaskRuntime {
   std::vector<std::pair<std::string, ExecRequest>> execs;
   std::shared_ptr<FakeStdioState> stdio = std::make_shared<FakeStdioState>();
   bool fail_launch = false;
+  std::set<std::string> fail_exec;  // ids whose program "cannot be exec'd" (program_started)
   int next_pid = 1000;
 };
 
