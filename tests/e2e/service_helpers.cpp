@@ -37,9 +37,9 @@ Images* make_images() {
 }  // namespace
 
 Images& images() {
-  // Never destroyed before the tests' daemons: it lives until the binary exits (the registry
-  // process is killed with its process group then).
-  static Images* im = make_images();
+  // Destroyed when the binary exits, after every test (and its daemon) ended: the registry
+  // stops and its directory goes.
+  static std::unique_ptr<Images> im(make_images());
   return *im;
 }
 

@@ -41,6 +41,27 @@ void unmount_below(const fs::path& dir) {
 }
 
 // A busybox root file system, also as a tar (podman import).
+// Cgroups an OCI client makes svc-runtime create at the top of every hierarchy (containerd's
+// "/<namespace>/<id>" cgroupsPath leaves the namespace's directory; the runtime's shims live in
+// "svc-shims"): the ones that did not exist before the test are removed after it, once empty
+// (rmdir refuses a cgroup that is in use, such as a real svc-runtime's svc-shims).
+struct CgroupLeftovers {
+  std::vector<fs::path> made;
+  explicit CgroupLeftovers(const std::vector<std::string>& names) {
+    // The v2 root, and each v1 hierarchy's root (on v2, its children: nothing is made there).
+    std::vector<fs::path> tops = {"/sys/fs/cgroup"};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup", ec))
+      if (e.is_directory(ec)) tops.push_back(e.path());
+    for (const auto& top : tops)
+      for (const auto& n : names)
+        if (!fs::exists(top / n, ec)) made.push_back(top / n);
+  }
+  ~CgroupLeftovers() {
+    for (const auto& p : made) (void)::rmdir(p.c_str());
+  }
+};
+
 struct Root {
   TempDir dir{"svc-clients-"};
   fs::path rootfs() const { return dir.path() / "rootfs"; }
@@ -86,6 +107,7 @@ struct Podman {
 }  // namespace
 
 TEST_CASE("podman runs containers with svc-runtime, with and without --uidmap", "[oci][clients]") {
+  CgroupLeftovers leftovers({"svc-shims"});  // last to go: after podman removed its containers
   Root r;
   if (!prepare(r, {"podman", "conmon"})) return;
   auto tar = test::run(
@@ -138,6 +160,7 @@ TEST_CASE("containerd's runc shim runs containers with svc-runtime (ctr --runc-b
   if (!prepare(r, {"containerd", "ctr", "containerd-shim-runc-v2"})) return;
   const fs::path d = r.dir.path();
   const std::string ns = "svc-test-" + std::to_string(::getpid());
+  CgroupLeftovers leftovers({ns, "svc-shims"});
   {
     std::ofstream config(d / "config.toml");
     config << "version = 2\nroot = \"" << (d / "root").string() << "\"\nstate = \""
