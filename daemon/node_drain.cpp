@@ -51,10 +51,9 @@ Result<api::NodeControl::Drained> NodeDrain::drain(std::chrono::milliseconds tim
   } done{*this};
   // Admission closes first, so nothing starts behind the stops. Draining again keeps the
   // first reason (and its time).
-  if (!capacity_.cordoned())
-    capacity_.cordon(fmt::format(
-        "the node is draining since {} (svctl node drain; svctl node resume admits again)",
-        format_rfc3339(clock_.now())));
+  capacity_.cordon(
+      fmt::format("the node is draining since {} (svctl node drain; svctl node resume admits again)",
+                  format_rfc3339(clock_.now())));
   Drained out;
   // Every task that holds room (running, or on its way); queued ones wait for the resume.
   scheduler::TaskFilter filter;
@@ -94,9 +93,7 @@ Result<api::NodeControl::Drained> NodeDrain::drain(std::chrono::milliseconds tim
 }
 
 void NodeDrain::resume() {
-  if (!capacity_.cordoned()) return;
-  capacity_.uncordon();
-  spdlog::info("node resume: admission open again");
+  if (capacity_.uncordon()) spdlog::info("node resume: admission open again");
 }
 
 }  // namespace svc::daemon

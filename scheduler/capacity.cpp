@@ -34,8 +34,16 @@ bool Capacity::try_reserve(const std::string& holder, const Amount& need, std::s
 
 bool Capacity::try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
                            std::string* why) {
+  Refusal refused;
+  bool ok = try_reserve(holder, need, limit, &refused);
+  if (!ok && why) *why = std::move(refused.why);
+  return ok;
+}
+
+bool Capacity::try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
+                           Refusal* refused) {
   std::lock_guard lock(mu_);
-  return reserve_locked(holder, need, limit, false, why);
+  return reserve_locked(holder, need, limit, false, refused);
 }
 
 void Capacity::force_reserve(const std::string& holder, const Amount& need) {
@@ -48,10 +56,10 @@ void Capacity::force_reserve(const std::string& holder, const Amount& need, cons
 }
 
 bool Capacity::reserve_locked(const std::string& holder, const Amount& need, const Amount& limit,
-                              bool force, std::string* why) {
+                              bool force, Refusal* refused) {
   auto held = held_.find(holder);
   if (cordoned_ && !force && held == held_.end()) {
-    if (why) *why = *cordoned_;
+    if (refused) *refused = Refusal{true, *cordoned_};
     return false;
   }
   Amount base = reserved_;
@@ -62,7 +70,7 @@ bool Capacity::reserve_locked(const std::string& holder, const Amount& need, con
   bool ok = base.cpu_millis + need.cpu_millis <= total_.cpu_millis &&
             base.memory_bytes + need.memory_bytes <= total_.memory_bytes;
   if (!ok && !force) {
-    if (why) *why = describe_free_locked();
+    if (refused) *refused = Refusal{false, describe_free_locked()};
     return false;
   }
   reserved_ = base;
@@ -80,25 +88,34 @@ void Capacity::release(const std::string& holder) {
     reserved_.cpu_millis -= it->second.need.cpu_millis;
     reserved_.memory_bytes -= it->second.need.memory_bytes;
     held_.erase(it);
-    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+    listeners = listeners_locked();
   }
   for (auto& l : listeners) l();
 }
 
-void Capacity::cordon(std::string reason) {
-  std::lock_guard lock(mu_);
-  cordoned_ = std::move(reason);
+std::vector<std::function<void()>> Capacity::listeners_locked() const {
+  std::vector<std::function<void()>> out;
+  for (const auto& [id, l] : listeners_) out.push_back(l);
+  return out;
 }
 
-void Capacity::uncordon() {
+bool Capacity::cordon(std::string reason) {
+  std::lock_guard lock(mu_);
+  if (cordoned_) return false;
+  cordoned_ = std::move(reason);
+  return true;
+}
+
+bool Capacity::uncordon() {
   std::vector<std::function<void()>> listeners;
   {
     std::lock_guard lock(mu_);
-    if (!cordoned_) return;
+    if (!cordoned_) return false;
     cordoned_.reset();
-    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+    listeners = listeners_locked();
   }
   for (auto& l : listeners) l();
+  return true;
 }
 
 std::optional<std::string> Capacity::cordoned() const {

@@ -44,6 +44,11 @@ class Capacity {
 
   // Could `need` ever fit on an empty node?
   bool can_ever_fit(const Amount& need) const;
+  // Why try_reserve refused: admission is closed (cordon), or the node is full.
+  struct Refusal {
+    bool cordoned = false;
+    std::string why;  // for the user: the cordon's reason, or describe_free()
+  };
   // Reserves need for holder ("task:<id>", "instance:<id>"); false (and why, for the user) when
   // it does not fit now. Reserving again for the same holder replaces its amount.
   bool try_reserve(const std::string& holder, const Amount& need, std::string* why = nullptr);
@@ -51,6 +56,8 @@ class Capacity {
   // is never admitted against anything). A cpu limit of 0 means "no quota".
   bool try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
                    std::string* why = nullptr);
+  bool try_reserve(const std::string& holder, const Amount& need, const Amount& limit,
+                   Refusal* refused);
   // Reserves even when it does not fit (re-adoption after a restart: the sandbox already runs).
   void force_reserve(const std::string& holder, const Amount& need);
   void force_reserve(const std::string& holder, const Amount& need, const Amount& limit);
@@ -59,10 +66,11 @@ class Capacity {
 
   // Closed admission (svctl node drain): while cordoned, try_reserve refuses every new holder
   // and gives `reason` as why; holders already admitted keep their room and may re-reserve, and
-  // force_reserve (re-adoption) still works. uncordon() runs the release listeners, so what
-  // waits for room (queued tasks, services below their minimum) tries again.
-  void cordon(std::string reason);
-  void uncordon();
+  // force_reserve (re-adoption) still works. Cordoning again keeps the first reason (false).
+  // uncordon() runs the release listeners, so what waits for room (queued tasks, services below
+  // their minimum) tries again; false when it was not cordoned.
+  bool cordon(std::string reason);
+  bool uncordon();
   std::optional<std::string> cordoned() const;
   bool holds(const std::string& holder) const;
 
@@ -92,7 +100,8 @@ class Capacity {
     Amount limit;
   };
   bool reserve_locked(const std::string& holder, const Amount& need, const Amount& limit,
-                      bool force, std::string* why);
+                      bool force, Refusal* refused);
+  std::vector<std::function<void()>> listeners_locked() const;
 
   const Amount total_;
   mutable std::mutex mu_;

@@ -118,16 +118,12 @@ void drop_client(Shim& s, int i) {
 }
 
 void resolve_start(Shim& s) {
-  char text[700];
-  if (s.exec_errno)
+  // start's answer, and started's ("ok failed ..." is an answer, not an error of the request).
+  char text[700] = "ok", exec_text[720] = "ok";
+  if (s.exec_errno) {
     snprintf(text, sizeof text, "err %d %s", s.exec_errno, s.exec_error);
-  else
-    snprintf(text, sizeof text, "ok");
-  char exec_text[720];
-  if (s.exec_errno)
     snprintf(exec_text, sizeof exec_text, "ok failed %d %s", s.exec_errno, s.exec_error);
-  else
-    snprintf(exec_text, sizeof exec_text, "ok");
+  }
   for (auto& c : s.clients) {
     if (c.fd >= 0 && c.waiting_start) {
       reply(c.fd, text);

@@ -377,12 +377,7 @@ int ServiceController::drain_all(std::string message) {
   int drained = 0;
   {
     Lock lock(mu_);
-    for (auto& [id, e] : instances_) {
-      if (e.inst.state == InstanceState::kDraining || e.inst.state == InstanceState::kStopped)
-        continue;
-      drain_locked(e, reason::kNodeDrained, message, a);
-      ++drained;
-    }
+    for (auto& [id, e] : instances_) drained += drain_locked(e, reason::kNodeDrained, message, a);
   }
   if (drained > 0) spdlog::info("services: {} instance(s) drain: {}", drained, message);
   run(std::move(a));

@@ -177,7 +177,8 @@ class ServiceController final : public ingress::ControlPlane {
   void plan_revision_locked(RevisionEntry& r, SteadyTime now, Actions& a);
   void plan_rollout_locked(ServiceEntry& s, Actions& a);
   void start_instances_locked(RevisionEntry& r, int count, SteadyTime now, Actions& a);
-  void drain_locked(InstanceEntry& e, std::string_view reason, std::string message, Actions& a);
+  // False when the instance drains or stopped already.
+  bool drain_locked(InstanceEntry& e, std::string_view reason, std::string message, Actions& a);
   void retire_locked(RevisionEntry& r, std::string_view reason, Actions& a);
   void failed_start_locked(RevisionEntry& r, const std::string& why,
                            std::optional<Millis> ready_for, Actions& a);

@@ -213,25 +213,27 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
     do {
       id = r.rev.name + "-" + random_hex(4);
     } while (instances_.count(id));
-    std::string why;
-    if (!capacity_.try_reserve("instance:" + id, res.request(), res.limit(), &why)) {
+    scheduler::Capacity::Refusal refused;
+    if (!capacity_.try_reserve("instance:" + id, res.request(), res.limit(), &refused)) {
       r.capacity_short = true;
-      bool draining = capacity_.cordoned().has_value();  // svctl node drain: why says so
-      set_condition_locked(
-          *s, "Capacity", false, draining ? "NodeDraining" : "CapacityExhausted",
-          draining
-              ? fmt::format("cannot start {} instance(s) of {}: {}", count - started, r.rev.name,
-                            why)
-              : fmt::format(
-                    "cannot start {} more instance(s) of {} (each requests {} vCPU and {}): {}",
-                    count - started, r.rev.name, format_cpu_millis(res.cpu_request_millis),
-                    format_size_human(res.memory_request_bytes), why));
+      std::string condition, answer;  // for the service's condition, and for held requests
+      if (refused.cordoned) {  // svctl node drain: its reason says it all
+        condition = fmt::format("cannot start {} instance(s) of {}: {}", count - started,
+                                r.rev.name, refused.why);
+        answer = refused.why;  // the activator says which service could not start
+      } else {
+        condition = fmt::format(
+            "cannot start {} more instance(s) of {} (each requests {} vCPU and {}): {}",
+            count - started, r.rev.name, format_cpu_millis(res.cpu_request_millis),
+            format_size_human(res.memory_request_bytes), refused.why);
+        answer = fmt::format("no room on this node to start an instance of {}: {}", s->svc.name,
+                             refused.why);
+      }
+      set_condition_locked(*s, "Capacity", false,
+                           refused.cordoned ? "NodeDraining" : "CapacityExhausted",
+                           std::move(condition));
       if (r.waiting > 0 && c.ready + c.starting + started == 0)
-        a.fail_waiting.emplace_back(
-            r.rev.name,
-            draining ? why  // the activator says which service could not start
-                     : fmt::format("no room on this node to start an instance of {}: {}",
-                                   s->svc.name, why));
+        a.fail_waiting.emplace_back(r.rev.name, std::move(answer));
       break;
     }
     InstanceEntry e;
@@ -261,9 +263,10 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
   }
 }
 
-void ServiceController::drain_locked(InstanceEntry& e, std::string_view why, std::string message,
+bool ServiceController::drain_locked(InstanceEntry& e, std::string_view why, std::string message,
                                      Actions& a) {
-  if (e.inst.state == InstanceState::kDraining || e.inst.state == InstanceState::kStopped) return;
+  if (e.inst.state == InstanceState::kDraining || e.inst.state == InstanceState::kStopped)
+    return false;
   e.inst.state = InstanceState::kDraining;
   e.inst.draining_at = clock_.now();
   e.inst.stop_reason = std::string(why);
@@ -272,6 +275,7 @@ void ServiceController::drain_locked(InstanceEntry& e, std::string_view why, std
   // Routed: the data plane stops sending to it and says when it is idle (on_drained). Still
   // launching: the launch finds it draining and stops it instead of routing it.
   if (e.routed) a.drains.push_back(e.inst.id);
+  return true;
 }
 
 void ServiceController::retire_locked(RevisionEntry& r, std::string_view why, Actions& a) {

@@ -114,9 +114,9 @@ std::string TaskController::new_id_locked() const {
 
 // ---- capacity -------------------------------------------------------------------------------
 
-bool TaskController::reserve_locked(Entry& e, std::string* why) {
+bool TaskController::reserve_locked(Entry& e, Capacity::Refusal* refused) {
   const Resources& r = e.task.resources;
-  if (!capacity_.try_reserve(holder(e.task.id), r.request(), r.limit(), why)) return false;
+  if (!capacity_.try_reserve(holder(e.task.id), r.request(), r.limit(), refused)) return false;
   e.reserved = true;
   return true;
 }
@@ -220,15 +220,15 @@ Result<Task> TaskController::run(TaskSpec spec) {
   Entry e;
   e.task = t;
   e.recorded = t;
-  std::string why;
-  bool fits = reserve_locked(e, &why);
+  Capacity::Refusal refused;
+  bool fits = reserve_locked(e, &refused);
   if (!fits) {
     std::string need = fmt::format("the task requests {} vCPU and {} memory; {}",
                                    format_cpu_millis(resources.cpu_request_millis),
-                                   format_size_human(resources.memory_request_bytes), why);
-    if (!t.spec.queue && capacity_.cordoned())
+                                   format_size_human(resources.memory_request_bytes), refused.why);
+    if (!t.spec.queue && refused.cordoned)
       return fail(Code::kUnavailable, "cannot run the task: {}; pass --queue to start it then",
-                  why);
+                  refused.why);
     if (!t.spec.queue)
       return fail(Code::kResourceExhausted,
                   "not enough capacity: {}. Wait for tasks to finish, ask for less, or pass "

@@ -141,7 +141,7 @@ class TaskController {
   Result<Entry*> must_find_locked(std::string_view ref);
   std::string new_id_locked() const;
   static std::string holder(const std::string& id) { return "task:" + id; }
-  bool reserve_locked(Entry& e, std::string* why);
+  bool reserve_locked(Entry& e, Capacity::Refusal* refused);
   void readopt_reservation_locked(Entry& e);
   // Records e.task (changed by the caller from `before`) and announces `message` (none when
   // empty); on a store failure as `mode` says, with the error (what, on which task, the cause).
