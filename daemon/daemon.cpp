@@ -153,6 +153,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       host.seccomp.usable ? "yes" : "no", host.idmapped_mounts.usable ? "yes" : "no",
       host.kvm.flavour.empty() ? "none" : host.kvm.flavour);
 
+  if (host.cgroup.favordynmods_supported && !host.cgroup.favordynmods)
+    spdlog::info(
+        "cgroups: mounted without favordynmods, so a sandbox's move into its cgroup can wait "
+        "for an RCU grace period (4-20 ms of each cold start); remounting the cgroup file "
+        "system with it avoids that (docs/operating.md, \"Cold starts and cgroups\")");
+
   std::int64_t alloc_cpu =
       config.node.cpu_millis > 0 ? config.node.cpu_millis : std::int64_t{host.cpus} * 1000;
   std::uint64_t alloc_mem =

@@ -109,6 +109,16 @@ std::uint64_t read_mem_total(const ProbeRoots& roots) {
   return 0;
 }
 
+namespace {
+bool has_option(const std::string& options, std::string_view name) {
+  std::istringstream opts(options);
+  std::string opt;
+  while (std::getline(opts, opt, ','))
+    if (opt == name) return true;
+  return false;
+}
+}  // namespace
+
 CgroupLayout probe_cgroups(const ProbeRoots& roots) {
   CgroupLayout layout;
   layout.root = roots.sys / "fs/cgroup";
@@ -126,6 +136,8 @@ CgroupLayout probe_cgroups(const ProbeRoots& roots) {
     }
     std::string fstype, source, super;
     f >> fstype >> source >> super;
+    if (fstype == "cgroup" || fstype == "cgroup2")
+      layout.favordynmods = layout.favordynmods || has_option(super, "favordynmods");
     if (fstype == "cgroup2") {
       have_v2 = true;
       if (layout.unified.empty() || mountpoint == layout.root.string()) layout.unified = mountpoint;
@@ -136,13 +148,18 @@ CgroupLayout probe_cgroups(const ProbeRoots& roots) {
       while (std::getline(opts, opt, ',')) {
         if (opt == "rw" || opt == "ro" || opt.starts_with("name=") || opt == "xattr" ||
             opt.starts_with("release_agent") || opt == "clone_children" || opt == "noprefix" ||
-            opt == "nsdelegate" || opt == "cpuset_v2_mode")
+            opt == "nsdelegate" || opt == "cpuset_v2_mode" || opt == "favordynmods")
           continue;
         v1_controllers.insert(opt);
         real = true;
       }
       have_v1 = have_v1 || real;
     }
+  }
+  {
+    std::istringstream features(read_small(roots.sys / "kernel/cgroup/features"));
+    std::string feature;
+    while (features >> feature) layout.favordynmods_supported |= feature == "favordynmods";
   }
   // /proc/cgroups lists the controllers the kernel has and whether they are enabled.
   std::set<std::string> enabled;

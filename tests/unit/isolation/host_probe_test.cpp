@@ -86,3 +86,41 @@ TEST_CASE("MemTotal is read in bytes", "[probe]") {
   put(r.proc / "meminfo", "MemTotal:       24684092 kB\nMemFree:  1 kB\n");
   CHECK(read_mem_total(r) == 24684092ULL * 1024);
 }
+
+TEST_CASE("favordynmods: offered by the kernel, and whether a cgroup mount carries it", "[probe]") {
+  TempDir root;
+  ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
+  std::string cg = (root.path() / "sys/fs/cgroup").string();
+  put(r.proc / "cgroups", kCgroups);
+  SECTION("an old kernel: neither") {
+    put(r.proc / "self/mountinfo",
+        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n", cg));
+    auto layout = probe_cgroups(r);
+    CHECK_FALSE(layout.favordynmods_supported);
+    CHECK_FALSE(layout.favordynmods);
+  }
+  SECTION("offered, not used (this machine as installed)") {
+    put(r.sys / "kernel/cgroup/features", "nsdelegate\nfavordynmods\nmemory_localevents\n");
+    put(r.proc / "self/mountinfo",
+        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n"
+                    "40 30 0:35 / {0}/unified rw - cgroup2 cgroup2 rw\n",
+                    cg));
+    auto layout = probe_cgroups(r);
+    CHECK(layout.favordynmods_supported);
+    CHECK_FALSE(layout.favordynmods);
+  }
+  SECTION("a v1 hierarchy mounted with it: not mistaken for a controller") {
+    put(r.sys / "kernel/cgroup/features", "favordynmods\n");
+    put(r.proc / "self/mountinfo",
+        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids,favordynmods\n", cg));
+    auto layout = probe_cgroups(r);
+    CHECK(layout.favordynmods);
+    for (const auto& c : layout.controllers) CHECK(c.name != "favordynmods");
+  }
+  SECTION("cgroup2 mounted with it") {
+    put(r.sys / "kernel/cgroup/features", "favordynmods\n");
+    put(r.proc / "self/mountinfo",
+        fmt::format("40 30 0:35 / {0} rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n", cg));
+    CHECK(probe_cgroups(r).favordynmods);
+  }
+}
