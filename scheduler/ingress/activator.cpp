@@ -109,10 +109,10 @@ struct Candidate {
 
 }  // namespace
 
-std::size_t Activator::pick_locked(Revision& rev) {
+std::size_t Activator::pick_locked(Revision& rev, const Instance* avoid) {
   return pick_least_loaded(rev.instances_.size(), rev.next_, [&](std::size_t i) {
     const Instance& x = *rev.instances_[i];
-    return Candidate{x.state_ == Instance::State::kReady, x.in_flight_,
+    return Candidate{x.state_ == Instance::State::kReady && &x != avoid, x.in_flight_,
                      std::max(1, x.endpoint.concurrency)};
   });
 }
@@ -500,6 +500,21 @@ void Activator::release(Lease& lease) {
 
 void Activator::report_upstream_error(const Instance& instance, std::string why) {
   control_.on_upstream_error(instance.endpoint.id, std::move(why));
+}
+
+Lease Activator::grant_other(const Revision& revision, const Instance& avoid) {
+  Lock lock(mu_);
+  std::vector<Outcome> out;
+  auto& rev = const_cast<Revision&>(revision);  // the caller's handle; guarded by mu_ here
+  Lease lease;
+  if (!shut_down_) {
+    if (std::size_t i = pick_locked(rev, &avoid); i != kNone) {
+      rev.next_ = i + 1;
+      lease = grant_locked(rev.instances_[i], clock_.steady_now());
+    }
+  }
+  finish(lock, out);
+  return lease;
 }
 
 std::vector<ServiceGauges> Activator::gauges() const {

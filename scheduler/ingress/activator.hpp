@@ -174,6 +174,9 @@ class Activator {
   // answers it); false when an outcome is already on its way.
   bool cancel(const Revision& revision, const Waiter* waiter, std::uint64_t wait_id);
   void report_upstream_error(const Instance& instance, std::string why);
+  // A slot now on another ready instance of revision than avoid (which refused the proxy's
+  // connection: nothing of the request reached it), or an empty lease. Never holds the request.
+  Lease grant_other(const Revision& revision, const Instance& avoid);
 
   // Every routed service's counters and gauges, for Prometheus.
   std::vector<ServiceGauges> gauges() const;
@@ -190,7 +193,7 @@ class Activator {
   void release(Lease& lease);
   std::shared_ptr<Revision> revision_locked(const std::string& service, const std::string& name,
                                             SteadyTime now);
-  std::size_t pick_locked(Revision& rev);
+  std::size_t pick_locked(Revision& rev, const Instance* avoid = nullptr);
   Lease grant_locked(const std::shared_ptr<Instance>& inst, SteadyTime now);
   // Grants held requests of rev while an instance has a free slot; those granted to cold_for
   // (an instance that just became ready) carry the phases of its start.

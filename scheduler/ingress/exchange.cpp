@@ -271,6 +271,7 @@ bool Exchange::retryable(bool write_failed) const {
 Task<Io> Exchange::connect_and_send(bool pooled_ok) {
   ProxyContext& ctx = worker_.ctx();
   const RequestHead& head = down_->head();
+  connect_failed_ = false;
   for (int attempt = 0;; ++attempt) {
     up_ = attempt == 0 && pooled_ok ? worker_.pool().take(*lease_.instance()) : nullptr;
     if (!up_) {
@@ -278,7 +279,10 @@ Task<Io> Exchange::connect_and_send(bool pooled_ok) {
       phase_ = Phase::kConnecting;
       phase_deadline_ = now() + ctx.options.timeouts.upstream_connect;
       Io c = co_await up_->connect();
-      if (c != Io::kOk) co_return c;
+      if (c != Io::kOk) {
+        connect_failed_ = true;
+        co_return c;
+      }
     }
     phase_ = Phase::kAwaitingResponse;
     phase_deadline_ = SteadyTime::max();
@@ -293,7 +297,7 @@ Task<Io> Exchange::connect_and_send(bool pooled_ok) {
 Task<void> Exchange::proxy() {
   ProxyContext& ctx = worker_.ctx();
   const RequestHead& head = down_->head();
-  const std::string& id = lease_.instance()->endpoint.id;
+  std::string id = lease_.instance()->endpoint.id;
   record_.instance = id;
   forwarding_.clear();
   append_forwarding(forwarding_, head.fields, down_->client_ip(), head.authority, down_->scheme());
@@ -307,8 +311,27 @@ Task<void> Exchange::proxy() {
   request_sent_whole_ = !head.has_body() || first == Io::kEnd;
   for (auto p : request_pieces_) request_bytes_ += p.size();
 
+  bool moved = false;
   for (int attempt = 0;; ++attempt) {
     Io sent = co_await connect_and_send(attempt == 0);
+    if (sent != Io::kOk && connect_failed_ && !moved && !timed_out_) {
+      // The instance refused the connection (its app stopped listening, or it is exiting):
+      // nothing of the request reached it, so any method may go to another ready instance
+      // with a free slot, once. Without one, the 502 below explains.
+      std::string why = !instance_gone_.empty() ? instance_gone_ : up_->error();
+      if (Lease other = ctx.activator.grant_other(*revision_, *lease_.instance())) {
+        ctx.activator.report_upstream_error(*lease_.instance(),
+                                            why + " (the request went to another instance)");
+        moved = true;
+        up_.reset();
+        lease_ = std::move(other);
+        instance_gone_.clear();
+        id = lease_.instance()->endpoint.id;
+        record_.instance = id;
+        attempt = -1;  // the new instance from its first attempt: pooled connections first
+        continue;
+      }
+    }
     if (sent == Io::kOk) {
       if (attempt == 0 && !request_sent_whole_) {
         down_->release_head();

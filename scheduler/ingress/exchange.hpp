@@ -92,6 +92,7 @@ class Exchange final : public Waiter {
   bool pump_upstream_failed_ = false;
   bool timed_out_ = false;
   std::string instance_gone_;  // set when the instance was removed under the request
+  bool connect_failed_ = false;  // the last connect_and_send failed at connect: nothing sent
   bool response_started_ = false;
   bool keep_alive_ = true;
   SteadyTime sent_at_{};

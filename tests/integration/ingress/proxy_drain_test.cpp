@@ -148,3 +148,46 @@ TEST_CASE("retry: a pooled connection the instance closed is retried for GET, ne
   CHECK(occurrences(f.cp.process(a).log(), "dropped POST /echo") == 1);
   CHECK(occurrences(f.cp.process(a).log(), "request POST /echo") == before + 1);
 }
+
+TEST_CASE(
+    "retry: a refused connect goes to another ready instance, any method, and with none left is a 502",
+    "[ingress][drain][retry]") {
+  ProxyFixture f;
+  f.route("hello", "hello-00001");
+  std::string a = f.warm("hello-00001");
+  std::string b = f.warm("hello-00001");
+  // a's app is gone but nobody told the proxy yet (its exit is still on its way): its port
+  // refuses connections, and nothing of a request sent there can have reached it.
+  f.cp.process(a).kill_now();
+  HttpConnection c(f.port());
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(c.send(request_bytes("POST", "hello.localhost", "/echo", "body " + std::to_string(i))));
+    auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "body " + std::to_string(i));
+  }
+  REQUIRE(f.cp.wait_records(4));
+  for (const auto& rec : f.cp.records()) {
+    CHECK(rec.instance == b);
+    CHECK(rec.status == 200);
+  }
+  // The control plane hears why a was passed over; no request failed.
+  CHECK(f.cp.wait_event("upstream_error " + a));
+  bool explained = false;
+  for (const auto& e : f.cp.events())
+    explained = explained || (e.starts_with("upstream_error_why ") &&
+                              e.find("the request went to another instance") != std::string::npos);
+  CHECK(explained);
+  CHECK(f.proxy->metrics_text().find("svc_ingress_upstream_errors_total{service=\"hello\"} 0\n") !=
+        std::string::npos);
+
+  // With no other instance to go to, the refusal is the answer: 502 naming the instance.
+  f.cp.process(b).kill_now();
+  HttpConnection d(f.port());
+  REQUIRE(d.send(request_bytes("GET", "hello.localhost", "/")));
+  auto r = d.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 502);
+  CHECK(r->body.find("failed the request") != std::string::npos);
+}
