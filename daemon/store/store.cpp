@@ -110,9 +110,14 @@ Store::~Store() {
 }
 
 Result<> Store::migrate(const std::vector<Migration>& migrations) {
-  auto stmt = SVC_TRY(prepare_locked("PRAGMA user_version"));
-  SVC_TRY(stmt.step());
-  int current = static_cast<int>(stmt.int64(0));
+  int current = 0;
+  {
+    // Finalized before any migration runs: SQLite refuses DROP INDEX and DROP TABLE ("database
+    // table is locked") while a statement of the connection is still stepping.
+    auto stmt = SVC_TRY(prepare_locked("PRAGMA user_version"));
+    SVC_TRY(stmt.step());
+    current = static_cast<int>(stmt.int64(0));
+  }
   int latest = migrations.empty() ? 0 : migrations.back().version;
   if (current > latest)
     return fail(Code::kFailedPrecondition,

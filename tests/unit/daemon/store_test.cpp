@@ -98,6 +98,28 @@ TEST_CASE("migrations apply in order, only the missing ones", "[store]") {
   CHECK(x == 421);
 }
 
+TEST_CASE("a migration may drop an index or a table (no statement of the store is left open)",
+          "[store]") {
+  TempDir dir;
+  std::vector<Migration> v1 = {{1, "one",
+                                "CREATE TABLE a(x INTEGER, y INTEGER);"
+                                "CREATE INDEX a_x ON a(x); CREATE TABLE old(z INTEGER);"}};
+  { REQUIRE(Store::open(dir.path() / "db", v1)); }
+  std::vector<Migration> v2 = v1;
+  v2.push_back({2, "replace the index",
+                "DROP INDEX a_x; CREATE INDEX a_xy ON a(x, y); DROP TABLE old;"});
+  auto s = Store::open(dir.path() / "db", v2);
+  REQUIRE(s);
+  CHECK((*s)->schema_version() == 2);
+  int indexes = (*s)->read([](Store& st) {
+    auto stmt = st.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('a_x', 'a_xy', 'old')")
+                    .value();
+    (void)stmt.step();
+    return static_cast<int>(stmt.int64(0));
+  });
+  CHECK(indexes == 1);
+}
+
 TEST_CASE("a failing migration leaves the schema where it was", "[store]") {
   TempDir dir;
   std::vector<Migration> good = {{1, "one", "CREATE TABLE a(x INTEGER);"}};
