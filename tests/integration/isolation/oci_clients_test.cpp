@@ -40,7 +40,6 @@ void unmount_below(const fs::path& dir) {
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
 }
 
-// A busybox root file system, also as a tar (podman import).
 // Cgroups an OCI client makes svc-runtime create at the top of every hierarchy (containerd's
 // "/<namespace>/<id>" cgroupsPath leaves the namespace's directory; the runtime's shims live in
 // "svc-shims"): the ones that did not exist before the test are removed after it, once empty
@@ -62,6 +61,7 @@ struct CgroupLeftovers {
   }
 };
 
+// A busybox root file system, also as a tar (podman import).
 struct Root {
   TempDir dir{"svc-clients-"};
   fs::path rootfs() const { return dir.path() / "rootfs"; }

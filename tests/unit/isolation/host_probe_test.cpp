@@ -92,35 +92,33 @@ TEST_CASE("favordynmods: offered by the kernel, and whether a cgroup mount carri
   ProbeRoots r{root.path() / "proc", root.path() / "sys", root.path() / "dev", root.path() / "etc"};
   std::string cg = (root.path() / "sys/fs/cgroup").string();
   put(r.proc / "cgroups", kCgroups);
+  // The host: its features file (none when empty) and its mountinfo, {0} the cgroup root.
+  auto probe = [&](std::string_view features, std::string_view mountinfo) {
+    if (!features.empty()) put(r.sys / "kernel/cgroup/features", features);
+    put(r.proc / "self/mountinfo", fmt::format(fmt::runtime(mountinfo), cg));
+    return probe_cgroups(r);
+  };
   SECTION("an old kernel: neither") {
-    put(r.proc / "self/mountinfo",
-        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n", cg));
-    auto layout = probe_cgroups(r);
+    auto layout = probe("", "31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n");
     CHECK_FALSE(layout.favordynmods_supported);
     CHECK_FALSE(layout.favordynmods);
   }
   SECTION("offered, not used (this machine as installed)") {
-    put(r.sys / "kernel/cgroup/features", "nsdelegate\nfavordynmods\nmemory_localevents\n");
-    put(r.proc / "self/mountinfo",
-        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n"
-                    "40 30 0:35 / {0}/unified rw - cgroup2 cgroup2 rw\n",
-                    cg));
-    auto layout = probe_cgroups(r);
+    auto layout = probe("nsdelegate\nfavordynmods\nmemory_localevents\n",
+                        "31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n"
+                        "40 30 0:35 / {0}/unified rw - cgroup2 cgroup2 rw\n");
     CHECK(layout.favordynmods_supported);
     CHECK_FALSE(layout.favordynmods);
   }
   SECTION("a v1 hierarchy mounted with it: not mistaken for a controller") {
-    put(r.sys / "kernel/cgroup/features", "favordynmods\n");
-    put(r.proc / "self/mountinfo",
-        fmt::format("31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids,favordynmods\n", cg));
-    auto layout = probe_cgroups(r);
+    auto layout =
+        probe("favordynmods\n", "31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids,favordynmods\n");
     CHECK(layout.favordynmods);
     for (const auto& c : layout.controllers) CHECK(c.name != "favordynmods");
   }
   SECTION("cgroup2 mounted with it") {
-    put(r.sys / "kernel/cgroup/features", "favordynmods\n");
-    put(r.proc / "self/mountinfo",
-        fmt::format("40 30 0:35 / {0} rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n", cg));
-    CHECK(probe_cgroups(r).favordynmods);
+    CHECK(probe("favordynmods\n",
+                "40 30 0:35 / {0} rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n")
+              .favordynmods);
   }
 }
