@@ -153,7 +153,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
       host.seccomp.usable ? "yes" : "no", host.idmapped_mounts.usable ? "yes" : "no",
       host.kvm.flavour.empty() ? "none" : host.kvm.flavour);
 
-  if (host.cgroup.favordynmods_supported && !host.cgroup.favordynmods)
+  // On v1 a sandbox's first process moves itself through "tasks", which skips the lock this
+  // option is about (isolation/cgroups/cgroup_driver.hpp); on v2 it still waits.
+  if (host.cgroup.driver == "v2" && host.cgroup.favordynmods_supported &&
+      !host.cgroup.favordynmods)
     spdlog::info(
         "cgroups: mounted without favordynmods, so a sandbox's move into its cgroup can wait "
         "for an RCU grace period (4-20 ms of each cold start); remounting the cgroup file "

@@ -316,7 +316,10 @@ class Runtime::Creator {
     }
     SVC_TRY_CTX(std::move(made), "cgroup {}", plan_.cgroup);
     cgroup_ = plan_.cgroup;
-    procs_ = SVC_TRY_CTX(rt_.cgroups_.open_procs_files(plan_.cgroup), "cgroup {}", plan_.cgroup);
+    // S is single-threaded (a fork) and moves itself: the files that skip the kernel's global
+    // lock (cgroup_driver.hpp).
+    procs_ =
+        SVC_TRY_CTX(rt_.cgroups_.open_self_join_files(plan_.cgroup), "cgroup {}", plan_.cgroup);
     for (const auto& p : procs_) {
       sandbox_procs_.push_back(p.get());
       std::error_code ec;

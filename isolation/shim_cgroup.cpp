@@ -86,6 +86,9 @@ ShimCgroups ShimCgroups::open(const std::vector<CgroupMount>& mounts,
   ShimCgroups s;
   for (std::size_t i = 0; i < mounts.size(); ++i) {
     const CgroupMount& m = mounts[i];
+    // The shim-to-be is single-threaded and writes "0": on v1, "tasks" moves it without the
+    // kernel's global lock (cgroups/cgroup_driver.hpp, open_self_join_files).
+    const char* join_file = m.v2 ? "cgroup.procs" : "tasks";
     bool own_cgroup = i < own.size() && !own[i].empty() && own[i] != "/";
     bool holds_sandboxes = false;
     std::string prefix = m.mount_point.string() + "/";
@@ -93,12 +96,12 @@ ShimCgroups ShimCgroups::open(const std::vector<CgroupMount>& mounts,
       if (d.string().starts_with(prefix)) holds_sandboxes = true;
     if (!own_cgroup) {
       if (!holds_sandboxes) continue;  // nothing to leave, nothing to come back from
-      UniqueFd root(::open((m.mount_point / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+      UniqueFd root(::open((m.mount_point / join_file).c_str(), O_WRONLY | O_CLOEXEC));
       if (root)
         s.procs_.push_back(std::move(root));
       else
         s.skipped_.push_back(
-            sys_error(errno, "open " + (m.mount_point / "cgroup.procs").string()).message());
+            sys_error(errno, "open " + (m.mount_point / join_file).string()).message());
       continue;
     }
     fs::path dir = m.mount_point / name;
@@ -121,9 +124,9 @@ ShimCgroups ShimCgroups::open(const std::vector<CgroupMount>& mounts,
         }
       }
     }
-    UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    UniqueFd fd(::open((dir / join_file).c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) {
-      s.skipped_.push_back(sys_error(errno, "open " + (dir / "cgroup.procs").string()).message());
+      s.skipped_.push_back(sys_error(errno, "open " + (dir / join_file).string()).message());
       continue;
     }
     s.procs_.push_back(std::move(fd));

@@ -28,7 +28,8 @@ std::vector<CgroupMount> cgroup_mounts(const std::filesystem::path& proc = "/pro
 std::vector<std::string> own_cgroups(const std::vector<CgroupMount>& mounts,
                                      const std::filesystem::path& proc = "/proc");
 
-// Owns one open cgroup.procs fd per hierarchy the shim must be moved in; closed by the
+// Owns one open fd per hierarchy the shim must be moved in, for the shim-to-be (a
+// single-threaded process) to write "0" to: v1 "tasks", v2 "cgroup.procs"; closed by the
 // destructor.
 class ShimCgroups {
  public:

@@ -101,6 +101,13 @@ class CgroupDriver {
   // between clone() and execve(), so it runs in the cgroup from its first instruction. On v2 the
   // caller may instead use clone3(CLONE_INTO_CGROUP) with dir_fd().
   virtual Result<std::vector<UniqueFd>> open_procs_files(std::string_view relative) = 0;
+  // Files a single-threaded process writes "0" to, to move itself (one per hierarchy): v1's
+  // "tasks", v2's "cgroup.procs". Moving one's own thread through v1's "tasks" is the one move
+  // the kernel makes without write-locking its global cgroup_threadgroup_rwsem, whose first
+  // writer after a quiet spell waits for an RCU grace period (a cgroup.procs move took 5-16 ms
+  // here after 60 ms without one, a "tasks" move 0.03 ms). In a process with several threads
+  // it would move only the caller.
+  virtual Result<std::vector<UniqueFd>> open_self_join_files(std::string_view relative) = 0;
   // v2 only: an O_PATH|O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP).
   virtual Result<UniqueFd> dir_fd(std::string_view relative) = 0;
   virtual Result<CgroupStats> stats(std::string_view relative) = 0;

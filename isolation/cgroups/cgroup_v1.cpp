@@ -134,10 +134,18 @@ class CgroupV1 final : public CgroupDriver {
   }
 
   Result<std::vector<UniqueFd>> open_procs_files(std::string_view relative) override {
+    return open_files(relative, "cgroup.procs");
+  }
+
+  Result<std::vector<UniqueFd>> open_self_join_files(std::string_view relative) override {
+    return open_files(relative, "tasks");
+  }
+
+  Result<std::vector<UniqueFd>> open_files(std::string_view relative, const char* name) {
     SVC_TRY(check(relative));
     std::vector<UniqueFd> fds;
     for (const auto& h : present(relative)) {
-      fs::path p = h / base_ / relative / "cgroup.procs";
+      fs::path p = h / base_ / relative / name;
       UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd) return fail_errno(fmt::format("open {}", p.string()));
       fds.push_back(std::move(fd));

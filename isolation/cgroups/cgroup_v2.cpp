@@ -99,6 +99,10 @@ class CgroupV2 final : public CgroupDriver {
     return fds;
   }
 
+  Result<std::vector<UniqueFd>> open_self_join_files(std::string_view relative) override {
+    return open_procs_files(relative);
+  }
+
   Result<UniqueFd> dir_fd(std::string_view relative) override {
     SVC_TRY(check(relative));
     fs::path p = dir(relative);

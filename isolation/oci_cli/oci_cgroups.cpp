@@ -39,6 +39,10 @@ class OciCgroups final : public CgroupDriver {
     auto [d, rest] = SVC_TRY(route(name));
     return d->open_procs_files(rest);
   }
+  Result<std::vector<UniqueFd>> open_self_join_files(std::string_view name) override {
+    auto [d, rest] = SVC_TRY(route(name));
+    return d->open_self_join_files(rest);
+  }
   Result<UniqueFd> dir_fd(std::string_view name) override {
     auto [d, rest] = SVC_TRY(route(name));
     return d->dir_fd(rest);

@@ -123,16 +123,26 @@ TEST_CASE("shims leave the daemon's cgroups and the sandboxes', and touch nothin
     mounts[i].mount_point = d.path() / std::string(1, static_cast<char>('a' + i));
     REQUIRE(make_dirs(mounts[i].mount_point));
     REQUIRE(write_file_atomic(mounts[i].mount_point / "cgroup.procs", ""));
+    REQUIRE(write_file_atomic(mounts[i].mount_point / "tasks", ""));
   }
-  // In a: the daemon has its own cgroup. In b: it is in the root, but sandboxes live there.
-  // In c: root, and no sandbox (a hierarchy someone mounted for a moment).
+  mounts[1].v2 = true;
+  // In a (v1): the daemon has its own cgroup. In b (v2): it is in the root, but sandboxes live
+  // there. In c: root, and no sandbox (a hierarchy someone mounted for a moment).
   std::vector<std::string> own = {"/system.slice/svcd.service", "/", "/"};
   // The directory a real cgroupfs would fill with control files.
   REQUIRE(make_dirs(mounts[0].mount_point / "shims"));
   REQUIRE(write_file_atomic(mounts[0].mount_point / "shims/cgroup.procs", ""));
+  REQUIRE(write_file_atomic(mounts[0].mount_point / "shims/tasks", ""));
   auto s = ShimCgroups::open(mounts, own, "shims", {mounts[1].mount_point / "svc/sandboxes/x"});
-  CHECK(s.fds().size() == 2);
+  REQUIRE(s.fds().size() == 2);
   CHECK(s.skipped().empty());
+  // The shim-to-be moves itself, single-threaded: v1's "tasks" (no global lock), v2's
+  // cgroup.procs.
+  auto target = [](int fd) {
+    return std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd));
+  };
+  CHECK(target(s.fds()[0]) == mounts[0].mount_point / "shims/tasks");
+  CHECK(target(s.fds()[1]) == mounts[1].mount_point / "cgroup.procs");
   CHECK_FALSE(std::filesystem::exists(mounts[1].mount_point / "shims"));
   CHECK_FALSE(std::filesystem::exists(mounts[2].mount_point / "shims"));
 }

@@ -228,6 +228,13 @@ TEST_CASE("v1 driver: add_process and open_procs_files reach every hierarchy", "
   REQUIRE(fds);
   CHECK(fds->size() == 5);
   for (const auto& fd : *fds) CHECK(fd.get() >= 0);
+  // A process moving itself gets each hierarchy's "tasks" file (cgroup_driver.hpp).
+  auto self = t.driver->open_self_join_files("sb1");
+  REQUIRE(self);
+  REQUIRE(self->size() == 5);
+  for (const auto& fd : *self)
+    CHECK(std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd.get())).filename() ==
+          "tasks");
   CHECK(t.driver->dir_fd("sb1").error().code() == Code::kUnimplemented);
 }
 

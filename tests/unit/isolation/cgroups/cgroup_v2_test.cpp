@@ -239,6 +239,11 @@ TEST_CASE("v2 driver: procs, dir fd, remove", "[cgroups][v2]") {
   auto fds = t.driver->open_procs_files("sb1");
   REQUIRE(fds);
   CHECK(fds->size() == 1);
+  auto self = t.driver->open_self_join_files("sb1");  // v2 has no "tasks": cgroup.procs
+  REQUIRE(self);
+  REQUIRE(self->size() == 1);
+  CHECK(fs::read_symlink("/proc/self/fd/" + std::to_string(self->front().get())) ==
+        t.dir() / "cgroup.procs");
   auto dfd = t.driver->dir_fd("sb1");
   REQUIRE(dfd);
   CHECK(dfd->get() >= 0);

@@ -72,6 +72,7 @@ void FakeCgroupFs::populate(const fs::path& dir) {
     // Below h itself, not below a sibling whose name starts the same ("cpu" and "cpuset").
     if (dir != h && dir.native().rfind(h.native() + "/", 0) != 0) continue;
     put(dir / "cgroup.procs", "");
+    put(dir / "tasks", "");
     put(dir / "cgroup.event_control", "");
     for (const auto& c : controllers) {
       if (c == "cpu") {
