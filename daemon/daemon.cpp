@@ -253,6 +253,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   d->usage_meter_->set_activity(d->instance_recorder_.get());
   d->usage_meter_->start();
   d->usage_api_ = std::make_unique<billing::UsageApi>(*d->usage_store_, policy, d->clock_);
+  d->usage_api_->set_activity(d->instance_recorder_.get());
   NodeMetricsSources nm;
   nm.started_at = d->started_at_;
   nm.allocatable_cpu_millis = alloc_cpu;

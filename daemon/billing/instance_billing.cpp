@@ -29,6 +29,7 @@ InstanceExit InstanceBilling::exit_of(const svs::Instance& i) {
     e.cpu_seconds = i.end->cpu_seconds;
     e.memory_peak_bytes = i.end->memory_peak_bytes;
     e.lost = i.end->lost;
+    e.started_at = i.end->process_started_at;
   }
   // The controller's reason (ScaledDown, Crashed, ...); one that ended unseen, while svcd was
   // down, has none: its exit record, or that there is none, says how.

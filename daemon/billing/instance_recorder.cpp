@@ -117,6 +117,7 @@ Result<> InstanceUsageRecorder::on_exited(daemon::Store::Tx& tx, const std::stri
   daemon::UsageClose c;
   c.end_ms = unix_millis(exit.at);
   c.end_at_last_checkpoint = exit.lost;
+  if (exit.started_at) c.start_ms = unix_millis(*exit.started_at);
   c.cpu_ms = std::llround(exit.cpu_seconds * 1000.0);
   c.memory_peak_bytes = exit.memory_peak_bytes;
   c.reason = exit.reason;

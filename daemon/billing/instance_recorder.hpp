@@ -49,6 +49,9 @@ struct InstanceExit {
   std::string reason;  // "Exited", "OOMKilled", "ScaledDown", ...
   // It vanished while svcd was down: it ends at its record's last checkpoint.
   bool lost = false;
+  // When its process started by the shim's clock, when the exit record says: the bill's start
+  // (the record opened at svcd's note of it, a few ms later).
+  std::optional<std::chrono::system_clock::time_point> started_at;
 };
 
 class InstanceUsageRecorder final : public ActivitySource {

@@ -7,6 +7,12 @@
 
 namespace svc::billing {
 
+void fold_activity(Measured& measured, BusyState& busy, const Activity& activity) {
+  busy = activity.busy;
+  measured.requests = std::max(measured.requests, activity.requests);
+  measured.busy_ms = std::max(measured.busy_ms, activity.busy.busy_ms);
+}
+
 std::string sandbox_of(const UsageRecord& r) {
   return r.owner.kind == RunKind::kTask ? r.owner.task_id : r.owner.instance;
 }
@@ -73,9 +79,8 @@ Result<std::size_t> UsageMeter::checkpoint_once() {
     std::optional<Activity> act = activity_ ? activity_->activity(r.id) : std::nullopt;
     auto with_activity = [&](daemon::UsageCheckpoint& c) {
       if (!act) return;
-      c.busy = act->busy;
-      c.measured.requests = std::max(c.measured.requests, act->requests);
-      c.measured.busy_ms = std::max(c.measured.busy_ms, act->busy.busy_ms);
+      c.busy.emplace();
+      fold_activity(c.measured, *c.busy, *act);
       written[r.id] = *act;
     };
     bool never = r.checkpoint_ms <= r.start_ms;

@@ -54,6 +54,10 @@ class ActivitySource {
   virtual std::optional<Activity> activity(const std::string& record_id) = 0;
 };
 
+// Folds what svcd measured of an open run into its figures: the live accounting replaces the
+// stored one (it only ever grows), counts never go down.
+void fold_activity(Measured& measured, BusyState& busy, const Activity& activity);
+
 // The sandbox a record measures: the task's, or the instance's.
 std::string sandbox_of(const UsageRecord& record);
 

@@ -74,6 +74,11 @@ api::UsageRun UsageApi::to_api(const UsageRecord& r, std::int64_t now_ms) {
   return a;
 }
 
+void UsageApi::with_live(UsageRecord& r) const {
+  if (!activity_) return;
+  if (auto a = activity_->activity(r.id)) fold_activity(r.measured, r.busy, *a);
+}
+
 Result<api::UsageSummary> UsageApi::summary(const api::UsageSummaryQuery& in) {
   UsageQuery q;
   switch (in.by) {
@@ -99,7 +104,8 @@ Result<api::UsageSummary> UsageApi::summary(const api::UsageSummaryQuery& in) {
   q.now_ms = unix_millis(clock_.now());
   q.page_size = in.page_size;
   q.page_token = in.page_token;
-  UsageReport report = SVC_TRY(store_.query(q));
+  UsageReport report =
+      SVC_TRY(store_.query(q, [this](UsageRecord& r) { with_live(r); }));
   api::UsageSummary out;
   for (const auto& row : report.rows) out.rows.push_back(sums_of(row));
   out.total = sums_of(report.total);
@@ -124,7 +130,10 @@ Result<std::pair<std::vector<api::UsageRun>, std::string>> UsageApi::runs(
   std::int64_t now = unix_millis(clock_.now());
   std::vector<api::UsageRun> out;
   out.reserve(records.size());
-  for (const auto& r : records) out.push_back(to_api(r, now));
+  for (auto& r : records) {
+    if (r.open()) with_live(r);
+    out.push_back(to_api(r, now));
+  }
   return std::make_pair(std::move(out), std::move(next));
 }
 

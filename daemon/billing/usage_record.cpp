@@ -66,6 +66,10 @@ std::int64_t day_of(std::int64_t unix_ms) {
   return unix_ms >= 0 ? unix_ms / kMsPerDay : -((-unix_ms + kMsPerDay - 1) / kMsPerDay);
 }
 
+std::int64_t hour_of(std::int64_t unix_ms) {
+  return unix_ms >= 0 ? unix_ms / kMsPerHour : -((-unix_ms + kMsPerHour - 1) / kMsPerHour);
+}
+
 std::string day_name(std::int64_t day) {
   std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
   return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),

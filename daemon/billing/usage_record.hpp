@@ -135,8 +135,11 @@ std::uint64_t billed_memory_bytes(const UsageRecord& record);
 Bill compute_bill(const UsageRecord& record, std::int64_t end_ms);
 
 inline constexpr std::int64_t kMsPerDay = 86'400'000;
+inline constexpr std::int64_t kMsPerHour = 3'600'000;
 // UTC day number of a unix ms time, and its name ("2026-01-31").
 std::int64_t day_of(std::int64_t unix_ms);
+// Hour number since the epoch (floor division, as day_of).
+std::int64_t hour_of(std::int64_t unix_ms);
 std::string day_name(std::int64_t day);
 
 }  // namespace svc::billing

@@ -139,25 +139,37 @@ const std::string& insert_sql() {
   return kSql;
 }
 
-// Adds a closed record's bill to every grouping it belongs to.
-Result<> add_to_rollups(Store::Tx& tx, const b::UsageRecord& r) {
-  Statement& st = *SVC_TRY(tx.cached(
-      "INSERT INTO usage_rollup(dim, day, key, runs, run_ms, billed_seconds, vcpu_milli_seconds, "
+std::string make_rollup_upsert(const char* table, const char* period) {
+  return fmt::format(
+      "INSERT INTO {0}(dim, {1}, key, runs, run_ms, billed_seconds, vcpu_milli_seconds, "
       "memory_mib_seconds, requests, cpu_ms, cost_nanos) VALUES(?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, "
-      "?9, ?10) ON CONFLICT(dim, day, key) DO UPDATE SET runs = runs + 1, "
+      "?9, ?10) ON CONFLICT(dim, {1}, key) DO UPDATE SET runs = runs + 1, "
       "run_ms = run_ms + excluded.run_ms, billed_seconds = billed_seconds + "
       "excluded.billed_seconds, vcpu_milli_seconds = vcpu_milli_seconds + "
       "excluded.vcpu_milli_seconds, memory_mib_seconds = memory_mib_seconds + "
       "excluded.memory_mib_seconds, requests = requests + excluded.requests, "
-      "cpu_ms = cpu_ms + excluded.cpu_ms, cost_nanos = cost_nanos + excluded.cost_nanos"));
-  std::int64_t day = b::day_of(r.start_ms);
+      "cpu_ms = cpu_ms + excluded.cpu_ms, cost_nanos = cost_nanos + excluded.cost_nanos",
+      table, period);
+}
+
+// Adds a closed record's bill to every grouping it belongs to, in the day and the hour of its
+// start.
+Result<> add_to_rollups(Store::Tx& tx, const b::UsageRecord& r) {
+  static const std::string kDaySql = make_rollup_upsert("usage_rollup", "day");
+  static const std::string kHourSql = make_rollup_upsert("usage_rollup_hour", "hour");
+  Statement& by_day = *SVC_TRY(tx.cached(kDaySql));
+  Statement& by_hour = *SVC_TRY(tx.cached(kHourSql));
   auto add = [&](const std::string& dim, const std::string& key) -> Result<> {
-    SVC_TRY(st.reset());
-    st.bind(1, dim).bind(2, day).bind(3, key).bind(4, r.bill.run_ms);
-    st.bind(5, r.bill.billed_seconds).bind(6, r.bill.vcpu_milli_seconds);
-    st.bind(7, r.bill.memory_mib_seconds).bind(8, i64(r.bill.requests));
-    st.bind(9, r.measured.cpu_ms).bind(10, r.bill.cost);
-    return st.run();
+    for (auto [st, period] :
+         {std::pair{&by_day, b::day_of(r.start_ms)}, std::pair{&by_hour, b::hour_of(r.start_ms)}}) {
+      SVC_TRY(st->reset());
+      st->bind(1, dim).bind(2, period).bind(3, key).bind(4, r.bill.run_ms);
+      st->bind(5, r.bill.billed_seconds).bind(6, r.bill.vcpu_milli_seconds);
+      st->bind(7, r.bill.memory_mib_seconds).bind(8, i64(r.bill.requests));
+      st->bind(9, r.measured.cpu_ms).bind(10, r.bill.cost);
+      SVC_TRY(st->run());
+    }
+    return {};
   };
   SVC_TRY(add("all", ""));
   SVC_TRY(add("task", b::group_key(r, b::GroupBy::kTask, {})));
@@ -205,6 +217,9 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
   auto found = SVC_TRY(get_in(sel));
   if (!found) return false;
   b::UsageRecord r = std::move(*found);
+  // Request mode counts instance-seconds from the start the record opened with: the buckets
+  // already counted keep their numbers when the start is corrected below.
+  const std::int64_t origin_ms = r.start_ms;
   if (c.start_ms && *c.start_ms > 0 && !c.end_at_last_checkpoint) r.start_ms = *c.start_ms;
 
   std::int64_t end = c.end_at_last_checkpoint ? r.checkpoint_ms : c.end_ms;
@@ -216,7 +231,7 @@ Result<bool> SqlUsageStore::close_in(Store::Tx& tx, const std::string& id, const
   if (c.requests) m.requests = std::max(m.requests, *c.requests);
   if (c.busy) r.busy = *c.busy;
   if (r.owner.kind == b::RunKind::kInstance && r.mode == b::ServiceMode::kRequest) {
-    b::BusySeconds seconds(r.start_ms, r.busy);
+    b::BusySeconds seconds(origin_ms, r.busy);
     // An interval open at the end (svcd died while requests were in flight) is billed up to the
     // end: the proxy died with svcd, so nothing was served after it.
     seconds.idle(end);
@@ -386,28 +401,48 @@ Result<std::pair<std::vector<b::UsageRecord>, std::string>> SqlUsageStore::list(
 
 namespace {
 
+// A query's window [since, until), cut into what each source can sum: whole UTC days from
+// usage_rollup, whole hours from usage_rollup_hour, and the part of an hour at each edge from
+// the records themselves (by the start_ms index: at most an hour's records per edge).
 struct Window {
-  std::int64_t day_lo = kMinDay;  // whole days [day_lo, day_hi) come from the rollups
-  std::int64_t day_hi = kMaxDay;
-  std::vector<std::pair<std::int64_t, std::int64_t>> raw;  // [from, to) ms from the records
+  std::vector<std::pair<std::int64_t, std::int64_t>> days;   // [from, to) day numbers
+  std::vector<std::pair<std::int64_t, std::int64_t>> hours;  // [from, to) hour numbers
+  std::vector<std::pair<std::int64_t, std::int64_t>> raw;    // [from, to) unix ms
 };
+
+// ceil and floor of v / unit for unit > 0, for any sign of v.
+std::int64_t floor_div(std::int64_t v, std::int64_t unit) {
+  return v >= 0 ? v / unit : -((-v + unit - 1) / unit);
+}
+std::int64_t ceil_div_signed(std::int64_t v, std::int64_t unit) {
+  return -floor_div(-v, unit);
+}
 
 Window window_of(const b::UsageQuery& q) {
   Window w;
-  constexpr std::int64_t kDay = b::kMsPerDay;
-  if (q.since_ms) {
-    w.day_lo = b::day_of(*q.since_ms) + (*q.since_ms % kDay == 0 ? 0 : 1);
-  }
-  if (q.until_ms) w.day_hi = b::day_of(*q.until_ms);
-  std::int64_t lo = q.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
-  std::int64_t hi = q.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
-  if (w.day_lo >= w.day_hi) {
-    w.day_lo = w.day_hi = 0;
+  constexpr std::int64_t kDay = b::kMsPerDay, kHour = b::kMsPerHour;
+  constexpr std::int64_t kLowest = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kHighest = std::numeric_limits<std::int64_t>::max();
+  // Whole days inside the window; the unbounded sides take every day there is.
+  std::int64_t day_lo = q.since_ms ? ceil_div_signed(*q.since_ms, kDay) : kMinDay;
+  std::int64_t day_hi = q.until_ms ? floor_div(*q.until_ms, kDay) : kMaxDay;
+  std::int64_t hour_lo = q.since_ms ? ceil_div_signed(*q.since_ms, kHour) : kLowest;
+  std::int64_t hour_hi = q.until_ms ? floor_div(*q.until_ms, kHour) : kHighest;
+  std::int64_t lo = q.since_ms.value_or(kLowest);
+  std::int64_t hi = q.until_ms.value_or(kHighest);
+  if (hour_lo >= hour_hi) {  // not one whole hour: the records alone
     w.raw.emplace_back(lo, hi);
     return w;
   }
-  if (q.since_ms && *q.since_ms < w.day_lo * kDay) w.raw.emplace_back(*q.since_ms, w.day_lo * kDay);
-  if (q.until_ms && w.day_hi * kDay < *q.until_ms) w.raw.emplace_back(w.day_hi * kDay, *q.until_ms);
+  if (day_lo < day_hi) {
+    w.days.emplace_back(day_lo, day_hi);
+    if (q.since_ms && hour_lo < day_lo * 24) w.hours.emplace_back(hour_lo, day_lo * 24);
+    if (q.until_ms && day_hi * 24 < hour_hi) w.hours.emplace_back(day_hi * 24, hour_hi);
+  } else {
+    w.hours.emplace_back(hour_lo, hour_hi);
+  }
+  if (q.since_ms && *q.since_ms < hour_lo * kHour) w.raw.emplace_back(*q.since_ms, hour_lo * kHour);
+  if (q.until_ms && hour_hi * kHour < *q.until_ms) w.raw.emplace_back(hour_hi * kHour, *q.until_ms);
   return w;
 }
 
@@ -471,28 +506,37 @@ Sql parts_sql(const Window& w, b::GroupBy by, bool grouped, const std::string& d
   }
   Sql out;
   auto part = [&](std::string text) { out.text += (out.text.empty() ? "" : " UNION ALL ") + text; };
-  auto days = [&] {
-    out.params.emplace_back(w.day_lo);
-    out.params.emplace_back(w.day_hi);
-  };
-  if (w.day_lo < w.day_hi) {
-    part(fmt::format("SELECT {} AS k, {} FROM usage_rollup WHERE dim = ? AND day >= ? AND day < ?",
-                     rollup_key, kRollupFigures));
+  // A rollup table over [from, to) of its period: its rows of this dim, and for a label the
+  // runs without it (all runs minus the labelled ones, period by period).
+  auto rollup = [&](const char* table, const char* period, const std::string& key,
+                    std::int64_t from, std::int64_t to) {
+    auto range = [&] {
+      out.params.emplace_back(from);
+      out.params.emplace_back(to);
+    };
+    part(fmt::format("SELECT {} AS k, {} FROM {} WHERE dim = ? AND {} >= ? AND {} < ?", key,
+                     kRollupFigures, table, period, period));
     out.params.emplace_back(dim);
-    days();
+    range();
     if (grouped && by == b::GroupBy::kLabel) {
-      // Runs without the label: all runs minus the labelled ones, day by day.
-      part(fmt::format(
-          "SELECT '' AS k, {} FROM usage_rollup WHERE dim = 'all' AND day >= ? AND day < ?",
-          kRollupFigures));
-      days();
-      part(
-          fmt::format("SELECT '' AS k, {} FROM usage_rollup WHERE dim = ? AND day >= ? AND day < ?",
-                      kNegatedFigures));
+      part(fmt::format("SELECT '' AS k, {} FROM {} WHERE dim = 'all' AND {} >= ? AND {} < ?",
+                       kRollupFigures, table, period, period));
+      range();
+      part(fmt::format("SELECT '' AS k, {} FROM {} WHERE dim = ? AND {} >= ? AND {} < ?",
+                       kNegatedFigures, table, period, period));
       out.params.emplace_back(dim);
-      days();
+      range();
     }
-  }
+  };
+  for (const auto& [from, to] : w.days) rollup("usage_rollup", "day", rollup_key, from, to);
+  // By day, an hour's rows are keyed by the hour's day (SQLite's integer division truncates
+  // toward zero, so the floor for hours before 1970 is spelled out).
+  std::string hour_key =
+      grouped && by == b::GroupBy::kDay
+          ? "(CASE WHEN hour >= 0 THEN hour / 24 ELSE -((23 - hour) / 24) END)"
+          : rollup_key;
+  for (const auto& [from, to] : w.hours)
+    rollup("usage_rollup_hour", "hour", hour_key, from, to);
   for (const auto& [from, to] : w.raw) {
     part(
         fmt::format("SELECT {} AS k, {} FROM usage_records r{} WHERE r.end_ms IS NOT NULL AND "
@@ -552,7 +596,8 @@ std::optional<std::int64_t> parse_day(std::string_view name) {
 
 }  // namespace
 
-Result<b::UsageReport> SqlUsageStore::query(const b::UsageQuery& q) {
+Result<b::UsageReport> SqlUsageStore::query(const b::UsageQuery& q,
+                                            const std::function<void(b::UsageRecord&)>& live) {
   SVC_TRY(b::validate(q));
   const Window w = window_of(q);
   const std::string dim = dim_of(q);
@@ -599,12 +644,14 @@ Result<b::UsageReport> SqlUsageStore::query(const b::UsageQuery& q) {
     }
     // Open runs: billed up to now, folded into the rows and the totals.
     auto open = SVC_TRY(open_records_locked(s));
+    if (live)
+      for (auto& r : open) live(r);
     b::UsageQuery everything = q;
     everything.page_token.clear();
     everything.page_size = std::numeric_limits<int>::max();
-    b::UsageReport live = b::aggregate(open, everything);
-    report.total.add(live.total);
-    b::merge_rows(rows, live.rows);
+    b::UsageReport so_far = b::aggregate(open, everything);
+    report.total.add(so_far.total);
+    b::merge_rows(rows, so_far.rows);
     report.rows = b::page_of(std::move(rows), q, &report.next_page_token);
     return report;
   });

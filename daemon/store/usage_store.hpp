@@ -7,9 +7,11 @@
 // close changes nothing), computes its bill and adds it to the rollups in the same transaction,
 // so a run is never billed twice nor lost between the record and its sums.
 //
-// Queries sum whole UTC days from usage_rollup and the partial days at the window's edges from
-// usage_records (by the start_ms index); runs still open are billed up to now in C++ by
-// billing::aggregate, so their figures grow without any write.
+// Queries sum whole UTC days from usage_rollup, whole hours at the window's edges from
+// usage_rollup_hour, and the part of an hour at each edge from usage_records (by the start_ms
+// index); runs still open are billed up to now in C++ by billing::aggregate, so their figures
+// grow without any write.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,7 +96,11 @@ class SqlUsageStore {
   // Records by start time then id; next_page_token "" on the last page.
   Result<std::pair<std::vector<billing::UsageRecord>, std::string>> list(
       const UsageRecordFilter& filter);
-  Result<billing::UsageReport> query(const billing::UsageQuery& query);
+  // live: applied to each open record before it is billed up to now (svcd's in-memory figures
+  // since the record's last checkpoint).
+  Result<billing::UsageReport> query(
+      const billing::UsageQuery& query,
+      const std::function<void(billing::UsageRecord&)>& live = nullptr);
   Result<UsageTotals> totals();
 
  private:

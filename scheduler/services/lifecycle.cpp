@@ -179,7 +179,7 @@ void ServiceController::launch_failed(const std::string& id, const std::string& 
     std::string revision = it->second.inst.revision;
     capacity_.release("instance:" + id);
     // A sandbox that ran (and so has a usage record) ends now.
-    it->second.inst.end = InstanceEnd{clock_.now(), 0, 0, false};
+    it->second.inst.end = InstanceEnd{clock_.now(), 0, 0, false, std::nullopt};
     if (it->second.inst.stop_reason.empty())
       it->second.inst.stop_reason = std::string(reason::kStartFailed);
     if (auto r = store_.end_instance(it->second.inst); !r)
@@ -220,7 +220,7 @@ void ServiceController::handle_exit(const std::string& id, const scheduler::Exit
     if (e.routed) a.removals.emplace_back(id, crashed ? e.inst.stop_message : why);
     capacity_.release("instance:" + id);
     e.inst.end = InstanceEnd{info.exited_at.value_or(clock_.now()), info.cpu_seconds,
-                             info.memory_peak_bytes, info.lost};
+                             info.memory_peak_bytes, info.lost, info.started_at};
     if (auto w = store_.end_instance(e.inst); !w)
       spdlog::error("services: forget instance {}: {}", id, w.error().message());
     service = e.inst.service;
@@ -353,12 +353,12 @@ Result<> ServiceController::recover(bool node_rebooted) {
         // Its end, from its exit record; one nobody wants any more ends now (it is killed).
         Instance ended_row = row != rows.end() ? row->second : Instance{};
         ended_row.id = id;
-        ended_row.end = InstanceEnd{clock_.now(), 0, 0, false};
+        ended_row.end = InstanceEnd{clock_.now(), 0, 0, false, std::nullopt};
         if (sb.status == scheduler::SandboxInfo::Status::kLost) ended_row.end->lost = true;
         if (sb.status == scheduler::SandboxInfo::Status::kExited && sb.exit)
           ended_row.end =
               InstanceEnd{sb.exit->exited_at.value_or(clock_.now()), sb.exit->cpu_seconds,
-                          sb.exit->memory_peak_bytes, sb.exit->lost};
+                          sb.exit->memory_peak_bytes, sb.exit->lost, sb.exit->started_at};
         if (auto w = store_.end_instance(ended_row); !w)
           spdlog::error("services: forget instance {}: {}", id, w.error().message());
         ++(known ? ended : orphans);
@@ -391,7 +391,7 @@ Result<> ServiceController::recover(bool node_rebooted) {
     for (auto& [id, row] : rows) {
       if (sandboxes.count(id)) continue;
       // Its sandbox is gone without a trace: it ends when it was last seen alive.
-      row.end = InstanceEnd{clock_.now(), 0, 0, true};
+      row.end = InstanceEnd{clock_.now(), 0, 0, true, std::nullopt};
       if (auto w = store_.end_instance(row); !w)
         spdlog::error("services: forget instance {}: {}", id, w.error().message());
     }

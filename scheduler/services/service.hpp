@@ -136,6 +136,9 @@ struct InstanceEnd {
   // Its sandbox vanished without an exit record (seen so after a restart): it ends when it was
   // last seen alive.
   bool lost = false;
+  // When its first process started, as the exit record says (the shim's clock at the start): the
+  // run's start for its bill, a few ms before svcd noted started_at.
+  std::optional<TimePoint> process_started_at;
 };
 
 struct Instance {

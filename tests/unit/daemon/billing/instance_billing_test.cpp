@@ -107,7 +107,7 @@ struct Harness {
   void end(svs::Instance i, std::int64_t ms, bool lost = false) {
     at(ms);
     i.stop_reason = "ScaledDown";
-    i.end = svs::InstanceEnd{clock.now(), 2.5, 90ULL << 20, lost};
+    i.end = svs::InstanceEnd{clock.now(), 2.5, 90ULL << 20, lost, std::nullopt};
     REQUIRE(services->end_instance(i));
   }
   std::optional<UsageRecord> record(const std::string& id) {
@@ -278,7 +278,7 @@ TEST_CASE("a restart carries open instance records on and closes those of vanish
   control.on_busy(kept.id, false, h.at(12'900));
   h.at(15'000);
   kept.adopted = true;
-  kept.end = svs::InstanceEnd{h.clock.now(), 3.0, 0, false};
+  kept.end = svs::InstanceEnd{h.clock.now(), 3.0, 0, false, std::nullopt};
   REQUIRE(services.end_instance(kept));
   auto k = h.record(kept.id);
   REQUIRE(k);

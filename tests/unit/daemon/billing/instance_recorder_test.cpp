@@ -5,6 +5,7 @@
 
 #include "common/fs.hpp"
 #include "daemon/billing/instance_recorder.hpp"
+#include "daemon/billing/usage_api.hpp"
 #include "tests/unit/scheduler/fakes.hpp"
 
 using namespace svc;
@@ -52,10 +53,12 @@ struct Harness {
     REQUIRE(recorder->on_started(tx, r));
     REQUIRE(tx.commit());
   }
-  void exit(const std::string& id, std::int64_t ms, bool lost = false) {
+  void exit(const std::string& id, std::int64_t ms, bool lost = false,
+            std::optional<std::chrono::system_clock::time_point> process_started = {}) {
     at(ms);
     InstanceExit e;
     e.at = clock.now();
+    e.started_at = process_started;
     e.cpu_seconds = 1.25;
     e.memory_peak_bytes = 100 << 20;
     e.reason = "ScaledDown";
@@ -120,6 +123,75 @@ TEST_CASE("instances in request mode bill start-up, busy seconds and shut-down",
   CHECK(r.bill.vcpu_milli_seconds == 7 * 1000);
   CHECK(r.measured.busy_ms == 203);
   CHECK(r.measured.requests == 3);
+}
+
+TEST_CASE("an instance's bill starts when its process started, as its exit record says",
+          "[billing][instances]") {
+  // svcd notes the start (t0) a few ms after the shim started the process (t0 - 4 ms).
+  const auto process_started = std::chrono::milliseconds(-4);
+  SECTION("instance mode: the run is the process's whole life") {
+    Harness h;
+    h.start(h.run("i1", ServiceMode::kInstance));
+    h.exit("i1", 9'998, false, h.t0 + process_started);
+    UsageRecord r = h.get("i1");
+    CHECK(r.start_ms == unix_millis(h.t0) - 4);
+    CHECK(r.bill.run_ms == 10'002);
+    CHECK(r.bill.billed_seconds == 11);
+  }
+  SECTION("request mode: the seconds already counted keep their numbers") {
+    Harness h;
+    h.start(h.run("i1", ServiceMode::kRequest));
+    h.traffic("i1");
+    h.recorder->on_draining("i1", h.at(20'500));
+    h.exit("i1", 21'200, false, h.t0 + process_started);
+    UsageRecord r = h.get("i1");
+    CHECK(r.start_ms == unix_millis(h.t0) - 4);
+    CHECK(r.bill.run_ms == 21'204);
+    CHECK(r.bill.billed_seconds == 7);  // as without the correction: 0, 1, 5, 7, 8, 20, 21
+  }
+  SECTION("a lost instance keeps the start it was recorded with") {
+    Harness h;
+    h.start(h.run("i1", ServiceMode::kInstance));
+    h.exit("i1", 5'000, true, h.t0 + process_started);
+    CHECK(h.get("i1").start_ms == unix_millis(h.t0));
+  }
+}
+
+TEST_CASE("usage queries see an open instance's requests at once, not at the next checkpoint",
+          "[billing][instances]") {
+  Harness h;
+  h.start(h.run("i1", ServiceMode::kRequest));
+  h.traffic("i1");  // ready at 1.5 s, 3 requests busy in seconds 5, 7 and 8
+  h.at(9'000);
+  UsageApi plain(h.usage, h.policy, h.clock);
+  UsageApi live(h.usage, h.policy, h.clock);
+  live.set_activity(h.recorder.get());
+  api::UsageSummaryQuery q;
+  q.by = api::UsageGroupBy::kService;
+  // The record holds what it opened with: no meter tick has written anything since.
+  auto stored = plain.summary(q).value();
+  REQUIRE(stored.rows.size() == 1);
+  CHECK(stored.rows[0].requests == 0);
+  CHECK(stored.rows[0].billed_seconds == 0);
+  auto now = live.summary(q).value();
+  REQUIRE(now.rows.size() == 1);
+  CHECK(now.rows[0].name == "hello");
+  CHECK(now.rows[0].open_runs == 1);
+  CHECK(now.rows[0].requests == 3);
+  CHECK(now.rows[0].billed_seconds == 5);  // 0, 1 (start-up), 5, 7, 8
+  CHECK(now.total.requests == 3);
+  api::UsageRunsQuery rq;
+  rq.service = "hello";
+  auto runs = live.runs(rq).value().first;
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].requests == 3);
+  CHECK(runs[0].billed_seconds == 5);
+  CHECK(runs[0].busy_ms == 203);
+  // Once it has exited the record itself has them.
+  h.exit("i1", 9'500);
+  auto closed = plain.summary(q).value();
+  REQUIRE(closed.rows.size() == 1);
+  CHECK(closed.rows[0].requests == 3);
 }
 
 TEST_CASE("request mode: the service's choice wins over the default, which is config's",

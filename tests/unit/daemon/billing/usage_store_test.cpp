@@ -227,7 +227,7 @@ TEST_CASE("usage store: sums by every grouping equal the reference", "[billing][
        {By{GroupBy::kTask, ""}, By{GroupBy::kService, ""}, By{GroupBy::kRevision, ""},
         By{GroupBy::kDay, ""}, By{GroupBy::kLabel, "team"}, By{GroupBy::kLabel, "env"},
         By{GroupBy::kLabel, "nobody-has-it"}}) {
-    for (int w = 0; w < 12; ++w) {
+    for (int w = 0; w < 16; ++w) {
       UsageQuery q;
       q.by = by.by;
       q.label_key = by.label;
@@ -238,6 +238,20 @@ TEST_CASE("usage store: sums by every grouping equal the reference", "[billing][
         q.since_ms = kT0 / kMsPerDay * kMsPerDay + 2 * kMsPerDay;
         q.until_ms = *q.since_ms + 3 * kMsPerDay;
       }
+      const std::int64_t day3 = kT0 / kMsPerDay * kMsPerDay + 3 * kMsPerDay;
+      if (w == 12) {  // inside one day, both edges inside an hour
+        q.since_ms = day3 + 2 * kMsPerHour + 1'234'567;
+        q.until_ms = day3 + 9 * kMsPerHour + 42'000;
+      }
+      if (w == 13) {  // whole hours across a day's end
+        q.since_ms = day3 + 20 * kMsPerHour;
+        q.until_ms = day3 + 29 * kMsPerHour;
+      }
+      if (w == 14) {  // less than one whole hour, across an hour's end
+        q.since_ms = day3 + 5 * kMsPerHour - 600'000;
+        q.until_ms = day3 + 5 * kMsPerHour + 900'000;
+      }
+      if (w == 15) q.since_ms = now - 7 * kMsPerDay - 17;  // --since 7d: until now
       if (q.since_ms && q.until_ms && *q.since_ms >= *q.until_ms) q.until_ms.reset();
       INFO("by " << group_by_name(by.by) << " " << by.label << " window " << w);
       auto first = db.usage.query(q);
@@ -261,6 +275,50 @@ TEST_CASE("usage store: sums by every grouping equal the reference", "[billing][
       CHECK(paged == aggregate(stored, q).rows);
     }
   }
+}
+
+TEST_CASE("usage store: the hourly rollups of records closed before them are what closing adds",
+          "[billing][usage_store]") {
+  Db db;
+  std::mt19937 rng(20261202);
+  auto records = random_records(rng, 400);
+  {
+    Store::Tx tx = db.store->begin().value();
+    for (const auto& r : records) REQUIRE(SqlUsageStore::insert_closed_in(tx, r));
+    REQUIRE(tx.commit());
+  }
+  auto dump = [&] {
+    std::vector<std::string> rows;
+    db.store->read([&](Store& s) {
+      auto st = s.prepare(
+                     "SELECT dim, hour, key, runs, run_ms, billed_seconds, vcpu_milli_seconds, "
+                     "memory_mib_seconds, requests, cpu_ms, cost_nanos FROM usage_rollup_hour "
+                     "ORDER BY dim, hour, key")
+                    .value();
+      while (st.step().value()) {
+        std::string row = st.text(0) + "|" + st.text(2);
+        for (int i : {1, 3, 4, 5, 6, 7, 8, 9, 10}) row += fmt::format("|{}", st.int64(i));
+        rows.push_back(std::move(row));
+      }
+    });
+    return rows;
+  };
+  auto added = dump();
+  REQUIRE(added.size() > 400);  // every record is in several dims
+  // The migration that made the table, run again over the same records, fills it alike.
+  const Migration* hourly = nullptr;
+  for (const auto& m : builtin_migrations())
+    if (m.name == "usage rollups per hour") hourly = &m;
+  REQUIRE(hourly);
+  {
+    Store::Tx tx = db.store->begin().value();
+    REQUIRE(tx.exec("DROP TABLE usage_rollup_hour"));
+    auto migrated = tx.exec(hourly->sql);
+    INFO((migrated ? std::string() : migrated.error().message()));
+    REQUIRE(migrated);
+    REQUIRE(tx.commit());
+  }
+  CHECK(dump() == added);
 }
 
 TEST_CASE("usage store: bad queries are refused with the field named", "[billing][usage_store]") {
