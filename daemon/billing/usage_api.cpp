@@ -104,8 +104,7 @@ Result<api::UsageSummary> UsageApi::summary(const api::UsageSummaryQuery& in) {
   q.now_ms = unix_millis(clock_.now());
   q.page_size = in.page_size;
   q.page_token = in.page_token;
-  UsageReport report =
-      SVC_TRY(store_.query(q, [this](UsageRecord& r) { with_live(r); }));
+  UsageReport report = SVC_TRY(store_.query(q, [this](UsageRecord& r) { with_live(r); }));
   api::UsageSummary out;
   for (const auto& row : report.rows) out.rows.push_back(sums_of(row));
   out.total = sums_of(report.total);

@@ -61,14 +61,13 @@ Bill compute_bill(const UsageRecord& r, std::int64_t end_ms) {
   return b;
 }
 
-std::int64_t day_of(std::int64_t unix_ms) {
-  // Floor division: times before 1970 are not billed, but stay well-defined.
-  return unix_ms >= 0 ? unix_ms / kMsPerDay : -((-unix_ms + kMsPerDay - 1) / kMsPerDay);
+std::int64_t floor_div(std::int64_t v, std::int64_t unit) {
+  return v >= 0 ? v / unit : -((-v + unit - 1) / unit);
 }
 
-std::int64_t hour_of(std::int64_t unix_ms) {
-  return unix_ms >= 0 ? unix_ms / kMsPerHour : -((-unix_ms + kMsPerHour - 1) / kMsPerHour);
-}
+// Floor division: times before 1970 are not billed, but stay well-defined.
+std::int64_t day_of(std::int64_t unix_ms) { return floor_div(unix_ms, kMsPerDay); }
+std::int64_t hour_of(std::int64_t unix_ms) { return floor_div(unix_ms, kMsPerHour); }
 
 std::string day_name(std::int64_t day) {
   std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};

@@ -140,6 +140,11 @@ inline constexpr std::int64_t kMsPerHour = 3'600'000;
 std::int64_t day_of(std::int64_t unix_ms);
 // Hour number since the epoch (floor division, as day_of).
 std::int64_t hour_of(std::int64_t unix_ms);
+// v / unit rounded toward minus infinity (unit > 0), and toward plus infinity.
+std::int64_t floor_div(std::int64_t v, std::int64_t unit);
+inline std::int64_t ceil_div_signed(std::int64_t v, std::int64_t unit) {
+  return -floor_div(-v, unit);
+}
 std::string day_name(std::int64_t day);
 
 }  // namespace svc::billing

@@ -410,24 +410,16 @@ struct Window {
   std::vector<std::pair<std::int64_t, std::int64_t>> raw;    // [from, to) unix ms
 };
 
-// ceil and floor of v / unit for unit > 0, for any sign of v.
-std::int64_t floor_div(std::int64_t v, std::int64_t unit) {
-  return v >= 0 ? v / unit : -((-v + unit - 1) / unit);
-}
-std::int64_t ceil_div_signed(std::int64_t v, std::int64_t unit) {
-  return -floor_div(-v, unit);
-}
-
 Window window_of(const b::UsageQuery& q) {
   Window w;
   constexpr std::int64_t kDay = b::kMsPerDay, kHour = b::kMsPerHour;
   constexpr std::int64_t kLowest = std::numeric_limits<std::int64_t>::min();
   constexpr std::int64_t kHighest = std::numeric_limits<std::int64_t>::max();
   // Whole days inside the window; the unbounded sides take every day there is.
-  std::int64_t day_lo = q.since_ms ? ceil_div_signed(*q.since_ms, kDay) : kMinDay;
-  std::int64_t day_hi = q.until_ms ? floor_div(*q.until_ms, kDay) : kMaxDay;
-  std::int64_t hour_lo = q.since_ms ? ceil_div_signed(*q.since_ms, kHour) : kLowest;
-  std::int64_t hour_hi = q.until_ms ? floor_div(*q.until_ms, kHour) : kHighest;
+  std::int64_t day_lo = q.since_ms ? b::ceil_div_signed(*q.since_ms, kDay) : kMinDay;
+  std::int64_t day_hi = q.until_ms ? b::floor_div(*q.until_ms, kDay) : kMaxDay;
+  std::int64_t hour_lo = q.since_ms ? b::ceil_div_signed(*q.since_ms, kHour) : kLowest;
+  std::int64_t hour_hi = q.until_ms ? b::floor_div(*q.until_ms, kHour) : kHighest;
   std::int64_t lo = q.since_ms.value_or(kLowest);
   std::int64_t hi = q.until_ms.value_or(kHighest);
   if (hour_lo >= hour_hi) {  // not one whole hour: the records alone
@@ -531,12 +523,10 @@ Sql parts_sql(const Window& w, b::GroupBy by, bool grouped, const std::string& d
   for (const auto& [from, to] : w.days) rollup("usage_rollup", "day", rollup_key, from, to);
   // By day, an hour's rows are keyed by the hour's day (SQLite's integer division truncates
   // toward zero, so the floor for hours before 1970 is spelled out).
-  std::string hour_key =
-      grouped && by == b::GroupBy::kDay
-          ? "(CASE WHEN hour >= 0 THEN hour / 24 ELSE -((23 - hour) / 24) END)"
-          : rollup_key;
-  for (const auto& [from, to] : w.hours)
-    rollup("usage_rollup_hour", "hour", hour_key, from, to);
+  std::string hour_key = grouped && by == b::GroupBy::kDay
+                             ? "(CASE WHEN hour >= 0 THEN hour / 24 ELSE -((23 - hour) / 24) END)"
+                             : rollup_key;
+  for (const auto& [from, to] : w.hours) rollup("usage_rollup_hour", "hour", hour_key, from, to);
   for (const auto& [from, to] : w.raw) {
     part(
         fmt::format("SELECT {} AS k, {} FROM usage_records r{} WHERE r.end_ms IS NOT NULL AND "

@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
       {"`svctl usage --by task` (200 names)", {svctl_path(), "--host", d.host(), "usage"}},
       {"`svctl usage --by label:team`",
        {svctl_path(), "--host", d.host(), "usage", "--by", "label:team"}},
-      {"`svctl usage --by service --since 7d` (a partial day from the records)",
+      {"`svctl usage --by service --since 7d` (its partial day: whole hours from the hourly "
+       "rollups, part of an hour from the records)",
        {svctl_path(), "--host", d.host(), "usage", "--by", "service", "--since", "7d"}},
       {"`svctl usage --by service --since 1h`",
        {svctl_path(), "--host", d.host(), "usage", "--by", "service", "--since", "1h"}},
