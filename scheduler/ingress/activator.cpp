@@ -342,13 +342,13 @@ std::shared_ptr<Instance> Activator::remove_instance(const std::string& id) {
   return inst;
 }
 
-void Activator::fail_waiting(const std::string& revision, const std::string& why) {
+void Activator::fail_waiting(const std::string& revision, const std::string& why, int status) {
   Lock lock(mu_);
   std::vector<Outcome> out;
   auto it = revisions_.find(revision);
   if (it == revisions_.end()) return;
   auto rev = it->second;
-  drop_waiting_locked(*rev, out, 502, why, clock_.steady_now());
+  drop_waiting_locked(*rev, out, status, why, clock_.steady_now());
   maybe_forget_locked(rev);
   finish(lock, out);
 }

@@ -157,7 +157,7 @@ class Activator {
   void drain_instance(const std::string& id);
   // The removed instance (so the proxy can drop its pooled connections), or nullptr.
   std::shared_ptr<Instance> remove_instance(const std::string& id);
-  void fail_waiting(const std::string& revision, const std::string& why);
+  void fail_waiting(const std::string& revision, const std::string& why, int status = 502);
   std::vector<RevisionLoad> load() const;
 
   // --- the readiness prober ---

@@ -163,9 +163,11 @@ class DataPlane {
   virtual void drain_instance(const std::string& instance_id) = 0;
   // It is gone (exited, killed): what is in flight on it ends (502 if no response started).
   virtual void remove_instance(const std::string& instance_id, std::string why) = 0;
-  // A start for revision failed: requests held for it that no instance can take now answer 502
-  // with why (the control plane calls it when it has no start in progress for that revision).
-  virtual void fail_waiting(const std::string& revision, std::string why) = 0;
+  // A start for revision failed: requests held for it that no instance can take now answer
+  // status with why (the control plane calls it when it has no start in progress for that
+  // revision): 502 when a start failed, 503 (with Retry-After) when none could begin, the node
+  // being full or drained.
+  virtual void fail_waiting(const std::string& revision, std::string why, int status = 502) = 0;
   virtual std::vector<RevisionLoad> load() const = 0;
 };
 

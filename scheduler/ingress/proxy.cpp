@@ -215,8 +215,8 @@ void Proxy::remove_instance(const std::string& instance_id, std::string why) {
   for (auto& w : impl_->workers) w->post_purge(inst->serial, why);
 }
 
-void Proxy::fail_waiting(const std::string& revision, std::string why) {
-  impl_->ctx.activator.fail_waiting(revision, why);
+void Proxy::fail_waiting(const std::string& revision, std::string why, int status) {
+  impl_->ctx.activator.fail_waiting(revision, why, status);
 }
 
 std::vector<RevisionLoad> Proxy::load() const { return impl_->ctx.activator.load(); }

@@ -47,7 +47,7 @@ class Proxy final : public DataPlane {
   void add_instance(InstanceEndpoint endpoint, Readiness readiness) override;
   void drain_instance(const std::string& instance_id) override;
   void remove_instance(const std::string& instance_id, std::string why) override;
-  void fail_waiting(const std::string& revision, std::string why) override;
+  void fail_waiting(const std::string& revision, std::string why, int status = 502) override;
   std::vector<RevisionLoad> load() const override;
 
  private:

@@ -176,7 +176,8 @@ void ServiceController::run(Actions a) {
     for (auto& route : a.routes) data_plane_->set_route(std::move(route));
     for (const auto& name : a.unroutes) data_plane_->remove_route(name);
     for (auto& [id, why] : a.removals) data_plane_->remove_instance(id, std::move(why));
-    for (auto& [rev, why] : a.fail_waiting) data_plane_->fail_waiting(rev, std::move(why));
+    for (auto& f : a.fail_waiting)
+      data_plane_->fail_waiting(f.revision, std::move(f.why), f.status);
     for (const auto& id : a.drains) data_plane_->drain_instance(id);
   }
   for (auto& job : a.launches) executor_.post([this, job = std::move(job)] { launch(job); });

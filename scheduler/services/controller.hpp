@@ -152,7 +152,11 @@ class ServiceController final : public ingress::ControlPlane {
     std::vector<Launch> launches;
     std::vector<std::string> drains;
     std::vector<std::pair<std::string, std::string>> removals;  // data plane: (id, why)
-    std::vector<std::pair<std::string, std::string>> fail_waiting;
+    struct FailWaiting {
+      std::string revision, why;
+      int status = 502;  // 503: no start could begin (no room, node drained)
+    };
+    std::vector<FailWaiting> fail_waiting;
     std::vector<Stop> stops;
     std::vector<std::pair<std::string, std::string>> archives;  // (service, id): keep logs
     std::vector<std::string> kills;     // sandboxes nobody wants: SIGKILL and remove

@@ -198,11 +198,12 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
   bool nothing_runs = c.ready + c.starting == 0;
   if (!r.backoff.allowed(now)) {
     if (r.waiting > 0 && nothing_runs)
-      a.fail_waiting.emplace_back(
-          r.rev.name, fmt::format("the last cold start of {} failed: {}; the next attempt is in {}",
-                                  r.rev.name, r.backoff.last_error(),
-                                  format_duration(Millis(std::chrono::ceil<std::chrono::seconds>(
-                                      r.backoff.not_before() - now)))));
+      a.fail_waiting.push_back(
+          {r.rev.name,
+           fmt::format("the last cold start of {} failed: {}; the next attempt is in {}",
+                       r.rev.name, r.backoff.last_error(),
+                       format_duration(Millis(std::chrono::ceil<std::chrono::seconds>(
+                           r.backoff.not_before() - now))))});
     arm_retry_locked(r, now);
     return;
   }
@@ -226,14 +227,13 @@ void ServiceController::start_instances_locked(RevisionEntry& r, int count, Stea
             "cannot start {} more instance(s) of {} (each requests {} vCPU and {}): {}",
             count - started, r.rev.name, format_cpu_millis(res.cpu_request_millis),
             format_size_human(res.memory_request_bytes), refused.why);
-        answer = fmt::format("no room on this node to start an instance of {}: {}", s->svc.name,
-                             refused.why);
+        answer = fmt::format("no room on this node for another instance: {}", refused.why);
       }
       set_condition_locked(*s, "Capacity", false,
                            refused.cordoned ? "NodeDraining" : "CapacityExhausted",
                            std::move(condition));
       if (r.waiting > 0 && c.ready + c.starting + started == 0)
-        a.fail_waiting.emplace_back(r.rev.name, std::move(answer));
+        a.fail_waiting.push_back({r.rev.name, std::move(answer), 503});  // may pass: retry
       break;
     }
     InstanceEntry e;
@@ -308,8 +308,8 @@ void ServiceController::failed_start_locked(RevisionEntry& r, const std::string&
     // A crash loop: held requests that nothing can take now get the reason at once.
     Counts c = count_locked(r.rev.name);
     if (c.ready + c.starting == 0)
-      a.fail_waiting.emplace_back(r.rev.name,
-                                  fmt::format("cold start of {} failed: {}", r.rev.name, why));
+      a.fail_waiting.push_back(
+          {r.rev.name, fmt::format("cold start of {} failed: {}", r.rev.name, why)});
     arm_retry_locked(r, now);
   } else {
     a.rescan = true;  // the first failure is replaced at once

@@ -99,7 +99,9 @@ TEST_CASE("node drain: tasks and instances stop, nothing starts until resume, se
     CHECK(run.exit_code != 0);
     CHECK(run.err.find("the node is draining") != std::string::npos);
     Response refused = get(d.service_url("cold"), 20s);
-    CHECK(refused.status == 502);  // as for any cold start that cannot happen: the body says why
+    // Nothing failed: the start could not begin, so 503 with Retry-After, and the body says why.
+    CHECK(refused.status == 503);
+    CHECK(refused.headers["retry-after"] == "1");
     CHECK(refused.body.find("the node is draining") != std::string::npos);
     // A task queued for room waits for the resume.
     REQUIRE(d.svctl({"run", "-d", "--queue", "--name", "later", images().busybox, "--", "sleep",

@@ -234,7 +234,10 @@ TEST_CASE("activator: fail_waiting answers that revision's held requests 502 wit
   CHECK(f.load_of("hello-00001")->waiting == 0);
   // The queue is free again.
   f.act.set_route(route("hello", {{"hello-00001", 100, ""}}, 1));
-  f.request("hello", Admission::Kind::kQueued, 3);
+  auto c = f.request("hello", Admission::Kind::kQueued, 3);
+  // No start could begin (a full or drained node): the status the control plane gives.
+  f.act.fail_waiting("hello-00001", "no room on this node for another instance: cpu", 503);
+  CHECK(c->status == 503);
 }
 
 TEST_CASE("activator: removing a route answers held requests 503 and new ones 404",

@@ -373,6 +373,8 @@ TEST_CASE("capacity: no room is said clearly, held requests fail, room freed sta
   REQUIRE_FALSE(h.dp.failed.empty());
   CHECK(h.dp.failed.back().first == "hello-00001");
   CHECK(h.dp.failed.back().second.find("no room on this node") != std::string::npos);
+  // Nothing failed: the node is full for now, so held requests hear 503 (and Retry-After).
+  CHECK(h.dp.failed_status.back() == 503);
   auto st = h.sc->get("hello");
   const Condition* cap = h.condition(*st, "Capacity");
   REQUIRE(cap);
@@ -419,6 +421,7 @@ TEST_CASE("node drain: every instance drains, none starts while cordoned, resume
   CHECK(h.runtime.launched.size() == 1);
   REQUIRE_FALSE(h.dp.failed.empty());
   CHECK(h.dp.failed.back().second.find("the node is draining") != std::string::npos);
+  CHECK(h.dp.failed_status.back() == 503);
   const Condition* cap = h.condition(*h.sc->get("hello"), "Capacity");
   REQUIRE(cap);
   CHECK(cap->message.find("the node is draining") != std::string::npos);
@@ -458,6 +461,7 @@ TEST_CASE(
   h.demand("hello-00001", 2);
   REQUIRE_FALSE(h.dp.failed.empty());
   CHECK(h.dp.failed.back().second.find("exited with code 1 while serving") != std::string::npos);
+  CHECK(h.dp.failed_status.back() == 502);  // a start that failed
   st = h.sc->get("hello");
   CHECK(h.condition(*st, "ColdStart")->message.find("2 times in a row") != std::string::npos);
   CHECK_FALSE(h.condition(*st, "Ready")->status);

@@ -52,10 +52,11 @@ class FakeDataPlane final : public ingress::DataPlane {
     endpoints.erase(id);
     draining.erase(id);
   }
-  void fail_waiting(const std::string& revision, std::string why) override {
+  void fail_waiting(const std::string& revision, std::string why, int status) override {
     std::lock_guard l(mu);
     log.push_back("fail " + revision);
     failed.emplace_back(revision, std::move(why));
+    failed_status.push_back(status);
   }
   std::vector<ingress::RevisionLoad> load() const override {
     std::lock_guard l(mu);
@@ -99,6 +100,7 @@ class FakeDataPlane final : public ingress::DataPlane {
   std::set<std::string> draining;
   std::vector<std::pair<std::string, std::string>> removed;
   std::vector<std::pair<std::string, std::string>> failed;
+  std::vector<int> failed_status;  // beside failed
   std::map<std::string, ingress::RevisionLoad> loads;
 };
 
