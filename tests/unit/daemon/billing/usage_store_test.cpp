@@ -16,12 +16,6 @@ namespace {
 
 constexpr std::int64_t kT0 = 1'800'000'000'000;  // 2027-01-15T08:00:00Z
 
-struct Db {
-  TempDir dir;
-  std::unique_ptr<Store> store = Store::open(dir.path() / "svcd.db").value();
-  SqlUsageStore usage{*store};
-};
-
 UsageRecord task_record(std::string id, std::string name, std::int64_t start) {
   UsageRecord r;
   r.id = "task:" + id;
@@ -94,6 +88,22 @@ std::vector<UsageRecord> random_records(std::mt19937& rng, int n) {
   }
   return out;
 }
+
+struct Db {
+  TempDir dir;
+  std::unique_ptr<Store> store = Store::open(dir.path() / "svcd.db").value();
+  SqlUsageStore usage{*store};
+
+  // n random closed runs (random_records), inserted in one transaction.
+  std::vector<UsageRecord> insert_random(unsigned seed, int n) {
+    std::mt19937 rng(seed);
+    auto records = random_records(rng, n);
+    Store::Tx tx = store->begin().value();
+    for (const auto& r : records) REQUIRE(SqlUsageStore::insert_closed_in(tx, r));
+    REQUIRE(tx.commit());
+    return records;
+  }
+};
 
 void check_same(const UsageReport& sql, const UsageReport& ref) {
   REQUIRE(sql.rows.size() == ref.rows.size());
@@ -199,13 +209,8 @@ TEST_CASE("usage store: checkpoints keep the measured detail, closes only grow i
 
 TEST_CASE("usage store: sums by every grouping equal the reference", "[billing][usage_store]") {
   Db db;
-  std::mt19937 rng(20261201);
-  auto records = random_records(rng, 600);
-  {
-    Store::Tx tx = db.store->begin().value();
-    for (const auto& r : records) REQUIRE(SqlUsageStore::insert_closed_in(tx, r));
-    REQUIRE(tx.commit());
-  }
+  auto records = db.insert_random(20261201, 600);
+  std::mt19937 rng(20261203);  // the windows' edges
   // A few runs still open, started on the last days.
   for (int i = 0; i < 8; ++i) {
     UsageRecord r = i % 2 ? task_record(fmt::format("o{}", i), "etl", kT0 + 9 * kMsPerDay + i)
@@ -280,13 +285,7 @@ TEST_CASE("usage store: sums by every grouping equal the reference", "[billing][
 TEST_CASE("usage store: the hourly rollups of records closed before them are what closing adds",
           "[billing][usage_store]") {
   Db db;
-  std::mt19937 rng(20261202);
-  auto records = random_records(rng, 400);
-  {
-    Store::Tx tx = db.store->begin().value();
-    for (const auto& r : records) REQUIRE(SqlUsageStore::insert_closed_in(tx, r));
-    REQUIRE(tx.commit());
-  }
+  auto records = db.insert_random(20261202, 400);
   auto dump = [&] {
     std::vector<std::string> rows;
     db.store->read([&](Store& s) {
