@@ -166,16 +166,16 @@ void add_run_command(CLI::App& app, Context& ctx) {
     }
     if (o->detach) {
       task = wait_started(ctx, task);
-      if (ctx.json())
-        print_json(std::cout, task);
-      else
-        std::cout << task.id() << "\n";
+      if (ctx.json()) print_json(std::cout, task);
       if (task.stop_reason() == "ImagePullFailed" || task.stop_reason() == "StartFailed") {
+        // As docker run -d: no id on stdout for a task that never ran (scripts take stdout as
+        // the id of a running task); the error names it, for svctl logs and svctl rm.
         std::string why;
         int rc = task_exit_code(task, &why);
-        std::cerr << "svctl: " << why << "\n";
+        std::cerr << "svctl: " << why << " (task " << task.id() << ")\n";
         return rc;
       }
+      if (!ctx.json()) std::cout << task.id() << "\n";
       return kExitOk;
     }
     if (attached) return run_attached(ctx, *o, task);

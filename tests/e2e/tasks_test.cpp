@@ -92,6 +92,8 @@ TEST_CASE("run: exit codes, stdout and stderr in order, logs, --rm", "[e2e][task
   CHECK(detached.exit_code == 127);
   CHECK(detached.err.find("StartFailed") != std::string::npos);
   CHECK(detached.err.find("/nonexistent") != std::string::npos);
+  CHECK(detached.out.empty());  // no id of a task that never ran; the error names it
+  CHECK(d.svctl({"logs", "noexec-d"}).exit_code == 0);
 
   // Logs keep both streams, tagged and in the order they were written.
   auto logs = d.svctl({"logs", "three", "-o", "json"});
