@@ -1,8 +1,9 @@
 // Warm proxy benchmark (label bench; prints Markdown for docs/BENCHMARKS.md, asserts nothing).
 // One svc-test-httpd instance on loopback serving 1 KiB responses (/bytes?n=1024), reached
 //   direct   by the load generator itself,
-//   svc      through the ingress proxy (in this process, `threads` io threads, the instance
-//            added as a ready instance with a free slot for every connection),
+//   svc      through the ingress proxy (in a child process of its own, as nginx is one,
+//            `threads` io threads, the instance added as a ready instance with a free slot for
+//            every connection),
 //   nginx    through Debian's nginx as a reverse proxy (the same number of workers, upstream
 //            keep-alive, the X-Forwarded-* headers svc also adds).
 // Two measurements per target, rounds interleaved so drift on a shared machine hits all alike:
@@ -14,10 +15,12 @@
 // Usage: bench_ingress [SECONDS=5] [ROUNDS=3] [THREADS=1] [CONNECTIONS=16]
 // Run it under `flock /tmp/svc-bench.lock` so two engineers' benchmarks never overlap.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -268,6 +271,47 @@ std::string nginx_conf(const std::string& dir, int listen, int upstream, int wor
 
 }  // namespace
 
+// The child's part: svc's proxy in front of the instance at app_port, until stop_fd reads EOF.
+// Its port goes to port_fd (0 if it could not start). Returns the exit code.
+int run_proxy(int app_port, int threads, int port_fd, int stop_fd) {
+  SystemClock clock;
+  BenchControlPlane cp;
+  ingress::ProxyOptions options;
+  options.listen = "127.0.0.1:0";
+  options.threads = threads;
+  auto proxy = ingress::Proxy::start(options, cp, clock);
+  int port = 0;
+  if (!proxy) {
+    std::cerr << "bench_ingress: " << proxy.error().message() << "\n";
+    (void)!::write(port_fd, &port, sizeof port);
+    return 1;
+  }
+  (*proxy)->set_route(ingress::ServiceRoute{"hello", {{"hello-00001", 100, ""}}, 1000, 30s});
+  ingress::InstanceEndpoint ep;
+  ep.id = "hello-00001-bench";
+  ep.service = "hello";
+  ep.revision = "hello-00001";
+  ep.port = static_cast<std::uint16_t>(app_port);
+  ep.concurrency = 10'000;  // never the limit here: this measures the proxy, not admission
+  ep.make_socket = []() -> Result<UniqueFd> {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail_errno("socket");
+    return UniqueFd(fd);
+  };
+  (*proxy)->add_instance(ep, ingress::Readiness{});
+  while (!cp.ready) std::this_thread::sleep_for(1ms);
+  port = (*proxy)->port();
+  (void)!::write(port_fd, &port, sizeof port);
+  for (;;) {  // until EOF: the parent closed its end (or died)
+    char c;
+    ssize_t n = ::read(stop_fd, &c, 1);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    break;
+  }
+  (*proxy)->stop(1s);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 5;
   int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
@@ -287,30 +331,39 @@ int main(int argc, char** argv) {
     std::cerr << "bench_ingress: svc-test-httpd did not start: " << app.log() << "\n";
     return 1;
   }
-  SystemClock clock;
-  BenchControlPlane cp;
-  ingress::ProxyOptions options;
-  options.listen = "127.0.0.1:0";
-  options.threads = threads;
-  auto proxy = ingress::Proxy::start(options, cp, clock);
-  if (!proxy) {
-    std::cerr << "bench_ingress: " << proxy.error().message() << "\n";
+  // svc's proxy runs in a process of its own, as nginx does: the paced generator below must not
+  // share a process (its allocator, its scheduling) with one proxy and not the other.
+  int port_pipe[2], stop_pipe[2];
+  if (::pipe2(port_pipe, O_CLOEXEC) != 0 || ::pipe2(stop_pipe, O_CLOEXEC) != 0) {
+    std::cerr << "bench_ingress: pipe: " << std::strerror(errno) << "\n";
     return 1;
   }
-  (*proxy)->set_route(ingress::ServiceRoute{"hello", {{"hello-00001", 100, ""}}, 1000, 30s});
-  ingress::InstanceEndpoint ep;
-  ep.id = "hello-00001-bench";
-  ep.service = "hello";
-  ep.revision = "hello-00001";
-  ep.port = static_cast<std::uint16_t>(app.port());
-  ep.concurrency = 10'000;  // never the limit here: this measures the proxy, not admission
-  ep.make_socket = []() -> Result<UniqueFd> {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail_errno("socket");
-    return UniqueFd(fd);
+  pid_t proxy_pid = ::fork();
+  if (proxy_pid < 0) {
+    std::cerr << "bench_ingress: fork: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  if (proxy_pid == 0) {
+    ::close(port_pipe[0]);
+    ::close(stop_pipe[1]);
+    _exit(run_proxy(app.port(), threads, port_pipe[1], stop_pipe[0]));
+  }
+  ::close(port_pipe[1]);
+  ::close(stop_pipe[0]);
+  int proxy_port = 0;
+  if (::read(port_pipe[0], &proxy_port, sizeof proxy_port) != sizeof proxy_port ||
+      proxy_port <= 0) {
+    std::cerr << "bench_ingress: svc's proxy did not start\n";
+    ::waitpid(proxy_pid, nullptr, 0);
+    return 1;
+  }
+  ::close(port_pipe[0]);
+  auto stop_proxy = [&] {
+    if (stop_pipe[1] < 0) return;
+    ::close(stop_pipe[1]);  // EOF: the proxy stops
+    stop_pipe[1] = -1;
+    ::waitpid(proxy_pid, nullptr, 0);
   };
-  (*proxy)->add_instance(ep, ingress::Readiness{});
-  while (!cp.ready) std::this_thread::sleep_for(1ms);
 
   TempDir dir("svc-bench-nginx-");
   int nginx_port = free_port();
@@ -322,11 +375,12 @@ int main(int argc, char** argv) {
                    (dir.path() / "nginx.out").string());
   if (!wait_port(nginx_port)) {
     std::cerr << "bench_ingress: nginx did not listen\n";
+    stop_proxy();
     return 1;
   }
 
   const std::vector<std::pair<std::string, int>> targets = {
-      {"direct", app.port()}, {"svc ingress", (*proxy)->port()}, {"nginx", nginx_port}};
+      {"direct", app.port()}, {"svc ingress", proxy_port}, {"nginx", nginx_port}};
   std::map<std::string, std::vector<double>> rate, p50, p90, p99;
   // Warm-up: every path, connection pools filled.
   for (auto& [name, port] : targets) (void)paced(port, 2000, 0.5, conns);
@@ -349,7 +403,7 @@ int main(int argc, char** argv) {
   }
   std::string load_after = loadavg();
   nginx.stop(SIGQUIT, 10s);
-  (*proxy)->stop(1s);
+  stop_proxy();
 
   double direct_rate = median(rate["direct"]);
   std::cout << "### Warm proxy: 1 KiB responses, keep-alive, " << rounds << " rounds of " << seconds
