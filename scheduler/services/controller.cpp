@@ -334,18 +334,39 @@ Result<DeployResult> ServiceController::deploy(ServiceSpec spec, const std::atom
 }
 
 Result<ServiceStatus> ServiceController::get(std::string_view name) const {
-  Lock lock(mu_);
-  auto it = services_.find(name);
-  if (it == services_.end())
-    return fail(Code::kNotFound, "no service \"{}\" (see `svctl services`)", name);
-  return status_locked(it->second);
+  std::vector<ServiceStatus> out;
+  {
+    Lock lock(mu_);
+    auto it = services_.find(name);
+    if (it == services_.end())
+      return fail(Code::kNotFound, "no service \"{}\" (see `svctl services`)", name);
+    out.push_back(status_locked(it->second));
+  }
+  with_live_load(out);
+  return std::move(out.front());
 }
 
 std::vector<ServiceStatus> ServiceController::list() const {
-  Lock lock(mu_);
   std::vector<ServiceStatus> out;
-  for (const auto& [name, s] : services_) out.push_back(status_locked(s));
+  {
+    Lock lock(mu_);
+    for (const auto& [name, s] : services_) out.push_back(status_locked(s));
+  }
+  with_live_load(out);
   return out;
+}
+
+void ServiceController::with_live_load(std::vector<ServiceStatus>& statuses) const {
+  if (!data_plane_) return;
+  std::map<std::string, ingress::InstanceLoad, std::less<>> now;
+  for (auto& revision : data_plane_->load())
+    for (auto& i : revision.instances) now.emplace(i.id, std::move(i));
+  for (auto& st : statuses)
+    for (auto& inst : st.instances)
+      if (auto it = now.find(inst.id); it != now.end()) {
+        inst.in_flight = it->second.in_flight;
+        inst.requests_total = std::max(inst.requests_total, it->second.requests_total);
+      }
 }
 
 Result<> ServiceController::remove(std::string_view name) {

@@ -168,6 +168,10 @@ class ServiceController final : public ingress::ControlPlane {
   // controller.cpp
   void run(Actions a);
   ServiceStatus status_locked(const ServiceEntry& s) const;
+  // The data plane's counts now (in flight, requests served) over the instances of statuses
+  // made under the lock, which hold those of the last scale pass. Without mu_: the data plane
+  // takes its own locks.
+  void with_live_load(std::vector<ServiceStatus>& statuses) const;
   ingress::ServiceRoute route_locked(const ServiceEntry& s) const;
   void set_condition_locked(ServiceEntry& s, const std::string& type, bool status,
                             std::string reason, std::string message);

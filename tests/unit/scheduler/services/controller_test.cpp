@@ -282,6 +282,34 @@ TEST_CASE("cold start: a held request starts one instance at once, routed with i
   CHECK(h.runtime.launched.size() == 1);
 }
 
+TEST_CASE("describe shows an instance's requests as the data plane counts them now, not at the "
+          "last scale pass",
+          "[services][controller]") {
+  Harness h;
+  h.deploy(h.spec());
+  h.demand("hello-00001", 1);
+  REQUIRE(h.runtime.launched.size() == 1);
+  std::string id = h.runtime.launched.begin()->first;
+  h.ready_all();
+  {
+    // The data plane served 3 requests and has 1 in flight; no scale pass ran since.
+    std::lock_guard l(h.dp.mu);
+    ingress::RevisionLoad& load = h.dp.loads["hello-00001"];
+    load.service = "hello";
+    load.revision = "hello-00001";
+    load.instances.push_back({id, 1, true, false, 3, 40});
+  }
+  auto st = h.sc->get("hello");
+  REQUIRE(st);
+  REQUIRE(st->instances.size() == 1);
+  CHECK(st->instances[0].requests_total == 3);
+  CHECK(st->instances[0].in_flight == 1);
+  auto all = h.sc->list();
+  REQUIRE(all.size() == 1);
+  REQUIRE(all[0].instances.size() == 1);
+  CHECK(all[0].instances[0].requests_total == 3);
+}
+
 TEST_CASE("idle: the instance drains, stops with its grace period, and everything is released",
           "[services][controller]") {
   Harness h;
