@@ -502,6 +502,21 @@ void Activator::report_upstream_error(const Instance& instance, std::string why)
   control_.on_upstream_error(instance.endpoint.id, std::move(why));
 }
 
+void Activator::refused(const Instance& instance, std::string why) {
+  Lock lock(mu_);
+  std::vector<Outcome> out;
+  auto it = instances_.find(instance.endpoint.id);
+  if (it != instances_.end() && it->second.get() == &instance &&
+      it->second->state_ == Instance::State::kReady) {
+    Instance& inst = *it->second;
+    inst.state_ = Instance::State::kNotReady;
+    inst.routable = false;
+    events_.push_back(
+        Event{Event::Kind::kNotReady, it->second, nullptr, 0, false, {}, std::move(why)});
+  }
+  finish(lock, out);
+}
+
 Lease Activator::grant_other(const Revision& revision, const Instance& avoid) {
   Lock lock(mu_);
   std::vector<Outcome> out;

@@ -174,6 +174,10 @@ class Activator {
   // answers it); false when an outcome is already on its way.
   bool cancel(const Revision& revision, const Waiter* waiter, std::uint64_t wait_id);
   void report_upstream_error(const Instance& instance, std::string why);
+  // A ready instance refused the proxy's connection (nothing listens on its port: its app
+  // stopped, or is exiting): nothing new is routed to it, and the control plane hears
+  // on_not_ready(why). What it has in flight is left to finish.
+  void refused(const Instance& instance, std::string why);
   // A slot now on another ready instance of revision than avoid (which refused the proxy's
   // connection: nothing of the request reached it), or an empty lease. Never holds the request.
   Lease grant_other(const Revision& revision, const Instance& avoid);

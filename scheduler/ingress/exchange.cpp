@@ -315,10 +315,14 @@ Task<void> Exchange::proxy() {
   for (int attempt = 0;; ++attempt) {
     Io sent = co_await connect_and_send(attempt == 0);
     if (sent != Io::kOk && connect_failed_ && !moved && !timed_out_) {
-      // The instance refused the connection (its app stopped listening, or it is exiting):
+      // The instance could not be reached (its app stopped listening, or it is exiting):
       // nothing of the request reached it, so any method may go to another ready instance
-      // with a free slot, once. Without one, the 502 below explains.
+      // with a free slot, once.
       std::string why = !instance_gone_.empty() ? instance_gone_ : up_->error();
+      // Refused: nothing listens on its port. Nothing new goes to it, and the control plane
+      // hears so (and replaces it).
+      const bool refused = instance_gone_.empty() && up_ && up_->refused();
+      if (refused) ctx.activator.refused(*lease_.instance(), why);
       if (Lease other = ctx.activator.grant_other(*revision_, *lease_.instance())) {
         ctx.activator.report_upstream_error(*lease_.instance(),
                                             why + " (the request went to another instance)");
@@ -329,6 +333,19 @@ Task<void> Exchange::proxy() {
         id = lease_.instance()->endpoint.id;
         record_.instance = id;
         attempt = -1;  // the new instance from its first attempt: pooled connections first
+        continue;
+      }
+      if (refused) {
+        // No other instance has room: the request waits for one, as a request at zero does
+        // (it was never sent), instead of failing. Its deadline is still its arrival's.
+        moved = true;
+        up_.reset();
+        lease_ = Lease{};
+        Admit again = co_await admit();
+        if (again != Admit::kProceed) co_return;  // admit() answered it (504, 503, ...)
+        id = lease_.instance()->endpoint.id;
+        record_.instance = id;
+        attempt = -1;
         continue;
       }
     }

@@ -60,6 +60,7 @@ Task<Io> Http1Upstream::connect() {
   }
   tcp::endpoint to(asio::ip::address_v4::loopback(), instance_->endpoint.port);
   co_await socket_.async_connect(to, asio::redirect_error(asio::use_awaitable, ec));
+  refused_ = ec == asio::error::connection_refused;
   if (ec) co_return fail(ec, "connect to port " + std::to_string(instance_->endpoint.port));
   socket_.set_option(tcp::no_delay(true), ec);
   co_return Io::kOk;

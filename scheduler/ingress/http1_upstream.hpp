@@ -26,6 +26,8 @@ class Http1Upstream final : public Upstream {
 
   // make_socket, then a TCP connect to 127.0.0.1:<port> in the instance's namespace.
   Task<Io> connect();
+  // The last connect() was refused (ECONNREFUSED): nothing listens on the instance's port.
+  bool refused() const { return refused_; }
   const std::shared_ptr<Instance>& instance() const { return instance_; }
   // For the pool: the instance has not closed it and sent nothing unasked (one recv with
   // MSG_PEEK, no blocking).
@@ -68,6 +70,7 @@ class Http1Upstream final : public Upstream {
   bool got_bytes_ = false;
   bool reused_ = false;
   bool broken_ = false;  // an error or cut message: never reused
+  bool refused_ = false;
   bool request_done_ = false;
   SteadyTime idle_since_{};
   std::string error_;

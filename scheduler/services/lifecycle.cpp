@@ -276,8 +276,30 @@ void ServiceController::handle_not_ready(const std::string& id, const std::strin
     auto it = instances_.find(id);
     if (it == instances_.end() || it->second.stopping) return;
     InstanceEntry& e = it->second;
-    std::string message = "not ready: " + why;
     auto rit = revisions_.find(e.inst.revision);
+    if (e.inst.state == InstanceState::kReady) {
+      // It was serving and refused the proxy's connection: nothing listens on its port any
+      // more. The data plane routes nothing new to it; what it has in flight may finish within
+      // its stop grace period. Replaced as a crash is (with its back-off).
+      std::optional<Millis> ready_for;
+      if (e.ready_since)
+        ready_for = std::chrono::duration_cast<Millis>(clock_.steady_now() - *e.ready_since);
+      std::string message = "stopped accepting connections while serving (" + why + ")";
+      e.inst.state = InstanceState::kDraining;
+      e.inst.draining_at = clock_.now();
+      e.inst.stop_reason = std::string(reason::kStoppedListening);
+      e.inst.stop_message = message;
+      e.stopping = true;
+      persist_instance_locked(e);
+      a.stops.push_back(Stop{id, e.stop_signal, e.stop_grace});
+      spdlog::warn("services: instance {} {}", id, message);
+      if (rit != revisions_.end() && !rit->second.retired)
+        failed_start_locked(rit->second, message, ready_for, a);
+      lock.unlock();
+      run(std::move(a));
+      return;
+    }
+    std::string message = "not ready: " + why;
     if (rit != revisions_.end())
       message = fmt::format("not ready within {}: {}",
                             format_duration(rit->second.rev.spec.readiness_timeout), why);

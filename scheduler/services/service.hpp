@@ -124,6 +124,7 @@ inline constexpr std::string_view kNodeDrained = "NodeDrained";  // svctl node d
 inline constexpr std::string_view kCrashed = "Crashed";          // exited while serving
 inline constexpr std::string_view kStartFailed = "StartFailed";  // launch failed or exited early
 inline constexpr std::string_view kNotReady = "NotReady";        // never passed its readiness
+inline constexpr std::string_view kStoppedListening = "StoppedListening";  // refused, serving
 inline constexpr std::string_view kOomKilled = "OOMKilled";
 inline constexpr std::string_view kLost = "Lost";  // its sandbox vanished
 }  // namespace reason

@@ -150,7 +150,8 @@ TEST_CASE("retry: a pooled connection the instance closed is retried for GET, ne
 }
 
 TEST_CASE(
-    "retry: a refused connect goes to another ready instance, any method, and with none left is a 502",
+    "retry: a refused connect goes to another ready instance, any method, and with none left "
+    "waits for a new one - the refusing instance gets nothing more",
     "[ingress][drain][retry]") {
   ProxyFixture f;
   f.route("hello", "hello-00001");
@@ -181,13 +182,31 @@ TEST_CASE(
   CHECK(explained);
   CHECK(f.proxy->metrics_text().find("svc_ingress_upstream_errors_total{service=\"hello\"} 0\n") !=
         std::string::npos);
+  // Nothing listens on a's port: the control plane hears it is not ready, and only the first
+  // request tried it.
+  CHECK(f.cp.wait_event("not_ready " + a));
+  bool said_refused = false;
+  for (const auto& e : f.cp.events())
+    said_refused =
+        said_refused || (e.starts_with("not_ready_why ") && e.find("refused") != std::string::npos);
+  CHECK(said_refused);
 
-  // With no other instance to go to, the refusal is the answer: 502 naming the instance.
+  // With no other instance to go to, the request was never sent anywhere: it waits for a new
+  // instance as a request at zero does, and gets its answer from it.
+  StartPolicy starts;
+  starts.auto_start = true;
+  f.cp.set_policy("hello-00001", starts);
   f.cp.process(b).kill_now();
   HttpConnection d(f.port());
-  REQUIRE(d.send(request_bytes("GET", "hello.localhost", "/")));
+  REQUIRE(d.send(request_bytes("POST", "hello.localhost", "/echo", "after both")));
   auto r = d.read_response();
   REQUIRE(r);
-  CHECK(r->status == 502);
-  CHECK(r->body.find("failed the request") != std::string::npos);
+  CHECK(r->status == 200);
+  CHECK(r->body == "after both");
+  CHECK(f.cp.wait_event("not_ready " + b));
+  REQUIRE(f.cp.wait_records(5));
+  auto last = f.cp.records().back();
+  CHECK(last.instance != a);
+  CHECK(last.instance != b);
+  CHECK(last.status == 200);
 }

@@ -170,6 +170,29 @@ TEST_CASE("activator: the least loaded ready instance takes the request", "[ingr
   CHECK(f.request("hello", Admission::Kind::kGranted)->lease.instance()->endpoint.id == "i1");
 }
 
+TEST_CASE(
+    "activator: an instance that refused a connection gets nothing new, and the control "
+    "plane hears why",
+    "[ingress][activator]") {
+  Fixture f;
+  f.act.set_route(route("hello", {{"hello-00001", 100, ""}}));
+  auto i1 = f.ready("i1", "hello-00001", 4);
+  auto r1 = f.request("hello", Admission::Kind::kGranted);  // in flight on i1: left alone
+  f.control.take();
+  f.act.refused(*i1, "connect to port 8080: Connection refused");
+  CHECK_FALSE(i1->routable);
+  auto events = f.control.take();
+  CHECK(std::find(events.begin(), events.end(),
+                  "not_ready i1: connect to port 8080: Connection refused") != events.end());
+  f.act.refused(*i1, "again");  // said once
+  CHECK(f.control.take().empty());
+  auto r2 = f.request("hello", Admission::Kind::kQueued, 2);  // held, not sent to i1
+  auto i2 = f.ready("i2", "hello-00001", 4);
+  CHECK(r2->lease);
+  CHECK(r2->lease.instance() == i2);
+  r1->lease.release();
+}
+
 TEST_CASE("activator: a draining instance gets nothing new and reports drained when idle",
           "[ingress][activator]") {
   Fixture f;

@@ -538,6 +538,37 @@ TEST_CASE("an instance that never gets ready is killed and counted as a failed s
   CHECK(h.condition(*st, "ColdStart")->message.find("not ready within 1m") != std::string::npos);
 }
 
+TEST_CASE(
+    "a serving instance that refuses connections is stopped with its grace period and "
+    "replaced",
+    "[services][controller]") {
+  Harness h;
+  h.deploy(h.spec());
+  std::string id = h.cold_start();
+  REQUIRE(h.count(InstanceState::kReady) == 1);
+  // The proxy's connect was refused: its app no longer listens (the data plane stopped
+  // routing to it already).
+  h.sc->on_not_ready(id, "connect to port 8080: Connection refused");
+  h.executor.run_all();
+  REQUIRE(h.runtime.stops.size() == 1);
+  CHECK(h.runtime.stops[0].id == id);
+  CHECK(h.runtime.stops[0].sig == SIGTERM);  // what it has in flight may finish
+  CHECK(h.dp.removed.empty());               // not cut: removed once it exits
+  for (const auto& i : h.instances())
+    if (i.id == id) {
+      CHECK(i.state == InstanceState::kDraining);
+      CHECK(i.stop_reason == "StoppedListening");
+      CHECK(i.stop_message.find("Connection refused") != std::string::npos);
+    }
+  auto st = h.sc->get("hello");
+  CHECK(h.condition(*st, "ColdStart")->reason == "Crashed");
+  h.finish_stops();
+  CHECK(h.dp.removed.back().first == id);
+  // A request waiting for it starts another.
+  h.demand("hello-00001", 1);
+  CHECK(h.runtime.launched.size() == 2);
+}
+
 TEST_CASE("rolling deploy: new instances are ready before the old ones drain",
           "[services][controller]") {
   Harness h;
