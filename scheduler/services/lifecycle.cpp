@@ -285,12 +285,8 @@ void ServiceController::handle_not_ready(const std::string& id, const std::strin
       if (e.ready_since)
         ready_for = std::chrono::duration_cast<Millis>(clock_.steady_now() - *e.ready_since);
       std::string message = "stopped accepting connections while serving (" + why + ")";
-      e.inst.state = InstanceState::kDraining;
-      e.inst.draining_at = clock_.now();
-      e.inst.stop_reason = std::string(reason::kStoppedListening);
-      e.inst.stop_message = message;
+      drain_locked(e, reason::kStoppedListening, message, a);
       e.stopping = true;
-      persist_instance_locked(e);
       a.stops.push_back(Stop{id, e.stop_signal, e.stop_grace});
       spdlog::warn("services: instance {} {}", id, message);
       if (rit != revisions_.end() && !rit->second.retired)
