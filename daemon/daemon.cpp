@@ -47,7 +47,6 @@
 #include "daemon/tokens.hpp"
 #include "images/image_service.hpp"
 #include "isolation/host_probe.hpp"
-#include "isolation/shim_cgroup.hpp"
 #include "scheduler/capacity.hpp"
 #include "scheduler/cpu_idle.hpp"
 #include "scheduler/ingress/proxy.hpp"
@@ -157,14 +156,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Config& config) {
   // On v1 a sandbox's first process moves itself through "tasks", which skips the lock this
   // option is about (isolation/cgroups/cgroup_driver.hpp); on v2 it still waits, and so does
   // the shim's move out of svcd's own cgroup on a hybrid host's cgroup2 mount (under systemd).
-  bool v2_moves = host.cgroup.driver == "v2";
-  {
-    auto mounts = isolation::cgroup_mounts();
-    auto own = isolation::own_cgroups(mounts);
-    for (std::size_t i = 0; i < mounts.size() && i < own.size(); ++i)
-      if (mounts[i].v2 && !own[i].empty() && own[i] != "/") v2_moves = true;
-  }
-  if (v2_moves && host.cgroup.favordynmods_supported && !host.cgroup.favordynmods)
+  if ((host.cgroup.driver == "v2" || host.cgroup.own_v2_cgroup) &&
+      host.cgroup.favordynmods_supported && !host.cgroup.favordynmods)
     spdlog::info(
         "cgroups: mounted without favordynmods, so a sandbox's move into its cgroup can wait "
         "for an RCU grace period (4-20 ms of each cold start); remounting the cgroup file "

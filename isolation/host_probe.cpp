@@ -156,6 +156,12 @@ CgroupLayout probe_cgroups(const ProbeRoots& roots) {
       have_v1 = have_v1 || real;
     }
   }
+  if (have_v2) {
+    // cgroup(7): the cgroup2 hierarchy's line is "0::PATH".
+    std::istringstream own(read_small(roots.proc / "self/cgroup"));
+    while (std::getline(own, line))
+      if (line.starts_with("0::")) layout.own_v2_cgroup = line.size() > 3 && line.substr(3) != "/";
+  }
   {
     std::istringstream features(read_small(roots.sys / "kernel/cgroup/features"));
     std::string feature;

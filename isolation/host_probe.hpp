@@ -34,6 +34,9 @@ struct CgroupLayout {
   // listed in /sys/kernel/cgroup/features) makes it ~0.04 ms.
   bool favordynmods_supported = false;
   bool favordynmods = false;  // some cgroup or cgroup2 mount carries the option
+  // This process has a cgroup of its own on the cgroup2 mount (not its root), as a systemd
+  // service has: the shims move out of it there, a v2 move even on a hybrid host.
+  bool own_v2_cgroup = false;
 };
 
 struct KvmProbe {

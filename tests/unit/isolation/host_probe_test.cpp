@@ -116,6 +116,15 @@ TEST_CASE("favordynmods: offered by the kernel, and whether a cgroup mount carri
     CHECK(layout.favordynmods);
     for (const auto& c : layout.controllers) CHECK(c.name != "favordynmods");
   }
+  SECTION("a cgroup of its own on the cgroup2 mount (a systemd service), or its root") {
+    const char* hybrid =
+        "31 30 0:27 / {0}/pids rw - cgroup cgroup rw,pids\n"
+        "40 30 0:35 / {0}/unified rw - cgroup2 cgroup2 rw\n";
+    put(r.proc / "self/cgroup", "8:pids:/\n0::/system.slice/svcd.service\n");
+    CHECK(probe("favordynmods\n", hybrid).own_v2_cgroup);
+    put(r.proc / "self/cgroup", "8:pids:/\n0::/\n");
+    CHECK_FALSE(probe("favordynmods\n", hybrid).own_v2_cgroup);
+  }
   SECTION("cgroup2 mounted with it") {
     CHECK(probe("favordynmods\n",
                 "40 30 0:35 / {0} rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n")
